@@ -1,0 +1,1 @@
+"""The real implementation: a sans-I/O protocol core and an asyncio shell around it."""

@@ -1,0 +1,1 @@
+"""The executable specification of the leader/follower (Raft) protocol."""
