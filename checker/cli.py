@@ -1,15 +1,226 @@
-"""The `leaderfollower` command line: one group, one subcommand per job."""
+"""The `leaderfollower` command line: one group, one subcommand per job.
+
+Exit codes everywhere: 0 all properties hold, 1 a property is violated (or a
+sometimes property never held, or a deadlock), 2 a usage or input error, reported
+on one line.
+"""
 from __future__ import annotations
 
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from leaderfollower.impl import cli as impl_cli
+from leaderfollower.spec.params import PRESETS, Params
+
+from .check import finding_trace, run_check, summarise, write_traces
+from .explorer import ExploreResult
+from .exports import ExportError, dump_graph
+from .specs import SpecLoadError, known_specs, load_spec_class
+from .traces import format_trace
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A one-line error about the command line or an input file."""
+
+
+def fail_usage(message: str) -> NoReturn:
+    """Print a one-line error and exit with the usage code."""
+    click.echo(f"leaderfollower: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 @click.group()
 @click.version_option(package_name="leaderfollower")
 def main() -> None:
     """leaderfollower: a model-checked leader/follower (Raft) replication pattern."""
+
+
+def build_params(preset: str, overrides: dict[str, Any]) -> Params:
+    """The preset's parameters with the command line's overrides applied."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    values = PRESETS[preset].to_dict()
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = value
+    try:
+        return Params(**values)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+class _ProgressBar:
+    """A rich progress display on stderr that appears once a run has taken a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Optional[Progress] = None
+        self.task: Any = None
+        self.start = time.perf_counter()
+
+    def __call__(self, p: Any) -> None:
+        if not self.enabled:
+            return
+        if self.progress is None:
+            if time.perf_counter() - self.start < 1.0:
+                return
+            self.progress = Progress(
+                TextColumn("[bold]exploring[/]"),
+                BarColumn(bar_width=None, pulse_style="cyan"),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("explore", total=None, info="")
+        rate = p.states / p.seconds if p.seconds > 0 else 0
+        info = f"states {p.states:,}  depth {p.depth}  queue {p.queue:,}  {rate:,.0f} states/s"
+        self.progress.update(self.task, info=info)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None:
+    """Print the summary, the property table and the action coverage."""
+    summary = Table(title=f"{doc['spec']}: {result.spec.params.describe()}", show_header=False)
+    summary.add_row("distinct states", f"{doc['distinct_states']:,}")
+    summary.add_row("transitions", f"{doc['transitions']:,}")
+    summary.add_row("diameter", str(doc["diameter"]))
+    summary.add_row("time", f"{doc['seconds']:.2f} s")
+    if doc["states_per_second"]:
+        summary.add_row("states/s", f"{doc['states_per_second']:,}")
+    summary.add_row("search", "complete" if doc["complete"] else "stopped early")
+    console.print(summary)
+    props = Table(title="properties")
+    for col in ("property", "kind", "status", "depth"):
+        props.add_column(col)
+    styles = {"holds": "green", "witnessed": "green", "violated": "bold red", "never-witnessed": "bold red"}
+    for row in doc["properties"]:
+        status = row["status"]
+        style = styles.get(status, "yellow")
+        props.add_row(row["name"], row["kind"], f"[{style}]{status}[/]", str(row.get("depth", "")))
+    console.print(props)
+    cov = Table(title="action coverage")
+    for col in ("action", "enabled", "within bounds", "new states"):
+        cov.add_column(col, justify="right" if col != "action" else "left")
+    for name, c in doc["coverage"].items():
+        flag = "" if c["within_bounds"] else "  [yellow](never fired)[/]"
+        cov.add_row(name + flag, f"{c['enabled']:,}", f"{c['within_bounds']:,}", f"{c['new_states']:,}")
+    console.print(cov)
+    if doc["deadlocks"]:
+        console.print(f"[bold red]deadlock[/]: {doc['deadlocks']} state(s) with no enabled action, e.g. state {result.deadlocks[0]}")
+
+
+@main.command()
+@click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
+@click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft, a shipped variant, FILE.py:Class or module:Class.")
+@click.option("--servers", type=int, help="Number of servers.")
+@click.option("--values", type=int, help="Number of client values.")
+@click.option("--max-term", type=int, help="Bound on every current_term.")
+@click.option("--max-log", type=int, help="Bound on every log's length.")
+@click.option("--max-copies", type=int, help="Bound on copies of one message in the bag.")
+@click.option("--max-in-flight", type=int, help="Bound on distinct messages in the bag.")
+@click.option("--max-entries-per-append", type=int, help="Option: entries per AppendEntries (raft.tla: 1).")
+@click.option("--symmetry/--no-symmetry", default=None, help="Reduce by permutations of server identities.")
+@click.option("--no-graph", is_flag=True, help="Keep only what shortest counterexamples need (for large runs).")
+@click.option("--continue", "keep_going", is_flag=True, help="Do not stop at the first violation; find each property's.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
+@click.option("--dump-graph", type=click.Path(dir_okay=False, path_type=Path), help="Write the state graph (.graphml or .dot).")
+@click.option("--dump-traces", type=click.Path(file_okay=False, path_type=Path), help="Write every counterexample and witness as ITF JSON here.")
+@click.option("--list-specs", is_flag=True, help="List the built-in spec names and exit.")
+def check(
+    preset: str,
+    spec_ref: str,
+    servers: Optional[int],
+    values: Optional[int],
+    max_term: Optional[int],
+    max_log: Optional[int],
+    max_copies: Optional[int],
+    max_in_flight: Optional[int],
+    max_entries_per_append: Optional[int],
+    symmetry: Optional[bool],
+    no_graph: bool,
+    keep_going: bool,
+    as_json: bool,
+    quiet: bool,
+    dump_graph: Optional[Path],
+    dump_traces: Optional[Path],
+    list_specs: bool,
+) -> None:
+    """Explore every reachable state within the bounds and check every property."""
+    if list_specs:
+        click.echo("\n".join(known_specs()))
+        return
+    try:
+        params = build_params(
+            preset,
+            {
+                "servers": servers,
+                "values": values,
+                "max_term": max_term,
+                "max_log": max_log,
+                "max_copies": max_copies,
+                "max_in_flight": max_in_flight,
+                "max_entries_per_append": max_entries_per_append,
+                "symmetry": symmetry,
+            },
+        )
+        spec_cls = load_spec_class(spec_ref)
+        if dump_graph is not None and no_graph:
+            raise UsageError("--dump-graph needs the graph; drop --no-graph")
+    except (UsageError, SpecLoadError) as exc:
+        fail_usage(str(exc))
+    spec = spec_cls(params)
+    console = Console()
+    bar = _ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
+    try:
+        result = run_check(spec, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar)
+    finally:
+        bar.close()
+    trace_dir = dump_traces
+    if trace_dir is None and result.violations:
+        trace_dir = Path("leaderfollower-traces")
+    trace_files = write_traces(result, trace_dir, include_witnesses=dump_traces is not None) if trace_dir else {}
+    if dump_graph is not None:
+        try:
+            dump_graph_file(result, dump_graph)
+        except ExportError as exc:
+            fail_usage(str(exc))
+    doc = summarise(result, trace_files)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    elif not quiet:
+        render(console, result, doc)
+        for f in result.violations:
+            console.print(f"\n[bold red]{f.property} violated[/] after {len(finding_trace(result, f)) - 1} steps:")
+            if f.error:
+                console.print(f"  {f.action}: {f.error}" if f.kind == "error" else f"  {f.error}")
+            console.print(format_trace(finding_trace(result, f)), markup=False, highlight=False)
+            if f.property in trace_files:
+                console.print(f"trace written to {trace_files[f.property]}")
+    sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)
+
+
+def dump_graph_file(result: ExploreResult, path: Path) -> None:
+    """Write the graph, turning an OS error into a one-line ExportError."""
+    try:
+        dump_graph(result, path)
+    except OSError as exc:
+        raise ExportError(f"--dump-graph {path}: {exc.strerror}") from None
 
 
 for _command in impl_cli.commands:

@@ -1,0 +1,514 @@
+"""The exhaustive bounded breadth-first explorer.
+
+How this works: states are stored packed.  Every distinct `ServerState` and every
+distinct message bag is interned once (a table and a dict), and a state is stored
+as the tuple of its servers' ids plus its bag's id, so hashing a state means
+hashing a few small integers, and states share their parts.  Successors reuse the
+unchanged `ServerState` objects of their parent, so an identity cache finds most
+ids without hashing anything.  With symmetry on, a state is stored under the
+smallest key over all permutations of server identities (one state per orbit, as
+TLC's `SYMMETRY Permutations(Server)` counts); permuting a packed state only needs
+cached per-part permutations.
+
+Every transition is kept in three compact arrays (source id, target id, action
+label id); the networkx `MultiDiGraph` is built from them in bulk after the search
+(`ExploreResult.graph`), with the action label id as the edge key, so two different
+actions between the same pair of states are two edges.  Without a graph
+(`keep_graph=False`) only each state's BFS parent and label are kept: enough for
+shortest counterexamples.
+
+Bounds are a state constraint, as TLC applies a CONSTRAINT: a successor outside
+them is not stored, counted, checked or explored.  Always properties are checked on
+every new state, action properties on every transition (for each server whose
+variables changed), sometimes properties until their first witness.  The search is
+deterministic: the same spec and parameters give the same ids, counts and traces.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+import traceback
+from array import array
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
+
+from leaderfollower.spec.properties import PROPERTIES, Property
+from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.state import Bag, Message, ServerState, State
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+Key = tuple[int, ...]
+ProgressFn = Callable[["Progress"], None]
+
+
+@dataclass
+class Progress:
+    """A snapshot of a running search, for progress bars."""
+
+    states: int
+    transitions: int
+    depth: int
+    queue: int
+    seconds: float
+
+
+@dataclass
+class ActionCoverage:
+    """How often one action was enabled, and how many new states it produced."""
+
+    enabled: int = 0
+    within_bounds: int = 0
+    new_states: int = 0
+
+
+@dataclass
+class Finding:
+    """A property's outcome: a violation or a witness, with the state it was found in.
+
+    For an action property (or an exception in an action), `action` is the step that
+    broke it, taken from `state`.
+    """
+
+    property: str
+    kind: str
+    state: int
+    action: Optional[Action] = None
+    error: Optional[str] = None
+
+
+@dataclass
+class ExploreResult:
+    """Everything a search found: counts, coverage, findings and the state graph."""
+
+    spec: RaftSpec
+    properties: tuple[Property, ...]
+    distinct_states: int
+    transitions: int
+    diameter: int
+    seconds: float
+    search_seconds: float
+    states_per_depth: list[int]
+    coverage: dict[str, ActionCoverage]
+    violations: list[Finding]
+    witnesses: dict[str, Finding]
+    deadlocks: list[int]
+    complete: bool
+    labels: list[Action]
+    parent: array  # type: ignore[type-arg]
+    parent_label: array  # type: ignore[type-arg]
+    depth: array  # type: ignore[type-arg]
+    edge_src: Optional[array]  # type: ignore[type-arg]
+    edge_dst: Optional[array]  # type: ignore[type-arg]
+    edge_label: Optional[array]  # type: ignore[type-arg]
+    _store: "StateStore"
+    _graph: Optional["nx.MultiDiGraph"] = field(default=None, repr=False)
+    graph_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """No violation, no deadlock, and every sometimes property witnessed."""
+        sometimes = [p.name for p in self.properties if p.kind == "sometimes"]
+        return not self.violations and not self.deadlocks and all(name in self.witnesses for name in sometimes)
+
+    def state(self, state_id: int) -> State:
+        """The stored state with this id (a representative of its orbit under symmetry)."""
+        return self._store.state(state_id)
+
+    def key(self, state_id: int) -> Key:
+        """The packed key of a stored state."""
+        return self._store.keys[state_id]
+
+    def canonical_key(self, s: State) -> Key:
+        """The key under which a (concrete) state is stored, whether or not it was reached."""
+        return self._store.canonical_key(s)
+
+    def find(self, s: State) -> Optional[int]:
+        """The id of a concrete state (or of its orbit), if the search reached it."""
+        return self._store.seen.get(self._store.canonical_key(s))
+
+    def path_to(self, state_id: int) -> list[tuple[int, Action]]:
+        """The BFS-tree path from the initial state: (state id, action taken into it) per step."""
+        steps: list[tuple[int, Action]] = []
+        node = state_id
+        while node != 0:
+            steps.append((node, self.labels[self.parent_label[node]]))
+            node = self.parent[node]
+        steps.reverse()
+        return steps
+
+    @property
+    def graph(self) -> "nx.MultiDiGraph":
+        """The state graph: node = state id, edge key = action label id (see `labels`)."""
+        if self._graph is None:
+            if self.edge_src is None or self.edge_dst is None or self.edge_label is None:
+                raise RuntimeError("this search kept no graph (run it with keep_graph=True)")
+            import networkx as nx
+
+            start = time.perf_counter()
+            g = nx.MultiDiGraph(spec=self.spec.name, params=self.spec.params.describe())
+            g.add_nodes_from(range(self.distinct_states))
+            g.add_edges_from(zip(self.edge_src, self.edge_dst, self.edge_label))
+            self._graph = g
+            self.graph_seconds = time.perf_counter() - start
+        return self._graph
+
+
+class StateStore:
+    """Interned parts and packed keys of states, with symmetry canonicalisation."""
+
+    def __init__(self, spec: RaftSpec, symmetry: bool) -> None:
+        self.spec = spec
+        self.n = spec.params.servers
+        self.server_table: list[ServerState] = []
+        self.server_ids: dict[ServerState, int] = {}
+        self.by_identity: dict[int, int] = {}
+        self.bag_table: list[Bag] = []
+        self.bag_ids: dict[Bag, int] = {}
+        self.bag_by_identity: dict[int, int] = {}
+        self.keys: list[Key] = []
+        self.seen: dict[Key, int] = {}
+        perms = list(itertools.permutations(range(self.n))) if symmetry else [tuple(range(self.n))]
+        self.perms: list[tuple[int, ...]] = perms[1:] if symmetry else []
+        self._perm_server: list[dict[int, int]] = [{} for _ in self.perms]
+        self._perm_bag: list[dict[int, int]] = [{} for _ in self.perms]
+
+    def server_id(self, srv: ServerState) -> int:
+        sid = self.by_identity.get(id(srv))
+        if sid is None:
+            sid = self.server_ids.get(srv)
+            if sid is None:
+                sid = len(self.server_table)
+                self.server_table.append(srv)
+                self.server_ids[srv] = sid
+                self.by_identity[id(srv)] = sid
+        return sid
+
+    def bag_id(self, bag: Bag) -> int:
+        bid = self.bag_by_identity.get(id(bag))
+        if bid is None:
+            bid = self.bag_ids.get(bag)
+            if bid is None:
+                bid = len(self.bag_table)
+                self.bag_table.append(bag)
+                self.bag_ids[bag] = bid
+                self.bag_by_identity[id(bag)] = bid
+        return bid
+
+    def raw_key(self, s: State) -> Key:
+        server_id = self.server_id
+        return (*[server_id(srv) for srv in s.servers], self.bag_id(s.messages))
+
+    def canonical_key(self, s: State) -> Key:
+        key = self.raw_key(s)
+        return self.canonicalise(key) if self.perms else key
+
+    def canonicalise(self, key: Key) -> Key:
+        best = key
+        n = self.n
+        for p_index, perm in enumerate(self.perms):
+            cache = self._perm_server[p_index]
+            new = [0] * (n + 1)
+            for k in range(n):
+                sid = key[k]
+                psid = cache.get(sid)
+                if psid is None:
+                    psid = self.server_id(permute_server(self.server_table[sid], perm))
+                    cache[sid] = psid
+                new[perm[k]] = psid
+            bid = key[n]
+            bcache = self._perm_bag[p_index]
+            pbid = bcache.get(bid)
+            if pbid is None:
+                pbid = self.bag_id(permute_bag(self.bag_table[bid], perm))
+                bcache[bid] = pbid
+            new[n] = pbid
+            cand = tuple(new)
+            if cand < best:
+                best = cand
+        return best
+
+    def state(self, state_id: int) -> State:
+        key = self.keys[state_id]
+        table = self.server_table
+        return State(tuple([table[k] for k in key[:-1]]), self.bag_table[key[-1]])
+
+
+def permute_server(srv: ServerState, perm: Sequence[int]) -> ServerState:
+    """A server's variables with every server id x renamed perm[x] (its own slot moves too)."""
+    n = len(perm)
+    next_index = [0] * n
+    match_index = [0] * n
+    for k in range(n):
+        next_index[perm[k]] = srv.next_index[k]
+        match_index[perm[k]] = srv.match_index[k]
+    return ServerState(
+        srv.current_term,
+        srv.role,
+        None if srv.voted_for is None else perm[srv.voted_for],
+        srv.log,
+        srv.commit_index,
+        frozenset(perm[k] for k in srv.votes_responded),
+        frozenset(perm[k] for k in srv.votes_granted),
+        tuple(next_index),
+        tuple(match_index),
+    )
+
+
+def permute_message(m: Message, perm: Sequence[int]) -> Message:
+    """A message with its source and destination renamed."""
+    return m._replace(msource=perm[m.msource], mdest=perm[m.mdest])
+
+
+def permute_bag(bag: Bag, perm: Sequence[int]) -> Bag:
+    """A bag with every message renamed, sorted again."""
+    return tuple(sorted((permute_message(m, perm), c) for m, c in bag))
+
+
+def permute_state(s: State, perm: Sequence[int]) -> State:
+    """The state with server x renamed perm[x] everywhere."""
+    servers: list[Optional[ServerState]] = [None] * len(perm)
+    for k, srv in enumerate(s.servers):
+        servers[perm[k]] = permute_server(srv, perm)
+    return State(tuple(servers), permute_bag(s.messages, perm))  # type: ignore[arg-type]
+
+
+def explore(
+    spec: RaftSpec,
+    properties: Optional[Sequence[Property]] = None,
+    *,
+    keep_graph: bool = True,
+    stop_on_violation: bool = True,
+    progress: Optional[ProgressFn] = None,
+    progress_every: int = 20000,
+    max_states: Optional[int] = None,
+) -> ExploreResult:
+    """Explore every state reachable within the bounds, breadth first, and check the properties.
+
+    Stops at the first violation unless `stop_on_violation` is false, in which case
+    each property's first (shortest) violation is recorded and the search goes on.
+    """
+    props = tuple(properties if properties is not None else getattr(spec, "properties", PROPERTIES))
+    always = [p for p in props if p.kind == "always"]
+    pending_sometimes = [p for p in props if p.kind == "sometimes"]
+    steps = [p for p in props if p.kind == "action"]
+    params = spec.params
+    store = StateStore(spec, params.symmetry)
+    symmetric = bool(store.perms)
+    seen = store.seen
+    keys = store.keys
+    server_id = store.server_id
+    bag_id = store.bag_id
+    canonicalise = store.canonicalise
+    within_bounds = spec.within_bounds
+    successors = spec.successors
+    n = params.servers
+
+    labels: list[Action] = []
+    label_ids: dict[Action, int] = {}
+    coverage = {name: ActionCoverage() for name in ACTION_NAMES}
+    parent = array("i")
+    parent_label = array("i")
+    depth = array("i")
+    src_arr = array("I") if keep_graph else None
+    dst_arr = array("I") if keep_graph else None
+    lab_arr = array("I") if keep_graph else None
+    violations: list[Finding] = []
+    violated: set[str] = set()
+    witnesses: dict[str, Finding] = {}
+    deadlocks: list[int] = []
+    states_per_depth: list[int] = []
+
+    def record_violation(finding: Finding) -> None:
+        if finding.property not in violated:
+            violated.add(finding.property)
+            violations.append(finding)
+
+    def check_state(sid: int, s: State) -> None:
+        for prop in always:
+            if prop.name in violated:
+                continue
+            ok = _safe_eval(prop, spec, s)
+            if ok is not True:
+                record_violation(Finding(prop.name, prop.kind, sid, error=None if ok is False else ok))
+        if pending_sometimes:
+            for prop in list(pending_sometimes):
+                if _safe_eval(prop, spec, s) is True:
+                    witnesses[prop.name] = Finding(prop.name, prop.kind, sid)
+                    pending_sometimes.remove(prop)
+
+    start = time.perf_counter()
+    init = spec.init()
+    init_key = store.canonical_key(init)
+    seen[init_key] = 0
+    keys.append(init_key)
+    parent.append(-1)
+    parent_label.append(-1)
+    depth.append(0)
+    states_per_depth.append(1)
+    init_state = store.state(0)
+    if within_bounds(init_state):
+        check_state(0, init_state)
+
+    transitions = 0
+    complete = True
+    frontier_depth = 0
+    head = 0
+    stop = bool(violations) and stop_on_violation
+    while head < len(keys) and not stop:
+        sid = head
+        head += 1
+        d = depth[sid]
+        if d != frontier_depth:
+            frontier_depth = d
+        if progress is not None and sid % progress_every == 0:
+            progress(Progress(len(keys), transitions, d, len(keys) - head, time.perf_counter() - start))
+        s = store.state(sid)
+        s_servers = s.servers
+        any_enabled = False
+        try:
+            for action, t in successors(s):
+                any_enabled = True
+                cov = coverage[action.name]
+                cov.enabled += 1
+                if not within_bounds(t):
+                    continue
+                cov.within_bounds += 1
+                transitions += 1
+                t_servers = t.servers
+                if steps:
+                    for k in range(n):
+                        before = s_servers[k]
+                        after = t_servers[k]
+                        if before is not after:
+                            for prop in steps:
+                                if prop.name in violated:
+                                    continue
+                                ok = _safe_eval_step(prop, spec, before, after)
+                                if ok is not True:
+                                    record_violation(Finding(prop.name, prop.kind, sid, action=action, error=None if ok is False else ok))
+                key = (*[server_id(x) for x in t_servers], bag_id(t.messages))
+                if symmetric:
+                    key = canonicalise(key)
+                tid = seen.get(key)
+                if tid is None:
+                    tid = len(keys)
+                    seen[key] = tid
+                    keys.append(key)
+                    lid = label_ids.get(action)
+                    if lid is None:
+                        lid = len(labels)
+                        label_ids[action] = lid
+                        labels.append(action)
+                    parent.append(sid)
+                    parent_label.append(lid)
+                    depth.append(d + 1)
+                    if d + 1 >= len(states_per_depth):
+                        states_per_depth.append(0)
+                    states_per_depth[d + 1] += 1
+                    cov.new_states += 1
+                    check_state(tid, t)
+                    if keep_graph:
+                        src_arr.append(sid)  # type: ignore[union-attr]
+                        dst_arr.append(tid)  # type: ignore[union-attr]
+                        lab_arr.append(lid)  # type: ignore[union-attr]
+                elif keep_graph:
+                    lid = label_ids.get(action)
+                    if lid is None:
+                        lid = len(labels)
+                        label_ids[action] = lid
+                        labels.append(action)
+                    src_arr.append(sid)  # type: ignore[union-attr]
+                    dst_arr.append(tid)  # type: ignore[union-attr]
+                    lab_arr.append(lid)  # type: ignore[union-attr]
+        except Exception:  # an action raised: report it like a violation, with the culprit
+            action, message = _find_raising_action(spec, s)
+            record_violation(Finding("ActionRaised", "error", sid, action=action, error=message))
+        if not any_enabled:
+            deadlocks.append(sid)
+        if violations and stop_on_violation:
+            stop = True
+        if max_states is not None and len(keys) >= max_states:
+            complete = head >= len(keys)
+            break
+    if stop:
+        complete = False
+    search_seconds = time.perf_counter() - start
+    if progress is not None:
+        progress(Progress(len(keys), transitions, max(depth) if depth else 0, len(keys) - head, search_seconds))
+    result = ExploreResult(
+        spec=spec,
+        properties=props,
+        distinct_states=len(keys),
+        transitions=transitions,
+        diameter=len(states_per_depth) - 1,
+        seconds=search_seconds,
+        search_seconds=search_seconds,
+        states_per_depth=states_per_depth,
+        coverage=coverage,
+        violations=violations,
+        witnesses=witnesses,
+        deadlocks=deadlocks,
+        complete=complete,
+        labels=labels,
+        parent=parent,
+        parent_label=parent_label,
+        depth=depth,
+        edge_src=src_arr,
+        edge_dst=dst_arr,
+        edge_label=lab_arr,
+        _store=store,
+    )
+    return result
+
+
+def _safe_eval(prop: Property, spec: RaftSpec, s: State) -> "bool | str":
+    assert prop.holds is not None
+    try:
+        return bool(prop.holds(spec, s))
+    except Exception as exc:  # a property that raises is reported, not swallowed
+        return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
+
+
+def _safe_eval_step(prop: Property, spec: RaftSpec, before: ServerState, after: ServerState) -> "bool | str":
+    assert prop.step_holds is not None
+    try:
+        return bool(prop.step_holds(spec, before, after))
+    except Exception as exc:
+        return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
+
+
+def _find_raising_action(spec: RaftSpec, s: State) -> tuple[Optional[Action], str]:
+    """Re-run every action from s one by one to name the one that raised, and its error."""
+    ids, values = spec.server_ids, spec.value_ids
+    calls: list[tuple[Action, Callable[[], object]]] = []
+    for i in ids:
+        calls.append((Action("Timeout", (i,)), lambda i=i: spec.timeout(s, i)))
+    for i in ids:
+        calls.append((Action("Restart", (i,)), lambda i=i: spec.restart(s, i)))
+    for i in ids:
+        for j in ids:
+            calls.append((Action("RequestVote", (i, j)), lambda i=i, j=j: spec.request_vote(s, i, j)))
+    for i in ids:
+        calls.append((Action("BecomeLeader", (i,)), lambda i=i: spec.become_leader(s, i)))
+    for i in ids:
+        for v in values:
+            calls.append((Action("ClientRequest", (i, v)), lambda i=i, v=v: spec.client_request(s, i, v)))
+    for i in ids:
+        calls.append((Action("AdvanceCommitIndex", (i,)), lambda i=i: spec.advance_commit_index(s, i)))
+    for i in ids:
+        for j in ids:
+            calls.append((Action("AppendEntries", (i, j)), lambda i=i, j=j: spec.append_entries(s, i, j)))
+    for m, _ in s.messages:
+        calls.append((Action("Receive", (m,)), lambda m=m: spec.receive(s, m)))
+    for m, _ in s.messages:
+        calls.append((Action("DuplicateMessage", (m,)), lambda m=m: spec.duplicate_message(s, m)))
+        calls.append((Action("DropMessage", (m,)), lambda m=m: spec.drop_message(s, m)))
+    for action, call in calls:
+        try:
+            call()
+        except Exception as exc:
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            return action, f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno} in {where.name})"
+    return None, "an action raised, but not when run again on its own"

@@ -1,0 +1,243 @@
+"""Named properties of the protocol, each with an expectation.
+
+How this works: a `Property` has a human name, a kind and a predicate.
+- *always*: an invariant, a predicate on one state that must hold in every
+  reachable state (`ElectionSafety`, `LogMatching`, ...).
+- *sometimes*: a predicate that must hold in at least one reachable state; its
+  shortest witness trace documents that the thing can happen (a leader is elected,
+  a value commits, a follower serves a stale read).  A run in which it never holds
+  fails, so a spec in which nothing can happen cannot pass.
+- *action*: a predicate on one server's variables before and after a transition,
+  checked for every server whose variables the transition changed.
+
+Reads are predicates too: `read(server)` is what a read served by that server
+returns (its state machine: the values of its log up to `commit_index`).  They add
+no state variables, so state counts stay comparable with TLC's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Literal, Optional
+
+from .state import (
+    CANDIDATE,
+    FOLLOWER,
+    LEADER,
+    MESSAGE_TYPES,
+    ROLES,
+    Log,
+    ServerState,
+    State,
+    Value,
+)
+
+if TYPE_CHECKING:
+    from .raft import RaftSpec
+
+Kind = Literal["always", "sometimes", "action"]
+StatePredicate = Callable[["RaftSpec", State], bool]
+StepPredicate = Callable[["RaftSpec", ServerState, ServerState], bool]
+
+
+@dataclass(frozen=True)
+class Property:
+    """A named property: what is expected (kind), what it says, and how to evaluate it."""
+
+    name: str
+    kind: Kind
+    description: str
+    holds: Optional[StatePredicate] = None
+    """For always and sometimes properties: the predicate on a state."""
+    step_holds: Optional[StepPredicate] = None
+    """For action properties: the predicate on one server before and after a step."""
+
+
+def read(server: ServerState) -> tuple[Value, ...]:
+    """What a read served by this server returns: its state machine at `commit_index`."""
+    return tuple(e.value for e in server.log[: server.commit_index])
+
+
+def _is_prefix(short: Log, long: Log) -> bool:
+    return len(short) <= len(long) and long[: len(short)] == short
+
+
+# ------------------------------------------------------------------ always
+
+
+def type_ok(spec: "RaftSpec", s: State) -> bool:
+    """Every variable has a value of its type and range."""
+    n = spec.params.servers
+    if len(s.servers) != n:
+        return False
+    ids = range(n)
+    for srv in s.servers:
+        if not (isinstance(srv.current_term, int) and srv.current_term >= 1 and srv.role in ROLES):
+            return False
+        if not (srv.voted_for is None or srv.voted_for in ids):
+            return False
+        for e in srv.log:
+            if not (1 <= e.term and 0 <= e.value < spec.params.values):
+                return False
+        if srv.commit_index < 0:
+            return False
+        if not all(k in ids for k in srv.votes_responded) or not all(k in ids for k in srv.votes_granted):
+            return False
+        if len(srv.next_index) != n or len(srv.match_index) != n:
+            return False
+        if min(srv.next_index) < 1 or min(srv.match_index) < 0:
+            return False
+    prev = None
+    for m, count in s.messages:
+        if not (isinstance(count, int) and count >= 1 and type(m) is MESSAGE_TYPES.get(m.mtype)):
+            return False
+        if m.msource not in ids or m.mdest not in ids or m.mterm < 1:
+            return False
+        if prev is not None and not prev < m:
+            return False  # the bag is sorted and holds each message once
+        prev = m
+    return True
+
+
+def election_safety(spec: "RaftSpec", s: State) -> bool:
+    """At most one leader per term."""
+    terms = [srv.current_term for srv in s.servers if srv.role == LEADER]
+    return len(terms) == len(set(terms))
+
+
+def log_matching(spec: "RaftSpec", s: State) -> bool:
+    """If two logs have an entry with the same index and term, they are equal up to that index."""
+    logs = [srv.log for srv in s.servers if srv.log]
+    for a in range(len(logs)):
+        for b in range(a + 1, len(logs)):
+            la, lb = logs[a], logs[b]
+            for k in range(min(len(la), len(lb)) - 1, -1, -1):
+                if la[k].term == lb[k].term:
+                    if la[: k + 1] != lb[: k + 1]:
+                        return False
+                    break
+    return True
+
+
+def commit_within_log(spec: "RaftSpec", s: State) -> bool:
+    """No server's commitIndex points past the end of its log."""
+    return all(srv.commit_index <= len(srv.log) for srv in s.servers)
+
+
+def state_machine_safety(spec: "RaftSpec", s: State) -> bool:
+    """Any two servers' state machines agree: one read result is a prefix of the other."""
+    committed = [srv.log[: srv.commit_index] for srv in s.servers if srv.commit_index]
+    for a in range(len(committed)):
+        for b in range(a + 1, len(committed)):
+            x, y = committed[a], committed[b]
+            if len(x) > len(y):
+                x, y = y, x
+            if y[: len(x)] != x:
+                return False
+    return True
+
+
+def leader_completeness(spec: "RaftSpec", s: State) -> bool:
+    """A leader holds every entry any server knows committed in a term no newer than the leader's.
+
+    Server j's `commit_index` was set in a term no newer than its `current_term`; if
+    that is at most the leader's term, the entries were committed in or before the
+    leader's term, so the leader must have them.  (raft.tla states this with its
+    history variables; this is the same claim on the state alone.)
+    """
+    for leader in s.servers:
+        if leader.role != LEADER:
+            continue
+        for srv in s.servers:
+            if srv.commit_index and srv.current_term <= leader.current_term:
+                if not _is_prefix(srv.log[: srv.commit_index], leader.log):
+                    return False
+    return True
+
+
+def no_uncommitted_read(spec: "RaftSpec", s: State) -> bool:
+    """No read returns an uncommitted value: what any server serves is held by a quorum."""
+    for srv in s.servers:
+        if not srv.commit_index:
+            continue
+        prefix = srv.log[: srv.commit_index]
+        holders = frozenset(k for k, other in enumerate(s.servers) if _is_prefix(prefix, other.log))
+        if not spec.is_quorum(holders):
+            return False
+    return True
+
+
+# --------------------------------------------------------------- sometimes
+
+
+def leader_elected(spec: "RaftSpec", s: State) -> bool:
+    """Some server is a leader."""
+    return any(srv.role == LEADER for srv in s.servers)
+
+
+def value_committed(spec: "RaftSpec", s: State) -> bool:
+    """Some leader has committed an entry."""
+    return any(srv.role == LEADER and srv.commit_index >= 1 for srv in s.servers)
+
+
+def stale_follower_read(spec: "RaftSpec", s: State) -> bool:
+    """A follower, or a leader deposed by a newer term it has not heard of, serves a stale read.
+
+    Stale: it returns less than another server's read already shows committed.
+    """
+    newest = max(srv.current_term for srv in s.servers)
+    longest = max(len(read(srv)) for srv in s.servers)
+    if longest == 0:
+        return False
+    for srv in s.servers:
+        deposed = srv.role == LEADER and srv.current_term < newest
+        if (srv.role == FOLLOWER or deposed) and srv.commit_index < longest:
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ action
+
+
+def leader_append_only(spec: "RaftSpec", before: ServerState, after: ServerState) -> bool:
+    """While a server stays leader of one term, its log only grows."""
+    if before.role == LEADER and after.role == LEADER and before.current_term == after.current_term:
+        return _is_prefix(before.log, after.log)
+    return True
+
+
+def term_never_decreases(spec: "RaftSpec", before: ServerState, after: ServerState) -> bool:
+    """A server's current term never goes down."""
+    return after.current_term >= before.current_term
+
+
+def leader_keeps_committed(spec: "RaftSpec", before: ServerState, after: ServerState) -> bool:
+    """A leader never removes an entry it has committed from its log."""
+    if before.role == LEADER:
+        return _is_prefix(before.log[: before.commit_index], after.log)
+    return True
+
+
+PROPERTIES: tuple[Property, ...] = (
+    Property("TypeOK", "always", "every variable has a value of its type", holds=type_ok),
+    Property("ElectionSafety", "always", "at most one leader per term", holds=election_safety),
+    Property("LogMatching", "always", "logs that agree on an entry's index and term agree up to it", holds=log_matching),
+    Property("LeaderCompleteness", "always", "a leader holds every entry committed in its term or before", holds=leader_completeness),
+    Property("StateMachineSafety", "always", "servers never apply different values at one index", holds=state_machine_safety),
+    Property("CommitWithinLog", "always", "commitIndex never points past the end of the log", holds=commit_within_log),
+    Property("NoUncommittedRead", "always", "no read ever returns a value a quorum does not hold", holds=no_uncommitted_read),
+    Property("LeaderElected", "sometimes", "a leader is elected", holds=leader_elected),
+    Property("ValueCommitted", "sometimes", "a leader commits a value", holds=value_committed),
+    Property("StaleFollowerRead", "sometimes", "a follower or a deposed leader serves a stale read", holds=stale_follower_read),
+    Property("LeaderAppendOnly", "action", "a leader's log only grows within its term", step_holds=leader_append_only),
+    Property("TermNeverDecreases", "action", "a server's term never goes down", step_holds=term_never_decreases),
+    Property("LeaderKeepsCommitted", "action", "a leader never removes its committed entries", step_holds=leader_keeps_committed),
+)
+"""Every property the checker verifies, in report order."""
+
+
+def property_by_name(name: str) -> Property:
+    """The property called `name`; raises KeyError naming the known ones otherwise."""
+    for p in PROPERTIES:
+        if p.name == name:
+            return p
+    raise KeyError(f"unknown property {name!r}; known: {', '.join(p.name for p in PROPERTIES)}")

@@ -1,0 +1,137 @@
+"""Broken variants of the spec: known classes of Raft bugs that the checker must catch.
+
+How this works: each variant subclasses `RaftSpec` and overrides one method, the
+way a user writes a variant of their own (`leaderfollower check --spec
+file.py:Name`).  `VARIANTS` maps a short name to the class; each class says which
+property it breaks and on which parameters (`catch_params`), and the test suite
+pins the length of the shortest counterexample the explorer finds.
+"""
+from __future__ import annotations
+
+from typing import ClassVar, Optional
+
+from .params import Params
+from .raft import RaftSpec
+from .state import (
+    FOLLOWER,
+    LEADER,
+    NIL,
+    AppendEntriesRequest,
+    Message,
+    RequestVoteRequest,
+    RequestVoteResponse,
+    ServerState,
+    State,
+    bag_remove,
+)
+
+
+class BrokenVariant(RaftSpec):
+    """A variant with a known bug: which property breaks, and where to look for it."""
+
+    breaks: ClassVar[str] = ""
+    catch_params: ClassVar[Params] = Params()
+
+
+class VoteWithoutLogCheck(BrokenVariant):
+    """A server grants its vote without checking that the candidate's log is up to date."""
+
+    name = "vote-without-log-check"
+    description = "a vote is granted without the log up-to-date check"
+    breaks = "LeaderCompleteness"
+    catch_params = Params(servers=3, values=1, max_term=3, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
+
+    def vote_log_ok(self, voter: ServerState, m: RequestVoteRequest) -> bool:
+        return True
+
+
+class VoteNotPersisted(BrokenVariant):
+    """A restart forgets the vote cast in the current term, so a server can vote twice."""
+
+    name = "vote-not-persisted"
+    description = "the vote is not persisted across a restart"
+    breaks = "ElectionSafety"
+    catch_params = Params(servers=3, values=1, max_term=2, max_log=0, max_copies=1, max_in_flight=1, symmetry=True)
+
+    def restart(self, s: State, i: int) -> Optional[State]:
+        after = super().restart(s, i)
+        assert after is not None
+        srv = after.servers[i]
+        return State(after.servers[:i] + (srv._replace(voted_for=NIL),) + after.servers[i + 1 :], after.messages)
+
+
+class CommitPreviousTermByCounting(BrokenVariant):
+    """A leader commits an entry of an earlier term as soon as a quorum holds it (Raft paper, figure 8)."""
+
+    name = "commit-previous-term"
+    description = "an entry from an earlier term is committed by counting replicas"
+    breaks = "StateMachineSafety"
+    catch_params = Params(servers=3, values=1, max_term=3, max_log=2, max_copies=1, max_in_flight=1, symmetry=True)
+
+    def advance_commit_index(self, s: State, i: int) -> Optional[State]:
+        leader = s.servers[i]
+        if leader.role != LEADER:
+            return None
+        agree = self.agree_indexes(leader, i)
+        new_commit = max(agree) if agree else leader.commit_index
+        srv = leader._replace(commit_index=new_commit)
+        return State(s.servers[:i] + (srv,) + s.servers[i + 1 :], s.messages)
+
+
+class AcceptStaleTerm(BrokenVariant):
+    """A follower accepts AppendEntries from a leader of an older term."""
+
+    name = "accept-stale-term"
+    description = "a follower accepts entries from a stale term"
+    breaks = "LogMatching"
+    catch_params = Params(servers=3, values=1, max_term=3, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
+
+    def handle_append_entries_request(self, s: State, m: AppendEntriesRequest) -> Optional[State]:
+        f = s.servers[m.mdest]
+        if m.mterm < f.current_term and f.role == FOLLOWER and self.append_log_ok(f, m):
+            return self.accept_append_entries(s, m)
+        return super().handle_append_entries_request(s, m)
+
+
+class NonMajorityQuorum(BrokenVariant):
+    """Half of the servers counts as a quorum, so two halves can elect two leaders."""
+
+    name = "non-majority-quorum"
+    description = "a quorum that is not a majority (half the servers)"
+    breaks = "ElectionSafety"
+    catch_params = Params(servers=2, values=1, max_term=2, max_log=0, max_copies=1, max_in_flight=1)
+
+    def is_quorum(self, members: frozenset[int]) -> bool:
+        return 2 * len(members) >= self.params.servers
+
+
+class StaleResponseCounted(BrokenVariant):
+    """A candidate counts a vote granted in an older term (the stale response is not dropped)."""
+
+    name = "stale-vote-counted"
+    description = "a vote response from an older term is counted"
+    breaks = "ElectionSafety"
+    catch_params = Params(servers=3, values=1, max_term=3, max_log=0, max_copies=1, max_in_flight=1, symmetry=True)
+
+    def drop_stale_response(self, s: State, m: Message) -> Optional[State]:
+        i = m.mdest
+        srv = s.servers[i]
+        if isinstance(m, RequestVoteResponse) and m.mterm < srv.current_term:
+            granted = srv.votes_granted | {m.msource} if m.mvote_granted else srv.votes_granted
+            new = srv._replace(votes_responded=srv.votes_responded | {m.msource}, votes_granted=granted)
+            return State(s.servers[:i] + (new,) + s.servers[i + 1 :], bag_remove(s.messages, m))
+        return super().drop_stale_response(s, m)
+
+
+VARIANTS: dict[str, type[BrokenVariant]] = {
+    cls.name: cls
+    for cls in (
+        VoteWithoutLogCheck,
+        VoteNotPersisted,
+        CommitPreviousTermByCounting,
+        AcceptStaleTerm,
+        NonMajorityQuorum,
+        StaleResponseCounted,
+    )
+}
+"""Every shipped broken variant, by name (`leaderfollower check --spec NAME`)."""
