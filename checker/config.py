@@ -1,0 +1,122 @@
+"""Run configurations: TOML files and presets, validated strictly.
+
+How this works: a config file has a `[model]` table (a `preset` to start from and
+any `Params` field to override) and a `[verify]` table (the spec to check and the
+engines to run).  Every key is checked: an unknown key, a wrong type or an
+impossible bound is a `ConfigError` whose one-line message names the file, the key
+and what was expected.
+
+    [model]
+    preset = "default"
+    max_term = 2
+    symmetry = true
+
+    [verify]
+    spec = "raft"
+    engines = ["explorer", "z3", "conformance"]
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Optional
+
+from leaderfollower.spec.params import PRESETS, Params
+
+ENGINES: tuple[str, ...] = ("explorer", "z3", "conformance")
+"""Every engine `verify` can run, in the order it runs them."""
+
+
+class ConfigError(Exception):
+    """A configuration is invalid; the message is one line naming the key and the expectation."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a `verify` run checks: the model, the spec and the engines."""
+
+    params: Params
+    spec: str = "raft"
+    engines: Optional[tuple[str, ...]] = None
+    """None: every engine this build has."""
+    preset: Optional[str] = "default"
+
+
+_PARAM_TYPES = {f.name: f.type for f in fields(Params)}
+
+
+def _type_name(t: Any) -> str:
+    return {"int": "an integer", "bool": "true or false", int: "an integer", bool: "true or false"}.get(t, str(t))
+
+
+def params_from_table(table: dict[str, Any], where: str, base: Params) -> Params:
+    """`base` with the table's keys applied; every key and value checked."""
+    values = base.to_dict()
+    for key, value in table.items():
+        if key == "preset":
+            continue
+        if key not in _PARAM_TYPES:
+            raise ConfigError(f"{where}: unknown key {key!r}; expected one of preset, {', '.join(_PARAM_TYPES)}")
+        expected = _PARAM_TYPES[key]
+        is_bool = expected in ("bool", bool)
+        if is_bool and not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} = {value!r}: expected {_type_name(expected)}")
+        if not is_bool and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ConfigError(f"{where}: {key} = {value!r}: expected {_type_name(expected)}")
+        values[key] = value
+    try:
+        return Params(**values)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read and validate a TOML run configuration."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(doc) - {"model", "verify"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown table {sorted(unknown)[0]!r}; expected [model] and [verify]")
+    model = doc.get("model", {})
+    if not isinstance(model, dict):
+        raise ConfigError(f"{path}: model must be a table")
+    preset = model.get("preset", "default")
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise ConfigError(f"{path}: [model] preset = {preset!r}: expected one of {', '.join(PRESETS)}")
+    params = params_from_table(model, f"{path}: [model]", PRESETS[preset])
+    verify = doc.get("verify", {})
+    if not isinstance(verify, dict):
+        raise ConfigError(f"{path}: verify must be a table")
+    for key in verify:
+        if key not in ("spec", "engines"):
+            raise ConfigError(f"{path}: [verify] unknown key {key!r}; expected spec or engines")
+    spec = verify.get("spec", "raft")
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"{path}: [verify] spec = {spec!r}: expected a spec name or FILE.py:Class")
+    engines = verify.get("engines")
+    if engines is None:
+        return RunConfig(params=params, spec=spec, engines=None, preset=preset)
+    if not isinstance(engines, list) or not all(isinstance(e, str) for e in engines):
+        raise ConfigError(f"{path}: [verify] engines: expected a list of engine names ({', '.join(ENGINES)})")
+    for e in engines:
+        if e not in ENGINES:
+            raise ConfigError(f"{path}: [verify] engines: unknown engine {e!r}; expected some of {', '.join(ENGINES)}")
+    return RunConfig(params=params, spec=spec, engines=tuple(e for e in ENGINES if e in engines), preset=preset)
+
+
+def parse_engines(text: str) -> tuple[str, ...]:
+    """A comma-separated engine list from the command line, validated."""
+    names = [e.strip() for e in text.split(",") if e.strip()]
+    for e in names:
+        if e not in ENGINES:
+            raise ConfigError(f"--engines: unknown engine {e!r}; expected some of {', '.join(ENGINES)}")
+    if not names:
+        raise ConfigError(f"--engines: expected at least one of {', '.join(ENGINES)}")
+    return tuple(e for e in ENGINES if e in names)
