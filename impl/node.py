@@ -235,10 +235,10 @@ class Node:
                 break
         # Replies produced while handling m echo its read-round context.
         self._collect(ctx=ctx)
-        if core.role == CANDIDATE and isinstance(m, RequestVoteResponse):
+        if core.role == CANDIDATE and m.mtype == "RequestVoteResponse":
             if core.become_leader():
                 self._on_become_leader()
-        elif core.role == LEADER and was_leader and isinstance(m, AppendEntriesResponse) and m.mterm == core.current_term:
+        elif core.role == LEADER and was_leader and m.mtype == "AppendEntriesResponse" and m.mterm == core.current_term:
             j = m.msource
             self._inflight[j] = False
             if ctx > self._acked_round[j]:
