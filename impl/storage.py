@@ -1,0 +1,430 @@
+"""Durable storage: an append-only log of checksummed records, and the term and vote.
+
+How this works: `Storage` keeps two files in a folder, written through a small
+`FileLayer` interface so that tests can swap the real files for `CrashFileLayer`,
+an in-memory layer that forgets, on `crash()`, every byte and every rename not yet
+fsync'd (the conformance harness uses it to turn a missing fsync into a visible
+divergence).
+
+- `log`: an 8-byte header (`LFLOG`, version 1) then one record per entry:
+  `u32 payload length | u32 CRC-32 of payload | payload`, the payload being
+  `u64 term | u8 kind | body` (kind 0: bytes command, body = the bytes; kind 1:
+  int command, body = i64).  Big-endian.  The i-th record is log index i.
+  Entries change only at the end (append, or truncate a suffix), so the file is
+  append-only apart from truncation.
+- `state`: the term and vote, `LFHS | u8 version | u64 term | i64 vote (-1: none)
+  | u32 CRC-32 of what precedes`; replaced atomically (write a temporary file,
+  fsync it, rename it over, fsync the folder).
+
+`save` persists one Ready (term and vote, then log truncation and appends, each
+batch with one fsync: group commit) and returns only when it is durable, so the
+caller may then send.  `load` recovers: a torn last record (cut short, or a bad
+checksum on the final record, or a zero-filled tail) is truncated away; a bad
+record with valid data after it is corruption, and `load` refuses with
+`StorageCorruption` naming the file, record and byte offset.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import NamedTuple, Optional, Protocol
+
+from .messages import Command, Entry, HardState, Log, PersistentState, INITIAL_PERSISTENT_STATE
+
+LOG_FILE = "log"
+STATE_FILE = "state"
+_STATE_TMP = "state.tmp"
+LOG_HEADER = b"LFLOG\x00\x01\x00"
+"""Magic and format version (1) at the start of the log file."""
+_STATE_MAGIC = b"LFHS"
+_STATE_VERSION = 1
+_REC_HEADER = struct.Struct(">II")
+_TERM = struct.Struct(">Q")
+_INT = struct.Struct(">q")
+_STATE = struct.Struct(">4sBQq")
+_CRC = struct.Struct(">I")
+MAX_RECORD = 64 * 1024 * 1024
+"""A record longer than this is not a record (a corrupt or torn length field)."""
+_KIND_BYTES, _KIND_INT = 0, 1
+
+
+class StorageError(Exception):
+    """Storage cannot be used; the node must stop serving (never swallowed)."""
+
+
+class StorageCorruption(StorageError):
+    """The files on disk are damaged in a way recovery must not paper over."""
+
+
+class FileLayer(Protocol):
+    """The file operations storage needs, by file name within one folder."""
+
+    def exists(self, name: str) -> bool:
+        """Whether the file exists."""
+
+    def read(self, name: str) -> bytes:
+        """The whole content of the file."""
+
+    def create(self, name: str, data: bytes) -> None:
+        """Create or replace the file with `data` (not durable until fsync)."""
+
+    def append(self, name: str, data: bytes) -> None:
+        """Append `data` to the file (not durable until fsync)."""
+
+    def truncate(self, name: str, size: int) -> None:
+        """Cut the file to `size` bytes (not durable until fsync)."""
+
+    def fsync(self, name: str) -> None:
+        """Make the file's content durable."""
+
+    def rename(self, src: str, dst: str) -> None:
+        """Rename atomically (not durable until fsync_dir)."""
+
+    def fsync_dir(self) -> None:
+        """Make the folder's entries (creations, renames) durable."""
+
+
+class RealFileLayer:
+    """Real files in a folder; appends go through a kept-open descriptor."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._fds: dict[str, int] = {}
+
+    def _path(self, name: str) -> str:
+        return str(self.directory / name)
+
+    def _fd(self, name: str) -> int:
+        fd = self._fds.get(name)
+        if fd is None:
+            fd = os.open(self._path(name), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            self._fds[name] = fd
+        return fd
+
+    def _forget(self, name: str) -> None:
+        fd = self._fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    def exists(self, name: str) -> bool:
+        """Whether the file exists."""
+        return os.path.exists(self._path(name))
+
+    def read(self, name: str) -> bytes:
+        """The whole content of the file."""
+        with open(self._path(name), "rb") as f:
+            return f.read()
+
+    def create(self, name: str, data: bytes) -> None:
+        """Create or replace the file with `data`."""
+        self._forget(name)
+        with open(self._path(name), "wb") as f:
+            f.write(data)
+
+    def append(self, name: str, data: bytes) -> None:
+        """Append `data` to the file."""
+        fd = self._fd(name)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+
+    def truncate(self, name: str, size: int) -> None:
+        """Cut the file to `size` bytes."""
+        os.truncate(self._fd(name), size)
+
+    def fsync(self, name: str) -> None:
+        """fdatasync the file (its size is data for this purpose, so appends are covered)."""
+        fd = self._fds.get(name)
+        if fd is not None:
+            os.fdatasync(fd)
+            return
+        fd = os.open(self._path(name), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Rename atomically."""
+        self._forget(src)
+        self._forget(dst)
+        os.replace(self._path(src), self._path(dst))
+
+    def fsync_dir(self) -> None:
+        """fsync the folder so that creations and renames survive a crash."""
+        fd = os.open(str(self.directory), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Close the kept-open descriptors."""
+        for name in list(self._fds):
+            self._forget(name)
+
+
+class _Inode:
+    def __init__(self, data: bytes = b"") -> None:
+        self.data = bytearray(data)
+        self.durable = b""
+
+
+class CrashFileLayer:
+    """An in-memory folder that loses, on `crash()`, everything not made durable.
+
+    A file's content is durable as of its last `fsync`; the folder's entries
+    (which names exist, renames) as of the last `fsync_dir`, as POSIX promises
+    and no more.  `crash(torn={"log": k})` also keeps the first k unsynced bytes
+    appended to a file, to simulate a write torn by the crash.  `fsyncs` counts
+    fsync calls (group-commit tests).
+    """
+
+    def __init__(self) -> None:
+        self._dir: dict[str, _Inode] = {}
+        self._durable_dir: dict[str, _Inode] = {}
+        self.fsyncs = 0
+
+    def exists(self, name: str) -> bool:
+        """Whether the file exists."""
+        return name in self._dir
+
+    def read(self, name: str) -> bytes:
+        """The whole content of the file; FileNotFoundError if absent."""
+        if name not in self._dir:
+            raise FileNotFoundError(name)
+        return bytes(self._dir[name].data)
+
+    def create(self, name: str, data: bytes) -> None:
+        """Create or replace the file (a new inode, as O_TRUNC on a fresh file would give)."""
+        self._dir[name] = _Inode(data)
+
+    def append(self, name: str, data: bytes) -> None:
+        """Append to the file, creating it if absent."""
+        if name not in self._dir:
+            self._dir[name] = _Inode()
+        self._dir[name].data += data
+
+    def truncate(self, name: str, size: int) -> None:
+        """Cut the file to `size` bytes."""
+        del self._dir[name].data[size:]
+
+    def fsync(self, name: str) -> None:
+        """Make the file's current content durable."""
+        self.fsyncs += 1
+        inode = self._dir[name]
+        inode.durable = bytes(inode.data)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Rename (durable only after fsync_dir)."""
+        self._dir[dst] = self._dir.pop(src)
+
+    def fsync_dir(self) -> None:
+        """Make the current set of names durable."""
+        self.fsyncs += 1
+        self._durable_dir = dict(self._dir)
+
+    def crash(self, torn: Optional[dict[str, int]] = None) -> None:
+        """Lose every write and rename not made durable; optionally keep a torn prefix of unsynced appends."""
+        torn = torn or {}
+        self._dir = dict(self._durable_dir)
+        for name, inode in self._dir.items():
+            keep = inode.durable
+            extra = torn.get(name, 0)
+            if extra and bytes(inode.data[: len(keep)]) == keep:
+                keep = bytes(inode.data[: len(keep) + extra])
+            inode.data = bytearray(keep)
+            inode.durable = keep
+
+
+class Recovery(NamedTuple):
+    """What `load` found besides the state itself (for the node's log)."""
+
+    torn_bytes: int
+    """Bytes of a torn tail record that recovery cut off (0: none)."""
+    entries: int
+
+
+def encode_record(entry: Entry) -> bytes:
+    """One log record for `entry` (header and payload)."""
+    term, command = entry
+    if isinstance(command, bool) or not isinstance(command, (bytes, int)):
+        raise StorageError(f"cannot store a command of type {type(command).__name__}; expected bytes or int")
+    if isinstance(command, int):
+        payload = _TERM.pack(term) + bytes((_KIND_INT,)) + _INT.pack(command)
+    else:
+        payload = _TERM.pack(term) + bytes((_KIND_BYTES,)) + command
+    return _REC_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def _decode_payload(payload: bytes) -> Entry:
+    (term,) = _TERM.unpack_from(payload, 0)
+    kind = payload[8]
+    body = payload[9:]
+    command: Command
+    if kind == _KIND_BYTES:
+        command = bytes(body)
+    elif kind == _KIND_INT and len(body) == _INT.size:
+        (command,) = _INT.unpack(body)
+    else:
+        raise ValueError(f"unknown command kind {kind}")
+    return Entry(term, command)
+
+
+class Storage:
+    """One server's durable term, vote and log (see the module comment)."""
+
+    def __init__(self, files: FileLayer, name: str = "storage") -> None:
+        self.files = files
+        self.name = name
+        """How errors name this storage (the folder, for real files)."""
+        self._offsets: list[int] = []  # byte offset of each record
+        self._end = len(LOG_HEADER)
+        self._hard_state = HardState(INITIAL_PERSISTENT_STATE.current_term, INITIAL_PERSISTENT_STATE.voted_for)
+        self._loaded = False
+        self.recovery = Recovery(0, 0)
+
+    @classmethod
+    def open(cls, directory: Path | str) -> "Storage":
+        """Storage in real files under `directory` (created if absent); call `load()` next."""
+        return cls(RealFileLayer(directory), name=str(directory))
+
+    # ---------------------------------------------------------------- recovery
+
+    def load(self) -> PersistentState:
+        """Recover the term, vote and log; cut a torn tail; refuse on corruption."""
+        hard = self._load_hard_state()
+        log = self._load_log()
+        self._hard_state = hard
+        self._loaded = True
+        return PersistentState(hard.current_term, hard.voted_for, log)
+
+    def _load_hard_state(self) -> HardState:
+        if not self.files.exists(STATE_FILE):
+            return HardState(INITIAL_PERSISTENT_STATE.current_term, INITIAL_PERSISTENT_STATE.voted_for)
+        data = self.files.read(STATE_FILE)
+        where = f"{self.name}/{STATE_FILE}"
+        if len(data) != _STATE.size + _CRC.size:
+            raise StorageCorruption(f"{where}: {len(data)} bytes, expected {_STATE.size + _CRC.size}; the term and vote are unreadable")
+        (crc,) = _CRC.unpack_from(data, _STATE.size)
+        if zlib.crc32(data[: _STATE.size]) != crc:
+            raise StorageCorruption(f"{where}: checksum mismatch; the term and vote are unreadable")
+        magic, version, term, vote = _STATE.unpack_from(data, 0)
+        if magic != _STATE_MAGIC or version != _STATE_VERSION:
+            raise StorageCorruption(f"{where}: not a version-{_STATE_VERSION} state file (magic {magic!r}, version {version})")
+        return HardState(term, None if vote < 0 else vote)
+
+    def _load_log(self) -> Log:
+        where = f"{self.name}/{LOG_FILE}"
+        if not self.files.exists(LOG_FILE) or len(self.files.read(LOG_FILE)) < len(LOG_HEADER):
+            # Absent, or its creation was torn before the header was durable: start empty.
+            self.files.create(LOG_FILE, LOG_HEADER)
+            self.files.fsync(LOG_FILE)
+            self.files.fsync_dir()
+            self._offsets, self._end = [], len(LOG_HEADER)
+            self.recovery = Recovery(0, 0)
+            return ()
+        data = self.files.read(LOG_FILE)
+        if data[: len(LOG_HEADER)] != LOG_HEADER:
+            raise StorageCorruption(f"{where}: bad header {data[:8]!r}, expected {LOG_HEADER!r} (not a version-1 log)")
+        entries: list[Entry] = []
+        offsets: list[int] = []
+        pos = len(LOG_HEADER)
+        size = len(data)
+        while pos < size:
+            problem = None
+            if size - pos < _REC_HEADER.size:
+                problem = "header cut short"
+                torn = True
+            else:
+                length, crc = _REC_HEADER.unpack_from(data, pos)
+                end = pos + _REC_HEADER.size + length
+                if length < _TERM.size + 1 or length > MAX_RECORD:
+                    problem = f"impossible length {length}"
+                    torn = not any(data[pos:])  # a zero-filled tail
+                elif end > size:
+                    problem = f"record of {length} bytes cut short at end of file"
+                    torn = True
+                else:
+                    payload = data[pos + _REC_HEADER.size : end]
+                    if zlib.crc32(payload) != crc:
+                        problem = "checksum mismatch"
+                        torn = end == size or not any(data[pos:])
+                    else:
+                        try:
+                            entries.append(_decode_payload(payload))
+                        except ValueError as e:
+                            problem = str(e)
+                            torn = end == size
+                        else:
+                            offsets.append(pos)
+                            pos = end
+                            continue
+            if not torn:
+                raise StorageCorruption(
+                    f"{where}: record {len(entries) + 1} at byte {pos}: {problem}, with more data after it;"
+                    " the log is corrupt in the middle and this node refuses to start. Restore the folder from a"
+                    " backup, or remove it so that the node rejoins empty (only safe if a quorum still holds"
+                    " every acknowledged write)."
+                )
+            # A torn tail: the crash cut the last write short.  Drop it for good.
+            self.files.truncate(LOG_FILE, pos)
+            self.files.fsync(LOG_FILE)
+            self.recovery = Recovery(size - pos, len(entries))
+            break
+        else:
+            self.recovery = Recovery(0, len(entries))
+        self._offsets, self._end = offsets, pos
+        return tuple(entries)
+
+    # ------------------------------------------------------------------- save
+
+    def save(self, hard_state: Optional[HardState], log_from: Optional[int], entries: Log) -> None:
+        """Persist one Ready durably: the term and vote, then the log from `log_from` on.
+
+        Returns only after fsync, so the caller may then send what depends on it.
+        """
+        if not self._loaded:
+            raise StorageError(f"{self.name}: save() before load(); recover first")
+        if hard_state is not None and hard_state != self._hard_state:
+            self._save_hard_state(hard_state)
+        if log_from is not None:
+            keep = log_from - 1
+            if keep < 0 or keep > len(self._offsets):
+                raise StorageError(f"{self.name}: log_from {log_from} outside 1..{len(self._offsets) + 1}")
+            if keep < len(self._offsets):
+                self._end = self._offsets[keep]
+                del self._offsets[keep:]
+                self.files.truncate(LOG_FILE, self._end)
+            if entries:
+                chunks = []
+                for entry in entries:
+                    record = encode_record(entry)
+                    self._offsets.append(self._end)
+                    self._end += len(record)
+                    chunks.append(record)
+                self.files.append(LOG_FILE, b"".join(chunks))
+            self.files.fsync(LOG_FILE)
+
+    def _save_hard_state(self, hard: HardState) -> None:
+        vote = -1 if hard.voted_for is None else hard.voted_for
+        body = _STATE.pack(_STATE_MAGIC, _STATE_VERSION, hard.current_term, vote)
+        self.files.create(_STATE_TMP, body + _CRC.pack(zlib.crc32(body)))
+        self.files.fsync(_STATE_TMP)
+        self.files.rename(_STATE_TMP, STATE_FILE)
+        self.files.fsync_dir()
+        self._hard_state = hard
+
+    def write_persistent(self, state: PersistentState) -> None:
+        """Replace everything stored with `state` (test hook: set up a server's disk through the real code)."""
+        self.save(HardState(state.current_term, state.voted_for), 1, state.log)
+
+    def close(self) -> None:
+        """Release open files (real files only)."""
+        close = getattr(self.files, "close", None)
+        if close is not None:
+            close()
