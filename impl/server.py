@@ -1,0 +1,372 @@
+"""The asyncio shell: one server's sockets, timers and disk around a sans-I/O `Node`.
+
+How this works: every event (a tick, a peer message, a client operation) is put
+in an inbox; one driver task takes the whole inbox, feeds it to the `Node`, then
+carries out the `NodeReady`: persist (in a worker thread, so events keep
+arriving meanwhile: the next batch is then one fsync for many writes, which is
+group commit), then send, then reply.  Only this task touches the Node.
+
+Peers: each server dials every other server (reconnecting with capped exponential
+backoff) and sends on that connection only; it receives on the connections the
+others dialled.  A connection starts with a hello frame saying who is calling.
+Clients use the same port and start with a client hello.  Anything malformed,
+oversized or unknown is logged and closes that connection; the server keeps
+serving.  A storage failure stops the server loudly.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .core import CoreConfig
+from .messages import LEADER
+from .node import Envelope, Node, NodeConfig
+from .storage import Storage, StorageError
+from .wire import (
+    CLIENT_REPLY,
+    CLIENT_REQUEST,
+    HELLO_CLIENT,
+    HELLO_PEER,
+    MAX_FRAME,
+    Frame,
+    FrameError,
+    check_length,
+    decode_envelope,
+    decode_hello_peer,
+    decode_json,
+    decode_payload,
+    encode_envelope,
+    encode_hello_peer,
+    encode_json,
+)
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How one server runs: who it is, where everyone is, timing and limits."""
+
+    node_id: int
+    addresses: tuple[Address, ...]
+    """Every server's (host, port), indexed by id; the port serves peers and clients."""
+    data_dir: Path
+    """This server's own folder (its log and state files)."""
+    tick_seconds: float = 0.01
+    node: NodeConfig = field(default_factory=NodeConfig)
+    max_entries_per_append: int = 256
+    """Entries per AppendEntries (the spec option; 1 is raft.tla)."""
+    max_frame: int = MAX_FRAME
+    seed: Optional[int] = None
+    """Seed of the election-timeout generator (None: from the node id and the OS)."""
+    bind_host: Optional[str] = None
+    """Host to listen on (default: this server's host in `addresses`)."""
+
+
+async def read_frame(reader: asyncio.StreamReader, max_frame: int) -> Frame:
+    """One frame from a stream; FrameError if malformed, IncompleteReadError at EOF."""
+    head = await reader.readexactly(4)
+    length = int.from_bytes(head, "big")
+    check_length(length, max_frame)
+    return decode_payload(await reader.readexactly(length))
+
+
+class _Tick:
+    pass
+
+
+_TICK = _Tick()
+
+
+class ClientOp:
+    """A client operation waiting in the inbox."""
+
+    __slots__ = ("token", "request")
+
+    def __init__(self, token: tuple[int, Any], request: dict[str, Any]) -> None:
+        self.token = token
+        self.request = request
+
+
+Event = Union[_Tick, Envelope, ClientOp]
+
+
+class NodeServer:
+    """One running server; `await start()`, then `await stop()` (or `await wait_closed()`)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.id = config.node_id
+        self.n = len(config.addresses)
+        self.log = logging.getLogger(f"leaderfollower.node{self.id}")
+        self.storage: Optional[Storage] = None
+        self.node: Optional[Node] = None
+        self.failed: Optional[BaseException] = None
+        self._inbox: list[Event] = []
+        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: Optional[asyncio.base_events.Server] = None
+        self._peer_queues: dict[int, asyncio.Queue[bytes]] = {}
+        self._clients: dict[int, asyncio.StreamWriter] = {}
+        self._conn_ids = itertools.count(1)
+        self._conn_writers: set[asyncio.StreamWriter] = set()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fsync{self.id}")
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Recover from disk, listen, and start the timers and peer links."""
+        cfg = self.config
+        self.storage = Storage.open(cfg.data_dir)
+        stored = self.storage.load()
+        if self.storage.recovery.torn_bytes:
+            self.log.warning(
+                "node %d: recovered %s: cut a torn tail of %d bytes after entry %d",
+                self.id, cfg.data_dir, self.storage.recovery.torn_bytes, self.storage.recovery.entries,
+            )
+        seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**63)
+        core_config = CoreConfig(self.n, cfg.max_entries_per_append)
+        self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored)
+        self.log.info("node %d: started in term %d with %d log entries", self.id, stored.current_term, len(stored.log))
+        host, port = cfg.addresses[self.id]
+        self._server = await asyncio.start_server(self._on_connection, cfg.bind_host or host, port)
+        self._tasks.append(asyncio.create_task(self._drive()))
+        self._tasks.append(asyncio.create_task(self._ticker()))
+        for j in range(self.n):
+            if j != self.id:
+                self._peer_queues[j] = asyncio.Queue()
+                self._tasks.append(asyncio.create_task(self._dial(j)))
+
+    async def stop(self) -> None:
+        """Close every connection and task."""
+        if self._server is not None:
+            self._server.close()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down; errors were logged
+                pass
+        for w in list(self._conn_writers):
+            w.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        self._executor.shutdown(wait=True)
+        if self.storage is not None:
+            self.storage.close()
+        self._stopped.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until the server stops (after a storage failure, or `stop()`)."""
+        await self._stopped.wait()
+
+    def status(self) -> dict[str, Any]:
+        """Role, term, leader and indexes, for the client `status` operation and tests."""
+        assert self.node is not None
+        core = self.node.core
+        return {
+            "ok": True,
+            "node": self.id,
+            "term": core.current_term,
+            "role": core.role,
+            "leader": self.node.leader_id,
+            "commit_index": core.commit_index,
+            "applied_index": self.node.kv.applied_index,
+            "log_length": len(core.log),
+        }
+
+    # --------------------------------------------------------------- the driver
+
+    def _post(self, event: Event) -> None:
+        self._inbox.append(event)
+        self._wake.set()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_seconds)
+            self._post(_TICK)
+
+    async def _drive(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                events, self._inbox = self._inbox, []
+                self._feed(events)
+                await self._carry_out()
+        except StorageError as e:
+            self._fail(e)
+        except OSError as e:
+            self._fail(e)
+
+    def _fail(self, e: BaseException) -> None:
+        # Storage failures are never swallowed: stop serving, loudly.
+        self.failed = e
+        self.log.critical("node %d: storage failure, stopping: %s", self.id, e)
+        asyncio.get_running_loop().create_task(self.stop())
+
+    def _feed(self, events: list[Event]) -> None:
+        node = self.node
+        assert node is not None
+        for ev in events:
+            if ev is _TICK:
+                node.tick()
+            elif isinstance(ev, Envelope):
+                node.step(ev)
+            elif isinstance(ev, ClientOp):
+                self._client_op(ev)
+
+    def _client_op(self, op: ClientOp) -> None:
+        node = self.node
+        assert node is not None
+        req = op.request
+        kind = req.get("op")
+        key = req.get("key")
+        if kind == "status":
+            self._reply(op.token, self.status())
+        elif kind in ("put", "delete"):
+            node.write(op.token, kind, key, req.get("value"))  # type: ignore[arg-type]
+        elif kind == "get" and isinstance(key, str):
+            node.read(op.token, key, stale=bool(req.get("stale", False)))
+        else:
+            self._reply(op.token, {"ok": False, "node": self.id, "term": node.term, "error": "bad_request",
+                                   "message": f"unknown operation {kind!r} or missing key; expected put, get, delete or status"})
+
+    async def _carry_out(self) -> None:
+        node, storage = self.node, self.storage
+        assert node is not None and storage is not None
+        if not node.has_work():
+            return
+        rd = node.ready()
+        if rd.must_persist:
+            # Persist before send: nothing below leaves before this returns.
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, storage.save, rd.hard_state, rd.log_from, rd.entries
+            )
+        for line in rd.events:
+            self.log.info("node %d: %s", self.id, line)
+        for env in rd.messages:
+            dest = env.message.mdest
+            if dest == self.id:
+                self._post(env)
+            else:
+                self._peer_queues[dest].put_nowait(encode_envelope(env))
+        for token, body in rd.replies:
+            if body.get("error") in ("not_leader", "leadership_lost") and body.get("leader") is not None:
+                host, port = self.config.addresses[body["leader"]]
+                body = {**body, "leader_addr": f"{host}:{port}"}
+            self._reply(token, body)
+
+    def _reply(self, token: Any, body: dict[str, Any]) -> None:
+        conn_id, request_id = token
+        writer = self._clients.get(conn_id)
+        if writer is None:
+            return  # the client went away; its request may still have taken effect
+        writer.write(encode_json(CLIENT_REPLY, {"id": request_id, **body}))
+
+    # ------------------------------------------------------------------- peers
+
+    async def _dial(self, j: int) -> None:
+        host, port = self.config.addresses[j]
+        queue = self._peer_queues[j]
+        backoff = 0.02
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            backoff = 0.02
+            self._conn_writers.add(writer)
+            # Messages queued while disconnected are stale: raft resends what matters.
+            while not queue.empty():
+                queue.get_nowait()
+            try:
+                writer.write(encode_hello_peer(self.id, self.n))
+                while True:
+                    frame = await queue.get()
+                    writer.write(frame)
+                    while not queue.empty():
+                        writer.write(queue.get_nowait())
+                    await writer.drain()
+            except (OSError, ConnectionError) as e:
+                self.log.debug("node %d: link to node %d lost: %s", self.id, j, e)
+            finally:
+                self._conn_writers.discard(writer)
+                writer.close()
+            await asyncio.sleep(backoff)
+
+    # ------------------------------------------------------------- connections
+
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        self._conn_writers.add(writer)
+        try:
+            hello = await read_frame(reader, self.config.max_frame)
+            if hello.kind == HELLO_PEER:
+                await self._serve_peer(reader, hello)
+            elif hello.kind == HELLO_CLIENT:
+                await self._serve_client(reader, writer)
+            else:
+                raise FrameError(f"first frame is {hello.kind}, expected a HelloPeer or HelloClient")
+        except FrameError as e:
+            self.log.error("node %d: closing connection from %s: %s", self.id, peer, e)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._conn_writers.discard(writer)
+            writer.close()
+
+    async def _serve_peer(self, reader: asyncio.StreamReader, hello: Frame) -> None:
+        source, servers = decode_hello_peer(hello.body)
+        if servers != self.n or not 0 <= source < self.n or source == self.id:
+            raise FrameError(f"peer hello from node {source} of a {servers}-server cluster; this is node {self.id} of {self.n}")
+        while True:
+            env = decode_envelope(await read_frame(reader, self.config.max_frame))
+            m = env.message
+            if m.msource != source or m.mdest != self.id:
+                raise FrameError(f"{m.mtype} from {m.msource} to {m.mdest} on node {source}'s link to node {self.id}")
+            self._post(env)
+
+    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn_id = next(self._conn_ids)
+        self._clients[conn_id] = writer
+        try:
+            while True:
+                req = decode_json(await read_frame(reader, self.config.max_frame), CLIENT_REQUEST)
+                request_id = req.get("id")
+                if not isinstance(request_id, int):
+                    raise FrameError(f"client request without an integer id: {str(req)[:80]}")
+                self._post(ClientOp((conn_id, request_id), req))
+                await writer.drain()
+        finally:
+            del self._clients[conn_id]
+
+
+def local_addresses(nodes: int, base_port: int, host: str = "127.0.0.1") -> tuple[Address, ...]:
+    """Addresses of a local cluster: node i listens on base_port + i."""
+    return tuple((host, base_port + i) for i in range(nodes))
+
+
+async def run_in_process(nodes: int, base_port: int, data_dir: Path, **options: Any) -> list[NodeServer]:
+    """Start a whole cluster in this process (tests); returns the started servers."""
+    addresses = local_addresses(nodes, base_port)
+    servers = [NodeServer(ServerConfig(i, addresses, Path(data_dir) / f"node{i}", **options)) for i in range(nodes)]
+    for s in servers:
+        await s.start()
+    return servers
+
+
+def leader_of(servers: list[NodeServer]) -> Optional[NodeServer]:
+    """The running server that is leader in the highest term, if any (tests)."""
+    leaders = [s for s in servers if s.node is not None and s.node.role == LEADER and s.failed is None]
+    return max(leaders, key=lambda s: s.node.term if s.node else 0, default=None)
