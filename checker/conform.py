@@ -1,0 +1,289 @@
+"""Conformance: drive the real implementation through spec steps and compare after each.
+
+How this works: a `ReplayCluster` holds one real protocol core per server, each
+with its real `Storage` in its own folder (through `CrashableDirectory`, so a
+restart is a crash that loses unsynced writes), and plays the environment: the
+network is a bag of messages the harness holds, time is "fire this node's timer",
+and a crash is "drop the node object and recover a new one from its files".  The
+harness translates each spec action into the one core call of the same name
+(`Timeout(i)` -> `cores[i].timeout()`, `HandleAppendEntriesRequest(m)` ->
+`cores[m.mdest].receive(m)`, which must report that it ran that same handler), then
+carries out what the core asked for in the core's order: persist (fsync) first,
+then put the messages in the bag, then apply committed entries.  It makes no
+protocol decision of its own: whether an action is enabled, what the successor is,
+which handler runs, and whether a message is consumed are all the core's answers.
+
+After every step `compare` checks, for every server, the core's projection (term,
+role, vote, log, commit index, votes, next/match index), the state machine it has
+applied (it must equal the spec's `read(server)`: nothing applied before it is
+committed), and the bag of messages in flight, against the spec state.  A
+mismatch raises `Divergence` with the step, the action and a field-by-field diff.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from leaderfollower.impl.core import CoreConfig, RaftCore, VolatileState
+from leaderfollower.impl.messages import HardState
+from leaderfollower.impl.storage import Storage
+from leaderfollower.spec.properties import read
+from leaderfollower.spec.raft import Action, format_message
+from leaderfollower.spec.state import ServerState, State
+
+from .crashfiles import CrashableDirectory
+
+
+class Divergence(Exception):
+    """The implementation's state differs from the spec's after a step (or refused a step)."""
+
+    def __init__(self, step: int, action: Optional[Action], problems: list[str]) -> None:
+        self.step = step
+        self.action = action
+        self.problems = problems
+        where = f"step {step} ({action})" if action is not None else f"step {step} (initial state)"
+        super().__init__(f"{where}: " + "; ".join(problems))
+
+
+@dataclass
+class _Node:
+    files: CrashableDirectory
+    storage: Storage
+    core: RaftCore
+    applied: list[Any]
+
+
+class ReplayCluster:
+    """Real cores with real storage, and a network the harness controls.
+
+    `bugs` is passed to the core's test-only bug switch (seeded bugs, to show that
+    replay catches them); real runs never set it.
+    """
+
+    def __init__(
+        self,
+        servers: int,
+        workdir: Path,
+        *,
+        max_entries_per_append: int = 1,
+        core_options: Optional[dict[str, Any]] = None,
+    ) -> None:
+        self.n = servers
+        self.workdir = workdir
+        self.config = CoreConfig(servers=servers, max_entries_per_append=max_entries_per_append, **(core_options or {}))
+        self.bag: Counter[Any] = Counter()
+        self.nodes: list[_Node] = []
+        for i in range(servers):
+            files = CrashableDirectory(workdir / f"s{i}")
+            storage = Storage(files, name=f"s{i}")
+            core = RaftCore.recover(i, self.config, storage.load())
+            self.nodes.append(_Node(files, storage, core, []))
+
+    def reset(self) -> None:
+        """Back to the initial state: empty folders, fresh nodes recovered from them, no messages."""
+        self.bag.clear()
+        for i, node in enumerate(self.nodes):
+            node.files.wipe()
+            storage = Storage(node.files, name=f"s{i}")
+            self.nodes[i] = _Node(node.files, storage, RaftCore.recover(i, self.config, storage.load()), [])
+
+    @classmethod
+    def at_state(cls, state: State, workdir: Path, *, max_entries_per_append: int = 1, core_options: Optional[dict[str, Any]] = None) -> "ReplayCluster":
+        """A cluster put in a given spec state: persistent state written by the real storage code,
+        volatile state through the core's documented test hook, messages in the bag."""
+        cluster = cls(len(state.servers), workdir, max_entries_per_append=max_entries_per_append, core_options=core_options)
+        for i, srv in enumerate(state.servers):
+            node = cluster.nodes[i]
+            node.storage.save(HardState(srv.current_term, srv.voted_for), 1, tuple(srv.log))
+            node.files.crash()  # only what the storage code made durable is there
+            node.storage = Storage(node.files, name=f"s{i}")
+            volatile = VolatileState(
+                role=srv.role,
+                commit_index=srv.commit_index,
+                votes_responded=srv.votes_responded,
+                votes_granted=srv.votes_granted,
+                next_index=srv.next_index,
+                match_index=srv.match_index,
+            )
+            node.core = RaftCore.recover(i, cluster.config, node.storage.load(), volatile=volatile)
+            node.applied = []
+            cluster._flush(i)
+        for m, count in state.messages:
+            cluster.bag[m] = count
+        return cluster
+
+    def close(self) -> None:
+        """Close every node's files."""
+        for node in self.nodes:
+            node.files.close()
+
+    # --------------------------------------------------------------- effects
+
+    def _flush(self, i: int) -> None:
+        """Carry out node i's Ready: persist and fsync first, then send, then apply."""
+        node = self.nodes[i]
+        ready = node.core.ready()
+        if ready.hard_state is not None or ready.log_from is not None:
+            node.storage.save(ready.hard_state, ready.log_from, ready.entries)
+        for m in ready.messages:
+            self.bag[m] += 1
+        for _, entry in ready.committed:
+            node.applied.append(entry.command)
+
+    # ----------------------------------------------------------------- steps
+
+    def step(self, number: int, action: Action) -> None:
+        """Carry out one spec action on the real nodes; Divergence if a node refuses it."""
+        name, args = action
+        if name in ("DuplicateMessage", "DropMessage"):
+            (m,) = args
+            if self.bag[m] <= 0:
+                raise Divergence(number, action, [f"message not in flight: {format_message(m)}"])
+            if name == "DuplicateMessage":
+                self.bag[m] += 1
+            else:
+                self.bag[m] -= 1
+                if self.bag[m] == 0:
+                    del self.bag[m]
+            return
+        if name == "Restart":
+            (i,) = args
+            self.restart(i)
+            return
+        if name in ("Timeout", "BecomeLeader", "AdvanceCommitIndex"):
+            (i,) = args
+            ok = getattr(self.nodes[i].core, _METHOD[name])()
+        elif name in ("RequestVote", "AppendEntries"):
+            i, j = args
+            ok = getattr(self.nodes[i].core, _METHOD[name])(j)
+        elif name == "ClientRequest":
+            i, v = args
+            ok = self.nodes[i].core.client_request(v)
+        else:
+            (m,) = args
+            i = m.mdest
+            if self.bag[m] <= 0:
+                raise Divergence(number, action, [f"message not in flight: {format_message(m)}"])
+            got = self.nodes[i].core.receive(m)
+            if got is None:
+                raise Divergence(number, action, [f"server {i} ran no handler for {format_message(m)}; the spec runs {name}"])
+            if got.action != name:
+                raise Divergence(number, action, [f"server {i} ran {got.action} for {format_message(m)}; the spec runs {name}"])
+            if got.consumed:
+                self.bag[m] -= 1
+                if self.bag[m] == 0:
+                    del self.bag[m]
+            self._flush(i)
+            return
+        if not ok:
+            raise Divergence(number, action, [f"server {args[0]} refused {name}, which the spec enables"])
+        self._flush(args[0])  # type: ignore[arg-type]
+
+    def restart(self, i: int) -> None:
+        """Crash node i (unsynced writes are lost) and recover a new core from its files."""
+        node = self.nodes[i]
+        node.files.crash()
+        storage = Storage(node.files, name=f"s{i}")
+        core = RaftCore.recover(i, self.config, storage.load())
+        self.nodes[i] = _Node(node.files, storage, core, [])
+
+    # ------------------------------------------------------------- compare
+
+    def compare(self, number: int, action: Optional[Action], expected: State) -> None:
+        """Raise Divergence unless every node and the network equal the spec state."""
+        # Fast path: tuples compare field by field (an impl Entry(term, command) equals
+        # the spec's Entry(term, value) when command == value); only on a mismatch is
+        # the field-by-field diff built.
+        same = len(self.bag) == len(expected.messages) and all(self.bag.get(m) == c for m, c in expected.messages)
+        if same:
+            for node, srv in zip(self.nodes, expected.servers):
+                if tuple(node.core.project()) != tuple(srv) or node.applied != list(read(srv)):
+                    same = False
+                    break
+        if same:
+            return
+        problems: list[str] = []
+        for i, (node, srv) in enumerate(zip(self.nodes, expected.servers)):
+            actual = node.core.project()
+            for name, want, got in zip(ServerState._fields, srv, actual):
+                if name == "log":
+                    got = tuple((e[0], e[1]) for e in got)
+                    want = tuple((e[0], e[1]) for e in want)
+                if want != got:
+                    problems.append(f"s{i}.{name}: spec {_short(want)}, impl {_short(got)}")
+            want_read = list(read(srv))
+            if node.applied != want_read:
+                problems.append(f"s{i} state machine: spec applied {want_read}, impl applied {node.applied}")
+        want_bag = Counter({m: c for m, c in expected.messages})
+        got_bag = +self.bag
+        if want_bag != got_bag:
+            for m in sorted(set(want_bag) | set(got_bag), key=repr):
+                if want_bag[m] != got_bag[m]:
+                    problems.append(f"network: {format_message(m)}: spec x{want_bag[m]}, impl x{got_bag[m]}")
+        if problems:
+            raise Divergence(number, action, problems)
+
+
+_METHOD = {
+    "Timeout": "timeout",
+    "BecomeLeader": "become_leader",
+    "AdvanceCommitIndex": "advance_commit_index",
+    "RequestVote": "request_vote",
+    "AppendEntries": "append_entries",
+}
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(str(x) for x in sorted(value)) + "}"
+    if value is None:
+        return "Nil"
+    return str(value)
+
+
+def fast_tmp_root() -> Optional[str]:
+    """A tmpfs folder for replay storage if this machine has one (fsync is cheap there)."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and shutil.disk_usage(shm).free > 256 * 1024 * 1024 else None
+
+
+def replay_trace(
+    states: Sequence[State],
+    actions: Sequence[Optional[Action]],
+    *,
+    max_entries_per_append: int = 1,
+    core_options: Optional[dict[str, Any]] = None,
+    workdir: Optional[Path] = None,
+    cluster: Optional[ReplayCluster] = None,
+) -> int:
+    """Replay a concrete trace (states[k] reached by actions[k]; actions[0] is None) through real nodes.
+
+    Pass `cluster` to reuse one (it is reset first); otherwise a fresh one is made in
+    `workdir` or a temporary folder.  Returns the number of steps replayed; raises
+    Divergence at the first mismatch.
+    """
+    own_dir = cluster is None and workdir is None
+    root = Path(tempfile.mkdtemp(prefix="lf-replay-", dir=fast_tmp_root())) if own_dir else workdir
+    own_cluster = cluster is None
+    if cluster is None:
+        assert root is not None
+        cluster = ReplayCluster(len(states[0].servers), root, max_entries_per_append=max_entries_per_append, core_options=core_options)
+    else:
+        cluster.reset()
+    try:
+        cluster.compare(0, None, states[0])
+        for k in range(1, len(states)):
+            action = actions[k]
+            assert action is not None
+            cluster.step(k, action)
+            cluster.compare(k, action, states[k])
+        return len(states) - 1
+    finally:
+        if own_cluster:
+            cluster.close()
+        if own_dir and root is not None:
+            shutil.rmtree(root, ignore_errors=True)
