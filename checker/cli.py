@@ -373,5 +373,125 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
     console.print(f"{verdict} in {doc['timings']['total_seconds']:.1f} s (spec {doc['spec']['fingerprint'][:19]})")
 
 
+
+@main.command()
+@click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
+@click.option("--spec", "spec_ref", default="raft", show_default=True, help="The spec whose graph is replayed.")
+@click.option("--servers", type=int, help="Number of servers.")
+@click.option("--max-term", type=int, help="Bound on every current_term.")
+@click.option("--max-log", type=int, help="Bound on every log's length.")
+@click.option("--symmetry/--no-symmetry", default=None, help="Reduce by permutations of server identities.")
+@click.option("--max-entries-per-append", type=int, help="Option: entries per AppendEntries (the batched path).")
+@click.option("--level", type=click.Choice(["replay", "transition", "random"]), default="replay", show_default=True,
+              help="replay: an edge cover as traces from the initial state; transition: every transition from its pre-state; random: seeded random walks.")
+@click.option("--workers", type=int, default=0, help="Worker processes (default: one per core).")
+@click.option("--walks", type=int, default=20, show_default=True, help="Random mode: number of walks.")
+@click.option("--length", type=int, default=200, show_default=True, help="Random mode: steps per walk.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random mode: seed.")
+@click.option("--replay", "replay_file_path", type=click.Path(dir_okay=False, path_type=Path), help="Replay one ITF trace file (e.g. a saved divergence) and stop.")
+@click.option("--bug", "bugs", multiple=True, help="Test only: turn on a seeded implementation bug (see docs/conformance.md).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def conform(
+    preset: str,
+    spec_ref: str,
+    servers: Optional[int],
+    max_term: Optional[int],
+    max_log: Optional[int],
+    symmetry: Optional[bool],
+    max_entries_per_append: Optional[int],
+    level: str,
+    workers: int,
+    walks: int,
+    length: int,
+    seed: int,
+    replay_file_path: Optional[Path],
+    bugs: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Replay explored traces through the real implementation and compare after every step."""
+    from .conform import Divergence
+    from .conform_run import random_walks, replay_file, run_trace_replay, run_transition_conformance
+    from .itf import TraceFormatError, read_itf
+
+    try:
+        params = build_params(
+            preset,
+            {"servers": servers, "max_term": max_term, "max_log": max_log, "symmetry": symmetry, "max_entries_per_append": max_entries_per_append},
+        )
+        spec_cls = load_spec_class(spec_ref)
+        core_options = bug_options(bugs)
+    except (UsageError, SpecLoadError) as exc:
+        fail_usage(str(exc))
+    console = Console()
+    if replay_file_path is not None:
+        try:
+            meta, trace = read_itf(replay_file_path)
+        except TraceFormatError as exc:
+            fail_usage(str(exc))
+        file_params = meta.get("params")
+        if isinstance(file_params, dict):
+            try:
+                params = Params(**file_params)
+            except (TypeError, ValueError) as exc:
+                fail_usage(f"{replay_file_path}: #meta.params: {exc}")
+        try:
+            steps = replay_file(trace, spec_cls(params), core_options)
+        except Divergence as d:
+            console.print(f"[bold red]divergence[/] at step {d.step}: {d.action}", highlight=False)
+            for line in d.problems:
+                console.print(f"  {line}", markup=False, highlight=False)
+            sys.exit(EXIT_VIOLATION)
+        console.print(f"[green]replayed {steps} steps[/]: the implementation matches the spec at every step")
+        sys.exit(EXIT_OK)
+    spec = spec_cls(params)
+    if level == "random":
+        outcome = random_walks(spec, walks=walks, length=length, seed=seed, core_options=core_options)
+    else:
+        bar = _ProgressBar(enabled=not as_json and sys.stderr.isatty())
+        try:
+            result = run_check(spec, keep_graph=True, stop_on_violation=False, progress=bar)
+        finally:
+            bar.close()
+        if level == "replay":
+            outcome = run_trace_replay(result, workers=workers, core_options=core_options)
+        else:
+            outcome = run_transition_conformance(result, workers=workers, core_options=core_options)
+    doc = outcome.to_dict()
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        table = Table(title=f"conformance ({doc['level']}): {spec.params.describe()}", show_header=False)
+        if doc["transitions"]:
+            table.add_row("transitions covered", f"{doc['transitions_covered']:,} / {doc['transitions']:,}")
+        table.add_row("actions covered", f"{doc['actions_covered']} / {doc['actions_total']}")
+        if doc["walks"]:
+            table.add_row("walks (resets)", f"{doc['walks']:,} ({doc['resets']:,})")
+        table.add_row("steps replayed", f"{doc['steps']:,}")
+        table.add_row("time", f"{doc['seconds']:.1f} s ({doc['steps_per_second'] or 0:,} steps/s)")
+        console.print(table)
+        for d in doc["divergences"]:
+            console.print(f"[bold red]divergence[/] at step {d['step']}: {d['action']}", highlight=False)
+            for line in d["problems"]:
+                console.print(f"  {line}", markup=False, highlight=False)
+            if d["file"]:
+                console.print(f"  reproduce: leaderfollower conform --replay {d['file']}" + "".join(f" --bug {b}" for b in bugs), highlight=False)
+        console.print("[bold green]CONFORMS[/]" if outcome.ok else "[bold red]DIVERGES[/]")
+    sys.exit(EXIT_OK if outcome.ok else EXIT_VIOLATION)
+
+
+def bug_options(bugs: tuple[str, ...]) -> dict[str, Any]:
+    """The core options that turn on seeded bugs; UsageError for an unknown bug name."""
+    if not bugs:
+        return {}
+    from leaderfollower.impl.core import SEEDED_BUGS
+
+    for b in bugs:
+        if b not in SEEDED_BUGS:
+            raise UsageError(f"unknown seeded bug {b!r}; known: {', '.join(sorted(SEEDED_BUGS))}")
+    return {"bugs": frozenset(bugs)}
+
+
 for _command in impl_cli.commands:
     main.add_command(_command)
+from .report_cli import report
+main.add_command(report)
