@@ -21,6 +21,7 @@ from typing import Any, Optional
 import click
 
 from .node import NodeConfig
+from .storage import StorageError
 from .server import Address, NodeServer, ServerConfig, local_addresses
 
 DEFAULT_DATA_DIR = "leaderfollower-data"
@@ -78,7 +79,7 @@ def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host:
 
     try:
         failed = asyncio.run(run())
-    except OSError as e:
+    except (OSError, StorageError) as e:
         raise click.ClickException(f"node {node_id}: cannot start: {e}") from e
     if failed is not None:
         raise click.ClickException(f"node {node_id} stopped: {failed}")

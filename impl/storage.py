@@ -278,8 +278,10 @@ def _decode_payload(payload: bytes) -> Entry:
 class Storage:
     """One server's durable term, vote and log (see the module comment)."""
 
-    def __init__(self, files: FileLayer, name: str = "storage") -> None:
+    def __init__(self, files: FileLayer, name: str = "storage", bugs: frozenset[str] = frozenset()) -> None:
         self.files = files
+        self.bugs = bugs
+        """Test only: seeded bugs (see `core.SEEDED_BUGS`); "vote-not-fsynced" skips the term/vote fsyncs."""
         self.name = name
         """How errors name this storage (the folder, for real files)."""
         self._offsets: list[int] = []  # byte offset of each record
@@ -414,9 +416,12 @@ class Storage:
         vote = -1 if hard.voted_for is None else hard.voted_for
         body = _STATE.pack(_STATE_MAGIC, _STATE_VERSION, hard.current_term, vote)
         self.files.create(_STATE_TMP, body + _CRC.pack(zlib.crc32(body)))
-        self.files.fsync(_STATE_TMP)
-        self.files.rename(_STATE_TMP, STATE_FILE)
-        self.files.fsync_dir()
+        if "vote-not-fsynced" in self.bugs:
+            self.files.rename(_STATE_TMP, STATE_FILE)  # seeded bug (test only): nothing made durable
+        else:
+            self.files.fsync(_STATE_TMP)
+            self.files.rename(_STATE_TMP, STATE_FILE)
+            self.files.fsync_dir()
         self._hard_state = hard
 
     def write_persistent(self, state: PersistentState) -> None:

@@ -1,0 +1,265 @@
+"""Integration: real TCP on 127.0.0.1, real files in a temporary folder, real processes.
+
+No assertion is about time: waits poll until something holds, with a generous
+deadline that only turns a hang into a failure.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Optional
+
+import pytest
+
+from leaderfollower.impl.client import Client
+from leaderfollower.impl.messages import Entry
+from leaderfollower.impl.server import NodeServer, leader_of, local_addresses, run_in_process
+from leaderfollower.impl.storage import LOG_FILE, Storage, encode_record
+from leaderfollower.impl.wire import HELLO_PEER, encode_frame, encode_hello_peer
+
+N = 3
+DEADLINE = 60.0
+
+
+def free_base_port(n: int = N) -> int:
+    """A base port with n free consecutive ports (tests may run in parallel)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 60000)
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + i))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """Poll `check` until it returns something truthy; fail after DEADLINE seconds (a hang, not a timing claim)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DEADLINE
+    last: Any = None
+    while loop.time() < end:
+        try:
+            last = await check()
+            if last:
+                return last
+        except (OSError, ConnectionError, asyncio.IncompleteReadError) as e:
+            last = e
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what} (last: {last!r})")
+
+
+async def stale_get(addresses: Any, node: int, key: str) -> Optional[str]:
+    c = Client(addresses, timeout=2)
+    try:
+        reply = await c.request_once({"op": "get", "key": key, "stale": True}, node=node)
+        return reply.get("value")  # type: ignore[no-any-return]
+    finally:
+        await c.close()
+
+
+# ------------------------------------------------------------------ in-process
+
+
+def run(coro: Awaitable[None]) -> None:
+    asyncio.run(asyncio.wait_for(coro, 3 * DEADLINE))  # type: ignore[arg-type]
+
+
+def test_leader_elected_and_writes_readable_everywhere(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        servers = await run_in_process(N, free_base_port(), tmp_path)
+        addresses = servers[0].config.addresses
+        try:
+            leader = await eventually(lambda: _async(leader_of(servers)), "a leader is elected")
+            async with Client(addresses) as c:
+                for k in range(20):
+                    reply = await c.put(f"k{k}", f"v{k}")
+                    assert reply["ok"] and reply["node"] == leader.id and reply["term"] == leader.node.term
+                got = await c.get("k7")
+                assert got["value"] == "v7" and got["node"] == leader.id
+                deleted = await c.delete("k0")
+                assert deleted["ok"] and deleted["existed"] is True
+                assert (await c.get("k0"))["value"] is None
+            for i in range(N):
+                await eventually(lambda: _equals(stale_get(addresses, i, "k19"), "v19"), f"node {i} has k19")
+            follower = next(s for s in servers if s is not leader)
+            c2 = Client(addresses)
+            redirect = await c2.request_once({"op": "put", "key": "x", "value": "y"}, node=follower.id)
+            await c2.close()
+            assert redirect["ok"] is False and redirect["error"] == "not_leader"
+            assert redirect["leader"] == leader.id and redirect["node"] == follower.id and "term" in redirect
+        finally:
+            for s in servers:
+                await s.stop()
+
+    run(scenario())
+
+
+def test_malformed_oversized_and_unknown_frames_are_survived(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bad_frames = [
+        b"\x00\x00\x00\x01\x01",  # too short to hold version and kind
+        b"\xff\xff\xff\xff",  # oversized
+        encode_frame(99, b""),  # unknown kind
+        b"\x00\x00\x00\x02\x07\x02",  # unknown version
+        encode_hello_peer(1, N) + encode_frame(12, b"\x00" * 10),  # truncated AppendEntries
+        encode_frame(2, b"") + encode_frame(20, b"{not json"),  # client hello then garbage
+        encode_frame(HELLO_PEER, b"\x00\x09\x00\x03"),  # a peer id outside the cluster
+    ]
+
+    async def scenario() -> None:
+        servers = await run_in_process(N, free_base_port(), tmp_path)
+        addresses = servers[0].config.addresses
+        try:
+            await eventually(lambda: _async(leader_of(servers)), "a leader is elected")
+            async with Client(addresses) as c:
+                assert (await c.put("before", "1"))["ok"]
+            for frame in bad_frames:
+                for host, port in addresses:
+                    reader, writer = await asyncio.open_connection(host, port)
+                    writer.write(frame)
+                    await writer.drain()
+                    assert await reader.read() == b""  # the node closed this connection
+                    writer.close()
+            async with Client(addresses) as c:
+                assert (await c.put("after", "2"))["ok"]
+                assert (await c.get("before"))["value"] == "1"
+        finally:
+            for s in servers:
+                await s.stop()
+
+    with caplog.at_level("ERROR"):
+        run(scenario())
+    assert "exceeds the limit" in caplog.text and "unknown frame kind 99" in caplog.text and "wire version 7" in caplog.text
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def _equals(aw: Awaitable[Any], expected: Any) -> bool:
+    return bool(await aw == expected)
+
+
+# ------------------------------------------------------------------ processes
+
+
+class ProcessCluster:
+    """Nodes as separate processes, so that one can be SIGKILLed."""
+
+    def __init__(self, data_dir: Path, n: int = N) -> None:
+        self.data_dir = data_dir
+        self.n = n
+        self.base = free_base_port(n)
+        self.addresses = local_addresses(n, self.base)
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self, i: int) -> None:
+        log = open(self.data_dir / f"node{i}.log", "ab")
+        self.procs[i] = subprocess.Popen(
+            [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", str(i), "--nodes", str(self.n),
+             "--base-port", str(self.base), "--data-dir", str(self.data_dir)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, i: int) -> None:
+        self.procs[i].send_signal(signal.SIGKILL)
+        self.procs[i].wait()
+
+    def stop_all(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    async def leader(self, exclude: Optional[int] = None) -> int:
+        async def check() -> Optional[tuple[int]]:
+            c = Client(self.addresses, timeout=1)
+            try:
+                for i in range(self.n):
+                    if i == exclude or self.procs[i].poll() is not None:
+                        continue
+                    try:
+                        st = await c.status(i)
+                    except (OSError, ConnectionError, asyncio.IncompleteReadError):
+                        await c.close()
+                        continue
+                    if st["role"] == "Leader":
+                        return (i,)  # a tuple: leader 0 must count as found
+                return None
+            finally:
+                await c.close()
+
+        found = await eventually(check, "a leader is elected")
+        return found[0]  # type: ignore[no-any-return]
+
+
+def test_sigkill_leader_then_restart_and_torn_tail(tmp_path: Path) -> None:
+    cluster = ProcessCluster(tmp_path)
+
+    async def scenario() -> None:
+        for i in range(N):
+            cluster.start(i)
+        first = await cluster.leader()
+        acknowledged = {}
+        async with Client(cluster.addresses) as c:
+            for k in range(30):
+                reply = await c.put(f"k{k}", f"v{k}")
+                assert reply["ok"]
+                acknowledged[f"k{k}"] = f"v{k}"
+        cluster.kill(first)
+        second = await cluster.leader(exclude=first)
+        assert second != first
+        async with Client(cluster.addresses) as c:
+            for key, value in acknowledged.items():
+                got = await c.get(key)
+                assert got["value"] == value and got["node"] == second
+            for k in range(30, 40):
+                assert (await c.put(f"k{k}", f"v{k}"))["ok"]
+                acknowledged[f"k{k}"] = f"v{k}"
+        # Tear the restarted node's last record, as a crash in mid-write would.
+        log_path = tmp_path / f"node{first}" / LOG_FILE
+        with open(log_path, "ab") as f:
+            f.write(encode_record(Entry(99, b"half-written"))[:7])
+        cluster.start(first)
+        await eventually(lambda: _equals(stale_get(cluster.addresses, first, "k39"), "v39"), "the restarted node catches up")
+        for key, value in acknowledged.items():
+            assert await stale_get(cluster.addresses, first, key) == value
+        text = (tmp_path / f"node{first}.log").read_text()
+        assert "cut a torn tail of 7 bytes" in text
+
+    try:
+        run(scenario())
+    finally:
+        cluster.stop_all()
+
+
+def test_corrupt_log_refuses_to_start_with_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "node0"
+    s = Storage.open(folder)
+    s.load()
+    s.save(None, 1, (Entry(1, b"aaaa"), Entry(1, b"bbbb")))
+    s.close()
+    data = bytearray((folder / LOG_FILE).read_bytes())
+    data[20] ^= 0xFF
+    (folder / LOG_FILE).write_bytes(bytes(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", "0", "--nodes", "1",
+         "--base-port", str(free_base_port(1)), "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "record 1 at byte 8: checksum mismatch" in proc.stderr
+    assert "Traceback" not in proc.stderr
