@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.properties import PROPERTIES
+from leaderfollower.spec.properties import PROPERTIES, read
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
@@ -118,13 +118,31 @@ class ReportData:
     conformance: Optional[dict[str, Any]] = None
     seconds: float = 0.0
 
+    def problems(self) -> list[str]:
+        """Why the verdict is FAIL, one line each (empty: PASS)."""
+        out = []
+        for row in self.summary["properties"]:
+            if row["status"] not in GOOD_STATUSES:
+                out.append(f"explorer: {row['name']} {row['status']}")
+        if self.summary["deadlocks"]:
+            out.append(f"explorer: {self.summary['deadlocks']} deadlocked state(s)")
+        for engine, props in self.extra_engines.items():
+            for name, entry in props.items():
+                if entry.get("status") not in GOOD_STATUSES:
+                    out.append(f"{engine}: {name} {entry.get('status')}")
+        for engine, note in self.engine_notes.items():
+            if "error:" in note:
+                out.append(f"{engine}: {note}")
+        out += [f"variant {v.name}: {v.breaks} was not violated (the bug was missed)" for v in self.variants if not v.caught]
+        return out
+
     @property
     def ok(self) -> bool:
         """The spec passed every engine and every variant's bug was caught."""
         extra_ok = all(
             entry.get("status") in GOOD_STATUSES for props in self.extra_engines.values() for entry in props.values()
         )
-        return bool(self.summary["ok"]) and extra_ok and all(v.caught for v in self.variants)
+        return bool(self.summary["ok"]) and extra_ok and not self.problems() and all(v.caught for v in self.variants)
 
 
 # ------------------------------------------------------------------ building
@@ -137,6 +155,12 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
     if finding.kind == "sometimes":
         kind, label = "witness", f"{finding.property} holds after step {len(trace) - 1}"
         note = WITNESS_NOTES.get(finding.property, "")
+        if finding.property == "StaleFollowerRead":
+            reads = "; ".join(
+                f"s{k} ({srv.role} t{srv.current_term}) returns [{', '.join(f'v{v}' for v in read(srv))}]"
+                for k, srv in enumerate(trace[-1].state.servers)
+            )
+            note += f" At the highlighted step a read served by each server: {reads}."
     else:
         kind, label = "violation", f"{finding.property} violated at step {len(trace) - 1}"
         note = finding.error or ""
@@ -279,7 +303,7 @@ CSS = """
 :root { color-scheme: light; }
 body { font-family: DejaVu Sans, Verdana, Arial, sans-serif; color: #1b1f23; margin: 0; background: #f6f8fa; }
 main { max-width: 1320px; margin: 0 auto; padding: 24px 32px 64px; background: #ffffff; }
-h1 { font-size: 26px; margin: 0 0 4px; }
+h1 { font-size: 26px; margin: 0 0 4px; } h1 code { font-size: 22px; }
 h2 { font-size: 20px; margin: 40px 0 8px; padding-bottom: 4px; border-bottom: 2px solid #d0d7de; }
 h3 { font-size: 16px; margin: 28px 0 6px; }
 p, li { line-height: 1.5; font-size: 14px; max-width: 980px; }
@@ -396,7 +420,7 @@ def _results_table(data: ReportData) -> str:
             "RESULT.json</code>).</p>"
         )
     if data.engine_notes:
-        table += _kv_table([(f"{e}", n or "ran") for e, n in data.engine_notes.items()])
+        table += "<p>Engine runs (from the result document):</p>" + _kv_table([(e, n or "ran") for e, n in data.engine_notes.items()])
     return table
 
 
@@ -460,6 +484,13 @@ def _conformance_html(data: ReportData) -> str:
     return summary + _figures_html(c)
 
 
+def _inline_table(pairs: Sequence[tuple[str, str]]) -> str:
+    """A two-row table: names above, values below."""
+    head = "".join(f"<th>{esc(k)}</th>" for k, _ in pairs)
+    body = "".join(f"<td class='mono'>{esc(v)}</td>" for _, v in pairs)
+    return f"<table><tr>{head}</tr><tr>{body}</tr></table>"
+
+
 def _params_rows(p: Params) -> list[tuple[str, str]]:
     return [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in p.to_dict().items()]
 
@@ -481,9 +512,10 @@ def render_html(data: ReportData) -> str:
         f'<p class="lead">{esc(data.spec_description)}. Generated {esc(data.date)} in {data.seconds:.1f} s.</p>',
         f'<p><span class="verdict {"pass" if data.ok else "fail"}">{verdict}</span> '
         f"{s['distinct_states']:,} distinct states, {s['transitions']:,} transitions, diameter {s['diameter']}; "
-        f"{sum(1 for r in s['properties'] if r['status'] in GOOD_STATUSES)} of {len(s['properties'])} properties hold or are witnessed"
+        f"explorer: {sum(1 for r in s['properties'] if r['status'] in GOOD_STATUSES)} of {len(s['properties'])} properties hold or are witnessed"
         + (f"; {caught} of {len(data.variants)} broken variants caught" if data.variants else "")
         + ".</p>",
+        ("<ul>" + "".join(f'<li class="bad">{esc(p)}</li>' for p in data.problems()) + "</ul>") if data.problems() else "",
         "<nav><ol>"
         '<li><a href="#checked">What was checked</a></li><li><a href="#results">Results per property and engine</a></li>'
         '<li><a href="#coverage">Action coverage</a></li><li><a href="#depth">States per BFS depth</a></li>'
@@ -501,11 +533,11 @@ def render_html(data: ReportData) -> str:
                 ("spec fingerprint", f"<code>{esc(data.fingerprint)}</code><br><span class='lead'>SHA-256 over the source of "
                  "<code>spec/*.py</code> and of the spec class's module</span>"),
                 ("preset", esc(data.preset or "(parameters given directly)")),
-                ("parameters", _kv_table(_params_rows(data.params))),
+                ("parameters", _inline_table(_params_rows(data.params))),
                 ("search", esc(f"{'complete' if s['complete'] else 'stopped early'}; {s['seconds']:.2f} s"
                                + (f", {s['states_per_second']:,} states/s" if s["states_per_second"] else "")
                                + f"; {s['deadlocks']} deadlock(s)")),
-                ("versions", _kv_table(sorted(data.versions.items()))),
+                ("versions", _inline_table(sorted(data.versions.items()))),
                 ("date", esc(data.date)),
             ],
             raw=True,

@@ -121,6 +121,23 @@ def box_label(action: Action) -> str:
     return name
 
 
+def _wrap(text: str, width: int, max_lines: int) -> list[str]:
+    """Break text at spaces into at most max_lines lines of about width characters; an ellipsis marks a cut."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: max(width - 1, 1)] + "\u2026"
+    return [line if len(line) <= width else line[: max(width - 1, 1)] + "\u2026" for line in lines]
+
+
 @dataclass
 class _Arrow:
     message: Message
@@ -187,7 +204,7 @@ def sequence_diagram(
     steps = len(trace)
     row_h = 36
     left = 46  # step numbers
-    col_w = 230
+    col_w = 230 if n_servers <= 2 else 200
     top = 58 + (22 if title else 0)
     net_x = left + n_servers * col_w + 10
     detail_x = net_x + 70
@@ -199,7 +216,8 @@ def sequence_diagram(
             if diffs:
                 parts.append(f"s{k}: " + "; ".join(diffs))
         details.append(" | ".join(parts) if parts else "(servers unchanged)")
-    detail_w = min(max((_text_width(d, 10) for d in details), default=0) + 20, 760)
+    detail_cap = 980 - n_servers * col_w
+    detail_w = min(max((_text_width(d, 10) for d in details), default=0) + 20, max(detail_cap, 360))
     width = detail_x + detail_w
     footer_h = 56
     height = top + steps * row_h + footer_h + 10
@@ -279,8 +297,10 @@ def sequence_diagram(
                     _text(x_of[actor] + bw / 2 + 4, y + 4, f"{ROLE_SHORT.get(after.role, '?')} t{after.current_term}", size=10, fill=ROLE_COLOURS.get(after.role, "#333"), weight="bold")
                 )
         d = details[row - 1]
-        shown = d if _text_width(d, 10) <= detail_w - 10 else d[: int((detail_w - 10) / (10 * 0.62)) - 1] + "\u2026"
-        out.append(f'<text x="{detail_x:.1f}" y="{y + 4:.1f}" font-size="10" fill="#57606a"><title>{esc(d)}</title>{esc(shown)}</text>')
+        lines = _wrap(d, int((detail_w - 10) / (10 * 0.62)), 2)
+        first_y = y + 4 - 6 * (len(lines) - 1)
+        spans = "".join(f'<tspan x="{detail_x:.1f}" y="{first_y + 12 * k:.1f}">{esc(line)}</tspan>' for k, line in enumerate(lines))
+        out.append(f'<text font-size="10" fill="#57606a"><title>{esc(d)}</title>{spans}</text>')
     # Message arrows.
     bottom = top + steps * row_h
     for a in _arrows(trace):
@@ -317,8 +337,10 @@ def sequence_diagram(
                 f'<path d="M{x2 - 5:.1f},{y2 - 5:.1f} L{x2 + 5:.1f},{y2 + 5:.1f} M{x2 - 5:.1f},{y2 + 5:.1f} L{x2 + 5:.1f},{y2 - 5:.1f}" stroke="#d1242f" stroke-width="2"/>'
             )
         # The label sits just after the send, on the side the arrow goes.
-        lx = x1 + (8 if x2 >= x1 else -8)
-        anchor = "start" if x2 >= x1 else "end"
+        if m.msource == m.mdest and not a.dropped:
+            lx, anchor = x1 + 60, "start"
+        else:
+            lx, anchor = x1 + (8 if x2 >= x1 else -8), ("start" if x2 >= x1 else "end")
         short = message_label(m).split(" prev=")[0].split(" last=")[0]
         out.append(_text(lx, y1 + 14, short + (" (dup)" if a.duplicate else ""), size=9, anchor=anchor, fill=colour))
         out.append("</g>")
