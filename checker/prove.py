@@ -1,0 +1,373 @@
+"""The `prove` job: bounded model checking and inductive invariant checking with Z3.
+
+How this works:
+- `bmc` unrolls the transition relation from Init, one step at a time, with the
+  explorer's state constraint (`within_bounds`) on every state, and asks after each
+  step whether some always property can fail there.  The first depth at which one
+  can is its shortest violation (the explorer's breadth-first search finds the same
+  depth); the model is decoded into spec states and replayed through
+  `RaftSpec.apply`, so a trace printed is a trace the Python spec takes.
+- `prove_inductive` checks `Init => Inv` and, for every action and every
+  conjunct L of Inv (the property and its lemmas, `spec.lemmas.PROOFS`),
+  `Inv and Action => L'`: one Z3 query per (action, lemma), each with a timeout.
+  Terms, logs and the message bag are unbounded; the number of servers is fixed.
+  An action's instances are checked up to a permutation of server identities
+  (servers 0 and 1 stand for any two), since the spec and every lemma are
+  symmetric.  A failed query is a counterexample to induction: a pre-state that
+  satisfies Inv and an action that breaks L, decoded into spec states.  Whether
+  the explorer reaches the pre-state within the default bounds says whether it is a
+  real bug or a missing lemma.
+- `support` (optional): for each obligation, the lemmas its unsat core used,
+  shrunk until no lemma can be dropped.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import z3
+
+from leaderfollower.spec.lemmas import LEMMAS, PROOFS, PROPERTY_ENCODINGS, Lemma, lemma_by_name
+from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.state import State
+
+from .traces import Step, Trace, TraceError
+from .z3decode import DecodeError, decode_action, decode_state, decode_step_action
+from .z3model import Instance, Sym, Z3Model
+
+ProgressFn = Callable[[str, int, int], None]
+"""progress(what, done, total)."""
+
+
+# ------------------------------------------------------------------- BMC
+
+
+@dataclass
+class BmcOutcome:
+    """One property's bounded result: violated at `depth` (with a trace), or none up to `depth`."""
+
+    property: str
+    violated: bool
+    depth: int
+    seconds: float
+    trace: Optional[Trace] = None
+
+
+def bmc(
+    spec: RaftSpec,
+    properties: Sequence[str],
+    depth: int,
+    progress: Optional[ProgressFn] = None,
+) -> list[BmcOutcome]:
+    """Shortest violation of each property within `depth` steps, under the spec's bounds."""
+    model = Z3Model.for_spec(spec, log_bound=spec.params.max_log)
+    start = time.perf_counter()
+    solver = z3.Solver()
+    states = [model.fresh("s0")]
+    steps = []
+    solver.add(model.init(states[0]), model.within_bounds(states[0]))
+    pending = list(properties)
+    found: dict[str, BmcOutcome] = {}
+    for d in range(depth + 1):
+        if progress:
+            progress("bmc", d, depth)
+        for name in list(pending):
+            solver.push()
+            solver.add(z3.Not(PROPERTY_ENCODINGS[name](model, states[d])))
+            if solver.check() == z3.sat:
+                trace = _decode_trace(spec, solver.model(), states, steps)
+                found[name] = BmcOutcome(name, True, d, time.perf_counter() - start, trace)
+                pending.remove(name)
+            solver.pop()
+        if not pending or d == depth:
+            break
+        nxt = model.fresh(f"s{d + 1}")
+        st = model.step(states[d], nxt, f"_{d}")
+        solver.add(st.relation, model.within_bounds(nxt), st.copies_bound)
+        states.append(nxt)
+        steps.append(st)
+    elapsed = time.perf_counter() - start
+    out = []
+    for name in properties:
+        out.append(found.get(name) or BmcOutcome(name, False, depth, elapsed))
+    return out
+
+
+def _decode_trace(spec: RaftSpec, m: z3.ModelRef, states: list[Sym], steps: list) -> Trace:  # type: ignore[type-arg]
+    """The model's path as a spec trace, replayed through the Python spec to confirm it."""
+    decoded = [decode_state(m, s) for s in states]
+    trace: Trace = [Step(None, decoded[0])]
+    if decoded[0] != spec.init():
+        raise TraceError("BMC: the decoded initial state is not the spec's Init")
+    for k, st in enumerate(steps):
+        action = decode_step_action(m, st)
+        nxt = spec.apply(decoded[k], action)
+        if nxt != decoded[k + 1]:
+            raise TraceError(f"BMC step {k + 1}: the Z3 encoding and the Python spec disagree on {action}")
+        trace.append(Step(action, nxt))
+    return trace
+
+
+# -------------------------------------------------------------- induction
+
+
+@dataclass
+class Obligation:
+    """One query: `Init => lemma` (action None) or `Inv and action => lemma'`."""
+
+    lemma: str
+    action: Optional[str]
+    status: str = "unknown"  # proved | failed | unknown (timeout)
+    seconds: float = 0.0
+    cti: Optional["Cti"] = None
+    support: Optional[tuple[str, ...]] = None
+
+
+@dataclass
+class Cti:
+    """A counterexample to induction: a pre-state satisfying the invariant, and a step breaking a lemma."""
+
+    before: State
+    action: Action
+    after: State
+    reachable: Optional[bool] = None
+    """Whether the explorer reaches `before` within the spec's bounds (None: not checked)."""
+    note: str = ""
+
+
+@dataclass
+class InductionResult:
+    """Every obligation of one property's inductive proof."""
+
+    property: str
+    lemmas: tuple[str, ...]
+    obligations: list[Obligation] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def proved(self) -> bool:
+        return all(o.status == "proved" for o in self.obligations)
+
+    @property
+    def failed(self) -> list[Obligation]:
+        return [o for o in self.obligations if o.status == "failed"]
+
+
+def canonical_instances(model: Z3Model, action: str) -> list[Instance]:
+    """An action's instances up to a permutation of servers: servers 0 and 1 stand for any two."""
+    out = []
+    for inst in model.instances:
+        if inst.name != action:
+            continue
+        servers = (inst.src, inst.dst) if inst.is_message else (inst.args[:1] if inst.name == "ClientRequest" else inst.args)
+        if servers in ((0,), (0, 0), (0, 1)):
+            out.append(inst)
+    return out
+
+
+def invariant_names(prop: str, lemmas: Optional[Sequence[str]] = None) -> tuple[str, ...]:
+    """The property and its lemmas (default: PROOFS[prop]), property first."""
+    chosen = tuple(PROOFS.get(prop, ())) if lemmas is None else tuple(lemmas)
+    return (prop,) + tuple(name for name in chosen if name != prop)
+
+
+def _definition(name: str) -> Callable[[Z3Model, Sym], z3.BoolRef]:
+    if name in PROPERTY_ENCODINGS:
+        return PROPERTY_ENCODINGS[name]
+    return lemma_by_name(name).z3
+
+
+def prove_inductive(
+    spec: RaftSpec,
+    prop: str,
+    lemmas: Optional[Sequence[str]] = None,
+    *,
+    timeout_ms: int = 60_000,
+    support: bool = False,
+    reach: Optional[Callable[[State], Optional[bool]]] = None,
+    progress: Optional[ProgressFn] = None,
+    actions: Sequence[str] = ACTION_NAMES,
+) -> InductionResult:
+    """Check that the property with its lemmas is an inductive invariant (one query per action and lemma)."""
+    model = Z3Model.for_spec(spec)
+    names = invariant_names(prop, lemmas)
+    result = InductionResult(prop, names[1:])
+    start = time.perf_counter()
+    pre = model.fresh("pre")
+    hyps = {name: _definition(name)(model, pre) for name in names}
+    total = len(names) * (1 + len(actions))
+    done = 0
+    # Init => each conjunct.
+    init_state = model.concrete(spec.init())
+    for name in names:
+        t0 = time.perf_counter()
+        s = z3.Solver()
+        s.set("timeout", timeout_ms)
+        s.add(z3.Not(_definition(name)(model, init_state)))
+        res = s.check()
+        ob = Obligation(name, None, _status(res), time.perf_counter() - t0)
+        result.obligations.append(ob)
+        done += 1
+        if progress:
+            progress("induction", done, total)
+    for action in actions:
+        insts = canonical_instances(model, action)
+        steps = []
+        for k, inst in enumerate(insts):
+            rec = z3.Const(f"m_{k}", _record_sort(inst)) if inst.is_message else None
+            eff, post = model.post_state(pre, inst, rec, tag=f"_{k}")
+            steps.append((inst, rec, eff, post))
+        solvers: list[Optional[z3.Solver]] = [None] * len(steps)
+        for name in names:
+            t0 = time.perf_counter()
+            ob = Obligation(name, action)
+            ob.status = "proved"
+            for k, (inst, rec, eff, post) in enumerate(steps):
+                goal = _definition(name)(model, post)
+                if z3.eq(goal, hyps[name]) and not support:
+                    continue  # the action changes nothing the lemma reads
+                s = solvers[k]
+                if s is None:
+                    s = solvers[k] = z3.Solver()
+                    s.set("timeout", timeout_ms)
+                    _add_hypotheses(s, hyps, track=support)
+                    s.add(eff.guard, *eff.aux)
+                s.push()
+                s.add(z3.Not(goal))
+                res = s.check()
+                if res == z3.unsat:
+                    if support:
+                        core = {str(c) for c in s.unsat_core()}
+                        used = tuple(n for n in names if f"hyp:{n}" in core)
+                        used = _minimise(model, hyps, eff, post, name, used, timeout_ms)
+                        ob.support = tuple(sorted(set(ob.support or ()) | set(used), key=names.index))
+                    s.pop()
+                    continue
+                ob.status = _status(res)
+                if res == z3.sat:
+                    ob.cti = _decode_cti(s, model, pre, inst, rec, post, reach)
+                s.pop()
+                break
+            ob.seconds = time.perf_counter() - t0
+            result.obligations.append(ob)
+            done += 1
+            if progress:
+                progress("induction", done, total)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _record_sort(inst: Instance) -> z3.SortRef:
+    from .z3model import RECORDS
+
+    assert inst.mtype is not None
+    return RECORDS[inst.mtype]
+
+
+def _status(res: z3.CheckSatResult) -> str:
+    if res == z3.unsat:
+        return "proved"
+    return "failed" if res == z3.sat else "unknown"
+
+
+def _add_hypotheses(s: z3.Solver, hyps: dict[str, z3.BoolRef], track: bool) -> dict[str, z3.BoolRef]:
+    tracked = {}
+    for name, h in hyps.items():
+        if track:
+            b = z3.Bool(f"hyp:{name}")
+            s.assert_and_track(h, b)
+            tracked[name] = b
+        else:
+            s.add(h)
+    return tracked
+
+
+def _minimise(
+    model: Z3Model,
+    hyps: dict[str, z3.BoolRef],
+    eff: object,
+    post: Sym,
+    name: str,
+    used: tuple[str, ...],
+    timeout_ms: int,
+) -> tuple[str, ...]:
+    """Drop lemmas from an unsat core one at a time while the query stays unsat."""
+    keep = list(used)
+    for cand in list(used):
+        trial = [n for n in keep if n != cand]
+        s = z3.Solver()
+        s.set("timeout", timeout_ms)
+        s.add(*[hyps[n] for n in trial])
+        s.add(eff.guard, *eff.aux)  # type: ignore[attr-defined]
+        s.add(z3.Not(_definition(name)(model, post)))
+        if s.check() == z3.unsat:
+            keep = trial
+    return tuple(keep)
+
+
+def _finite_bag(model: Z3Model, pre: Sym, slots: int) -> z3.BoolRef:
+    """Every message array of pre holds at most `slots` records, all other counts 0."""
+    from .z3model import RECORDS
+
+    cs = []
+    for key, arr in pre.vars.items():
+        if key[0] != "net":
+            continue
+        value: z3.ExprRef = z3.K(RECORDS[key[1]], z3.IntVal(0))  # type: ignore[index]
+        for k in range(slots):
+            r = z3.Const(f"slot_{'_'.join(map(str, key))}_{k}", RECORDS[key[1]])  # type: ignore[index]
+            value = z3.Store(value, r, z3.Int(f"slotcount_{'_'.join(map(str, key))}_{k}"))  # type: ignore[arg-type]
+        cs.append(arr == value)
+    return z3.And(cs)
+
+
+def _decode_cti(
+    solver: z3.Solver,
+    model: Z3Model,
+    pre: Sym,
+    inst: Instance,
+    rec: Optional[z3.ExprRef],
+    post: Sym,
+    reach: Optional[Callable[[State], Optional[bool]]],
+) -> Optional[Cti]:
+    m = solver.model()
+    # Prefer a counterexample with a finite bag (a spec state): retry with a few
+    # message slots per array; keep the first model if that is impossible.
+    for slots in (1, 2):
+        solver.push()
+        solver.add(_finite_bag(model, pre, slots))
+        if solver.check() == z3.sat:
+            m = solver.model()
+            solver.pop()
+            break
+        solver.pop()
+    try:
+        before = decode_state(m, pre)
+        after = decode_state(m, post)
+        action = decode_action(m, inst, rec)
+    except DecodeError as exc:
+        return Cti(State((), ()), Action(inst.name, ()), State((), ()), None, f"not decodable: {exc}")
+    return Cti(before, action, after, reach(before) if reach else None)
+
+
+def explorer_reach(spec: RaftSpec) -> Callable[[State], Optional[bool]]:
+    """A reachability oracle: whether the explorer reaches a state within the spec's bounds."""
+    from .explorer import explore
+
+    cache: dict[str, object] = {}
+
+    def reach(s: State) -> Optional[bool]:
+        if "result" not in cache:
+            cache["result"] = explore(spec, keep_graph=False, stop_on_violation=False)
+        result = cache["result"]
+        if not spec.within_bounds(s):
+            return False
+        return result.find(s) is not None  # type: ignore[attr-defined]
+
+    return reach
+
+
+def all_lemmas() -> tuple[Lemma, ...]:
+    """Every shipped lemma."""
+    return LEMMAS
