@@ -1,0 +1,347 @@
+"""Commit throughput and latency of a 3-node cluster on loopback, side by side with PySyncObj and etcd.
+
+Usage: python benchmarks/cluster_bench.py [--seconds 5] [--clients 1,32] [--systems leaderfollower,pysyncobj,etcd]
+
+Every system runs 3 members on 127.0.0.1 with data under one temporary folder
+(on the same disk as /tmp unless --data-root says otherwise), and receives the
+same load: C clients, each issuing `put key value` one after another (a new key
+each time, 16-byte values) for the given number of seconds after a one-second
+warm-up.  Latency is measured per operation at the client, from sending until
+the committed reply.
+
+- leaderfollower: three `leaderfollower node` processes, fsync on (always);
+  clients are asyncio tasks in this process using `impl.client.Client`.
+- PySyncObj: three processes (this script with `--pysyncobj-node`); the load
+  runs as threads inside member 0's process calling a replicated `put` with
+  `sync=True` (PySyncObj has no network client).  `appendEntriesUseBatch=False`
+  (its no-batching setting).  PySyncObj never fsyncs.
+- etcd (Debian's `etcd-server`, if installed): three members, WAL fsync on;
+  clients are threads with keep-alive HTTP connections to the v3 JSON gateway
+  (`/v3/kv/put`), each sending to the leader.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+VALUE = "x" * 16
+
+
+def free_base_port(n: int) -> int:
+    """A base port with n free consecutive ports."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(20000, 60000)
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", base + i))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+def summarize(system: str, clients: int, latencies: list[float], seconds: float) -> dict[str, Any]:
+    """Throughput and latency percentiles of one run."""
+    lat = sorted(latencies)
+    pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: float("nan"))
+    return {
+        "system": system,
+        "clients": clients,
+        "ops": len(lat),
+        "ops_per_s": len(lat) / seconds,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
+    }
+
+
+# ------------------------------------------------------------ leaderfollower
+
+
+def bench_leaderfollower(root: Path, clients: int, seconds: float) -> dict[str, Any]:
+    from leaderfollower.impl.client import Client
+    from leaderfollower.impl.server import local_addresses
+
+    base = free_base_port(3)
+    data = root / f"lf-{clients}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", str(i), "--nodes", "3",
+             "--base-port", str(base), "--data-dir", str(data), "--log-level", "warning"],
+        )
+        for i in range(3)
+    ]
+    addresses = local_addresses(3, base)
+    try:
+        async def run() -> list[float]:
+            async with Client(addresses, timeout=30) as c:
+                await c.put("warmup", VALUE)
+            latencies: list[float] = []
+            stop_at = 0.0
+            record = False
+
+            async def worker(w: int) -> None:
+                async with Client(addresses, timeout=30) as c:
+                    k = 0
+                    while time.monotonic() < stop_at:
+                        t0 = time.perf_counter()
+                        reply = await c.put(f"c{w}-{k}", VALUE)
+                        if not reply.get("ok"):
+                            raise RuntimeError(f"put failed: {reply}")
+                        if record:
+                            latencies.append(time.perf_counter() - t0)
+                        k += 1
+
+            stop_at = time.monotonic() + 1.0 + seconds
+            tasks = [asyncio.create_task(worker(w)) for w in range(clients)]
+            await asyncio.sleep(1.0)
+            record = True
+            await asyncio.gather(*tasks)
+            return latencies
+
+        return summarize("leaderfollower (fsync)", clients, asyncio.run(run()), seconds)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+# ----------------------------------------------------------------- pysyncobj
+
+
+def pysyncobj_node(self_addr: str, partners: list[str], clients: int, seconds: float, out: Optional[str]) -> None:
+    """One PySyncObj member; member 0 (out given) also runs the load and writes its results."""
+    from pysyncobj import SyncObj, SyncObjConf, replicated
+
+    class KV(SyncObj):  # type: ignore[misc]
+        def __init__(self) -> None:
+            conf = SyncObjConf(appendEntriesUseBatch=False, dynamicMembershipChange=False)
+            super().__init__(self_addr, partners, conf)
+            self.data: dict[str, str] = {}
+
+        @replicated  # type: ignore[misc]
+        def put(self, key: str, value: str) -> None:
+            self.data[key] = value
+
+    kv = KV()
+    if out is None:
+        while True:
+            time.sleep(1)
+    while kv._getLeader() is None:
+        time.sleep(0.05)
+    kv.put("warmup", VALUE, sync=True, timeout=30)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    record = threading.Event()
+    stop_at = time.monotonic() + 1.0 + seconds
+
+    def worker(w: int) -> None:
+        k = 0
+        mine = []
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            kv.put(f"c{w}-{k}", VALUE, sync=True, timeout=30)
+            if record.is_set():
+                mine.append(time.perf_counter() - t0)
+            k += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    record.set()
+    for t in threads:
+        t.join()
+    Path(out).write_text(json.dumps(latencies))
+    os._exit(0)
+
+
+def bench_pysyncobj(root: Path, clients: int, seconds: float) -> dict[str, Any]:
+    base = free_base_port(3)
+    addrs = [f"127.0.0.1:{base + i}" for i in range(3)]
+    out = root / f"pysyncobj-{clients}.json"
+    procs = []
+    for i in range(3):
+        partners = [a for a in addrs if a != addrs[i]]
+        cmd = [sys.executable, __file__, "--pysyncobj-node", addrs[i], ",".join(partners), str(clients), str(seconds)]
+        if i == 0:
+            cmd.append(str(out))
+        procs.append(subprocess.Popen(cmd))
+    try:
+        procs[0].wait(timeout=120)
+        return summarize("PySyncObj (no fsync)", clients, json.loads(out.read_text()), seconds)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+# ---------------------------------------------------------------------- etcd
+
+
+def _http_json(conn: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    data = resp.read()
+    if resp.status != 200:
+        raise RuntimeError(f"etcd {path}: HTTP {resp.status} {data[:200]!r}")
+    return json.loads(data)  # type: ignore[no-any-return]
+
+
+def bench_etcd(root: Path, clients: int, seconds: float) -> Optional[dict[str, Any]]:
+    etcd = shutil.which("etcd")
+    if etcd is None:
+        return None
+    base = free_base_port(6)
+    names = [f"m{i}" for i in range(3)]
+    peer = [f"http://127.0.0.1:{base + i}" for i in range(3)]
+    client = [f"http://127.0.0.1:{base + 3 + i}" for i in range(3)]
+    initial = ",".join(f"{n}={p}" for n, p in zip(names, peer))
+    procs = []
+    for i in range(3):
+        cmd = [etcd, "--name", names[i], "--data-dir", str(root / f"etcd-{clients}-{i}"),
+               "--listen-peer-urls", peer[i], "--initial-advertise-peer-urls", peer[i],
+               "--listen-client-urls", client[i], "--advertise-client-urls", client[i],
+               "--initial-cluster", initial, "--initial-cluster-state", "new", "--log-level", "error"]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        leader_port = None
+        deadline = time.monotonic() + 60
+        while leader_port is None and time.monotonic() < deadline:
+            for i in range(3):
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", base + 3 + i, timeout=2)
+                    st = _http_json(conn, "/v3/maintenance/status", {})
+                    conn.close()
+                    if st.get("leader") and st.get("leader") == st.get("header", {}).get("member_id"):
+                        leader_port = base + 3 + i
+                except (OSError, RuntimeError, ValueError):
+                    pass
+            time.sleep(0.1)
+        if leader_port is None:
+            raise RuntimeError("etcd elected no leader")
+        latencies: list[float] = []
+        lock = threading.Lock()
+        record = threading.Event()
+        stop_at = time.monotonic() + 1.0 + seconds
+        value = base64.b64encode(VALUE.encode()).decode()
+
+        def worker(w: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", leader_port, timeout=30)
+            mine = []
+            k = 0
+            while time.monotonic() < stop_at:
+                key = base64.b64encode(f"c{w}-{k}".encode()).decode()
+                t0 = time.perf_counter()
+                _http_json(conn, "/v3/kv/put", {"key": key, "value": value})
+                if record.is_set():
+                    mine.append(time.perf_counter() - t0)
+                k += 1
+            conn.close()
+            with lock:
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=worker, args=(w,)) for w in range(clients)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        record.set()
+        for t in threads:
+            t.join()
+        return summarize("etcd 3.4 (fsync)", clients, latencies, seconds)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+# ---------------------------------------------------------------------- main
+
+SYSTEMS: dict[str, Callable[[Path, int, float], Optional[dict[str, Any]]]] = {
+    "leaderfollower": bench_leaderfollower,
+    "pysyncobj": bench_pysyncobj,
+    "etcd": bench_etcd,
+}
+
+
+def fsync_cost(root: Path, count: int = 200) -> float:
+    """Median cost of appending 64 bytes and fdatasync on this disk, in ms."""
+    path = root / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    costs = []
+    try:
+        for _ in range(count):
+            t0 = time.perf_counter()
+            os.write(fd, b"x" * 64)
+            os.fdatasync(fd)
+            costs.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+    return statistics.median(costs) * 1000
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--pysyncobj-node":
+        args = sys.argv[2:]
+        partners = args[1].split(",")
+        pysyncobj_node(args[0], partners, int(args[2]), float(args[3]), args[4] if len(args) > 4 else None)
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--clients", default="1,32")
+    ap.add_argument("--systems", default="leaderfollower,pysyncobj,etcd")
+    ap.add_argument("--data-root", default=None, help="Folder for the members' data (default: a temporary folder).")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="lf-bench-", dir=args.data_root))
+    try:
+        print(f"data under {root}; median append+fdatasync: {fsync_cost(root):.2f} ms", flush=True)
+        rows = []
+        for clients in [int(c) for c in args.clients.split(",")]:
+            for name in args.systems.split(","):
+                row = SYSTEMS[name](root, clients, args.seconds)
+                if row is None:
+                    print(f"{name}: not available, skipped", flush=True)
+                    continue
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+        print()
+        print("| system | clients | ops/s | p50 ms | p99 ms |")
+        print("|---|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['system']} | {r['clients']} | {r['ops_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
