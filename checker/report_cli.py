@@ -139,7 +139,8 @@ def report(
         if not out.resolve().parent.is_dir():
             raise ReportUsageError(f"{out}: cannot write the report: folder {out.parent} does not exist")
         doc = read_result_document(from_json) if from_json is not None else None
-        variants = [] if no_variants else parse_variants(variants_text)
+        chosen = parse_variants(variants_text)
+        variants = [] if no_variants else chosen
         graph_params = parse_graph(graph_text) if graph_text is not None else GRAPH_PARAMS
         chosen_by_options = preset is not None or config_file is not None or any(v is not None for v in overrides.values())
         if config_file is not None:
