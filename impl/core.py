@@ -26,7 +26,7 @@ the message was consumed (`Received.consumed`) or stays to be handled again
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from .messages import (
     CANDIDATE,
@@ -560,17 +560,17 @@ class RaftCore:
         return None
 
 
-_Handler = Callable[[RaftCore, Message], bool]
+_Handler = Callable[[RaftCore, Any], bool]
 
 _HANDLERS: dict[str, Sequence[tuple[str, _Handler]]] = {
-    "RequestVoteRequest": (("HandleRequestVoteRequest", RaftCore.handle_request_vote_request),),  # type: ignore[list-item]
+    "RequestVoteRequest": (("HandleRequestVoteRequest", RaftCore.handle_request_vote_request),),
     "RequestVoteResponse": (
         ("DropStaleResponse", RaftCore.drop_stale_response),
-        ("HandleRequestVoteResponse", RaftCore.handle_request_vote_response),  # type: ignore[list-item]
+        ("HandleRequestVoteResponse", RaftCore.handle_request_vote_response),
     ),
     "AppendEntriesResponse": (
         ("DropStaleResponse", RaftCore.drop_stale_response),
-        ("HandleAppendEntriesResponse", RaftCore.handle_append_entries_response),  # type: ignore[list-item]
+        ("HandleAppendEntriesResponse", RaftCore.handle_append_entries_response),
     ),
 }
 """Which handlers `receive` tries for each message type, in raft.tla's order."""

@@ -91,7 +91,7 @@ class FrameDecoder:
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every frame now complete."""
         self._buf += data
-        frames = []
+        frames: list[Frame] = []
         while True:
             if len(self._buf) < _LEN.size:
                 return frames
