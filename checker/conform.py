@@ -79,7 +79,7 @@ class ReplayCluster:
         self.nodes: list[_Node] = []
         for i in range(servers):
             files = CrashableDirectory(workdir / f"s{i}")
-            storage = Storage(files, name=f"s{i}")
+            storage = Storage(files, name=f"s{i}", bugs=self.config.bugs)
             core = RaftCore.recover(i, self.config, storage.load())
             self.nodes.append(_Node(files, storage, core, []))
 
@@ -88,7 +88,7 @@ class ReplayCluster:
         self.bag.clear()
         for i, node in enumerate(self.nodes):
             node.files.wipe()
-            storage = Storage(node.files, name=f"s{i}")
+            storage = Storage(node.files, name=f"s{i}", bugs=self.config.bugs)
             self.nodes[i] = _Node(node.files, storage, RaftCore.recover(i, self.config, storage.load()), [])
 
     @classmethod
@@ -100,7 +100,7 @@ class ReplayCluster:
             node = cluster.nodes[i]
             node.storage.save(HardState(srv.current_term, srv.voted_for), 1, tuple(srv.log))
             node.files.crash()  # only what the storage code made durable is there
-            node.storage = Storage(node.files, name=f"s{i}")
+            node.storage = Storage(node.files, name=f"s{i}", bugs=cluster.config.bugs)
             volatile = VolatileState(
                 role=srv.role,
                 commit_index=srv.commit_index,
@@ -187,7 +187,7 @@ class ReplayCluster:
         """Crash node i (unsynced writes are lost) and recover a new core from its files."""
         node = self.nodes[i]
         node.files.crash()
-        storage = Storage(node.files, name=f"s{i}")
+        storage = Storage(node.files, name=f"s{i}", bugs=self.config.bugs)
         core = RaftCore.recover(i, self.config, storage.load())
         self.nodes[i] = _Node(node.files, storage, core, [])
 

@@ -318,10 +318,16 @@ def random_walks(
         current = spec.init()
         trace = [Step(None, current)]
         for _ in range(length):
-            options = [(a, t) for a, t in spec.successors(current) if spec.within_bounds(t)]
+            options: dict[str, list[tuple[Action, State]]] = {}
+            for a, t in spec.successors(current):
+                if spec.within_bounds(t):
+                    options.setdefault(a.name, []).append((a, t))
             if not options:
                 break
-            action, current = options[rng.randrange(len(options))]
+            # Pick the kind of action first, then its arguments: otherwise the many
+            # network faults and restarts drown the rarer protocol steps.
+            kind = sorted(options)[rng.randrange(len(options))]
+            action, current = options[kind][rng.randrange(len(options[kind]))]
             trace.append(Step(action, current))
         try:
             steps += replay_trace(

@@ -96,7 +96,29 @@ def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
     return EngineOutcome("explorer", result.ok, time.perf_counter() - start, props, figures)
 
 
-ENGINE_FUNCTIONS: dict[str, Engine] = {"explorer": explorer_engine}
+def conformance_engine(ctx: VerifyContext) -> EngineOutcome:
+    """Replay an edge cover of the explored graph through the real implementation.
+
+    Each property is reported as `conforms` when every transition was replayed with
+    the implementation's state equal to the spec's after every step: the explorer's
+    verdict on the spec then holds for the implementation's runs too.
+    """
+    from .conform_run import run_trace_replay
+
+    start = time.perf_counter()
+    if ctx.explored is None:
+        progress = ctx.progress("explorer") if ctx.progress else None
+        ctx.explored = explore(ctx.spec, keep_graph=True, stop_on_violation=False, progress=progress)
+    outcome = run_trace_replay(ctx.explored, workers=int(ctx.options.get("workers", 0)))
+    doc = outcome.to_dict()
+    status = "conforms" if outcome.ok else "diverged"
+    detail = "; ".join(f"step {d['step']} {d['action']}: {' | '.join(d['problems'])}" for d in doc["divergences"][:1])
+    props = {p.name: {"kind": p.kind, "status": status, **({"detail": detail} if detail else {})} for p in ctx.explored.properties}
+    figures = {k: v for k, v in doc.items() if k not in ("seconds",)}
+    return EngineOutcome("conformance", outcome.ok, time.perf_counter() - start, props, figures)
+
+
+ENGINE_FUNCTIONS: dict[str, Engine] = {"explorer": explorer_engine, "conformance": conformance_engine}
 """Engine name -> function; engines added by later modules register here."""
 
 

@@ -1,0 +1,122 @@
+"""`leaderfollower verify`: configs, the result document, JUnit XML and baselines."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from leaderfollower.checker.cli import main
+from leaderfollower.checker.config import ConfigError, load_config
+from leaderfollower.checker.verify import RESULT_FORMAT, compare_with_baseline
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('[model]\npreset = "tiny"\nmax_trm = 3\n', "unknown key 'max_trm'"),
+        ('[model]\nmax_term = "3"\n', "max_term = '3': expected an integer"),
+        ("[model]\nsymmetry = 1\n", "symmetry = 1: expected true or false"),
+        ("[model]\nmax_term = 0\n", "max_term: expected at least 1, got 0"),
+        ('[model]\npreset = "huge"\n', "preset = 'huge': expected one of"),
+        ('[verify]\nengines = ["explorer", "tlc"]\n', "unknown engine 'tlc'"),
+        ("[extra]\nx = 1\n", "unknown table 'extra'"),
+        ("[model\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, body: str, message: str) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(body)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(cfg)
+    result = run("verify", "--config", str(cfg))
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(cfg) in lines[0] and message in lines[0]
+
+
+def test_config_picks_model_and_engines(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[model]\npreset = "tiny"\nmax_log = 0\n[verify]\nengines = ["explorer"]\n')
+    run_config = load_config(cfg)
+    assert run_config.params.max_log == 0 and run_config.params.servers == 2
+    assert run_config.engines == ("explorer",)
+
+
+@pytest.fixture(scope="module")
+def tiny_doc(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("verify")
+    doc_file, junit_file = out / "result.json", out / "junit.xml"
+    result = run("verify", "--preset", "tiny", "--json", str(doc_file), "--junit", str(junit_file))
+    assert result.exit_code == 0, result.output
+    assert "VERIFIED" in result.output
+    return out, json.loads(doc_file.read_text())
+
+
+def test_result_document_is_complete(tiny_doc) -> None:
+    _, doc = tiny_doc
+    assert doc["format"] == RESULT_FORMAT and doc["version"] == 1
+    assert doc["spec"]["fingerprint"].startswith("sha256:")
+    assert doc["params"]["servers"] == 2
+    assert doc["engines"]["explorer"]["distinct_states"] == 1645
+    assert doc["engines"]["conformance"]["transitions_covered"] == doc["engines"]["conformance"]["transitions"]
+    names = {p["name"] for p in doc["properties"]}
+    assert {"ElectionSafety", "StaleFollowerRead", "LeaderAppendOnly"} <= names
+    assert all(p["ok"] for p in doc["properties"])
+    assert doc["ok"] is True
+
+
+def test_junit_has_a_case_per_property_and_engine(tiny_doc) -> None:
+    out, doc = tiny_doc
+    root = ET.parse(out / "junit.xml").getroot()
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    assert set(suites) == {f"leaderfollower.{e}" for e in doc["engines"]}
+    cases = list(suites["leaderfollower.explorer"].iter("testcase"))
+    assert len(cases) == len(doc["engines"]["explorer"]["properties"])
+    assert root.get("failures") == "0"
+
+
+def test_baseline_matches_itself_and_catches_regressions(tiny_doc, tmp_path: Path) -> None:
+    out, doc = tiny_doc
+    base = out / "result.json"
+    same = run("verify", "--preset", "tiny", "--engines", "explorer,conformance", "--baseline", str(base), "--quiet")
+    assert same.exit_code == 0, same.output
+    broken = run("verify", "--preset", "tiny", "--spec", "non-majority-quorum", "--engines", "explorer", "--baseline", str(base))
+    assert broken.exit_code == 1
+    assert "ElectionSafety regressed: holds -> violated" in broken.output
+    assert "spec fingerprint changed" in broken.output
+    assert "distinct_states changed: 1645 ->" in broken.output
+    assert "conformance: in the baseline but not run now" in broken.output
+
+
+def test_update_baseline_writes_the_document(tmp_path: Path) -> None:
+    base = tmp_path / "baseline.json"
+    result = run("verify", "--preset", "tiny", "--engines", "explorer", "--baseline", str(base), "--update-baseline", "--quiet")
+    assert result.exit_code == 0, result.output
+    written = json.loads(base.read_text())
+    assert written["engines"]["explorer"]["transitions"] == 6610
+    assert compare_with_baseline(written, written) == []
+
+
+def test_violation_fails_verify_and_shows_the_trace() -> None:
+    result = run("verify", "--preset", "tiny", "--spec", "non-majority-quorum", "--engines", "explorer")
+    assert result.exit_code == 1
+    assert "ElectionSafety violated" in result.output
+    assert "BecomeLeader(1)" in result.output
+    assert "NOT VERIFIED" in result.output
+
+
+def test_bad_command_line_is_a_usage_error(tmp_path: Path) -> None:
+    assert run("verify", "--preset", "nope").exit_code == 2
+    assert run("verify", "--engines", "tlc").exit_code == 2
+    assert run("verify", "--update-baseline").exit_code == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = run("verify", "--preset", "tiny", "--baseline", str(bad))
+    assert result.exit_code == 2 and "not valid JSON" in result.output
