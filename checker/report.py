@@ -62,7 +62,8 @@ ProgressNote = Callable[[str], None]
 class TraceFigure:
     """A counterexample or a witness: its trace, as a diagram and as text."""
 
-    property: str
+    name: str
+    """The property's name."""
     kind: str  # "violation" or "witness"
     description: str
     note: str
@@ -351,8 +352,8 @@ def _kv_table(rows: Sequence[tuple[str, str]], raw: bool = False) -> str:
 def _figure_html(fig: TraceFigure, anchor: str) -> str:
     parts = [f'<div class="card" id="{esc(anchor)}">']
     what = "Witness" if fig.kind == "witness" else "Counterexample"
-    parts.append(f"<h3>{what}: {esc(fig.property)} <span class='lead'>({fig.steps} steps)</span></h3>")
-    parts.append(f"<p><b>{esc(fig.property)}</b>: {esc(fig.description)}.</p>")
+    parts.append(f"<h3>{what}: {esc(fig.name)} <span class='lead'>({fig.steps} steps)</span></h3>")
+    parts.append(f"<p><b>{esc(fig.name)}</b>: {esc(fig.description)}.</p>")
     if fig.note:
         parts.append(f'<p class="note">{esc(fig.note)}</p>')
     parts.append(f'<div class="figure">{fig.diagram}</div>')
@@ -558,7 +559,7 @@ def render_html(data: ReportData) -> str:
     out.append(_conformance_html(data))
     out.append('<h2 id="counterexamples">Counterexamples</h2>')
     if violations:
-        out.extend(_figure_html(f, f"violation-{f.property}") for f in violations)
+        out.extend(_figure_html(f, f"violation-{f.name}") for f in violations)
     else:
         out.append("<p>None: no property is violated in any reachable state within the bounds.</p>")
     out.append('<h2 id="witnesses">Witnesses of sometimes properties</h2>')
@@ -566,7 +567,7 @@ def render_html(data: ReportData) -> str:
     missing = [r["name"] for r in s["properties"] if r["kind"] == "sometimes" and r["status"] != "witnessed"]
     for name in missing:
         out.append(f'<p class="bad">{esc(name)}: never witnessed, so the model cannot do this within the bounds.</p>')
-    out.extend(_figure_html(f, f"witness-{f.property}") for f in witnesses)
+    out.extend(_figure_html(f, f"witness-{f.name}") for f in witnesses)
     out.append('<h2 id="graph">The state graph of a tiny configuration</h2>')
     out.append(f"<p>Configuration: <code>{esc(data.graph_params.describe())}</code>. {esc(data.graph_note)}</p>")
     if data.graph_svg:
@@ -597,7 +598,7 @@ def render_html(data: ReportData) -> str:
                 f"{v.distinct_states:,} states in {v.seconds:.1f} s; violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
             )
             if v.figure:
-                out.append(f"<p>Counterexample of {v.figure.steps} steps; the highlighted last step breaks {esc(v.figure.property)}.</p>")
+                out.append(f"<p>Counterexample of {v.figure.steps} steps; the highlighted last step breaks {esc(v.figure.name)}.</p>")
                 out.append(f'<div class="figure">{v.figure.diagram}</div>')
                 out.append(f"<details><summary>the trace as text</summary><pre>{esc(v.figure.text)}</pre></details>")
             else:
@@ -661,7 +662,7 @@ def render_markdown(data: ReportData, html_name: str = "") -> str:
     if data.figures:
         lines += ["", "| trace | property | steps |", "|---|---|---|"]
         for f in data.figures:
-            lines.append(f"| {f.kind} | {f.property} | {f.steps} |")
+            lines.append(f"| {f.kind} | {f.name} | {f.steps} |")
     if data.variants:
         lines += ["", "Bugs this checker catches:", "", "| variant | breaks | caught | counterexample steps | states | time |", "|---|---|---|---|---|---|"]
         for v in data.variants:

@@ -159,7 +159,9 @@ def report(
             preset_name = preset or "default"
             params = build_params(preset_name, overrides)
         spec_cls = load_spec_class(spec_ref or "raft")
-        extra, notes, conformance = ({}, {}, None)
+        extra: dict[str, dict[str, dict[str, Any]]] = {}
+        notes: dict[str, str] = {}
+        conformance: Optional[dict[str, Any]] = None
         if doc is not None:
             fingerprint = spec_fingerprint(spec_cls)
             if doc.get("spec", {}).get("fingerprint") != fingerprint:

@@ -106,9 +106,9 @@ def actor_of(action: Action) -> Optional[int]:
     if action.name in NETWORK_ACTIONS:
         return None
     first = action.args[0]
-    if isinstance(first, tuple):
-        return int(first.mdest)  # type: ignore[union-attr]
-    return int(first)
+    if isinstance(first, int):
+        return first
+    return int(first.mdest)
 
 
 def box_label(action: Action) -> str:
@@ -118,7 +118,7 @@ def box_label(action: Action) -> str:
         return f"{name} \u2192 s{args[1]}"
     if name == "ClientRequest":
         return f"ClientRequest v{args[1]}"
-    return name
+    return str(name)
 
 
 def _wrap(text: str, width: int, max_lines: int) -> list[str]:
@@ -239,13 +239,13 @@ def sequence_diagram(
         out.append(_text(10, 22, title, size=14, weight="bold"))
     # Zebra rows and the highlighted row.
     for row in range(steps):
-        y = top + row * row_h
+        row_top = top + row * row_h
         if highlight_step is not None and row == highlight_step:
             fill = "#fde2e1" if highlight_kind == "violation" else "#dff5e3"
             stroke = "#d1242f" if highlight_kind == "violation" else "#2e9d4f"
-            out.append(f'<rect class="highlight" x="2" y="{y:.0f}" width="{width - 4:.0f}" height="{row_h}" fill="{fill}" stroke="{stroke}" stroke-width="2"/>')
+            out.append(f'<rect class="highlight" x="2" y="{row_top:.0f}" width="{width - 4:.0f}" height="{row_h}" fill="{fill}" stroke="{stroke}" stroke-width="2"/>')
         elif row % 2:
-            out.append(f'<rect x="0" y="{y:.0f}" width="{width:.0f}" height="{row_h}" fill="#f6f8fa"/>')
+            out.append(f'<rect x="0" y="{row_top:.0f}" width="{width:.0f}" height="{row_h}" fill="#f6f8fa"/>')
     # Headers.
     init = trace[0].state
     for k in range(n_servers):
@@ -303,6 +303,8 @@ def sequence_diagram(
         out.append(f'<text font-size="10" fill="#57606a"><title>{esc(d)}</title>{spans}</text>')
     # Message arrows.
     bottom = top + steps * row_h
+    x2: float
+    y2: float
     for a in _arrows(trace):
         m = a.message
         colour = MESSAGE_COLOURS.get(m.mtype, "#333")

@@ -79,7 +79,7 @@ def test_the_page_is_self_contained(written: tuple[Path, Path]) -> None:
 def test_every_trace_has_a_diagram_and_every_section_is_there(report_data: ReportData, written: tuple[Path, Path]) -> None:
     text = written[0].read_text(encoding="utf-8")
     page = parse_page(text)
-    witnesses = {f.property for f in report_data.figures if f.kind == "witness"}
+    witnesses = {f.name for f in report_data.figures if f.kind == "witness"}
     assert witnesses == {"LeaderElected", "ValueCommitted", "StaleFollowerRead"}
     assert {"checked", "results", "coverage", "depth", "conformance", "counterexamples", "witnesses", "graph", "bugs"} <= page.ids()
     for name in witnesses:
@@ -105,7 +105,7 @@ def test_both_variants_are_caught_with_their_counterexample(report_data: ReportD
     assert set(outcomes) == set(FAST_VARIANTS)
     for v in outcomes.values():
         assert v.caught and v.figure is not None
-        assert v.figure.property == v.breaks == "ElectionSafety"
+        assert v.figure.name == v.breaks == "ElectionSafety"
         assert v.figure.kind == "violation"
     assert report_data.ok and report_data.problems() == []
 
