@@ -92,10 +92,12 @@ class RealFileLayer:
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._dir = str(self.directory)
         self._fds: dict[str, int] = {}
 
     def _path(self, name: str) -> str:
-        return str(self.directory / name)
+        # os.path.join, not pathlib: this runs for every file operation.
+        return os.path.join(self._dir, name)
 
     def _fd(self, name: str) -> int:
         fd = self._fds.get(name)
