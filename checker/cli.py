@@ -495,3 +495,5 @@ for _command in impl_cli.commands:
     main.add_command(_command)
 from .report_cli import report
 main.add_command(report)
+from .validate_cli import validate
+main.add_command(validate)

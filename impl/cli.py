@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 import click
 
+from .core import SEEDED_BUGS
 from .node import NodeConfig
 from .storage import StorageError
 from .server import Address, NodeServer, ServerConfig, local_addresses
@@ -60,14 +61,30 @@ def _setup_logging(level: str) -> None:
 @click.option("--max-entries-per-append", type=click.IntRange(1), default=256, show_default=True,
               help="Entries per AppendEntries (the spec option; 1 is raft.tla's).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--trace-log", type=click.Path(path_type=Path), default=None,
+              help="Append one JSON line per protocol step to this file (or to node<i>.jsonl in this folder),"
+                   " for `leaderfollower validate`. Off by default.")
+@click.option("--seeded-bug", "seeded_bugs", multiple=True, hidden=True,
+              help="TEST ONLY: turn on a seeded bug (impl.core.SEEDED_BUGS) so the validation tests can catch it.")
+@click.option("--election-ticks", type=(click.IntRange(1), click.IntRange(1)), default=None, hidden=True,
+              help="TEST ONLY: election timeout range in ticks (MIN MAX), to make a scenario deterministic.")
 def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host: str, max_entries_per_append: int,
-                 log_level: str) -> None:
+                 log_level: str, trace_log: Optional[Path], seeded_bugs: tuple[str, ...],
+                 election_ticks: Optional[tuple[int, int]]) -> None:
     """Run one node of a cluster in this process."""
     _setup_logging(log_level)
     if not 0 <= node_id < nodes:
         raise click.BadParameter(f"--id {node_id} outside 0..{nodes - 1}", param_hint="--id")
+    unknown = sorted(set(seeded_bugs) - set(SEEDED_BUGS))
+    if unknown:
+        raise click.BadParameter(f"unknown seeded bug(s) {unknown}; known: {sorted(SEEDED_BUGS)}", param_hint="--seeded-bug")
+    try:
+        node_config = NodeConfig() if election_ticks is None else NodeConfig(*election_ticks)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--election-ticks") from None
     config = ServerConfig(node_id, local_addresses(nodes, base_port, host), data_dir / f"node{node_id}",
-                          max_entries_per_append=max_entries_per_append, node=NodeConfig())
+                          max_entries_per_append=max_entries_per_append, node=node_config,
+                          trace_log=trace_log, bugs=frozenset(seeded_bugs))
 
     # The log is a long-lived list of small tuples: frequent full collections
     # walk all of it and show up as 10-20 ms pauses in commit latency.
@@ -95,9 +112,14 @@ def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host:
 @click.option("--max-entries-per-append", type=click.IntRange(1), default=256, show_default=True,
               help="Entries per AppendEntries (the spec option; 1 is raft.tla's).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
-def cluster_command(data_dir: Path, base_port: int, nodes: int, max_entries_per_append: int, log_level: str) -> None:
+@click.option("--trace-log", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for one trace file per node (node<i>.jsonl), for `leaderfollower validate`. Off by default.")
+def cluster_command(data_dir: Path, base_port: int, nodes: int, max_entries_per_append: int, log_level: str,
+                    trace_log: Optional[Path]) -> None:
     """Start a local cluster on 127.0.0.1, one process per node; Ctrl-C stops it."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    if trace_log is not None:
+        trace_log.mkdir(parents=True, exist_ok=True)
     addresses = local_addresses(nodes, base_port)
     (data_dir / CLUSTER_FILE).write_text(json.dumps({"addresses": addresses}) + "\n")
     click.echo(f"cluster of {nodes} nodes on 127.0.0.1 ports {base_port}..{base_port + nodes - 1}, data in {data_dir.resolve()}")
@@ -106,6 +128,8 @@ def cluster_command(data_dir: Path, base_port: int, nodes: int, max_entries_per_
         cmd = [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", str(i), "--nodes", str(nodes),
                "--base-port", str(base_port), "--data-dir", str(data_dir),
                "--max-entries-per-append", str(max_entries_per_append), "--log-level", log_level]
+        if trace_log is not None:
+            cmd += ["--trace-log", str(trace_log)]
         procs.append(subprocess.Popen(cmd))
     try:
         while all(p.poll() is None for p in procs):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional, cast
 
 from .core import CoreConfig, RaftCore, Ready, Received
 from .kv import NOOP, CommandError, KVStore, encode_write
@@ -50,6 +50,9 @@ from .messages import (
     RequestVoteResponse,
     ServerId,
 )
+
+if TYPE_CHECKING:
+    from .tracelog import TraceLog
 
 
 @dataclass(frozen=True)
@@ -131,10 +134,18 @@ class Node:
         rng: random.Random,
         config: NodeConfig = NodeConfig(),
         persistent: Optional[PersistentState] = None,
+        trace: Optional["TraceLog"] = None,
     ) -> None:
         self.config = config
         self.rng = rng
         self.core = RaftCore.recover(node_id, core_config, persistent) if persistent else RaftCore(node_id, core_config)
+        if trace is not None:
+            # Tracing on: the same core behind a recording wrapper (no wrapper, no cost, when off).
+            from .tracelog import TracingCore
+
+            tracing = TracingCore(self.core, trace)
+            tracing.record_restart()
+            self.core = cast(RaftCore, tracing)
         self.id = node_id
         self.kv = KVStore()
         self.leader_id: Optional[ServerId] = None

@@ -27,7 +27,8 @@ from typing import Any, Optional, Union
 from .core import CoreConfig
 from .messages import LEADER
 from .node import Envelope, Node, NodeConfig
-from .storage import Storage, StorageError
+from .storage import RealFileLayer, Storage, StorageError
+from .tracelog import TraceLog, trace_path
 from .wire import (
     CLIENT_REPLY,
     CLIENT_REQUEST,
@@ -67,6 +68,10 @@ class ServerConfig:
     """Seed of the election-timeout generator (None: from the node id and the OS)."""
     bind_host: Optional[str] = None
     """Host to listen on (default: this server's host in `addresses`)."""
+    trace_log: Optional[Path] = None
+    """Write one JSON line per spec action here (a file, or a folder: `node<i>.jsonl` in it); None: off."""
+    bugs: frozenset[str] = frozenset()
+    """Test only: seeded bugs (`core.SEEDED_BUGS`) for the validation tests to catch. Never in real runs."""
 
 
 async def read_frame(reader: asyncio.StreamReader, max_frame: int) -> Frame:
@@ -108,6 +113,7 @@ class NodeServer:
         self.storage: Optional[Storage] = None
         self.node: Optional[Node] = None
         self.failed: Optional[BaseException] = None
+        self.trace: Optional[TraceLog] = None
         self._inbox: list[Event] = []
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -124,7 +130,7 @@ class NodeServer:
     async def start(self) -> None:
         """Recover from disk, listen, and start the timers and peer links."""
         cfg = self.config
-        self.storage = Storage.open(cfg.data_dir)
+        self.storage = Storage(RealFileLayer(cfg.data_dir), name=str(cfg.data_dir), bugs=cfg.bugs)
         stored = self.storage.load()
         if self.storage.recovery.torn_bytes:
             self.log.warning(
@@ -132,8 +138,12 @@ class NodeServer:
                 self.id, cfg.data_dir, self.storage.recovery.torn_bytes, self.storage.recovery.entries,
             )
         seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**63)
-        core_config = CoreConfig(self.n, cfg.max_entries_per_append)
-        self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored)
+        core_config = CoreConfig(self.n, cfg.max_entries_per_append, bugs=cfg.bugs)
+        if cfg.trace_log is not None:
+            self.trace = TraceLog(trace_path(cfg.trace_log, self.id), self.id)
+        self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored, trace=self.trace)
+        if self.trace is not None:
+            self.trace.flush()  # the Restart event
         self.log.info("node %d: started in term %d with %d log entries", self.id, stored.current_term, len(stored.log))
         host, port = cfg.addresses[self.id]
         self._server = await asyncio.start_server(self._on_connection, cfg.bind_host or host, port)
@@ -162,6 +172,9 @@ class NodeServer:
         self._executor.shutdown(wait=True)
         if self.storage is not None:
             self.storage.close()
+        if self.trace is not None:
+            self.trace.close()
+            self.trace = None
         self._stopped.set()
 
     async def wait_closed(self) -> None:
@@ -246,6 +259,10 @@ class NodeServer:
         if not node.has_work():
             return
         rd = node.ready()
+        if self.trace is not None:
+            # Log the batch's steps before anything they produced is persisted or sent:
+            # a message is always logged before it can be received.
+            self.trace.flush()
         messages = rd.messages
         if rd.must_persist:
             if rd.hard_state is None and node.role == LEADER:
