@@ -28,7 +28,7 @@ from leaderfollower.spec.variants import VARIANTS
 
 from . import svg
 from .check import finding_trace, summarise
-from .explorer import ExploreResult, Finding, explore
+from .explorer import ExploreResult, Finding, ProgressFn, explore
 from .fingerprint import spec_fingerprint
 from .traces import Trace, format_trace
 from .verify import GOOD_STATUSES, tool_versions
@@ -56,6 +56,8 @@ WITNESS_NOTES: dict[str, str] = {
 """Why each witness matters, in a sentence or two, shown above its diagram."""
 
 ProgressNote = Callable[[str], None]
+ProgressFactory = Callable[[str], ProgressFn]
+"""Given what is being explored, a callback for the explorer's progress snapshots."""
 
 
 @dataclass
@@ -175,11 +177,11 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
     return TraceFigure(finding.property, kind, description, note, trace, diagram, format_trace(trace))
 
 
-def run_variant(name: str) -> VariantOutcome:
+def run_variant(name: str, progress: Optional[ProgressFn] = None) -> VariantOutcome:
     """Explore one shipped broken variant on its catch parameters, stopping at the first violation."""
     cls = VARIANTS[name]
     start = time.perf_counter()
-    result = explore(cls(cls.catch_params), keep_graph=False, stop_on_violation=True)
+    result = explore(cls(cls.catch_params), keep_graph=False, stop_on_violation=True, progress=progress)
     seconds = time.perf_counter() - start
     figure = None
     wanted = [f for f in result.violations if f.property == cls.breaks] or list(result.violations)
@@ -209,6 +211,7 @@ def build_report(
     engine_notes: Optional[dict[str, str]] = None,
     conformance: Optional[dict[str, Any]] = None,
     note: Optional[ProgressNote] = None,
+    progress: Optional[ProgressFactory] = None,
 ) -> ReportData:
     """Explore (unless `result` is given) and collect everything the report shows.
 
@@ -216,6 +219,7 @@ def build_report(
     `graph_params`: the tiny configuration to draw (None: no graph).
     `extra_engines`: {engine: {property: {"status": ..., "detail": ...}}} from other engines.
     `note`: called with a line of progress before each long step.
+    `progress`: called with the name of each exploration for a callback that gets the explorer's snapshots.
     """
     started = time.perf_counter()
     say = note or (lambda line: None)
@@ -223,7 +227,7 @@ def build_report(
         if params is None:
             raise ValueError("build_report needs params or an explored result")
         say(f"exploring {spec_cls.name}: {params.describe()}")
-        result = explore(spec_cls(params), keep_graph=False, stop_on_violation=False)
+        result = explore(spec_cls(params), keep_graph=False, stop_on_violation=False, progress=progress(spec_cls.name) if progress else None)
     spec = result.spec
     summary = summarise(result)
     figures = [_figure(result, f) for f in result.violations]
@@ -237,7 +241,7 @@ def build_report(
     outcomes = []
     for name in names:
         say(f"exploring variant {name}: {VARIANTS[name].catch_params.describe()}")
-        outcomes.append(run_variant(name))
+        outcomes.append(run_variant(name, progress(name) if progress else None))
     graph_svg, graph_states, graph_note = None, 0, "not drawn (no graph configuration given)"
     if graph_params is not None:
         say(f"exploring the graph configuration: {graph_params.describe()}")

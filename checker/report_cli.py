@@ -21,6 +21,7 @@ from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.variants import VARIANTS
 
 from .config import ConfigError, load_config, params_from_table
+from .explorer import Progress
 from .fingerprint import spec_fingerprint
 from .report import GRAPH_PARAMS, build_report, engines_from_document, write_report
 from .specs import SpecLoadError, load_spec_class
@@ -82,6 +83,20 @@ def read_result_document(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != "leaderfollower-result":
         raise ReportUsageError(f"--from-json {path}: not a leaderfollower result document (write one with 'leaderfollower verify --json FILE')")
     return doc
+
+
+class _PeriodicProgress:
+    """Explorer progress as a line on stderr every `interval` seconds: readable in a terminal and in CI logs."""
+
+    def __init__(self, what: str, interval: float = 15.0) -> None:
+        self.what = what
+        self.interval = interval
+        self.last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        if p.seconds - self.last >= self.interval:
+            self.last = p.seconds
+            click.echo(f"  {self.what}: {p.states:,} states, depth {p.depth}, queue {p.queue:,}, {p.seconds:.0f} s", err=True)
 
 
 @click.command()
@@ -189,6 +204,7 @@ def report(
         engine_notes=notes,
         conformance=conformance,
         note=say,
+        progress=None if quiet else _PeriodicProgress,
     )
     try:
         html_path, md_path = write_report(data, out)
