@@ -49,6 +49,14 @@ class Divergence(Exception):
         super().__init__(f"{where}: " + "; ".join(problems))
 
 
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """A saved cluster state (see `ReplayCluster.snapshot`)."""
+
+    nodes: tuple[Any, ...]
+    bag: Counter[Any]
+
+
 @dataclass
 class _Node:
     files: CrashableDirectory
@@ -115,6 +123,31 @@ class ReplayCluster:
         for m, count in state.messages:
             cluster.bag[m] = count
         return cluster
+
+    def snapshot(self) -> "ClusterSnapshot":
+        """Everything the cluster is now: files (and what of them is durable), cores, storage, bag.
+
+        Restoring it puts the real nodes back in a state the real code reached, so a
+        walk can start where an earlier one passed instead of replaying the way there.
+        """
+        nodes = []
+        for node in self.nodes:
+            storage_state = _copy_fields(vars(node.storage), skip="files")
+            nodes.append((node.files.snapshot(), storage_state, _copy_fields(vars(node.core)), list(node.applied)))
+        return ClusterSnapshot(tuple(nodes), Counter(self.bag))
+
+    def restore(self, snap: "ClusterSnapshot") -> None:
+        """Put every node and the network back as they were at `snapshot`."""
+        for i, (model, storage_state, core, applied) in enumerate(snap.nodes):
+            node = self.nodes[i]
+            node.files.restore(model)
+            storage = Storage.__new__(Storage)
+            vars(storage).update(_copy_fields(storage_state))
+            storage.files = node.files
+            new_core = RaftCore.__new__(RaftCore)
+            vars(new_core).update(_copy_fields(core))
+            self.nodes[i] = _Node(node.files, storage, new_core, list(applied))
+        self.bag = Counter(snap.bag)
 
     def close(self) -> None:
         """Close every node's files."""
@@ -226,6 +259,19 @@ class ReplayCluster:
                     problems.append(f"network: {format_message(m)}: spec x{want_bag[m]}, impl x{got_bag[m]}")
         if problems:
             raise Divergence(number, action, problems)
+
+
+def _copy_fields(fields: dict[str, Any], skip: str = "") -> dict[str, Any]:
+    # The cores' and storages' mutable fields are lists of immutable values (entries,
+    # indexes, offsets); everything else is immutable.  A dict or set would need more.
+    out: dict[str, Any] = {}
+    for k, v in fields.items():
+        if k == skip:
+            continue
+        if isinstance(v, (dict, set, bytearray)):
+            raise TypeError(f"snapshot: field {k} is a {type(v).__name__}; copy it properly")
+        out[k] = list(v) if isinstance(v, list) else v
+    return out
 
 
 _METHOD = {

@@ -35,7 +35,7 @@ from leaderfollower.spec.raft import Action, RaftSpec
 from leaderfollower.spec.state import State
 
 from .conform import Divergence, ReplayCluster, fast_tmp_root, replay_trace
-from .cover import Edge, Walk, edge_cover, split_walks
+from .cover import Edge, Walk, edge_cover
 from .explorer import ExploreResult, permute_state
 from .itf import write_itf
 from .traces import Step, permute_action
@@ -141,19 +141,90 @@ def _worker_cluster(tmp_root: str, core_options: dict[str, Any]) -> ReplayCluste
     return cluster  # type: ignore[no-any-return]
 
 
-def _replay_walk(args: tuple[int, Walk, str, dict[str, Any]]) -> tuple[int, int, int, Optional[tuple[int, str, list[str], list[Step]]]]:
-    index, walk, tmp_root, core_options = args
+Outcome = tuple[int, int, int, Optional[tuple[int, str, list[str], list[Step]]]]
+"""(walk index, edges of the walk replayed without divergence, steps replayed, divergence if any)."""
+
+
+def _replay_batch(args: tuple[list[int], str, dict[str, Any]]) -> list[Outcome]:
+    """Replay a batch of walks, sharing their BFS-tree prefixes through snapshots.
+
+    Walks are sorted by where their new part starts, so consecutive walks share most
+    of their way there.  The way is replayed once, step by step through the real
+    nodes, with a snapshot of the whole cluster after each step; a later walk whose
+    way passes the same states restores the deepest shared snapshot (a state the
+    real code reached) and replays only the rest.
+    """
+    walk_indices, tmp_root, core_options = args
     result: ExploreResult = _SHARED["result"]
-    trace = concretise(result, walk.edges)
-    try:
-        replay_trace(
-            [s.state for s in trace],
-            [s.action for s in trace],
-            cluster=_worker_cluster(tmp_root, core_options),
-        )
-        return index, len(walk.edges), len(walk.edges), None
-    except Divergence as d:
-        return index, d.step - 1, d.step, (d.step, str(d.action), d.problems, trace[: d.step + 1])
+    walks: list[Walk] = _SHARED["walks"]
+    spec = result.spec
+    symmetric = spec.params.symmetry
+    perms = list(itertools.permutations(range(spec.params.servers)))
+    cluster = _worker_cluster(tmp_root, core_options)
+    cluster.reset()
+    init = spec.init()
+    identity = tuple(range(spec.params.servers))
+    cluster.compare(0, None, init)
+    # The replayed way from the initial state: (stored state id, snapshot, concrete state, permutation, action).
+    stack: list[tuple[int, Any, Any, tuple[int, ...], Optional[Action]]] = [(0, cluster.snapshot(), init, identity, None)]
+    outcomes: list[Outcome] = []
+
+    def advance(current: State, perm: tuple[int, ...], edge: Edge) -> tuple[Action, State, tuple[int, ...]]:
+        u, v, lid = edge
+        action = result.labels[lid]
+        if symmetric:
+            action = permute_action(action, perm)
+        nxt = spec.apply(current, action)
+        if nxt is None:
+            raise RuntimeError(f"walk step {action} is not enabled in its concrete state (stored state {u})")
+        if symmetric:
+            stored = result.state(v)
+            for p in perms:
+                if permute_state(stored, p) == nxt:
+                    return action, nxt, p
+            raise RuntimeError(f"walk step {action} left the orbit of stored state {v}")
+        return action, nxt, perm
+
+    for wi in walk_indices:
+        walk = walks[wi]
+        prefix = walk.edges[: walk.prefix_len]
+        way = [0] + [e[1] for e in prefix]
+        keep = 0
+        while keep < len(stack) and keep < len(way) and stack[keep][0] == way[keep]:
+            keep += 1
+        del stack[keep:]
+        cluster.restore(stack[-1][1])
+        steps = 0
+        done = len(stack) - 1  # edges of this walk already behind us
+        try:
+            for edge in prefix[done:]:
+                _, _, current, perm, _ = stack[-1]
+                action, nxt, perm = advance(current, perm, edge)
+                number = len(stack)
+                cluster.step(number, action)
+                cluster.compare(number, action, nxt)
+                steps += 1
+                done += 1
+                stack.append((edge[1], cluster.snapshot(), nxt, perm, action))
+            current, perm = stack[-1][2], stack[-1][3]
+            tail: list[Step] = []
+            for edge in walk.edges[walk.prefix_len :]:
+                action, nxt, perm = advance(current, perm, edge)
+                number = len(stack) + len(tail)
+                tail.append(Step(action, nxt))
+                cluster.step(number, action)
+                cluster.compare(number, action, nxt)
+                steps += 1
+                done += 1
+                current = nxt
+            outcomes.append((wi, done, steps, None))
+        except Divergence as d:
+            way_steps = [Step(entry[4], entry[2]) for entry in stack]
+            trace = way_steps + (tail if done >= walk.prefix_len else [])
+            if done < walk.prefix_len:
+                trace = way_steps + [Step(d.action, trace[-1].state)]
+            outcomes.append((wi, done, steps + 1, (d.step, str(d.action), d.problems, trace[: d.step + 1])))
+    return outcomes
 
 
 def _save_divergence(report: DivergenceReport, spec: RaftSpec, out_dir: Path, name: str) -> None:
@@ -167,7 +238,7 @@ def run_trace_replay(
     result: ExploreResult,
     *,
     workers: int = 0,
-    chunk: int = 2000,
+    batch: int = 4000,
     core_options: Optional[dict[str, Any]] = None,
     divergence_dir: Path = Path("leaderfollower-divergences"),
     max_divergences: int = 5,
@@ -176,23 +247,26 @@ def run_trace_replay(
     """Level 1: replay an edge cover of the explored graph through real nodes."""
     start = time.perf_counter()
     cover = edge_cover(result)
-    walks = split_walks(result, cover, chunk)
+    walks = cover.walks
+    order = sorted(range(len(walks)), key=lambda k: walks[k].edges[walks[k].prefix_len - 1][1] if walks[k].prefix_len else 0)
     tmp_root = tempfile.mkdtemp(prefix="lf-conform-", dir=fast_tmp_root())
     _SHARED["result"] = result
-    jobs = [(k, w, tmp_root, core_options or {}) for k, w in enumerate(walks)]
-    outcomes: list[tuple[int, int, int, Optional[tuple[int, str, list[str], list[Step]]]]] = []
+    _SHARED["walks"] = walks
+    batches = [order[k : k + batch] for k in range(0, len(order), batch)]
+    jobs = [(b, tmp_root, core_options or {}) for b in batches]
+    outcomes: list[Outcome] = []
     workers = workers or (os.cpu_count() or 1)
     try:
         if workers > 1 and len(jobs) > 1:
             ctx = mp.get_context("fork")
             with ctx.Pool(workers) as pool:
-                for done, out in enumerate(pool.imap_unordered(_replay_walk, jobs, chunksize=1), start=1):
-                    outcomes.append(out)
+                for done, out in enumerate(pool.imap_unordered(_replay_batch, jobs, chunksize=1), start=1):
+                    outcomes.extend(out)
                     if progress is not None:
                         progress(done, len(jobs))
         else:
             for done, job in enumerate(jobs, start=1):
-                outcomes.append(_replay_walk(job))
+                outcomes.extend(_replay_batch(job))
                 if progress is not None:
                     progress(done, len(jobs))
     finally:

@@ -52,12 +52,12 @@ class Cover:
         return self.covered == self.transitions
 
 
-def edge_cover(result: ExploreResult, graph: Optional[nx.MultiDiGraph] = None, search_limit: int = 4000) -> Cover:
+def edge_cover(result: ExploreResult, graph: Optional[nx.MultiDiGraph] = None) -> Cover:
     """Greedy walks from the initial state covering every edge of the explored graph.
 
-    `search_limit` bounds the breadth-first search for the nearest state with an
-    uncovered transition; past it the walk ends (a reset) and the next walk goes
-    straight to the first such state along the BFS tree.
+    When the walk's state has no uncovered transition, a breadth-first search finds
+    the nearest state that has one; when none is reachable the walk ends (a reset)
+    and the next walk goes straight to the first such state along the BFS tree.
     """
     g = graph if graph is not None else result.graph
     n = g.number_of_nodes()
@@ -98,11 +98,17 @@ def edge_cover(result: ExploreResult, graph: Optional[nx.MultiDiGraph] = None, s
         v, k = lst.pop(fallback)
         return (u, v, k)
 
+    # A state from which no uncovered transition is reachable stays that way (covering
+    # only removes uncovered transitions), so a search that fails marks everything it
+    # saw as dead and later searches skip it: failed searches cost each state once.
+    dead = bytearray(n)
+
     def path_to_uncovered(start: int) -> Optional[list[Edge]]:
         parent: dict[int, Edge] = {}
-        seen = {start}
+        seen = [start]
+        visited = {start}
         queue = deque([start])
-        while queue and len(seen) < search_limit:
+        while queue:
             u = queue.popleft()
             if remaining[u] > 0 and u != start:
                 path: list[Edge] = []
@@ -114,10 +120,13 @@ def edge_cover(result: ExploreResult, graph: Optional[nx.MultiDiGraph] = None, s
                 path.reverse()
                 return path
             for v, keys in succ[u].items():
-                if v not in seen:
-                    seen.add(v)
+                if v not in visited and not dead[v]:
+                    visited.add(v)
+                    seen.append(v)
                     parent[v] = (u, v, min(keys))
                     queue.append(v)
+        for u in seen:
+            dead[u] = 1
         return None
 
     first_open = 0
@@ -125,6 +134,7 @@ def edge_cover(result: ExploreResult, graph: Optional[nx.MultiDiGraph] = None, s
         while remaining[first_open] == 0:
             first_open += 1
         walk = bfs_prefix(result, first_open)
+        prefix_len = len(walk)
         for e in walk:
             mark(e)
         current = first_open
@@ -142,7 +152,7 @@ def edge_cover(result: ExploreResult, graph: Optional[nx.MultiDiGraph] = None, s
                 mark(e)
             walk.extend(path)
             current = path[-1][1]
-        walks.append(Walk(walk))
+        walks.append(Walk(walk, prefix_len=prefix_len))
     steps = sum(len(w.edges) for w in walks)
     return Cover(walks=walks, transitions=total, covered=len(covered_set), steps=steps, resets=len(walks) - 1)
 

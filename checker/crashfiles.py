@@ -14,7 +14,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from leaderfollower.impl.storage import CrashFileLayer, RealFileLayer
+from leaderfollower.impl.storage import CrashFileLayer, RealFileLayer, _Inode
+
+
+def copy_model(model: CrashFileLayer) -> CrashFileLayer:
+    """An independent copy of a CrashFileLayer, keeping which names share an inode."""
+    inodes: dict[int, _Inode] = {}
+
+    def dup(inode: _Inode) -> _Inode:
+        new = inodes.get(id(inode))
+        if new is None:
+            new = _Inode()
+            new.data = bytearray(inode.data)
+            new.durable = inode.durable
+            inodes[id(inode)] = new
+        return new
+
+    out = CrashFileLayer()
+    out._dir = {name: dup(inode) for name, inode in model._dir.items()}
+    out._durable_dir = {name: dup(inode) for name, inode in model._durable_dir.items()}
+    out.fsyncs = model.fsyncs
+    return out
 
 
 class CrashableDirectory:
@@ -90,6 +110,21 @@ class CrashableDirectory:
         for entry in os.listdir(self.directory):
             os.unlink(self.directory / entry)
         self.model = CrashFileLayer()
+        self.real = RealFileLayer(self.directory)
+
+    def snapshot(self) -> CrashFileLayer:
+        """A copy of the folder's state (current and durable) to `restore` later."""
+        return copy_model(self.model)
+
+    def restore(self, model: CrashFileLayer) -> None:
+        """Put the folder back exactly as it was at `snapshot`: the files on disk too."""
+        self.real.close()
+        for entry in os.listdir(self.directory):
+            os.unlink(self.directory / entry)
+        self.model = copy_model(model)
+        for name, inode in self.model._dir.items():
+            with open(self.directory / name, "wb") as f:
+                f.write(inode.data)
         self.real = RealFileLayer(self.directory)
 
     def close(self) -> None:
