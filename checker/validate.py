@@ -278,7 +278,10 @@ class ValidationResult:
         return self.mismatch is None
 
 
-def _persistent(s: ServerState) -> tuple[int, Optional[int], tuple[Entry, ...]]:
+Persistent = tuple[int, Optional[int], tuple[Entry, ...]]
+
+
+def _persistent(s: ServerState) -> Persistent:
     return (s.current_term, s.voted_for, s.log)
 
 
@@ -320,6 +323,8 @@ class Validator:
         for e in events:
             if not 0 <= e.node < params.servers:
                 raise LogFormatError(f"{e.where}: node {e.node} outside 0..{params.servers - 1}")
+        self.undone_sent: dict[Message, int] = {}
+        """Messages sent by undone steps, with the position of the step (to explain a later receipt)."""
         # Which incarnation (process) of its node each event belongs to: Restarts seen so far.
         self.incarnation: list[int] = []
         seen: Counter[int] = Counter()
@@ -328,13 +333,23 @@ class Validator:
                 seen[e.node] += 1
             self.incarnation.append(seen[e.node])
 
+    @staticmethod
+    def _persisted_prefix(before: ServerState, after: list[tuple[int, Persistent]], recovered: Persistent) -> Optional[int]:
+        """The position of the last step of a batch whose persistent state is what the node
+        recovered (-1: none of the batch), or None if no prefix of the batch explains it."""
+        for k, persistent in reversed(after):
+            if persistent == recovered:
+                return k
+        return -1 if _persistent(before) == recovered else None
+
     def run(self) -> ValidationResult:
         """Validate the whole log; the result holds the first mismatch, if any."""
         result = ValidationResult(files=len({e.file for e in self.events}), servers=self.spec.params.servers)
         state = self.spec.init()
         skip: set[int] = set()
-        # node -> (position, state before, (incarnation, batch)) of its latest batch
-        open_batch: dict[int, tuple[int, State, tuple[int, int]]] = {}
+        # node -> its latest batch: (position, state before, (incarnation, batch), [(position, persistent state after)])
+        open_batch: dict[int, tuple[int, State, tuple[int, int], list[tuple[int, Persistent]]]] = {}
+        self.undone_sent.clear()
         pos = 0
         events = self.events
         while pos < len(events):
@@ -342,26 +357,34 @@ class Validator:
                 pos += 1
                 continue
             ev = events[pos]
+            ob = open_batch.get(ev.node)
             if ev.action == "Restart":
-                ob = open_batch.pop(ev.node, None)
+                open_batch.pop(ev.node, None)
                 assert ev.recovered is not None
                 if ob is not None and _persistent(state.servers[ev.node]) != ev.recovered:
-                    if _persistent(ob[1].servers[ev.node]) == ev.recovered:
-                        # Killed between logging its last batch and persisting it: undo that batch.
-                        skip.update(k for k in range(ob[0], pos) if events[k].node == ev.node)
+                    kept = self._persisted_prefix(ob[1].servers[ev.node], ob[3], ev.recovered)
+                    if kept is not None:
+                        # Killed between logging its last batch and persisting all of it: the
+                        # steps after what reached the disk never happened (nothing they
+                        # produced was sent before the persist), so undo them and replay.
+                        undone = [k for k, _ in ob[3] if k > kept]
+                        skip.update(undone)
+                        for k in undone:
+                            for m in events[k].sent or ():
+                                self.undone_sent[m] = k
                         state, pos = ob[1], ob[0]
                         result.undone_batches += 1
                         continue
-            else:
-                key = (self.incarnation[pos], ev.batch)
-                ob = open_batch.get(ev.node)
-                if ob is None or ob[2] != key:
-                    open_batch[ev.node] = (pos, state, key)
+            elif ob is None or ob[2] != (self.incarnation[pos], ev.batch):
+                ob = open_batch[ev.node] = (pos, state, (self.incarnation[pos], ev.batch), [])
             nxt, why = self.step(state, ev)
             if why is not None:
                 result.mismatch = Mismatch(pos + 1, ev, why)
                 break
             assert nxt is not None
+            if ev.action != "Restart":
+                assert ob is not None
+                ob[3].append((pos, _persistent(nxt.servers[ev.node])))
             state = nxt
             pos += 1
         taken = [e for k, e in enumerate(events[:pos]) if k not in skip]
@@ -384,6 +407,13 @@ class Validator:
             if not 0 <= m.msource < self.spec.params.servers:
                 return None, f"message from unknown server {m.msource}"
             if bag_count(s.messages, m) == 0:
+                if m in self.undone_sent:
+                    sender = self.events[self.undone_sent[m]]
+                    return None, (
+                        f"message not in flight: {format_message(m)} was sent by a step of node {sender.node}"
+                        f" ({sender.where}) that its restart shows never reached its disk; raft.tla has no step that"
+                        " loses a sent entry (the leader sends AppendEntries while it fsyncs, Raft thesis 10.2.1)"
+                    )
                 return None, f"message not in flight: {format_message(m)} was never sent, or was already received"
         elif ev.args[0] != i:
             return None, f"node {i} logged an action of server {ev.args[0]}"
