@@ -317,8 +317,8 @@ class Validator:
         assert first.servers is not None
         try:
             params = Params(servers=first.servers, max_entries_per_append=first.max_entries_per_append or 1)
-        except ValueError as e:
-            raise LogFormatError(f"{first.where}: {e}") from None
+        except ValueError as exc:
+            raise LogFormatError(f"{first.where}: {exc}") from None
         self.spec = spec_class(params)
         for e in events:
             if not 0 <= e.node < params.servers:

@@ -61,7 +61,7 @@ def encode_message(m: Message) -> dict[str, Any]:
     """A message as a record with raft.tla's field names (plain JSON ints)."""
     out: dict[str, Any] = {}
     for name, value in zip(m._fields, m):
-        out[_camel(name)] = encode_entries(value) if name == "mentries" else value
+        out[_camel(name)] = encode_entries(value) if name == "mentries" else value  # type: ignore[arg-type]
     return out
 
 
@@ -120,6 +120,9 @@ class TracingCore:
     attributes are read from it, so `project()`, `role`, `log`, ... are the core's.
     """
 
+    _core: RaftCore
+    _log: TraceLog
+
     def __init__(self, core: RaftCore, log: TraceLog) -> None:
         self.__dict__["_core"] = core
         self.__dict__["_log"] = log
@@ -151,7 +154,7 @@ class TracingCore:
 
     def _server_action(self, name: str, method: str, *args: Any) -> bool:
         before = len(self._core._outbox)
-        ok: bool = getattr(self._core, method)(*args)
+        ok = bool(getattr(self._core, method)(*args))
         if ok:
             self._record(name, [self._core.id, *args], before)
         return ok
