@@ -245,13 +245,14 @@ def build_report(
     graph_svg, graph_states, graph_note = None, 0, "not drawn (no graph configuration given)"
     if graph_params is not None:
         say(f"exploring the graph configuration: {graph_params.describe()}")
-        tiny = explore(type(spec)(graph_params), keep_graph=True, stop_on_violation=False)
+        # Capped: a configuration too big to draw is not worth exploring to the end.
+        tiny = explore(type(spec)(graph_params), keep_graph=True, stop_on_violation=False, max_states=GRAPH_MAX_NODES + 1)
         graph_states = tiny.distinct_states
         marked: dict[int, str] = {}
         for f in [*tiny.violations, *tiny.witnesses.values()]:
             what = "witness of" if f.kind == "sometimes" else "violates"
             marked[f.state] = (marked[f.state] + ", " if f.state in marked else "") + f"{what} {f.property}"
-        if tiny.distinct_states <= GRAPH_MAX_NODES:
+        if tiny.complete and tiny.distinct_states <= GRAPH_MAX_NODES:
             graph_svg = svg.state_graph(
                 tiny, title=f"every reachable state of {spec.name} with {graph_params.describe()}", marked=marked, max_nodes=GRAPH_MAX_NODES
             )
@@ -260,7 +261,7 @@ def build_report(
                 "Hover over a state or an edge for its roles, terms and actions."
             )
         else:
-            graph_note = f"not drawn: {tiny.distinct_states:,} states is more than {GRAPH_MAX_NODES:,}; choose a smaller configuration"
+            graph_note = f"not drawn: the configuration has more than {GRAPH_MAX_NODES:,} states; choose a smaller one"
     return ReportData(
         spec_name=spec.name,
         spec_description=spec.description,

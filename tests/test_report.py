@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from leaderfollower.checker.cli import main
 from leaderfollower.checker.report import ReportData, build_report, render_html, render_markdown, write_report
-from leaderfollower.spec.params import PRESETS
+from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import RaftSpec
 
 FAST_VARIANTS = ["non-majority-quorum", "vote-not-persisted"]
@@ -221,3 +221,9 @@ def test_report_takes_other_engines_from_a_verify_document(tmp_path: Path) -> No
     # The same document against other parameters is refused: the evidence must be about one model.
     other = CliRunner().invoke(main, ["report", str(out), "--from-json", str(doc_path), "--preset", "small", "--no-variants"])
     assert other.exit_code == 2 and "checked other parameters" in other.output
+
+
+def test_a_graph_configuration_too_big_to_draw_is_left_out_with_a_reason() -> None:
+    data = build_report(RaftSpec, PRESETS["tiny"], variants=[], graph_params=Params(servers=3, max_term=2, max_log=1))
+    assert data.graph_svg is None
+    assert "more than 1,500 states" in render_html(data)
