@@ -497,3 +497,7 @@ from .report_cli import report
 main.add_command(report)
 from .validate_cli import validate
 main.add_command(validate)
+
+from .prove_cli import prove  # noqa: E402  (registered last: prove_cli imports from this module)
+
+main.add_command(prove)

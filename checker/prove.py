@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import z3
 
@@ -247,6 +247,10 @@ def prove_inductive(
                 ob.status = _status(res)
                 if res == z3.sat:
                     ob.cti = _decode_cti(s, model, pre, inst, rec, post, reach)
+                    if reach is not None and not (ob.cti and ob.cti.reachable) and hasattr(reach, "result"):
+                        found = reachable_cti(spec, reach.result(), action, name, names, timeout_ms)
+                        if found is not None:
+                            ob.cti = found
                 s.pop()
                 break
             ob.seconds = time.perf_counter() - t0
@@ -322,6 +326,21 @@ def _finite_bag(model: Z3Model, pre: Sym, slots: int) -> z3.BoolRef:
     return z3.And(cs)
 
 
+def _bounded(model: Z3Model, pre: Sym) -> z3.BoolRef:
+    """pre lies within the spec's bounds, with a finite bag of at most max_in_flight messages."""
+    p = model.params
+    cs = [_finite_bag(model, pre, 1)]
+    for key, v in pre.vars.items():
+        if key[0] == "term":
+            cs.append(v <= p.max_term)
+        elif key[0] == "len":
+            cs.append(v <= p.max_log)
+    counts = [z3.Int(f"slotcount_{'_'.join(map(str, key))}_0") for key in pre.vars if key[0] == "net"]
+    cs += [z3.And(c >= 0, c <= p.max_copies) for c in counts]
+    cs.append(z3.Sum([z3.If(c >= 1, 1, 0) for c in counts]) <= p.max_in_flight)
+    return z3.And(cs)
+
+
 def _decode_cti(
     solver: z3.Solver,
     model: Z3Model,
@@ -331,9 +350,8 @@ def _decode_cti(
     post: Sym,
     reach: Optional[Callable[[State], Optional[bool]]],
 ) -> Optional[Cti]:
+    """Decode a counterexample to induction, preferring one with a finite bag (a spec state)."""
     m = solver.model()
-    # Prefer a counterexample with a finite bag (a spec state): retry with a few
-    # message slots per array; keep the first model if that is impossible.
     for slots in (1, 2):
         solver.push()
         solver.add(_finite_bag(model, pre, slots))
@@ -342,6 +360,17 @@ def _decode_cti(
             solver.pop()
             break
         solver.pop()
+    return _cti_from(m, pre, inst, rec, post, reach)
+
+
+def _cti_from(
+    m: z3.ModelRef,
+    pre: Sym,
+    inst: Instance,
+    rec: Optional[z3.ExprRef],
+    post: Sym,
+    reach: Optional[Callable[[State], Optional[bool]]],
+) -> Cti:
     try:
         before = decode_state(m, pre)
         after = decode_state(m, post)
@@ -351,20 +380,83 @@ def _decode_cti(
     return Cti(before, action, after, reach(before) if reach else None)
 
 
+def reachable_cti(
+    spec: RaftSpec,
+    result: Any,
+    action: str,
+    name: str,
+    names: Sequence[str],
+    timeout_ms: int = 60_000,
+) -> Optional[Cti]:
+    """A counterexample to induction whose pre-state the explorer reached, confirmed by Z3.
+
+    Walks the explored states in breadth-first order (shortest first); a state whose
+    successor under `action` breaks `name` by the Python definitions is a
+    candidate, and Z3 confirms it: the concrete pre-state satisfies every conjunct
+    in `names`, the instance is enabled, and `name` fails after it.
+    """
+    from leaderfollower.spec.lemmas import LEMMAS as _LEMMAS
+    from leaderfollower.spec.properties import property_by_name
+
+    from .z3model import record_of
+
+    def py_def(n: str) -> Callable[[RaftSpec, State], bool]:
+        for lm in _LEMMAS:
+            if lm.name == n and lm.holds is not None:
+                return lm.holds
+        prop = property_by_name(n)
+        assert prop.holds is not None
+        return prop.holds
+
+    try:
+        target = py_def(name)
+        hyps_py = [py_def(n) for n in names]
+    except (KeyError, AssertionError):
+        return None
+    model = Z3Model.for_spec(spec)
+    for sid in range(result.distinct_states):
+        before = result.state(sid)
+        if not all(h(spec, before) for h in hyps_py):
+            continue
+        for act, after in spec.successors(before):
+            if act.name != action or target(spec, after):
+                continue
+            # Confirm with Z3 on the concrete pre-state.
+            pre = model.concrete(before)
+            if act.args and isinstance(act.args[0], tuple):
+                m = act.args[0]
+                inst = Instance(act.name, (), m.mtype, m.msource, m.mdest)
+                rec: Optional[z3.ExprRef] = record_of(m)
+            else:
+                inst = Instance(act.name, tuple(act.args))  # type: ignore[arg-type]
+                rec = None
+            eff, post = model.post_state(pre, inst, rec, tag="_reach")
+            s = z3.Solver()
+            s.set("timeout", timeout_ms)
+            s.add(*[_definition(n)(model, pre) for n in names], eff.guard, *eff.aux, z3.Not(_definition(name)(model, post)))
+            if s.check() == z3.sat:
+                z3_after = decode_state(s.model(), post)
+                return Cti(before, act, z3_after, True, f"found among the explorer's states (state {sid}, depth {result.depth[sid]})")
+    return None
+
+
 def explorer_reach(spec: RaftSpec) -> Callable[[State], Optional[bool]]:
     """A reachability oracle: whether the explorer reaches a state within the spec's bounds."""
     from .explorer import explore
 
     cache: dict[str, object] = {}
 
-    def reach(s: State) -> Optional[bool]:
+    def result() -> Any:
         if "result" not in cache:
             cache["result"] = explore(spec, keep_graph=False, stop_on_violation=False)
-        result = cache["result"]
-        if not spec.within_bounds(s):
-            return False
-        return result.find(s) is not None  # type: ignore[attr-defined]
+        return cache["result"]
 
+    def reach(s: State) -> Optional[bool]:
+        if not s.servers or not spec.within_bounds(s):
+            return False
+        return result().find(s) is not None  # type: ignore[no-any-return]
+
+    reach.result = result  # type: ignore[attr-defined]
     return reach
 
 

@@ -1,0 +1,231 @@
+"""`leaderfollower prove`: the spec's invariants checked with Z3 (bounded and inductive).
+
+Exit codes as for `check`: 0 every requested result holds (proved inductive, or no
+violation to the depth), 1 a property is violated or an induction step fails (or
+times out), 2 a usage error, reported on one line.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Optional
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leaderfollower.spec.lemmas import PROOFS, PROPERTY_ENCODINGS, LEMMAS
+from leaderfollower.spec.params import PRESETS
+
+from .cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, UsageError, build_params, fail_usage
+from .prove import BmcOutcome, InductionResult, bmc, explorer_reach, prove_inductive
+from .specs import SpecLoadError, load_spec_class
+from .traces import Step, format_trace
+from .z3model import EncodingError, Z3Model
+
+DEFAULT_DEPTH = 27
+"""Default BMC depth: the diameter of the default explored graph (`check --preset default`)."""
+
+
+class _Bar:
+    """A progress bar on stderr for the proof's obligations and BMC depths."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Optional[Progress] = None
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}[/]"),
+                BarColumn(bar_width=None),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.progress.start()
+        if what not in self.tasks:
+            self.tasks[what] = self.progress.add_task(what, total=total)
+        self.progress.update(self.tasks[what], completed=done, total=total)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _cti_doc(o: Any) -> Optional[dict[str, Any]]:
+    if o.cti is None:
+        return None
+    return {
+        "action": str(o.cti.action),
+        "reachable": o.cti.reachable,
+        "note": o.cti.note,
+        "trace": format_trace([Step(None, o.cti.before), Step(o.cti.action, o.cti.after)]) if o.cti.before.servers else "",
+    }
+
+
+def induction_doc(r: InductionResult) -> dict[str, Any]:
+    return {
+        "property": r.property,
+        "status": "proved-inductive" if r.proved else ("violated" if r.failed else "unknown"),
+        "lemmas": list(r.lemmas),
+        "seconds": round(r.seconds, 3),
+        "obligations": [
+            {
+                "lemma": o.lemma,
+                "action": o.action or "Init",
+                "status": o.status,
+                "seconds": round(o.seconds, 3),
+                **({"support": list(o.support)} if o.support is not None else {}),
+                **({"cti": _cti_doc(o)} if o.cti is not None else {}),
+            }
+            for o in r.obligations
+        ],
+    }
+
+
+def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "property": o.property,
+        "status": "violated" if o.violated else "holds-to-depth",
+        "depth": o.depth,
+        "seconds": round(o.seconds, 3),
+    }
+    if o.trace is not None:
+        doc["trace"] = [{"action": None if s.action is None else str(s.action)} for s in o.trace]
+    return doc
+
+
+@click.command()
+@click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
+@click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft or a shipped variant.")
+@click.option("--servers", type=int, help="Number of servers.")
+@click.option("--max-term", type=int, help="BMC bound on every current_term.")
+@click.option("--max-log", type=int, help="BMC bound on every log's length.")
+@click.option("--property", "props", multiple=True, help="Property to check (repeatable; default: every one with an encoding).")
+@click.option("--depth", type=int, help=f"BMC depth (default {DEFAULT_DEPTH}, the default graph's diameter; 0 skips BMC).")
+@click.option("--no-induction", is_flag=True, help="Bounded model checking only.")
+@click.option("--lemmas", "lemma_list", help="Comma-separated lemmas to use instead of the shipped proof's.")
+@click.option("--support", is_flag=True, help="Report the minimal set of lemmas each obligation needs (unsat cores).")
+@click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True, help="Seconds per Z3 query.")
+@click.option("--reach/--no-reach", default=True, show_default=True, help="Ask the explorer whether a counterexample to induction's pre-state is reachable.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
+def prove(
+    preset: str,
+    spec_ref: str,
+    servers: Optional[int],
+    max_term: Optional[int],
+    max_log: Optional[int],
+    props: tuple[str, ...],
+    depth: Optional[int],
+    no_induction: bool,
+    lemma_list: Optional[str],
+    support: bool,
+    timeout_s: float,
+    reach: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Check the invariants with Z3: BMC to a depth, and inductive proofs with the spec's lemmas."""
+    try:
+        params = build_params(preset, {"servers": servers, "max_term": max_term, "max_log": max_log})
+        spec_cls = load_spec_class(spec_ref)
+        spec = spec_cls(params)
+        Z3Model.for_spec(spec)
+        chosen = list(props) or list(PROPERTY_ENCODINGS)
+        for name in chosen:
+            if name not in PROPERTY_ENCODINGS:
+                raise UsageError(f"property {name!r} has no Z3 encoding; known: {', '.join(PROPERTY_ENCODINGS)}")
+        lemmas: Optional[list[str]] = None
+        if lemma_list is not None:
+            known = {lm.name for lm in LEMMAS}
+            lemmas = [x.strip() for x in lemma_list.split(",") if x.strip()]
+            for x in lemmas:
+                if x not in known:
+                    raise UsageError(f"unknown lemma {x!r}; known: {', '.join(sorted(known))}")
+        if depth is not None and depth < 0:
+            raise UsageError(f"--depth: expected at least 0, got {depth}")
+        if timeout_s <= 0:
+            raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+    except (UsageError, SpecLoadError, EncodingError) as exc:
+        fail_usage(str(exc))
+    bmc_depth = DEFAULT_DEPTH if depth is None else depth
+    bar = _Bar(enabled=not (quiet or as_json) and sys.stderr.isatty())
+    start = time.perf_counter()
+    try:
+        bmc_results = bmc(spec, chosen, bmc_depth, progress=bar) if bmc_depth > 0 else []
+        inductions: list[InductionResult] = []
+        if not no_induction:
+            oracle = explorer_reach(spec) if reach else None
+            for name in chosen:
+                if lemmas is None and name not in PROOFS:
+                    continue  # no shipped proof: BMC only
+                inductions.append(
+                    prove_inductive(
+                        spec, name, lemmas, timeout_ms=int(timeout_s * 1000), support=support, reach=oracle, progress=bar
+                    )
+                )
+    finally:
+        bar.close()
+    ok = all(not b.violated for b in bmc_results) and all(r.proved for r in inductions)
+    doc = {
+        "spec": spec.name,
+        "params": params.to_dict(),
+        "ok": ok,
+        "seconds": round(time.perf_counter() - start, 3),
+        "bmc": [bmc_doc(b) for b in bmc_results],
+        "induction": [induction_doc(r) for r in inductions],
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    elif not quiet:
+        render(Console(), doc, bmc_results, inductions, bmc_depth)
+    sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
+
+
+def render(console: Console, doc: dict[str, Any], bmcs: list[BmcOutcome], inds: list[InductionResult], depth: int) -> None:
+    """A table per property, then each counterexample."""
+    table = Table(title=f"{doc['spec']}: prove ({doc['params']['servers']} servers)")
+    for col in ("property", "check", "status", "time"):
+        table.add_column(col)
+    for b in bmcs:
+        status = f"[bold red]violated at depth {b.depth}[/]" if b.violated else f"[green]holds to depth {depth}[/]"
+        table.add_row(b.property, "BMC", status, f"{b.seconds:.2f} s")
+    for r in inds:
+        if r.proved:
+            status = f"[green]proved inductive[/] ({len(r.lemmas)} lemmas)"
+        elif r.failed:
+            status = f"[bold red]induction fails[/] ({len(r.failed)} obligations)"
+        else:
+            status = "[yellow]unknown (timeout)[/]"
+        table.add_row(r.property, "induction", status, f"{r.seconds:.2f} s")
+    console.print(table)
+    for r in inds:
+        obl = Table(title=f"{r.property}: obligations")
+        for col in ("lemma", "action", "status", "time", "support"):
+            obl.add_column(col)
+        for o in r.obligations:
+            style = {"proved": "green", "failed": "bold red"}.get(o.status, "yellow")
+            support = ", ".join(o.support) if o.support is not None else ""
+            obl.add_row(o.lemma, o.action or "Init", f"[{style}]{o.status}[/]", f"{o.seconds:.2f} s", support)
+        console.print(obl)
+        for o in r.failed:
+            if o.cti is None:
+                continue
+            where = {True: "reachable by the explorer: a real bug", False: "not reachable within the bounds: a missing lemma?", None: "reachability not checked"}[o.cti.reachable]
+            console.print(f"\n[bold red]counterexample to induction[/]: {o.action} breaks {o.lemma} ({where})")
+            if o.cti.note:
+                console.print(f"  {o.cti.note}")
+            if o.cti.before.servers:
+                console.print(format_trace([Step(None, o.cti.before), Step(o.cti.action, o.cti.after)]), markup=False, highlight=False)
+    for b in bmcs:
+        if b.trace is not None:
+            console.print(f"\n[bold red]{b.property} violated[/] after {b.depth} steps (BMC):")
+            console.print(format_trace(b.trace), markup=False, highlight=False)
