@@ -111,7 +111,9 @@ class StaleResponseCounted(BrokenVariant):
     name = "stale-vote-counted"
     description = "a vote response from an older term is counted"
     breaks = "ElectionSafety"
-    catch_params = Params(servers=3, values=1, max_term=3, max_log=0, max_copies=1, max_in_flight=1, symmetry=True)
+    # Two servers suffice when two stale grants can wait in the network (about 5x
+    # fewer states than three servers with one message in flight; same length, 18).
+    catch_params = Params(servers=2, values=1, max_term=3, max_log=0, max_copies=1, max_in_flight=2, symmetry=True)
 
     def drop_stale_response(self, s: State, m: Message) -> Optional[State]:
         i = m.mdest
