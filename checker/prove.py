@@ -59,8 +59,13 @@ def bmc(
     properties: Sequence[str],
     depth: int,
     progress: Optional[ProgressFn] = None,
+    encodings: Optional[dict[str, Callable[[Z3Model, Sym], z3.BoolRef]]] = None,
 ) -> list[BmcOutcome]:
-    """Shortest violation of each property within `depth` steps, under the spec's bounds."""
+    """Shortest violation of each property within `depth` steps, under the spec's bounds.
+
+    `encodings` adds invariants by name beyond `PROPERTY_ENCODINGS` (tests use it).
+    """
+    defs = {**PROPERTY_ENCODINGS, **(encodings or {})}
     model = Z3Model.for_spec(spec, log_bound=spec.params.max_log)
     start = time.perf_counter()
     solver = z3.Solver()
@@ -74,7 +79,7 @@ def bmc(
             progress("bmc", d, depth)
         for name in list(pending):
             solver.push()
-            solver.add(z3.Not(PROPERTY_ENCODINGS[name](model, states[d])))
+            solver.add(z3.Not(defs[name](model, states[d])))
             if solver.check() == z3.sat:
                 trace = _decode_trace(spec, solver.model(), states, steps)
                 found[name] = BmcOutcome(name, True, d, time.perf_counter() - start, trace)
@@ -152,6 +157,27 @@ class InductionResult:
     @property
     def failed(self) -> list[Obligation]:
         return [o for o in self.obligations if o.status == "failed"]
+
+
+def format_cti(cti: Cti) -> str:
+    """The counterexample to induction as two states: every variable before, what changed after."""
+    from .traces import bag_changes, describe_state, server_changes
+
+    lines = ["  before (satisfies every conjunct of the invariant):"]
+    lines += [f"       {line}" for line in describe_state(cti.before)]
+    lines.append(f"  after {cti.action}:")
+    changed = False
+    for k, (a, b) in enumerate(zip(cti.before.servers, cti.after.servers)):
+        diffs = server_changes(a, b)
+        if diffs:
+            changed = True
+            lines.append(f"       s{k}: " + "; ".join(diffs))
+    for line in bag_changes(cti.before, cti.after):
+        changed = True
+        lines.append(f"       net {line}")
+    if not changed:
+        lines.append("       (no change)")
+    return "\n".join(lines)
 
 
 def canonical_instances(model: Z3Model, action: str) -> list[Instance]:

