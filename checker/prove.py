@@ -467,20 +467,24 @@ def reachable_cti(
 
 
 def explorer_reach(spec: RaftSpec) -> Callable[[State], Optional[bool]]:
-    """A reachability oracle: whether the explorer reaches a state within the spec's bounds."""
+    """A reachability oracle: whether the explorer reaches a state within the spec's bounds (None: unknown)."""
     from .explorer import explore
 
     cache: dict[str, object] = {}
 
     def result() -> Any:
         if "result" not in cache:
-            cache["result"] = explore(spec, keep_graph=False, stop_on_violation=False)
+            # Stopping at the first violation keeps runs on broken variants short; a
+            # state not found by an incomplete search has unknown reachability.
+            cache["result"] = explore(spec, keep_graph=False, stop_on_violation=True)
         return cache["result"]
 
     def reach(s: State) -> Optional[bool]:
         if not s.servers or not spec.within_bounds(s):
             return False
-        return result().find(s) is not None  # type: ignore[no-any-return]
+        if result().find(s) is not None:
+            return True
+        return False if result().complete else None
 
     reach.result = result  # type: ignore[attr-defined]
     return reach

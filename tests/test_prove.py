@@ -1,0 +1,191 @@
+"""`prove`: ElectionSafety is inductive with the shipped lemmas, a dropped lemma shows up as a
+counterexample to induction, each ElectionSafety-breaking variant is caught with a
+reachable counterexample, BMC finds shortest violations, and the command line works.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import pytest
+import z3
+from click.testing import CliRunner
+
+from leaderfollower.checker.cli import main
+from leaderfollower.checker.explorer import ExploreResult, explore
+from leaderfollower.checker.prove import bmc, explorer_reach, prove_inductive
+from leaderfollower.checker.z3model import Z3Model, Z_LEADER
+from leaderfollower.spec.lemmas import LEMMAS, PROOFS
+from leaderfollower.spec.params import PRESETS, Params
+from leaderfollower.spec.properties import property_by_name
+from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
+from leaderfollower.spec.variants import VARIANTS
+
+
+@lru_cache(maxsize=None)
+def explored(params: Params) -> ExploreResult:
+    return explore(RaftSpec(params), keep_graph=False, stop_on_violation=False)
+
+
+# ------------------------------------------------------------- the lemmas
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small"])
+def test_every_lemma_holds_on_every_reachable_state(preset: str) -> None:
+    params = PRESETS[preset]
+    spec = RaftSpec(params)
+    result = explored(params)
+    for sid in range(result.distinct_states):
+        s = result.state(sid)
+        for lemma in LEMMAS:
+            assert lemma.holds is not None
+            assert lemma.holds(spec, s), f"{lemma.name} fails on reachable state {sid}: {s}"
+
+
+def test_the_proof_names_only_known_lemmas() -> None:
+    known = {lm.name for lm in LEMMAS}
+    for prop, lemmas in PROOFS.items():
+        property_by_name(prop)
+        assert set(lemmas) <= known
+
+
+# ------------------------------------------------------------ induction
+
+
+def test_election_safety_is_inductive_at_three_servers() -> None:
+    result = prove_inductive(RaftSpec(Params(servers=3)), "ElectionSafety", timeout_ms=60_000)
+    assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
+    assert result.seconds < 30  # target 10 s on an idle machine; room for a loaded CI core
+    # One obligation per (action, conjunct) plus Init per conjunct.
+    conjuncts = 1 + len(PROOFS["ElectionSafety"])
+    assert len(result.obligations) == conjuncts * (1 + len(ACTION_NAMES))
+
+
+@pytest.mark.slow
+def test_election_safety_is_inductive_at_five_servers() -> None:
+    result = prove_inductive(RaftSpec(Params(servers=5)), "ElectionSafety", timeout_ms=120_000)
+    assert result.proved
+
+
+@pytest.mark.parametrize(
+    "dropped, action, preset",
+    [
+        ("VotesGrantedDisjoint", "BecomeLeader", "small"),  # with two servers each quorum holds both candidates
+        ("GrantedResponsesMeanVotedFor", "HandleRequestVoteResponse", "tiny"),
+    ],
+)
+def test_dropping_a_needed_lemma_gives_an_unreachable_counterexample_to_induction(dropped: str, action: str, preset: str) -> None:
+    spec = RaftSpec(PRESETS[preset])
+    lemmas = [x for x in PROOFS["ElectionSafety"] if x != dropped]
+    result = prove_inductive(spec, "ElectionSafety", lemmas, actions=[action], reach=explorer_reach(spec), timeout_ms=30_000)
+    assert not result.proved
+    failed = result.failed[0]
+    assert failed.action == action and failed.cti is not None
+    cti = failed.cti
+    assert cti.reachable is False  # a missing lemma, not a bug
+    # The counterexample is a real step of the Python spec.
+    assert spec.apply(cti.before, cti.action) == cti.after
+
+
+def test_support_names_a_minimal_lemma_set() -> None:
+    spec = RaftSpec(Params(servers=3))
+    result = prove_inductive(spec, "ElectionSafety", actions=["BecomeLeader"], support=True)
+    assert result.proved
+    es = next(o for o in result.obligations if o.lemma == "ElectionSafety" and o.action == "BecomeLeader")
+    assert es.support is not None and "VotesGrantedDisjoint" in es.support and "LeaderHasQuorum" in es.support
+    # Minimal: without any one of them the obligation fails.
+    for name in es.support:
+        if name == "ElectionSafety":
+            continue
+        rest = [x for x in es.support if x not in (name, "ElectionSafety")]
+        again = prove_inductive(spec, "ElectionSafety", rest, actions=["BecomeLeader"])
+        assert not next(o for o in again.obligations if o.lemma == "ElectionSafety" and o.action == "BecomeLeader").status == "proved"
+
+
+# -------------------------------------------------------------- variants
+
+ELECTION_VARIANTS = {
+    # variant: the action whose obligation fails from a reachable state
+    "non-majority-quorum": "BecomeLeader",
+    "vote-not-persisted": "Restart",
+    "stale-vote-counted": "DropStaleResponse",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ELECTION_VARIANTS))
+def test_each_election_safety_variant_is_caught_by_a_reachable_counterexample(name: str) -> None:
+    cls = VARIANTS[name]
+    assert cls.breaks == "ElectionSafety"
+    spec = cls(cls.catch_params)
+    action = ELECTION_VARIANTS[name]
+    # A short timeout: an obligation left unknown does not matter once another fails reachably.
+    result = prove_inductive(spec, "ElectionSafety", actions=[action], reach=explorer_reach(spec), timeout_ms=8_000)
+    assert result.failed, f"{name}: induction unexpectedly holds"
+    ctis = [o.cti for o in result.failed if o.cti is not None]
+    assert any(c.reachable for c in ctis), f"{name}: no reachable counterexample"
+    for c in ctis:
+        if c.reachable:
+            assert spec.apply(c.before, c.action) == c.after
+
+
+def test_the_correct_spec_has_no_failing_obligation_for_those_actions() -> None:
+    spec = RaftSpec(Params(servers=3))
+    result = prove_inductive(spec, "ElectionSafety", actions=sorted(set(ELECTION_VARIANTS.values())))
+    assert result.proved
+
+
+# ------------------------------------------------------------------- BMC
+
+
+def test_bmc_finds_the_shortest_violation_at_the_explorers_depth() -> None:
+    """'No leader ever' is violated first where the explorer first witnesses LeaderElected."""
+    params = Params(servers=1, max_term=2, max_log=0)
+    spec = RaftSpec(params)
+    result = explore(spec, keep_graph=False, stop_on_violation=False)
+    depth = int(result.depth[result.witnesses["LeaderElected"].state])
+
+    def no_leader(model: Z3Model, s: object) -> z3.BoolRef:
+        return z3.And([s.role(i) != Z_LEADER for i in model.servers])  # type: ignore[attr-defined]
+
+    (out,) = bmc(spec, ["NoLeader"], depth + 2, encodings={"NoLeader": no_leader})
+    assert out.violated and out.depth == depth
+    assert out.trace is not None and out.trace[-1].action is not None and out.trace[-1].action.name == "BecomeLeader"
+
+
+def test_bmc_reports_no_violation_on_the_correct_spec() -> None:
+    spec = RaftSpec(Params(servers=2, max_term=2, max_log=1))
+    outs = bmc(spec, ["ElectionSafety", "LogMatching", "CommitWithinLog"], 3)
+    assert [o.violated for o in outs] == [False, False, False]
+
+
+# ------------------------------------------------------------------- CLI
+
+
+def test_cli_json_and_exit_codes() -> None:
+    runner = CliRunner()
+    ok = runner.invoke(main, ["prove", "--preset", "tiny", "--depth", "2", "--property", "ElectionSafety", "--json", "--no-reach"])
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(ok.output)
+    assert doc["ok"] and doc["induction"][0]["status"] == "proved-inductive"
+    assert doc["bmc"][0]["status"] == "holds-to-depth"
+    bad = runner.invoke(main, ["prove", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--depth", "0", "--json"])
+    assert bad.exit_code == 1, bad.output
+    doc = json.loads(bad.output)
+    cti = doc["induction"][0]["obligations"]
+    assert any(o["status"] == "failed" and o.get("cti", {}).get("reachable") for o in cti)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--property", "Nope"], "no Z3 encoding"),
+        (["--lemmas", "Nope"], "unknown lemma"),
+        (["--depth", "-1"], "--depth"),
+        (["--spec", "nope"], "unknown spec"),
+        (["--max-entries-per-append", "2"], "No such option"),
+    ],
+)
+def test_cli_usage_errors_are_one_line(args: list[str], message: str) -> None:
+    res = CliRunner().invoke(main, ["prove", "--preset", "tiny", *args])
+    assert res.exit_code == 2
+    assert message in res.output
