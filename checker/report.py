@@ -30,7 +30,7 @@ from . import svg
 from .check import finding_trace, summarise
 from .explorer import ExploreResult, Finding, ProgressFn, explore
 from .fingerprint import spec_fingerprint
-from .traces import Trace, format_trace
+from .traces import Trace, TraceError, format_trace, replay
 from .verify import GOOD_STATUSES, tool_versions
 
 esc = svg.esc
@@ -91,11 +91,22 @@ class VariantOutcome:
     distinct_states: int
     seconds: float
     figure: Optional[TraceFigure]
+    complete: bool = True
+    """The search ran to the end (or to the violation), not into the state budget."""
+    scripted: bool = False
+    """The figure replays the variant's scripted `scenario`, not an explorer counterexample."""
 
     @property
     def caught(self) -> bool:
-        """The variant broke the property it is meant to break."""
+        """The explorer broke the property the variant is meant to break."""
         return self.breaks in self.violated
+
+    @property
+    def how(self) -> str:
+        """One word for the table: caught, missed, or out of budget."""
+        if self.caught:
+            return "caught"
+        return "missed" if self.complete else "out-of-budget"
 
 
 @dataclass
@@ -136,16 +147,27 @@ class ReportData:
         for engine, note in self.engine_notes.items():
             if "error:" in note:
                 out.append(f"{engine}: {note}")
-        out += [f"variant {v.name}: {v.breaks} was not violated (the bug was missed)" for v in self.variants if not v.caught]
+        for v in self.variants:
+            if v.how == "missed":
+                out.append(f"variant {v.name}: {v.breaks} holds in every state the search reached (the bug was missed)")
         return out
+
+    def warnings(self) -> list[str]:
+        """What the reader should know but does not fail the report: variants whose search ran out of budget."""
+        return [
+            f"variant {v.name}: not caught within {v.distinct_states:,} states (the search stopped at its budget)"
+            + ("; a scripted scenario shows the bug instead" if v.scripted else "")
+            for v in self.variants
+            if v.how == "out-of-budget"
+        ]
 
     @property
     def ok(self) -> bool:
-        """The spec passed every engine and every variant's bug was caught."""
+        """The spec passed every engine and no variant's bug was missed by a complete search."""
         extra_ok = all(
             entry.get("status") in GOOD_STATUSES for props in self.extra_engines.values() for entry in props.values()
         )
-        return bool(self.summary["ok"]) and extra_ok and not self.problems() and all(v.caught for v in self.variants)
+        return bool(self.summary["ok"]) and extra_ok and not self.problems()
 
 
 # ------------------------------------------------------------------ building
@@ -177,16 +199,65 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
     return TraceFigure(finding.property, kind, description, note, trace, diagram, format_trace(trace))
 
 
-def run_variant(name: str, progress: Optional[ProgressFn] = None) -> VariantOutcome:
-    """Explore one shipped broken variant on its catch parameters, stopping at the first violation."""
+VARIANT_MAX_STATES = 3_000_000
+"""Default state budget per broken variant: the slowest that the explorer catches needs about 1.7 million."""
+
+
+def _scenario_figure(cls: type[RaftSpec], params: Params, breaks: str) -> Optional[TraceFigure]:
+    """The variant's scripted scenario (if it has one), cut at the first step that breaks `breaks`.
+
+    A variant whose bug lies beyond what the explorer can afford may carry
+    `scenario`: a sequence of `Action`s from the initial state (or a function
+    returning one), replayed here on `params`.
+    """
+    scenario = getattr(cls, "scenario", None)
+    if scenario is None:
+        return None
+    actions = list(scenario() if callable(scenario) else scenario)
+    spec = cls(params)
+    try:
+        trace = replay(spec, actions)
+    except TraceError as exc:
+        raise TraceError(f"variant {cls.name}: its scripted scenario does not replay: {exc}") from None
+    prop = next(p for p in PROPERTIES if p.name == breaks)
+    for row in range(1, len(trace)):
+        before, after = trace[row - 1].state, trace[row].state
+        if prop.kind == "action" and prop.step_holds is not None:
+            broken = not all(prop.step_holds(spec, a, b) for a, b in zip(before.servers, after.servers))
+        else:
+            broken = prop.holds is not None and not prop.holds(spec, after)
+        if broken:
+            trace = trace[: row + 1]
+            diagram = svg.sequence_diagram(
+                trace,
+                title=f"scripted counterexample to {breaks} ({cls.name})",
+                highlight_step=row,
+                highlight_label=f"{breaks} violated at step {row}",
+                highlight_kind="violation",
+            )
+            note = "A scripted scenario, replayed step by step on the variant: the explorer cannot afford bounds this deep."
+            return TraceFigure(breaks, "violation", prop.description, note, trace, diagram, format_trace(trace))
+    return None
+
+
+def run_variant(name: str, progress: Optional[ProgressFn] = None, max_states: Optional[int] = VARIANT_MAX_STATES) -> VariantOutcome:
+    """Explore one shipped broken variant on its catch parameters, stopping at the first violation.
+
+    A search that reaches `max_states` stops there; the outcome says so, and the
+    variant's scripted scenario (if any) stands in for the counterexample.
+    """
     cls = VARIANTS[name]
     start = time.perf_counter()
-    result = explore(cls(cls.catch_params), keep_graph=False, stop_on_violation=True, progress=progress)
+    result = explore(cls(cls.catch_params), keep_graph=False, stop_on_violation=True, progress=progress, max_states=max_states)
     seconds = time.perf_counter() - start
     figure = None
     wanted = [f for f in result.violations if f.property == cls.breaks] or list(result.violations)
+    scripted = False
     if wanted:
         figure = _figure(result, wanted[0])
+    else:
+        figure = _scenario_figure(cls, cls.catch_params, cls.breaks)
+        scripted = figure is not None
     return VariantOutcome(
         name=name,
         description=cls.description,
@@ -196,6 +267,8 @@ def run_variant(name: str, progress: Optional[ProgressFn] = None) -> VariantOutc
         distinct_states=result.distinct_states,
         seconds=seconds,
         figure=figure,
+        complete=result.complete or bool(result.violations),
+        scripted=scripted,
     )
 
 
@@ -212,6 +285,7 @@ def build_report(
     conformance: Optional[dict[str, Any]] = None,
     note: Optional[ProgressNote] = None,
     progress: Optional[ProgressFactory] = None,
+    variant_max_states: Optional[int] = VARIANT_MAX_STATES,
 ) -> ReportData:
     """Explore (unless `result` is given) and collect everything the report shows.
 
@@ -220,6 +294,7 @@ def build_report(
     `extra_engines`: {engine: {property: {"status": ..., "detail": ...}}} from other engines.
     `note`: called with a line of progress before each long step.
     `progress`: called with the name of each exploration for a callback that gets the explorer's snapshots.
+    `variant_max_states`: the state budget of each variant's search (None: no limit).
     """
     started = time.perf_counter()
     say = note or (lambda line: None)
@@ -241,7 +316,7 @@ def build_report(
     outcomes = []
     for name in names:
         say(f"exploring variant {name}: {VARIANTS[name].catch_params.describe()}")
-        outcomes.append(run_variant(name, progress(name) if progress else None))
+        outcomes.append(run_variant(name, progress(name) if progress else None, variant_max_states))
     graph_svg, graph_states, graph_note = None, 0, "not drawn (no graph configuration given)"
     if graph_params is not None:
         say(f"exploring the graph configuration: {graph_params.describe()}")
@@ -521,7 +596,9 @@ def render_html(data: ReportData) -> str:
         f"explorer: {sum(1 for r in s['properties'] if r['status'] in GOOD_STATUSES)} of {len(s['properties'])} properties hold or are witnessed"
         + (f"; {caught} of {len(data.variants)} broken variants caught" if data.variants else "")
         + ".</p>",
-        ("<ul>" + "".join(f'<li class="bad">{esc(p)}</li>' for p in data.problems()) + "</ul>") if data.problems() else "",
+        ("<ul>" + "".join(f'<li class="bad">{esc(p)}</li>' for p in data.problems())
+         + "".join(f'<li class="other">{esc(w)}</li>' for w in data.warnings()) + "</ul>")
+        if data.problems() or data.warnings() else "",
         "<nav><ol>"
         '<li><a href="#checked">What was checked</a></li><li><a href="#results">Results per property and engine</a></li>'
         '<li><a href="#coverage">Action coverage</a></li><li><a href="#depth">States per BFS depth</a></li>'
@@ -588,7 +665,7 @@ def render_html(data: ReportData) -> str:
             steps = str(v.figure.steps) if v.figure else "\u2014"
             rows.append(
                 f"<tr><td><a href='#variant-{esc(v.name)}'><code>{esc(v.name)}</code></a></td><td>{esc(v.description)}</td>"
-                f"<td>{esc(v.breaks)}</td><td>{_status('caught' if v.caught else 'missed')}</td>"
+                f"<td>{esc(v.breaks)}</td><td>{_status(v.how)}{' <span class=lead>(scripted scenario shown)</span>' if v.scripted else ''}</td>"
                 f"<td class='num'>{steps}</td><td class='num'>{v.distinct_states:,}</td><td class='num'>{v.seconds:.1f} s</td></tr>"
             )
         out.append(
@@ -600,14 +677,19 @@ def render_html(data: ReportData) -> str:
             out.append(f"<h3>Variant <code>{esc(v.name)}</code>: {esc(v.description)}</h3>")
             out.append(
                 f"<p>Breaks <b>{esc(v.breaks)}</b>. Explored on <code>{esc(v.params.describe())}</code>: "
-                f"{v.distinct_states:,} states in {v.seconds:.1f} s; violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
+                f"{v.distinct_states:,} states in {v.seconds:.1f} s{'' if v.complete else ' (stopped at the state budget)'}; "
+                f"violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
             )
             if v.figure:
-                out.append(f"<p>Counterexample of {v.figure.steps} steps; the highlighted last step breaks {esc(v.figure.name)}.</p>")
+                if v.scripted:
+                    out.append(f'<p class="note">{esc(v.figure.note)} The highlighted step {v.figure.steps} breaks {esc(v.figure.name)}.</p>')
+                else:
+                    out.append(f"<p>Counterexample of {v.figure.steps} steps; the highlighted last step breaks {esc(v.figure.name)}.</p>")
                 out.append(f'<div class="figure">{v.figure.diagram}</div>')
                 out.append(f"<details><summary>the trace as text</summary><pre>{esc(v.figure.text)}</pre></details>")
             else:
-                out.append('<p class="bad">No counterexample found: the checker missed this bug on these parameters.</p>')
+                what = "the checker missed this bug on these parameters" if v.complete else "the search stopped at its state budget first"
+                out.append(f'<p class="bad">No counterexample found: {what}.</p>')
             out.append("</div>")
     else:
         out.append('<p class="placeholder">No broken variants were run for this report (<code>--no-variants</code>).</p>')
@@ -673,7 +755,7 @@ def render_markdown(data: ReportData, html_name: str = "") -> str:
         for v in data.variants:
             steps = str(v.figure.steps) if v.figure else "\u2014"
             lines.append(
-                f"| `{v.name}` ({_md_escape(v.description)}) | {v.breaks} | {'yes' if v.caught else '**no**'} | {steps} | "
+                f"| `{v.name}` ({_md_escape(v.description)}) | {v.breaks} | {'yes' if v.caught else '**' + v.how + '**' + (' (scripted scenario shown)' if v.scripted else '')} | {steps} | "
                 f"{v.distinct_states:,} | {v.seconds:.1f} s |"
             )
     if html_name:

@@ -5,7 +5,7 @@ How this works: the options pick the model the way `check` and `verify` do
 the other engines' results from a `verify` result document, which must be about
 the same spec (fingerprint) and parameters.  `build_report` does the work;
 `write_report` writes OUT.html and OUT.md.  Exit codes as everywhere: 0 the spec
-passes and every broken variant is caught, 1 otherwise (the report is written
+passes and no broken variant is missed by a complete search, 1 otherwise (the report is written
 either way), 2 a usage or input error on one line.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from leaderfollower.spec.variants import VARIANTS
 from .config import ConfigError, load_config, params_from_table
 from .explorer import Progress
 from .fingerprint import spec_fingerprint
-from .report import GRAPH_PARAMS, build_report, engines_from_document, write_report
+from .report import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report
 from .specs import SpecLoadError, load_spec_class
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -114,6 +114,7 @@ class _PeriodicProgress:
 @click.option("--symmetry/--no-symmetry", default=None, help="Reduce by permutations of server identities.")
 @click.option("--variants", "variants_text", default="all", show_default=True, help="Broken variants to explore for the 'bugs this checker catches' section: 'all' or NAME,NAME.")
 @click.option("--no-variants", is_flag=True, help="Leave out the broken variants (they take minutes on their catch parameters).")
+@click.option("--variant-max-states", type=int, default=VARIANT_MAX_STATES, show_default=True, help="State budget of each variant's search; 0: no limit.")
 @click.option("--graph", "graph_text", default=None, help=f"The tiny configuration to draw as a state graph, KEY=VALUE,... over '{GRAPH_PARAMS.describe()}'; 'none' to leave it out.")
 @click.option("--from-json", "from_json", type=click.Path(dir_okay=False, path_type=Path), help="A 'verify --json' result document: add its Z3 and conformance results.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
@@ -132,6 +133,7 @@ def report(
     symmetry: Optional[bool],
     variants_text: str,
     no_variants: bool,
+    variant_max_states: int,
     graph_text: Optional[str],
     from_json: Optional[Path],
     quiet: bool,
@@ -154,6 +156,8 @@ def report(
         if not out.resolve().parent.is_dir():
             raise ReportUsageError(f"{out}: cannot write the report: folder {out.parent} does not exist")
         doc = read_result_document(from_json) if from_json is not None else None
+        if variant_max_states < 0:
+            raise ReportUsageError(f"--variant-max-states: expected 0 (no limit) or a positive number, got {variant_max_states}")
         chosen = parse_variants(variants_text)
         variants = [] if no_variants else chosen
         graph_params = parse_graph(graph_text) if graph_text is not None else GRAPH_PARAMS
@@ -205,6 +209,7 @@ def report(
         conformance=conformance,
         note=say,
         progress=None if quiet else _PeriodicProgress,
+        variant_max_states=variant_max_states or None,
     )
     try:
         html_path, md_path = write_report(data, out)

@@ -227,3 +227,24 @@ def test_a_graph_configuration_too_big_to_draw_is_left_out_with_a_reason() -> No
     data = build_report(RaftSpec, PRESETS["tiny"], variants=[], graph_params=Params(servers=3, max_term=2, max_log=1))
     assert data.graph_svg is None
     assert "more than 1,500 states" in render_html(data)
+
+
+def test_a_variant_search_that_runs_out_of_budget_says_so_and_can_show_a_scripted_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
+    from leaderfollower.checker.report import run_variant
+    from leaderfollower.spec.variants import VARIANTS
+
+    out = run_variant("vote-not-persisted", max_states=1000)
+    assert out.how == "out-of-budget" and out.figure is None and not out.complete
+    # A variant may carry a scripted scenario; it stands in, cut at the first step that breaks the property.
+    cls = VARIANTS["non-majority-quorum"]
+    full = run_variant("non-majority-quorum")
+    assert full.figure is not None and full.how == "caught"
+    actions = [step.action for step in full.figure.trace[1:]]
+    from leaderfollower.spec.raft import Action
+
+    monkeypatch.setattr(cls, "scenario", [*actions, Action("Restart", (0,))], raising=False)  # a step past the violation is cut
+    scripted = run_variant("non-majority-quorum", max_states=50)
+    assert scripted.how == "out-of-budget" and scripted.scripted
+    assert scripted.figure is not None and scripted.figure.steps == full.figure.steps
+    data = build_report(RaftSpec, PRESETS["tiny"], variants=["non-majority-quorum"], graph_params=None, variant_max_states=50)
+    assert data.ok and data.warnings() and "scripted counterexample to ElectionSafety" in render_html(data)
