@@ -1,0 +1,88 @@
+"""Time the Z3 proofs: ElectionSafety inductive at 3 and 5 servers, BMC per depth, agreement.
+
+Usage:
+    python benchmarks/prove_bench.py              # induction at 3 and 5 servers
+    python benchmarks/prove_bench.py --bmc 8      # also BMC time per depth (tiny preset)
+    python benchmarks/prove_bench.py --agreement  # also Python/Z3 agreement on the whole tiny graph
+
+Results are recorded by hand in docs/performance-z3.md.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import z3
+
+from leaderfollower.checker.explorer import explore
+from leaderfollower.checker.prove import bmc, prove_inductive
+from leaderfollower.checker.z3decode import SuccessorOracle
+from leaderfollower.checker.z3model import Z3Model
+from leaderfollower.spec.lemmas import PROOFS
+from leaderfollower.spec.params import Params
+from leaderfollower.spec.raft import RaftSpec
+
+
+def induction(servers: int) -> None:
+    spec = RaftSpec(Params(servers=servers))
+    for prop in PROOFS:
+        result = prove_inductive(spec, prop, timeout_ms=120_000)
+        slowest = sorted(result.obligations, key=lambda o: -o.seconds)[:3]
+        status = "proved" if result.proved else "NOT proved"
+        print(f"{prop} inductive, {servers} servers: {status} in {result.seconds:.2f} s "
+              f"({len(result.obligations)} obligations, {len(result.lemmas)} lemmas)")
+        for o in slowest:
+            print(f"    slowest: {o.lemma} / {o.action or 'Init'}: {o.seconds:.2f} s")
+
+
+def bmc_depths(depth: int) -> None:
+    spec = RaftSpec(Params(servers=2, max_term=2, max_log=1))
+    last = 0.0
+
+    def progress(what: str, d: int, total: int) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        print(f"    BMC depth {d}: {now - start:.1f} s cumulative ({now - last:.1f} s for this depth)")
+        last = now
+
+    start = last = time.perf_counter()
+    out = bmc(spec, ["ElectionSafety"], depth, progress=progress)
+    print(f"BMC ElectionSafety to depth {depth} (2 servers): {'violated' if out[0].violated else 'holds'}")
+
+
+def agreement() -> None:
+    params = Params(servers=2, max_term=2, max_log=1)
+    spec = RaftSpec(params)
+    result = explore(spec, keep_graph=False, stop_on_violation=False)
+    oracle = SuccessorOracle(Z3Model.for_spec(spec))
+    start = time.perf_counter()
+    mismatches = 0
+    transitions = 0
+    for sid in range(result.distinct_states):
+        s = result.state(sid)
+        py = set(spec.successors(s))
+        transitions += len(py)
+        if py != oracle.successors(s):
+            mismatches += 1
+    print(f"agreement on {result.distinct_states} states ({transitions} transitions): "
+          f"{mismatches} mismatches in {time.perf_counter() - start:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--servers", type=int, nargs="*", default=[3, 5])
+    parser.add_argument("--bmc", type=int, default=0)
+    parser.add_argument("--agreement", action="store_true")
+    args = parser.parse_args()
+    print(f"z3 {z3.get_version_string()}, Python {platform.python_version()}, {platform.machine()}")
+    for n in args.servers:
+        induction(n)
+    if args.bmc:
+        bmc_depths(args.bmc)
+    if args.agreement:
+        agreement()
+
+
+if __name__ == "__main__":
+    main()
