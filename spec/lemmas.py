@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Callable, Optional
 
-import z3
+import z3  # type: ignore[import-untyped]
 
 from .state import CANDIDATE, LEADER, AppendEntriesRequest, AppendEntriesResponse, RequestVoteResponse, State
 
@@ -85,7 +85,7 @@ def _same_entry(s: "Sym", a: int, b: int, x: z3.ArithRef) -> z3.BoolRef:
 
 
 def _min(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    return z3.If(a < b, a, b)  # type: ignore[return-value]
+    return z3.If(a < b, a, b)
 
 
 def z3_log_matching(z: "Z3Model", s: "Sym") -> z3.BoolRef:
