@@ -41,7 +41,25 @@ def fail_usage(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-@click.group()
+class _OneLineErrors(click.Group):
+    """A click group whose usage errors are one line (`leaderfollower: error: ...`), exit 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+            click.echo(f"leaderfollower: error: {where}{exc.format_message()}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("leaderfollower: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_OneLineErrors)
 @click.version_option(package_name="leaderfollower")
 def main() -> None:
     """leaderfollower: a model-checked leader/follower (Raft) replication pattern."""
@@ -184,6 +202,8 @@ def check(
         spec_cls = load_spec_class(spec_ref)
         if dump_graph is not None and no_graph:
             raise UsageError("--dump-graph needs the graph; drop --no-graph")
+        if dump_graph is not None and dump_graph.suffix.lower() not in (".graphml", ".dot", ".gv"):
+            raise UsageError(f"--dump-graph {dump_graph}: unknown extension {dump_graph.suffix or '(none)'}; use .graphml, .dot or .gv")
     except (UsageError, SpecLoadError) as exc:
         fail_usage(str(exc))
     spec = spec_cls(params)
@@ -213,7 +233,7 @@ def check(
                 console.print(f"  {f.action}: {f.error}" if f.kind == "error" else f"  {f.error}")
             console.print(format_trace(finding_trace(result, f)), markup=False, highlight=False)
             if f.property in trace_files:
-                console.print(f"trace written to {trace_files[f.property]}")
+                click.echo(f"trace written to {trace_files[f.property]}")
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)
 
 
