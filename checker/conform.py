@@ -85,6 +85,8 @@ class ReplayCluster:
         self.config = CoreConfig(servers=servers, max_entries_per_append=max_entries_per_append, **(core_options or {}))
         self.bag: Counter[Any] = Counter()
         self.nodes: list[_Node] = []
+        # Per node, the snapshot part that equals its current state (None: changed since).
+        self._parts: list[Optional[tuple[Any, ...]]] = [None] * servers
         for i in range(servers):
             files = CrashableDirectory(workdir / f"s{i}")
             storage = Storage(files, name=f"s{i}", bugs=self.config.bugs)
@@ -94,6 +96,7 @@ class ReplayCluster:
     def reset(self) -> None:
         """Back to the initial state: empty folders, fresh nodes recovered from them, no messages."""
         self.bag.clear()
+        self._parts = [None] * self.n
         for i, node in enumerate(self.nodes):
             node.files.wipe()
             storage = Storage(node.files, name=f"s{i}", bugs=self.config.bugs)
@@ -129,16 +132,24 @@ class ReplayCluster:
 
         Restoring it puts the real nodes back in a state the real code reached, so a
         walk can start where an earlier one passed instead of replaying the way there.
+        A node untouched since the last snapshot shares that snapshot's (immutable) part.
         """
-        nodes = []
-        for node in self.nodes:
-            storage_state = _copy_fields(vars(node.storage), skip="files")
-            nodes.append((node.files.snapshot(), storage_state, _copy_fields(vars(node.core)), list(node.applied)))
-        return ClusterSnapshot(tuple(nodes), Counter(self.bag))
+        for i, node in enumerate(self.nodes):
+            if self._parts[i] is None:
+                storage_state = _copy_fields(vars(node.storage), skip="files")
+                self._parts[i] = (node.files.snapshot(), storage_state, _copy_fields(vars(node.core)), tuple(node.applied))
+        return ClusterSnapshot(tuple(self._parts), Counter(self.bag))
 
     def restore(self, snap: "ClusterSnapshot") -> None:
-        """Put every node and the network back as they were at `snapshot`."""
-        for i, (model, storage_state, core, applied) in enumerate(snap.nodes):
+        """Put every node and the network back as they were at `snapshot`.
+
+        Only nodes that changed since are rewritten: a node whose current state is the
+        very part the snapshot holds is already as it was.
+        """
+        for i, part in enumerate(snap.nodes):
+            if self._parts[i] is part:
+                continue
+            model, storage_state, core, applied = part
             node = self.nodes[i]
             node.files.restore(model)
             storage = Storage.__new__(Storage)
@@ -147,6 +158,7 @@ class ReplayCluster:
             new_core = RaftCore.__new__(RaftCore)
             vars(new_core).update(_copy_fields(core))
             self.nodes[i] = _Node(node.files, storage, new_core, list(applied))
+            self._parts[i] = part
         self.bag = Counter(snap.bag)
 
     def close(self) -> None:
@@ -159,6 +171,7 @@ class ReplayCluster:
     def _flush(self, i: int) -> None:
         """Carry out node i's Ready: persist and fsync first, then send, then apply."""
         node = self.nodes[i]
+        self._parts[i] = None
         ready = node.core.ready()
         if ready.hard_state is not None or ready.log_from is not None:
             node.storage.save(ready.hard_state, ready.log_from, ready.entries)
@@ -187,6 +200,9 @@ class ReplayCluster:
             (i,) = args
             self.restart(i)
             return
+        # The node is about to change (even a refused or wrong step may touch it):
+        # its snapshot part no longer describes it.
+        self._parts[m_dest(action)] = None
         if name in ("Timeout", "BecomeLeader", "AdvanceCommitIndex"):
             (i,) = args
             ok = getattr(self.nodes[i].core, _METHOD[name])()
@@ -219,6 +235,7 @@ class ReplayCluster:
     def restart(self, i: int) -> None:
         """Crash node i (unsynced writes are lost) and recover a new core from its files."""
         node = self.nodes[i]
+        self._parts[i] = None
         node.files.crash()
         storage = Storage(node.files, name=f"s{i}", bugs=self.config.bugs)
         core = RaftCore.recover(i, self.config, storage.load())
@@ -259,6 +276,12 @@ class ReplayCluster:
                     problems.append(f"network: {format_message(m)}: spec x{want_bag[m]}, impl x{got_bag[m]}")
         if problems:
             raise Divergence(number, action, problems)
+
+
+def m_dest(action: Action) -> int:
+    """The server a (non-network) action runs on: its first server argument, or the message's recipient."""
+    arg = action.args[0]
+    return arg.mdest if isinstance(arg, tuple) else arg  # type: ignore[return-value]
 
 
 def _copy_fields(fields: dict[str, Any], skip: str = "") -> dict[str, Any]:
