@@ -29,6 +29,7 @@ from .state import (
     AppendEntriesResponse,
     Bag,
     Entry,
+    Log,
     Message,
     RequestVoteRequest,
     RequestVoteResponse,
@@ -72,7 +73,8 @@ def format_message(m: Message) -> str:
         if name in ("mtype", "msource", "mdest"):
             continue
         if name == "mentries":
-            value = "[" + ", ".join(f"t{e.term}:v{e.value}" for e in value) + "]"
+            entries: Log = value  # type: ignore[assignment]
+            value = "[" + ", ".join(f"t{e.term}:v{e.value}" for e in entries) + "]"
         fields.append(f"{name[1:]}={value}")
     return f"{m.mtype} {m.msource}->{m.mdest} " + " ".join(fields)
 
@@ -448,15 +450,15 @@ class RaftSpec:
     def apply(self, s: State, action: Action) -> Optional[State]:
         """The successor of s under one named action, or None if it is not enabled there."""
         name, args = action
-        if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex"):
-            return getattr(self, _SNAKE[name])(s, *args)
-        if name in ("RequestVote", "ClientRequest", "AppendEntries"):
-            return getattr(self, _SNAKE[name])(s, *args)
+        if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex", "RequestVote", "ClientRequest", "AppendEntries"):
+            method: Callable[..., Optional[State]] = getattr(self, _SNAKE[name])
+            return method(s, *args)
         (m,) = args
         if not isinstance(m, tuple) or m not in dict(s.messages):
             return None
         if name in ("DuplicateMessage", "DropMessage"):
-            return getattr(self, _SNAKE[name])(s, m)
+            network: Callable[[State, Message], Optional[State]] = getattr(self, _SNAKE[name])
+            return network(s, m)
         got = self.receive(s, m)
         if got is None or got[0] != name:
             return None
