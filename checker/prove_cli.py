@@ -112,7 +112,7 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
 @click.option("--max-term", type=int, help="BMC bound on every current_term.")
 @click.option("--max-log", type=int, help="BMC bound on every log's length.")
 @click.option("--property", "props", multiple=True, help="Property to check (repeatable; default: every one with an encoding).")
-@click.option("--depth", type=int, help=f"BMC depth (default {DEFAULT_DEPTH}, the default graph's diameter; 0 skips BMC).")
+@click.option("--depth", type=int, help=f"BMC depth (default {DEFAULT_DEPTH}; 0 skips BMC).")
 @click.option("--no-induction", is_flag=True, help="Bounded model checking only.")
 @click.option("--lemmas", "lemma_list", help="Comma-separated lemmas to use instead of the shipped proof's.")
 @click.option("--support", is_flag=True, help="Report the minimal set of lemmas each obligation needs (unsat cores).")

@@ -118,7 +118,54 @@ def conformance_engine(ctx: VerifyContext) -> EngineOutcome:
     return EngineOutcome("conformance", outcome.ok, time.perf_counter() - start, props, figures)
 
 
-ENGINE_FUNCTIONS: dict[str, Engine] = {"explorer": explorer_engine, "conformance": conformance_engine}
+def z3_engine(ctx: VerifyContext) -> EngineOutcome:
+    """Z3 on the same properties: bounded model checking to a depth, and the shipped inductive proofs.
+
+    A property with a shipped proof (`spec.lemmas.PROOFS`) is `proved` when every
+    (action, lemma) obligation is; the others are `holds-to-depth` when BMC finds no
+    violation within `z3_depth` steps (default 3: BMC's cost grows steeply with depth).
+    """
+    from leaderfollower.spec.lemmas import PROOFS, PROPERTY_ENCODINGS
+
+    from .prove import bmc, explorer_reach, format_cti, prove_inductive
+
+    start = time.perf_counter()
+    depth = int(ctx.options.get("z3_depth", 3))
+    names = list(PROPERTY_ENCODINGS)
+    kinds = {p.name: p.kind for p in getattr(ctx.spec, "properties", ())} or {}
+    props: dict[str, dict[str, Any]] = {}
+    for outcome in bmc(ctx.spec, names, depth):
+        entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth}
+        if outcome.violated:
+            entry["status"] = "violated"
+            if outcome.trace is not None:
+                entry["detail"] = format_trace(outcome.trace)
+        else:
+            entry["status"] = "holds-to-depth"
+        props[outcome.property] = entry
+    proofs: dict[str, Any] = {}
+    oracle = explorer_reach(ctx.spec)
+    for name in names:
+        if name not in PROOFS:
+            continue
+        result = prove_inductive(ctx.spec, name, None, timeout_ms=60_000, reach=oracle)
+        proofs[name] = {"proved": result.proved, "obligations": len(result.obligations), "seconds": round(result.seconds, 3)}
+        if props[name]["status"] == "violated":
+            continue
+        if result.proved:
+            props[name]["status"] = "proved"
+        else:
+            failed = result.failed
+            reachable = [o for o in failed if o.cti is not None and o.cti.reachable]
+            props[name]["status"] = "violated" if reachable else "unproved"
+            if failed and failed[0].cti is not None:
+                props[name]["detail"] = f"{failed[0].lemma} / {failed[0].action}:\n" + format_cti(failed[0].cti)
+    ok = all(entry["status"] in GOOD_STATUSES for entry in props.values())
+    figures = {"depth": depth, "proofs": proofs, "obligations": sum(p["obligations"] for p in proofs.values())}
+    return EngineOutcome("z3", ok, time.perf_counter() - start, props, figures)
+
+
+ENGINE_FUNCTIONS: dict[str, Engine] = {"explorer": explorer_engine, "z3": z3_engine, "conformance": conformance_engine}
 """Engine name -> function; engines added by later modules register here."""
 
 

@@ -66,6 +66,8 @@ def test_result_document_is_complete(tiny_doc) -> None:
     assert doc["params"]["servers"] == 2
     assert doc["engines"]["explorer"]["distinct_states"] == 1645
     assert doc["engines"]["conformance"]["transitions_covered"] == doc["engines"]["conformance"]["transitions"]
+    assert doc["engines"]["z3"]["properties"]["ElectionSafety"]["status"] == "proved"
+    assert doc["engines"]["z3"]["properties"]["LogMatching"]["status"] == "holds-to-depth"
     names = {p["name"] for p in doc["properties"]}
     assert {"ElectionSafety", "StaleFollowerRead", "LeaderAppendOnly"} <= names
     assert all(p["ok"] for p in doc["properties"])
@@ -85,7 +87,7 @@ def test_junit_has_a_case_per_property_and_engine(tiny_doc) -> None:
 def test_baseline_matches_itself_and_catches_regressions(tiny_doc, tmp_path: Path) -> None:
     out, doc = tiny_doc
     base = out / "result.json"
-    same = run("verify", "--preset", "tiny", "--engines", "explorer,conformance", "--baseline", str(base), "--quiet")
+    same = run("verify", "--preset", "tiny", "--baseline", str(base), "--quiet")
     assert same.exit_code == 0, same.output
     broken = run("verify", "--preset", "tiny", "--spec", "non-majority-quorum", "--engines", "explorer", "--baseline", str(base))
     assert broken.exit_code == 1
@@ -120,3 +122,12 @@ def test_bad_command_line_is_a_usage_error(tmp_path: Path) -> None:
     bad.write_text("{not json")
     result = run("verify", "--preset", "tiny", "--baseline", str(bad))
     assert result.exit_code == 2 and "not valid JSON" in result.output
+
+
+def test_z3_engine_catches_a_broken_quorum_by_a_reachable_counterexample_to_induction(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    result = run("verify", "--preset", "tiny", "--spec", "non-majority-quorum", "--engines", "z3", "--json", str(out), "--quiet")
+    assert result.exit_code == 1
+    entry = json.loads(out.read_text())["engines"]["z3"]["properties"]["ElectionSafety"]
+    assert entry["status"] == "violated"
+    assert "BecomeLeader" in entry["detail"]
