@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import ClassVar, Optional
 
 from .params import Params
-from .raft import RaftSpec
+from .raft import Action, RaftSpec
+from .scenarios import Script
 from .state import (
     FOLLOWER,
     LEADER,
@@ -72,6 +73,14 @@ class CommitPreviousTermByCounting(BrokenVariant):
     breaks = "LeaderCompleteness"
     catch_params = Params(servers=3, values=1, max_term=5, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
 
+    @classmethod
+    def scenario(cls) -> list[Action]:
+        """The figure-8 run on three servers, up to the leader that lacks the committed entry."""
+        x = figure_8(cls)
+        x.do("Restart", 2)
+        x.elect(2, 5, voters=[1])  # S2's term 3 entry is newer than S1's term 2 one: S1 votes for it
+        return x.actions
+
     def advance_commit_index(self, s: State, i: int) -> Optional[State]:
         leader = s.servers[i]
         if leader.role != LEADER:
@@ -130,6 +139,20 @@ class StaleResponseCounted(BrokenVariant):
             new = srv._replace(votes_responded=srv.votes_responded | {m.msource}, votes_granted=granted)
             return State(s.servers[:i] + (new,) + s.servers[i + 1 :], bag_remove(s.messages, m))
         return super().drop_stale_response(s, m)
+
+
+def figure_8(cls: type[RaftSpec]) -> Script:
+    """The Raft paper's figure 8 on three servers, up to the commit of an old entry by counting."""
+    x = Script(cls(Params(servers=3, values=1, max_term=5, max_log=1, max_copies=1, max_in_flight=1)))
+    x.elect(0, 2, voters=[1])  # S0 leads term 2 and takes an entry it does not replicate
+    x.do("ClientRequest", 0, 0)
+    x.elect(2, 3, voters=[1])  # S2 leads term 3 (S1's log is empty) and takes another
+    x.do("ClientRequest", 2, 0)
+    x.do("Restart", 0)
+    x.elect(0, 4, voters=[1])  # S0 leads term 4 and copies its term 2 entry to S1
+    x.replicate(0, 1)
+    x.do("AdvanceCommitIndex", 0)  # the bug commits it: a quorum holds it, but it is from term 2
+    return x
 
 
 VARIANTS: dict[str, type[BrokenVariant]] = {
