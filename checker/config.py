@@ -13,7 +13,7 @@ and what was expected.
 
     [verify]
     spec = "raft"
-    engines = ["explorer", "z3", "conformance"]
+    engines = ["explorer", "z3-bounded", "z3-inductive", "conformance"]
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 from leaderfollower.spec.params import PRESETS, Params
 
-ENGINES: tuple[str, ...] = ("explorer", "z3", "conformance")
+ENGINES: tuple[str, ...] = ("explorer", "z3-bounded", "z3-inductive", "conformance")
 """Every engine `verify` can run, in the order it runs them."""
 
 

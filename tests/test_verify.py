@@ -66,8 +66,9 @@ def test_result_document_is_complete(tiny_doc) -> None:
     assert doc["params"]["servers"] == 2
     assert doc["engines"]["explorer"]["distinct_states"] == 1645
     assert doc["engines"]["conformance"]["transitions_covered"] == doc["engines"]["conformance"]["transitions"]
-    assert doc["engines"]["z3"]["properties"]["ElectionSafety"]["status"] == "proved"
-    assert doc["engines"]["z3"]["properties"]["LogMatching"]["status"] == "holds-to-depth"
+    assert doc["engines"]["z3-inductive"]["properties"]["ElectionSafety"]["status"] == "proved"
+    assert doc["engines"]["z3-bounded"]["properties"]["LogMatching"]["status"] == "holds-to-depth"
+    assert doc["engines"]["z3-bounded"]["depth"] == 3
     names = {p["name"] for p in doc["properties"]}
     assert {"ElectionSafety", "StaleFollowerRead", "LeaderAppendOnly"} <= names
     assert all(p["ok"] for p in doc["properties"])
@@ -126,8 +127,8 @@ def test_bad_command_line_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_z3_engine_catches_a_broken_quorum_by_a_reachable_counterexample_to_induction(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    result = run("verify", "--preset", "tiny", "--spec", "non-majority-quorum", "--engines", "z3", "--json", str(out), "--quiet")
+    result = run("verify", "--preset", "tiny", "--spec", "non-majority-quorum", "--engines", "z3-inductive", "--json", str(out), "--quiet")
     assert result.exit_code == 1
-    entry = json.loads(out.read_text())["engines"]["z3"]["properties"]["ElectionSafety"]
+    entry = json.loads(out.read_text())["engines"]["z3-inductive"]["properties"]["ElectionSafety"]
     assert entry["status"] == "violated"
     assert "BecomeLeader" in entry["detail"]
