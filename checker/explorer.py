@@ -149,7 +149,18 @@ class ExploreResult:
             start = time.perf_counter()
             g = nx.MultiDiGraph(spec=self.spec.name, params=self.spec.params.describe())
             g.add_nodes_from(range(self.distinct_states))
-            g.add_edges_from(zip(self.edge_src, self.edge_dst, self.edge_label))
+            # Filled in bulk through networkx's own adjacency structure (successor and
+            # predecessor dicts share one key dict per node pair, as add_edge makes
+            # them), skipping add_edges_from's per-edge checks; a test compares the
+            # result with add_edges_from's.
+            succ, pred = g._succ, g._pred
+            for u, v, key in zip(self.edge_src, self.edge_dst, self.edge_label):
+                keydict = succ[u].get(v)
+                if keydict is None:
+                    keydict = {}
+                    succ[u][v] = keydict
+                    pred[v][u] = keydict
+                keydict[key] = {}
             self._graph = g
             self.graph_seconds = time.perf_counter() - start
         return self._graph
@@ -325,18 +336,55 @@ def explore(
             violated.add(finding.property)
             violations.append(finding)
 
-    def check_state(sid: int, s: State) -> None:
-        for prop in always:
-            if prop.name in violated:
-                continue
-            ok = _safe_eval(prop, spec, s)
-            if ok is not True:
-                record_violation(Finding(prop.name, prop.kind, sid, error=None if ok is False else ok))
+    # Memoised property checks: a predicate that reads only the servers is evaluated
+    # once per distinct tuple of server states (states that differ only in their
+    # messages share it); a split predicate once per servers tuple and once per bag;
+    # a step predicate once per (server before, server after) pair.  Each is a pure
+    # function of exactly what its cache is keyed by, so the answers are the same.
+    servers_props = [p for p in always if p.servers_only]
+    split_props = [p for p in always if not p.servers_only and p.parts is not None]
+    state_props = [p for p in always if not p.servers_only and p.parts is None]
+    servers_results: dict[Key, tuple["bool | str", ...]] = {}
+    split_server_results: dict[Key, tuple["bool | str", ...]] = {}
+    split_bag_results: dict[int, tuple["bool | str", ...]] = {}
+    sometimes_seen: set[Key] = set()
+    step_results: dict[tuple[int, int], tuple["bool | str", ...]] = {}
+
+    def report(prop: Property, sid: int, ok: "bool | str", action: Optional[Action] = None) -> None:
+        if ok is not True and prop.name not in violated:
+            record_violation(Finding(prop.name, prop.kind, sid, action=action, error=None if ok is False else ok))
+
+    def check_state(sid: int, s: State, raw: Key) -> None:
+        servers_key = raw[:-1]
+        results = servers_results.get(servers_key)
+        if results is None:
+            results = tuple(_safe_eval(prop, spec, s) for prop in servers_props)
+            servers_results[servers_key] = results
+        for prop, ok in zip(servers_props, results):
+            report(prop, sid, ok)
+        if split_props:
+            part_s = split_server_results.get(servers_key)
+            if part_s is None:
+                part_s = tuple(_safe_call(prop, prop.parts[0], spec, s.servers) for prop in split_props)  # type: ignore[index]
+                split_server_results[servers_key] = part_s
+            part_b = split_bag_results.get(raw[-1])
+            if part_b is None:
+                part_b = tuple(_safe_call(prop, prop.parts[1], spec, s.messages) for prop in split_props)  # type: ignore[index]
+                split_bag_results[raw[-1]] = part_b
+            for prop, a, b in zip(split_props, part_s, part_b):
+                report(prop, sid, a if a is not True else b)
+        for prop in state_props:
+            if prop.name not in violated:
+                report(prop, sid, _safe_eval(prop, spec, s))
         if pending_sometimes:
             for prop in list(pending_sometimes):
+                if prop.servers_only:
+                    if servers_key in sometimes_seen:
+                        continue
                 if _safe_eval(prop, spec, s) is True:
                     witnesses[prop.name] = Finding(prop.name, prop.kind, sid)
                     pending_sometimes.remove(prop)
+            sometimes_seen.add(servers_key)
 
     start = time.perf_counter()
     init = spec.init()
@@ -349,7 +397,7 @@ def explore(
     states_per_depth.append(1)
     init_state = store.state(0)
     if within_bounds(init_state):
-        check_state(0, init_state)
+        check_state(0, init_state, store.raw_key(init_state))
 
     transitions = 0
     complete = True
@@ -365,6 +413,7 @@ def explore(
         if progress is not None and sid % progress_every == 0:
             progress(Progress(len(keys), transitions, d, len(keys) - head, time.perf_counter() - start))
         s = store.state(sid)
+        s_key = keys[sid]
         s_servers = s.servers
         any_enabled = False
         try:
@@ -377,20 +426,19 @@ def explore(
                 cov.within_bounds += 1
                 transitions += 1
                 t_servers = t.servers
+                raw = (*[server_id(x) for x in t_servers], bag_id(t.messages))
                 if steps:
                     for k in range(n):
-                        before = s_servers[k]
-                        after = t_servers[k]
-                        if before is not after:
-                            for prop in steps:
-                                if prop.name in violated:
-                                    continue
-                                ok = _safe_eval_step(prop, spec, before, after)
-                                if ok is not True:
-                                    record_violation(Finding(prop.name, prop.kind, sid, action=action, error=None if ok is False else ok))
-                key = (*[server_id(x) for x in t_servers], bag_id(t.messages))
-                if symmetric:
-                    key = canonicalise(key)
+                        if raw[k] != s_key[k]:
+                            pair = (s_key[k], raw[k])
+                            results = step_results.get(pair)
+                            if results is None:
+                                before, after = s_servers[k], t_servers[k]
+                                results = tuple(_safe_eval_step(prop, spec, before, after) for prop in steps)
+                                step_results[pair] = results
+                            for prop, ok in zip(steps, results):
+                                report(prop, sid, ok, action)
+                key = canonicalise(raw) if symmetric else raw
                 tid = seen.get(key)
                 if tid is None:
                     tid = len(keys)
@@ -408,7 +456,7 @@ def explore(
                         states_per_depth.append(0)
                     states_per_depth[d + 1] += 1
                     cov.new_states += 1
-                    check_state(tid, t)
+                    check_state(tid, t, raw)
                     if keep_graph:
                         src_arr.append(sid)  # type: ignore[union-attr]
                         dst_arr.append(tid)  # type: ignore[union-attr]
@@ -468,6 +516,13 @@ def _safe_eval(prop: Property, spec: RaftSpec, s: State) -> "bool | str":
     try:
         return bool(prop.holds(spec, s))
     except Exception as exc:  # a property that raises is reported, not swallowed
+        return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
+
+
+def _safe_call(prop: Property, fn: Callable[..., bool], *args: object) -> "bool | str":
+    try:
+        return bool(fn(*args))
+    except Exception as exc:
         return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
 
 

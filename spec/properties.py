@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Literal, Optional
 
 from .state import (
-    CANDIDATE,
     FOLLOWER,
     LEADER,
     MESSAGE_TYPES,
     ROLES,
+    Bag,
     Log,
     ServerState,
     State,
@@ -50,6 +50,13 @@ class Property:
     """For always and sometimes properties: the predicate on a state."""
     step_holds: Optional[StepPredicate] = None
     """For action properties: the predicate on one server before and after a step."""
+    servers_only: bool = False
+    """The predicate reads only `state.servers`, never the messages: the explorer may
+    evaluate it once per distinct tuple of server states (many states differ only in
+    their messages) and reuse the answer."""
+    parts: Optional[tuple[Callable[["RaftSpec", tuple[ServerState, ...]], bool], Callable[["RaftSpec", "Bag"], bool]]] = None
+    """Optionally, `holds` split into a check of the servers and a check of the bag, whose
+    conjunction is `holds`: each part is evaluated once per distinct servers tuple / bag."""
 
 
 def read(server: ServerState) -> tuple[Value, ...]:
@@ -64,13 +71,13 @@ def _is_prefix(short: Log, long: Log) -> bool:
 # ------------------------------------------------------------------ always
 
 
-def type_ok(spec: "RaftSpec", s: State) -> bool:
-    """Every variable has a value of its type and range."""
+def type_ok_servers(spec: "RaftSpec", servers: tuple[ServerState, ...]) -> bool:
+    """Every server variable has a value of its type and range."""
     n = spec.params.servers
-    if len(s.servers) != n:
+    if len(servers) != n:
         return False
     ids = range(n)
-    for srv in s.servers:
+    for srv in servers:
         if not (isinstance(srv.current_term, int) and srv.current_term >= 1 and srv.role in ROLES):
             return False
         if not (srv.voted_for is None or srv.voted_for in ids):
@@ -86,16 +93,27 @@ def type_ok(spec: "RaftSpec", s: State) -> bool:
             return False
         if min(srv.next_index) < 1 or min(srv.match_index) < 0:
             return False
+    return True
+
+
+def type_ok_messages(spec: "RaftSpec", bag: "Bag") -> bool:
+    """The bag holds well-formed messages between known servers, sorted, each once, counts at least 1."""
+    ids = range(spec.params.servers)
     prev = None
-    for m, count in s.messages:
+    for m, count in bag:
         if not (isinstance(count, int) and count >= 1 and type(m) is MESSAGE_TYPES.get(m.mtype)):
             return False
         if m.msource not in ids or m.mdest not in ids or m.mterm < 1:
             return False
         if prev is not None and not prev < m:
-            return False  # the bag is sorted and holds each message once
+            return False
         prev = m
     return True
+
+
+def type_ok(spec: "RaftSpec", s: State) -> bool:
+    """Every variable has a value of its type and range."""
+    return type_ok_servers(spec, s.servers) and type_ok_messages(spec, s.messages)
 
 
 def election_safety(spec: "RaftSpec", s: State) -> bool:
@@ -218,16 +236,22 @@ def leader_keeps_committed(spec: "RaftSpec", before: ServerState, after: ServerS
 
 
 PROPERTIES: tuple[Property, ...] = (
-    Property("TypeOK", "always", "every variable has a value of its type", holds=type_ok),
-    Property("ElectionSafety", "always", "at most one leader per term", holds=election_safety),
-    Property("LogMatching", "always", "logs that agree on an entry's index and term agree up to it", holds=log_matching),
-    Property("LeaderCompleteness", "always", "a leader holds every entry committed in its term or before", holds=leader_completeness),
-    Property("StateMachineSafety", "always", "servers never apply different values at one index", holds=state_machine_safety),
-    Property("CommitWithinLog", "always", "commitIndex never points past the end of the log", holds=commit_within_log),
-    Property("NoUncommittedRead", "always", "no read ever returns a value a quorum does not hold", holds=no_uncommitted_read),
-    Property("LeaderElected", "sometimes", "a leader is elected", holds=leader_elected),
-    Property("ValueCommitted", "sometimes", "a leader commits a value", holds=value_committed),
-    Property("StaleFollowerRead", "sometimes", "a follower or a deposed leader serves a stale read", holds=stale_follower_read),
+    Property("TypeOK", "always", "every variable has a value of its type", holds=type_ok, parts=(type_ok_servers, type_ok_messages)),
+    Property("ElectionSafety", "always", "at most one leader per term", holds=election_safety, servers_only=True),
+    Property("LogMatching", "always", "logs that agree on an entry's index and term agree up to it", holds=log_matching, servers_only=True),
+    Property(
+        "LeaderCompleteness", "always", "a leader holds every entry committed in its term or before", holds=leader_completeness, servers_only=True
+    ),
+    Property(
+        "StateMachineSafety", "always", "servers never apply different values at one index", holds=state_machine_safety, servers_only=True
+    ),
+    Property("CommitWithinLog", "always", "commitIndex never points past the end of the log", holds=commit_within_log, servers_only=True),
+    Property("NoUncommittedRead", "always", "no read ever returns a value a quorum does not hold", holds=no_uncommitted_read, servers_only=True),
+    Property("LeaderElected", "sometimes", "a leader is elected", holds=leader_elected, servers_only=True),
+    Property("ValueCommitted", "sometimes", "a leader commits a value", holds=value_committed, servers_only=True),
+    Property(
+        "StaleFollowerRead", "sometimes", "a follower or a deposed leader serves a stale read", holds=stale_follower_read, servers_only=True
+    ),
     Property("LeaderAppendOnly", "action", "a leader's log only grows within its term", step_holds=leader_append_only),
     Property("TermNeverDecreases", "action", "a server's term never goes down", step_holds=term_never_decreases),
     Property("LeaderKeepsCommitted", "action", "a leader never removes its committed entries", step_holds=leader_keeps_committed),

@@ -405,3 +405,18 @@ def test_every_stored_state_satisfies_type_ok_and_the_bounds(
         s = result.state(k)
         assert type_ok(spec, s), s
         assert spec.within_bounds(s), s
+
+
+def test_bulk_built_graph_equals_networkx_add_edges_from() -> None:
+    result = explore(RaftSpec(PRESETS["tiny"]))
+    reference = nx.MultiDiGraph()
+    reference.add_nodes_from(range(result.distinct_states))
+    reference.add_edges_from(zip(result.edge_src, result.edge_dst, result.edge_label))
+    g = result.graph
+    assert sorted(g.edges(keys=True)) == sorted(reference.edges(keys=True))
+    assert g.number_of_edges() == reference.number_of_edges() == result.transitions
+    for v in (0, 1, result.distinct_states - 1):
+        assert sorted(g.predecessors(v)) == sorted(reference.predecessors(v))
+        assert g.in_degree(v) == reference.in_degree(v) and g.out_degree(v) == reference.out_degree(v)
+    g.add_edge(0, 1, key=10**6)  # the graph stays a working networkx graph
+    assert g.has_edge(0, 1, key=10**6) and 0 in g.pred[1]
