@@ -22,6 +22,7 @@ from leaderfollower.spec.params import PRESETS, Params
 
 from .check import finding_trace, run_check, summarise, write_traces
 from .config import ConfigError, load_config, parse_engines
+from .options import model_options, model_overrides
 from .explorer import ExploreResult
 from .exports import ExportError, dump_graph
 from .specs import SpecLoadError, known_specs, load_spec_class
@@ -147,14 +148,7 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
 @main.command()
 @click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
 @click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft, a shipped variant, FILE.py:Class or module:Class.")
-@click.option("--servers", type=int, help="Number of servers.")
-@click.option("--values", type=int, help="Number of client values.")
-@click.option("--max-term", type=int, help="Bound on every current_term.")
-@click.option("--max-log", type=int, help="Bound on every log's length.")
-@click.option("--max-copies", type=int, help="Bound on copies of one message in the bag.")
-@click.option("--max-in-flight", type=int, help="Bound on distinct messages in the bag.")
-@click.option("--max-entries-per-append", type=int, help="Option: entries per AppendEntries (raft.tla: 1).")
-@click.option("--symmetry/--no-symmetry", default=None, help="Reduce by permutations of server identities.")
+@model_options
 @click.option("--no-graph", is_flag=True, help="Keep only what shortest counterexamples need (for large runs).")
 @click.option("--continue", "keep_going", is_flag=True, help="Do not stop at the first violation; find each property's.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
@@ -165,14 +159,6 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
 def check(
     preset: str,
     spec_ref: str,
-    servers: Optional[int],
-    values: Optional[int],
-    max_term: Optional[int],
-    max_log: Optional[int],
-    max_copies: Optional[int],
-    max_in_flight: Optional[int],
-    max_entries_per_append: Optional[int],
-    symmetry: Optional[bool],
     no_graph: bool,
     keep_going: bool,
     as_json: bool,
@@ -180,25 +166,15 @@ def check(
     dump_graph: Optional[Path],
     dump_traces: Optional[Path],
     list_specs: bool,
+    **model: Any,
 ) -> None:
     """Explore every reachable state within the bounds and check every property."""
+    overrides = model_overrides(model)
     if list_specs:
         click.echo("\n".join(known_specs()))
         return
     try:
-        params = build_params(
-            preset,
-            {
-                "servers": servers,
-                "values": values,
-                "max_term": max_term,
-                "max_log": max_log,
-                "max_copies": max_copies,
-                "max_in_flight": max_in_flight,
-                "max_entries_per_append": max_entries_per_append,
-                "symmetry": symmetry,
-            },
-        )
+        params = build_params(preset, overrides)
         spec_cls = load_spec_class(spec_ref)
         if dump_graph is not None and no_graph:
             raise UsageError("--dump-graph needs the graph; drop --no-graph")
@@ -251,10 +227,7 @@ def dump_graph_file(result: ExploreResult, path: Path) -> None:
 @click.option("--preset", default=None, help=f"Named configuration: {', '.join(PRESETS)} (default: default).")
 @click.option("--spec", "spec_ref", default=None, help="raft, a shipped variant, FILE.py:Class or module:Class.")
 @click.option("--engines", default=None, help="Comma-separated engines to run (default: all).")
-@click.option("--servers", type=int, help="Number of servers.")
-@click.option("--max-term", type=int, help="Bound on every current_term.")
-@click.option("--max-log", type=int, help="Bound on every log's length.")
-@click.option("--symmetry/--no-symmetry", default=None, help="Reduce by permutations of server identities.")
+@model_options
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the result document here.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path), help="Fail on any unexpected difference from this result document.")
@@ -265,17 +238,15 @@ def verify(
     preset: Optional[str],
     spec_ref: Optional[str],
     engines: Optional[str],
-    servers: Optional[int],
-    max_term: Optional[int],
-    max_log: Optional[int],
-    symmetry: Optional[bool],
     json_file: Optional[Path],
     junit_file: Optional[Path],
     baseline_file: Optional[Path],
     update_baseline: bool,
     quiet: bool,
+    **model: Any,
 ) -> None:
     """Run every engine on one model and print one verdict (the main job)."""
+    overrides = model_overrides(model)
     try:
         if config_file is not None:
             run = load_config(config_file)
@@ -293,7 +264,7 @@ def verify(
             spec_name = spec_ref or "raft"
             engine_names = parse_engines(engines) if engines else available_engines()
         values = base.to_dict()
-        for key, value in (("servers", servers), ("max_term", max_term), ("max_log", max_log), ("symmetry", symmetry)):
+        for key, value in overrides.items():
             if value is not None:
                 values[key] = value
         try:
@@ -397,11 +368,7 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
 @main.command()
 @click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
 @click.option("--spec", "spec_ref", default="raft", show_default=True, help="The spec whose graph is replayed.")
-@click.option("--servers", type=int, help="Number of servers.")
-@click.option("--max-term", type=int, help="Bound on every current_term.")
-@click.option("--max-log", type=int, help="Bound on every log's length.")
-@click.option("--symmetry/--no-symmetry", default=None, help="Reduce by permutations of server identities.")
-@click.option("--max-entries-per-append", type=int, help="Option: entries per AppendEntries (the batched path).")
+@model_options
 @click.option("--level", type=click.Choice(["replay", "transition", "random"]), default="replay", show_default=True,
               help="replay: an edge cover as traces from the initial state; transition: every transition from its pre-state; random: seeded random walks.")
 @click.option("--workers", type=int, default=0, help="Worker processes (default: one per core).")
@@ -414,11 +381,6 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
 def conform(
     preset: str,
     spec_ref: str,
-    servers: Optional[int],
-    max_term: Optional[int],
-    max_log: Optional[int],
-    symmetry: Optional[bool],
-    max_entries_per_append: Optional[int],
     level: str,
     workers: int,
     walks: int,
@@ -427,17 +389,16 @@ def conform(
     replay_file_path: Optional[Path],
     bugs: tuple[str, ...],
     as_json: bool,
+    **model: Any,
 ) -> None:
     """Replay explored traces through the real implementation and compare after every step."""
+    overrides = model_overrides(model)
     from .conform import Divergence
     from .conform_run import random_walks, replay_file, run_trace_replay, run_transition_conformance
     from .itf import TraceFormatError, read_itf
 
     try:
-        params = build_params(
-            preset,
-            {"servers": servers, "max_term": max_term, "max_log": max_log, "symmetry": symmetry, "max_entries_per_append": max_entries_per_append},
-        )
+        params = build_params(preset, overrides)
         spec_cls = load_spec_class(spec_ref)
         core_options = bug_options(bugs)
     except (UsageError, SpecLoadError) as exc:

@@ -23,6 +23,7 @@ from leaderfollower.spec.variants import VARIANTS
 from .config import ConfigError, load_config, params_from_table
 from .explorer import Progress
 from .fingerprint import spec_fingerprint
+from .options import model_options, model_overrides
 from .report import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report
 from .specs import SpecLoadError, load_spec_class
 
@@ -104,14 +105,7 @@ class _PeriodicProgress:
 @click.option("--preset", default=None, help=f"Named configuration: {', '.join(PRESETS)} (default: default).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="A TOML run configuration ([model], [verify]).")
 @click.option("--spec", "spec_ref", default=None, help="raft, a shipped variant, FILE.py:Class or module:Class.")
-@click.option("--servers", type=int, help="Number of servers.")
-@click.option("--values", type=int, help="Number of client values.")
-@click.option("--max-term", type=int, help="Bound on every current_term.")
-@click.option("--max-log", type=int, help="Bound on every log's length.")
-@click.option("--max-copies", type=int, help="Bound on copies of one message in the bag.")
-@click.option("--max-in-flight", type=int, help="Bound on distinct messages in the bag.")
-@click.option("--max-entries-per-append", type=int, help="Option: entries per AppendEntries (raft.tla: 1).")
-@click.option("--symmetry/--no-symmetry", default=None, help="Reduce by permutations of server identities.")
+@model_options
 @click.option("--variants", "variants_text", default="all", show_default=True, help="Broken variants to explore for the 'bugs this checker catches' section: 'all' or NAME,NAME.")
 @click.option("--no-variants", is_flag=True, help="Leave out the broken variants (they take minutes on their catch parameters).")
 @click.option("--variant-max-states", type=int, default=VARIANT_MAX_STATES, show_default=True, help="State budget of each variant's search; 0: no limit.")
@@ -123,35 +117,19 @@ def report(
     preset: Optional[str],
     config_file: Optional[Path],
     spec_ref: Optional[str],
-    servers: Optional[int],
-    values: Optional[int],
-    max_term: Optional[int],
-    max_log: Optional[int],
-    max_copies: Optional[int],
-    max_in_flight: Optional[int],
-    max_entries_per_append: Optional[int],
-    symmetry: Optional[bool],
     variants_text: str,
     no_variants: bool,
     variant_max_states: int,
     graph_text: Optional[str],
     from_json: Optional[Path],
     quiet: bool,
+    **model: Any,
 ) -> None:
     """Write a self-contained HTML design-review report to OUT (and a Markdown summary beside it)."""
     # Imported here: cli.py imports this module at its end to register the command.
     from .cli import UsageError, build_params
 
-    overrides = {
-        "servers": servers,
-        "values": values,
-        "max_term": max_term,
-        "max_log": max_log,
-        "max_copies": max_copies,
-        "max_in_flight": max_in_flight,
-        "max_entries_per_append": max_entries_per_append,
-        "symmetry": symmetry,
-    }
+    overrides = model_overrides(model)
     try:
         if not out.resolve().parent.is_dir():
             raise ReportUsageError(f"{out}: cannot write the report: folder {out.parent} does not exist")
