@@ -1,6 +1,7 @@
 """Commit throughput and latency of a 3-node cluster on loopback, side by side with PySyncObj and etcd.
 
 Usage: python benchmarks/cluster_bench.py [--seconds 5] [--clients 1,32] [--systems leaderfollower,pysyncobj,etcd]
+                                         [--repeat N] [--baseline GIT-REF]
 
 Every system runs 3 members on 127.0.0.1 with data under one temporary folder
 (on the same disk as /tmp unless --data-root says otherwise), and receives the
@@ -15,6 +16,13 @@ the committed reply.
   runs as threads inside member 0's process calling a replicated `put` with
   `sync=True` (PySyncObj has no network client).  `appendEntriesUseBatch=False`
   (its no-batching setting).  PySyncObj never fsyncs.
+- `--baseline REF` adds "leaderfollower@REF": the same nodes from `impl/` as
+  committed at REF (extracted with `git archive`), driven by the same client, so
+  a change is measured against its predecessor in the same run.
+- `--repeat N` runs every system N times, interleaved (a, b, a, b, ...), with a
+  fresh fsync probe each round, and prints per-round rows and then the median of
+  each system: this disk's fsync cost changes by 40x over minutes (0.1 ms to
+  4 ms), so only interleaved medians compare.
 - etcd (Debian's `etcd-server`, if installed): three members, WAL fsync on;
   clients are threads with keep-alive HTTP connections to the v3 JSON gateway
   (`/v3/kv/put`), each sending to the leader.
@@ -81,16 +89,43 @@ def summarize(system: str, clients: int, latencies: list[float], seconds: float)
 # ------------------------------------------------------------ leaderfollower
 
 
-def bench_leaderfollower(root: Path, clients: int, seconds: float) -> dict[str, Any]:
+_BASELINE_LAUNCHER = """
+import importlib.util, sys
+import leaderfollower
+folder = sys.argv.pop(1)
+spec = importlib.util.spec_from_file_location("leaderfollower.impl", folder + "/__init__.py",
+                                              submodule_search_locations=[folder])
+module = importlib.util.module_from_spec(spec)
+sys.modules["leaderfollower.impl"] = module
+spec.loader.exec_module(module)
+from leaderfollower.impl.cli import _standalone
+_standalone()
+"""
+
+
+def extract_baseline(root: Path, ref: str) -> Path:
+    """`impl/` as committed at `ref`, extracted under `root` (read-only use of the repository)."""
+    repo = Path(__file__).resolve().parent.parent
+    dest = root / "baseline"
+    dest.mkdir()
+    archive = subprocess.run(["git", "archive", ref, "impl"], cwd=repo, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "impl"
+
+
+def bench_leaderfollower(root: Path, clients: int, seconds: float, impl_dir: Optional[Path] = None,
+                         label: str = "leaderfollower (fsync)") -> dict[str, Any]:
     from leaderfollower.impl.client import Client
     from leaderfollower.impl.server import local_addresses
 
     base = free_base_port(3)
-    data = root / f"lf-{clients}"
+    data = Path(tempfile.mkdtemp(prefix=f"lf-{clients}-", dir=root))
+    launch = ([sys.executable, "-c", _BASELINE_LAUNCHER, str(impl_dir)] if impl_dir is not None
+              else [sys.executable, "-m", "leaderfollower.impl.cli"])
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", str(i), "--nodes", "3",
-             "--base-port", str(base), "--data-dir", str(data), "--log-level", "warning"],
+            launch + ["node", "--id", str(i), "--nodes", "3",
+                      "--base-port", str(base), "--data-dir", str(data), "--log-level", "warning"],
         )
         for i in range(3)
     ]
@@ -122,7 +157,7 @@ def bench_leaderfollower(root: Path, clients: int, seconds: float) -> dict[str, 
             await asyncio.gather(*tasks)
             return latencies
 
-        return summarize("leaderfollower (fsync)", clients, asyncio.run(run()), seconds)
+        return summarize(label, clients, asyncio.run(run()), seconds)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -321,24 +356,49 @@ def main() -> None:
     ap.add_argument("--clients", default="1,32")
     ap.add_argument("--systems", default="leaderfollower,pysyncobj,etcd")
     ap.add_argument("--data-root", default=None, help="Folder for the members' data (default: a temporary folder).")
+    ap.add_argument("--repeat", type=int, default=1, help="Rounds per client count, systems interleaved; medians at the end.")
+    ap.add_argument("--baseline", default=None, metavar="GIT-REF",
+                    help="Also run leaderfollower's impl/ as committed at this git ref (same client, same run).")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="lf-bench-", dir=args.data_root))
     try:
-        print(f"data under {root}; median append+fdatasync: {fsync_cost(root):.2f} ms", flush=True)
+        systems: list[tuple[str, Callable[[Path, int, float], Optional[dict[str, Any]]]]] = []
+        if args.baseline:
+            impl_dir = extract_baseline(root, args.baseline)
+            label = f"leaderfollower@{args.baseline} (fsync)"
+            systems.append((label, lambda r, c, s: bench_leaderfollower(r, c, s, impl_dir, label)))
+        systems += [(name, SYSTEMS[name]) for name in args.systems.split(",")]
         rows = []
         for clients in [int(c) for c in args.clients.split(",")]:
-            for name in args.systems.split(","):
-                row = SYSTEMS[name](root, clients, args.seconds)
-                if row is None:
-                    print(f"{name}: not available, skipped", flush=True)
-                    continue
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+            for round_ in range(args.repeat):
+                print(f"clients {clients}, round {round_ + 1}: median append+fdatasync {fsync_cost(root):.2f} ms",
+                      flush=True)
+                for name, bench in systems:
+                    row = bench(root, clients, args.seconds)
+                    if row is None:
+                        print(f"{name}: not available, skipped", flush=True)
+                        continue
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
         print()
         print("| system | clients | ops/s | p50 ms | p99 ms |")
         print("|---|---:|---:|---:|---:|")
         for r in rows:
             print(f"| {r['system']} | {r['clients']} | {r['ops_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
+        if args.repeat > 1:
+            print()
+            print(f"Medians of {args.repeat} interleaved rounds (ops/s range in brackets):")
+            print()
+            print("| system | clients | ops/s (min-max) | p50 ms | p99 ms |")
+            print("|---|---:|---:|---:|---:|")
+            groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+            for r in rows:
+                groups.setdefault((r["system"], r["clients"]), []).append(r)
+            for (system, clients), rs in groups.items():
+                ops = [r["ops_per_s"] for r in rs]
+                print(f"| {system} | {clients} | {statistics.median(ops):.0f} ({min(ops):.0f}-{max(ops):.0f})"
+                      f" | {statistics.median(r['p50_ms'] for r in rs):.2f}"
+                      f" | {statistics.median(r['p99_ms'] for r in rs):.2f} |")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

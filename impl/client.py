@@ -72,7 +72,9 @@ class Client:
         last: Any = None
         while time.monotonic() < deadline:
             try:
-                reply = await asyncio.wait_for(self.request_once(request), max(0.05, deadline - time.monotonic()))
+                # asyncio.timeout, not wait_for: no extra task (and loop hop) per request.
+                async with asyncio.timeout(max(0.05, deadline - time.monotonic())):
+                    reply = await self.request_once(request)
             except (OSError, ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
                 last = f"node {self._target}: {type(e).__name__} {e}"
                 await self.close()

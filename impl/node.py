@@ -210,6 +210,18 @@ class Node:
             self._elapsed = 0
             self._broadcast_append_entries(ctx=0)
 
+    def peer_connected(self, j: ServerId) -> None:
+        """The shell's link to j came (back) up; what was in flight on the old one is lost.
+
+        A leader sends j its AppendEntries at once rather than at the next
+        heartbeat, so a server that has just started hears the leader well before
+        its election timer can fire.
+        """
+        self._inflight[j] = False
+        if self.core.role == LEADER and j != self.id:
+            self._send_append_entries(j, ctx=self._round)
+        self._note_changes()
+
     def campaign(self) -> None:
         """Start an election now: Timeout, then RequestVote to every server (itself included)."""
         if not self.core.timeout():

@@ -49,6 +49,9 @@ from .wire import (
 
 Address = tuple[str, int]
 
+_PEER_BUFFER_LIMIT = 16 * 1024 * 1024
+"""Bytes queued on a peer link beyond which messages to it are dropped (it is not reading)."""
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -72,6 +75,27 @@ class ServerConfig:
     """Write one JSON line per spec action here (a file, or a folder: `node<i>.jsonl` in it); None: off."""
     bugs: frozenset[str] = frozenset()
     """Test only: seeded bugs (`core.SEEDED_BUGS`) for the validation tests to catch. Never in real runs."""
+    max_dial_backoff: Optional[float] = None
+    """Longest pause between attempts to reach a peer, in seconds (None: one heartbeat interval).
+
+    Must stay below the shortest election timeout: a peer that comes up must hear
+    the leader before its own timer fires, or it starts an election that deposes
+    a healthy leader (with backoff capped at 1 s this happened on idle clusters)."""
+
+    @property
+    def dial_backoff_cap(self) -> float:
+        """The effective cap on the reconnect backoff, in seconds."""
+        if self.max_dial_backoff is not None:
+            return self.max_dial_backoff
+        return self.node.heartbeat_ticks * self.tick_seconds
+
+    def __post_init__(self) -> None:
+        shortest_timeout = self.node.election_ticks_min * self.tick_seconds
+        if not 0 < self.dial_backoff_cap < shortest_timeout:
+            raise ValueError(
+                f"reconnect backoff cap {self.dial_backoff_cap}s: expected above 0 and below the shortest election"
+                f" timeout {shortest_timeout}s, or a peer that comes up times out before the leader reaches it"
+            )
 
 
 async def read_frame(reader: asyncio.StreamReader, max_frame: int) -> Frame:
@@ -89,6 +113,15 @@ class _Tick:
 _TICK = _Tick()
 
 
+class LinkUp:
+    """This server's link to peer `peer` has (re)connected (an inbox event)."""
+
+    __slots__ = ("peer",)
+
+    def __init__(self, peer: int) -> None:
+        self.peer = peer
+
+
 class ClientOp:
     """A client operation waiting in the inbox."""
 
@@ -99,7 +132,7 @@ class ClientOp:
         self.request = request
 
 
-Event = Union[_Tick, Envelope, ClientOp]
+Event = Union[_Tick, Envelope, ClientOp, LinkUp]
 
 
 class NodeServer:
@@ -119,7 +152,7 @@ class NodeServer:
         self._stopped = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server: Optional[asyncio.base_events.Server] = None
-        self._peer_queues: dict[int, asyncio.Queue[bytes]] = {}
+        self._peer_writers: dict[int, asyncio.StreamWriter] = {}  # peer -> the connection this server dialled
         self._clients: dict[int, asyncio.StreamWriter] = {}
         self._conn_ids = itertools.count(1)
         self._conn_writers: set[asyncio.StreamWriter] = set()
@@ -151,7 +184,6 @@ class NodeServer:
         self._tasks.append(asyncio.create_task(self._ticker()))
         for j in range(self.n):
             if j != self.id:
-                self._peer_queues[j] = asyncio.Queue()
                 self._tasks.append(asyncio.create_task(self._dial(j)))
 
     async def stop(self) -> None:
@@ -236,6 +268,8 @@ class NodeServer:
                 node.step(ev)
             elif isinstance(ev, ClientOp):
                 self._client_op(ev)
+            elif isinstance(ev, LinkUp):
+                node.peer_connected(ev.peer)
 
     def _client_op(self, op: ClientOp) -> None:
         node = self.node
@@ -275,9 +309,17 @@ class NodeServer:
                 messages = tuple(env for env in messages if env.message.mtype != "AppendEntriesRequest")
                 self._send(early)
             # Persist before send: nothing below leaves before this returns.
-            await asyncio.get_running_loop().run_in_executor(
-                self._executor, storage.save, rd.hard_state, rd.log_from, rd.entries
-            )
+            if node.role == LEADER:
+                # In a worker thread: the loop meanwhile reads the next batch of
+                # client requests (group commit), and the followers' answers.
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, storage.save, rd.hard_state, rd.log_from, rd.entries
+                )
+            else:
+                # On the loop: a follower has one AppendEntries in flight from the
+                # leader, so there is nothing to overlap, and two thread handoffs
+                # per write would sit on every commit's critical path.
+                storage.save(rd.hard_state, rd.log_from, rd.entries)
         for line in rd.events:
             self.log.info("node %d: %s", self.id, line)
         self._send(messages)
@@ -293,7 +335,13 @@ class NodeServer:
             if dest == self.id:
                 self._post(env)
             else:
-                self._peer_queues[dest].put_nowait(encode_envelope(env))
+                writer = self._peer_writers.get(dest)
+                if writer is None or writer.transport.get_write_buffer_size() > _PEER_BUFFER_LIMIT:
+                    # Link down, or the peer is not reading: drop.  Raft resends what
+                    # matters (heartbeats, the next append, the next election's votes).
+                    continue
+                # Straight onto the socket (no queue and writer task: one loop hop less per message).
+                writer.write(encode_envelope(env))
 
     def _reply(self, token: Any, body: dict[str, Any]) -> None:
         conn_id, request_id = token
@@ -306,31 +354,30 @@ class NodeServer:
 
     async def _dial(self, j: int) -> None:
         host, port = self.config.addresses[j]
-        queue = self._peer_queues[j]
-        backoff = 0.02
+        cap = self.config.dial_backoff_cap
+        backoff = min(0.02, cap)
         while True:
             try:
                 reader, writer = await asyncio.open_connection(host, port)
             except OSError:
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
+                backoff = min(backoff * 2, cap)
                 continue
-            backoff = 0.02
+            backoff = min(0.02, cap)
             self._conn_writers.add(writer)
-            # Messages queued while disconnected are stale: raft resends what matters.
-            while not queue.empty():
-                queue.get_nowait()
             try:
                 writer.write(encode_hello_peer(self.id, self.n))
-                while True:
-                    frame = await queue.get()
-                    writer.write(frame)
-                    while not queue.empty():
-                        writer.write(queue.get_nowait())
-                    await writer.drain()
+                self._peer_writers[j] = writer
+                self._post(LinkUp(j))
+                # `_send` writes to this connection; the peer never writes back on it,
+                # so a read returns only when the link closes.
+                while await reader.read(4096):
+                    pass
             except (OSError, ConnectionError) as e:
                 self.log.debug("node %d: link to node %d lost: %s", self.id, j, e)
             finally:
+                if self._peer_writers.get(j) is writer:
+                    del self._peer_writers[j]
                 self._conn_writers.discard(writer)
                 writer.close()
             await asyncio.sleep(backoff)
