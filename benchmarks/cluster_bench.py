@@ -223,14 +223,15 @@ def pysyncobj_node(self_addr: str, partners: list[str], clients: int, seconds: f
 def bench_pysyncobj(root: Path, clients: int, seconds: float) -> dict[str, Any]:
     base = free_base_port(3)
     addrs = [f"127.0.0.1:{base + i}" for i in range(3)]
-    out = root / f"pysyncobj-{clients}.json"
+    out = Path(tempfile.mkdtemp(prefix=f"pysyncobj-{clients}-", dir=root)) / "latencies.json"
     procs = []
     for i in range(3):
         partners = [a for a in addrs if a != addrs[i]]
         cmd = [sys.executable, __file__, "--pysyncobj-node", addrs[i], ",".join(partners), str(clients), str(seconds)]
         if i == 0:
             cmd.append(str(out))
-        procs.append(subprocess.Popen(cmd))
+        # PySyncObj's own warnings (many "truncating already-applied log entries" lines) go to a file.
+        procs.append(subprocess.Popen(cmd, stderr=open(out.parent / f"member{i}.stderr", "wb")))
     try:
         procs[0].wait(timeout=120)
         return summarize("PySyncObj (no fsync)", clients, json.loads(out.read_text()), seconds)
@@ -263,8 +264,9 @@ def bench_etcd(root: Path, clients: int, seconds: float) -> Optional[dict[str, A
     client = [f"http://127.0.0.1:{base + 3 + i}" for i in range(3)]
     initial = ",".join(f"{n}={p}" for n, p in zip(names, peer))
     procs = []
+    data = Path(tempfile.mkdtemp(prefix=f"etcd-{clients}-", dir=root))  # fresh per run (--repeat)
     for i in range(3):
-        cmd = [etcd, "--name", names[i], "--data-dir", str(root / f"etcd-{clients}-{i}"),
+        cmd = [etcd, "--name", names[i], "--data-dir", str(data / f"m{i}"),
                "--listen-peer-urls", peer[i], "--initial-advertise-peer-urls", peer[i],
                "--listen-client-urls", client[i], "--advertise-client-urls", client[i],
                "--initial-cluster", initial, "--initial-cluster-state", "new", "--log-level", "error"]

@@ -215,11 +215,17 @@ class Node:
 
         A leader sends j its AppendEntries at once rather than at the next
         heartbeat, so a server that has just started hears the leader well before
-        its election timer can fire.
+        its election timer can fire; a candidate asks j again for its vote (the
+        spec's RequestVote is enabled until j answers), which a request lost on a
+        link that was not up yet would otherwise wait a whole timeout for.
         """
+        if j == self.id:
+            return
         self._inflight[j] = False
-        if self.core.role == LEADER and j != self.id:
+        if self.core.role == LEADER:
             self._send_append_entries(j, ctx=self._round)
+        elif self.core.request_vote(j):
+            self._collect(ctx=0)
         self._note_changes()
 
     def campaign(self) -> None:

@@ -94,6 +94,16 @@ def test_a_leader_sends_append_entries_as_soon_as_a_link_comes_up() -> None:
     assert [(m.mtype, m.mdest) for m in sent] == [("AppendEntriesRequest", j)]
 
 
+def test_a_candidate_asks_again_for_a_vote_when_a_link_comes_up() -> None:
+    net = Net({0, 1, 2})
+    candidate = net.nodes[0]
+    candidate.campaign()  # its requests are lost: nothing is delivered
+    candidate.ready()
+    candidate.peer_connected(1)
+    sent = [env.message for env in candidate.ready().messages]
+    assert [(m.mtype, m.mdest, m.mterm) for m in sent] == [("RequestVoteRequest", 1, candidate.term)]
+
+
 def test_a_server_that_starts_late_joins_without_an_election() -> None:
     net = Net({0, 1})
     net.tick(200)  # 0 and 1 elect a leader; everything sent to 2 is lost
