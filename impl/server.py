@@ -19,10 +19,10 @@ import asyncio
 import itertools
 import logging
 import random
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from .core import CoreConfig
 from .messages import LEADER
@@ -156,7 +156,7 @@ class NodeServer:
         self._clients: dict[int, asyncio.StreamWriter] = {}
         self._conn_ids = itertools.count(1)
         self._conn_writers: set[asyncio.StreamWriter] = set()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fsync{self.id}")
+        self._persisting: Optional[threading.Thread] = None  # the thread running the current fsync
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -201,7 +201,8 @@ class NodeServer:
             w.close()
         if self._server is not None:
             await self._server.wait_closed()
-        self._executor.shutdown(wait=True)
+        if self._persisting is not None:
+            self._persisting.join()  # never close the files under a running fsync
         if self.storage is not None:
             self.storage.close()
         if self.trace is not None:
@@ -309,17 +310,9 @@ class NodeServer:
                 messages = tuple(env for env in messages if env.message.mtype != "AppendEntriesRequest")
                 self._send(early)
             # Persist before send: nothing below leaves before this returns.
-            if node.role == LEADER:
-                # In a worker thread: the loop meanwhile reads the next batch of
-                # client requests (group commit), and the followers' answers.
-                await asyncio.get_running_loop().run_in_executor(
-                    self._executor, storage.save, rd.hard_state, rd.log_from, rd.entries
-                )
-            else:
-                # On the loop: a follower has one AppendEntries in flight from the
-                # leader, so there is nothing to overlap, and two thread handoffs
-                # per write would sit on every commit's critical path.
-                storage.save(rd.hard_state, rd.log_from, rd.entries)
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._persisting = _start_thread(done, storage.save, rd.hard_state, rd.log_from, rd.entries)
+            await done
         for line in rd.events:
             self.log.info("node %d: %s", self.id, line)
         self._send(messages)
@@ -427,6 +420,44 @@ class NodeServer:
                 await writer.drain()
         finally:
             del self._clients[conn_id]
+
+
+def _start_thread(done: "asyncio.Future[None]", fn: Callable[..., None], *args: Any) -> threading.Thread:
+    """Run fn(*args) in a thread of its own; `done` gets its outcome (await it on the loop).
+
+    A new thread per fsync, not a long-lived worker: on the benchmark VM an
+    fdatasync issued from a thread that waits between calls (a pool worker, or the
+    loop's own thread) completed on a 4 ms grid most of the time, and from a new
+    thread in 0.1-0.3 ms (measured, cause not found; see
+    docs/performance-cluster.md).  Starting a thread costs about 0.1 ms, once per
+    batch of writes.  The loop keeps reading meanwhile: the next batch is then one
+    fsync for many writes (group commit).
+    """
+    loop = done.get_loop()
+
+    def finish(error: Optional[BaseException]) -> None:
+        if done.done():
+            return  # the awaiting task was cancelled (the server is stopping)
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        try:
+            fn(*args)
+        except BaseException as e:  # handed to the awaiting task, which stops the node
+            error: Optional[BaseException] = e
+        else:
+            error = None
+        try:
+            loop.call_soon_threadsafe(finish, error)
+        except RuntimeError:
+            pass  # the loop has closed: nobody waits any more
+
+    thread = threading.Thread(target=run, name="fsync", daemon=True)
+    thread.start()
+    return thread
 
 
 def local_addresses(nodes: int, base_port: int, host: str = "127.0.0.1") -> tuple[Address, ...]:
