@@ -2,13 +2,13 @@
 
 How this works: every event (a tick, a peer message, a client operation) is put
 in an inbox; one driver task takes the whole inbox, feeds it to the `Node`, then
-carries out the `NodeReady`: persist (in a worker thread, so events keep
+carries out the `NodeReady`: persist (in a new thread, so events keep
 arriving meanwhile: the next batch is then one fsync for many writes, which is
 group commit), then send, then reply.  Only this task touches the Node.
 
-Peers: each server dials every other server (reconnecting with capped exponential
-backoff) and sends on that connection only; it receives on the connections the
-others dialled.  A connection starts with a hello frame saying who is calling.
+Peers: each server dials every other server (reconnecting with exponential
+backoff capped below the election timeout) and writes its messages straight onto
+that connection; it receives on the connections the others dialled.  A connection starts with a hello frame saying who is calling.
 Clients use the same port and start with a client hello.  Anything malformed,
 oversized or unknown is logged and closes that connection; the server keeps
 serving.  A storage failure stops the server loudly.
