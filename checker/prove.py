@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import z3
 
-from leaderfollower.spec.lemmas import LEMMAS, PROOFS, PROPERTY_ENCODINGS, Lemma, lemma_by_name
+from leaderfollower.spec.lemmas import ASSUMES, LEMMAS, PROOFS, PROPERTY_ENCODINGS, Lemma, lemma_by_name
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
 from leaderfollower.spec.state import State
 
@@ -244,7 +244,7 @@ def prove_inductive(
             rec = z3.Const(f"m_{k}", _record_sort(inst)) if inst.is_message else None
             eff, post = model.post_state(pre, inst, rec, tag=f"_{k}")
             steps.append((inst, rec, eff, post))
-        solvers: list[Optional[z3.Solver]] = [None] * len(steps)
+        solvers: dict[tuple[int, tuple[str, ...]], z3.Solver] = {}
         for name in names:
             t0 = time.perf_counter()
             ob = Obligation(name, action)
@@ -253,26 +253,41 @@ def prove_inductive(
                 goal = _definition(name)(model, post)
                 if z3.eq(goal, hyps[name]) and not support:
                     continue  # the action changes nothing the lemma reads
-                s = solvers[k]
+                assumed = _assumed(name, action, names)
+                s = solvers.get((k, assumed))
                 if s is None:
-                    s = solvers[k] = z3.Solver()
+                    s = solvers[(k, assumed)] = z3.Solver()
                     s.set("timeout", timeout_ms)
-                    _add_hypotheses(s, hyps, track=support)
+                    _add_hypotheses(s, {n: hyps[n] for n in assumed}, track=support)
                     s.add(eff.guard, *eff.aux)
-                s.push()
-                s.add(z3.Not(goal))
-                res = s.check()
-                if res == z3.unsat:
+                # One query per top-level conjunct of the lemma that the action may change
+                # (a conjunct equal to the hypothesis's is skipped): many small
+                # queries are far cheaper than one whose negation is a wide disjunction.
+                res = z3.unsat
+                witness = s
+                for part in _new_conjuncts(goal, hyps[name]) if not support else [goal]:
+                    s.push()
+                    s.add(z3.Not(part))
+                    s.set("timeout", min(timeout_ms, RETRY_AFTER_MS))
+                    res = s.check()
+                    if res == z3.unknown and timeout_ms > RETRY_AFTER_MS and not support:
+                        # The incremental solver gives up on some quantified queries that
+                        # a fresh one (with its full preprocessing) settles in a second.
+                        res, witness = _fresh_check([hyps[n] for n in assumed], eff, part, timeout_ms)
+                    s.set("timeout", timeout_ms)
+                    if res != z3.unsat:
+                        break
                     if support:
                         core = {str(c) for c in s.unsat_core()}
                         used = tuple(n for n in names if f"hyp:{n}" in core)
                         used = _minimise(model, hyps, eff, post, name, used, timeout_ms)
                         ob.support = tuple(sorted(set(ob.support or ()) | set(used), key=names.index))
                     s.pop()
+                if res == z3.unsat:
                     continue
                 ob.status = _status(res)
                 if res == z3.sat:
-                    ob.cti = _decode_cti(s, model, pre, inst, rec, post, reach)
+                    ob.cti = _decode_cti(witness, model, pre, inst, rec, post, reach)
                     if reach is not None and not (ob.cti and ob.cti.reachable) and hasattr(reach, "result"):
                         found = reachable_cti(spec, reach.result(), action, name, names, timeout_ms)
                         if found is not None:
@@ -286,6 +301,40 @@ def prove_inductive(
                 progress("induction", done, total)
     result.seconds = time.perf_counter() - start
     return result
+
+
+RETRY_AFTER_MS = 10_000
+"""How long an obligation's incremental query runs before a fresh solver retries it."""
+
+
+def _fresh_check(hyps: list[z3.BoolRef], eff: Any, part: z3.BoolRef, timeout_ms: int) -> tuple[z3.CheckSatResult, z3.Solver]:
+    s = z3.Solver()
+    s.set("timeout", timeout_ms)
+    s.add(*hyps, eff.guard, *eff.aux, z3.Not(part))
+    return s.check(), s
+
+
+def _assumed(name: str, action: str, names: Sequence[str]) -> tuple[str, ...]:
+    """The conjuncts an obligation assumes: its `ASSUMES` hint ("L/Action", else "L"; within names), else all.
+
+    Assuming fewer conjuncts proves a stronger statement, so a hint can only make a
+    proof fail, never make a wrong one pass; it keeps Z3's quantifier instantiation
+    focused (docs/performance-z3.md).
+    """
+    hint = ASSUMES.get(f"{name}/{action}", ASSUMES.get(name))
+    if hint is None:
+        return tuple(names)
+    return tuple(n for n in names if n == name or n in hint)
+
+
+def _conjuncts(e: z3.BoolRef) -> list[z3.BoolRef]:
+    return list(e.children()) if z3.is_and(e) else [e]
+
+
+def _new_conjuncts(goal: z3.BoolRef, hyp: z3.BoolRef) -> list[z3.BoolRef]:
+    """The top-level conjuncts of goal that are not syntactically conjuncts of hyp."""
+    old = {c.get_id() for c in _conjuncts(hyp)}
+    return [c for c in _conjuncts(goal) if c.get_id() not in old]
 
 
 def _record_sort(inst: Instance) -> z3.SortRef:

@@ -15,7 +15,7 @@ from leaderfollower.checker.cli import main
 from leaderfollower.checker.explorer import ExploreResult, explore
 from leaderfollower.checker.prove import bmc, explorer_reach, prove_inductive
 from leaderfollower.checker.z3model import Z3Model, Z_LEADER
-from leaderfollower.spec.lemmas import LEMMAS, PROOFS
+from leaderfollower.spec.lemmas import LEMMAS, PROOFS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
@@ -43,7 +43,7 @@ def test_every_lemma_holds_on_every_reachable_state(preset: str) -> None:
 
 
 def test_the_proof_names_only_known_lemmas() -> None:
-    known = {lm.name for lm in LEMMAS}
+    known = {lm.name for lm in LEMMAS} | set(PROPERTY_ENCODINGS)
     for prop, lemmas in PROOFS.items():
         property_by_name(prop)
         assert set(lemmas) <= known
@@ -65,6 +65,17 @@ def test_election_safety_is_inductive_at_three_servers() -> None:
 def test_election_safety_is_inductive_at_five_servers() -> None:
     result = prove_inductive(RaftSpec(Params(servers=5)), "ElectionSafety", timeout_ms=120_000)
     assert result.proved
+
+
+def test_log_matching_is_inductive_at_two_servers() -> None:
+    result = prove_inductive(RaftSpec(PRESETS["tiny"]), "LogMatching", timeout_ms=60_000)
+    assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
+
+
+@pytest.mark.slow
+def test_log_matching_is_inductive_at_three_servers() -> None:
+    result = prove_inductive(RaftSpec(Params(servers=3)), "LogMatching", timeout_ms=60_000)
+    assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
 
 
 @pytest.mark.parametrize(
