@@ -25,12 +25,14 @@ deterministic: the same spec and parameters give the same ids, counts and traces
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import time
+from contextlib import contextmanager
 import traceback
 from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
@@ -144,26 +146,33 @@ class ExploreResult:
         if self._graph is None:
             if self.edge_src is None or self.edge_dst is None or self.edge_label is None:
                 raise RuntimeError("this search kept no graph (run it with keep_graph=True)")
-            import networkx as nx
-
             start = time.perf_counter()
-            g = nx.MultiDiGraph(spec=self.spec.name, params=self.spec.params.describe())
-            g.add_nodes_from(range(self.distinct_states))
-            # Filled in bulk through networkx's own adjacency structure (successor and
-            # predecessor dicts share one key dict per node pair, as add_edge makes
-            # them), skipping add_edges_from's per-edge checks; a test compares the
-            # result with add_edges_from's.
-            succ, pred = g._succ, g._pred
-            for u, v, key in zip(self.edge_src, self.edge_dst, self.edge_label):
-                keydict = succ[u].get(v)
-                if keydict is None:
-                    keydict = {}
-                    succ[u][v] = keydict
-                    pred[v][u] = keydict
-                keydict[key] = {}
-            self._graph = g
+            with _collector_paused():
+                self._graph = _bulk_graph(self)
             self.graph_seconds = time.perf_counter() - start
         return self._graph
+
+
+def _bulk_graph(result: "ExploreResult") -> "nx.MultiDiGraph":
+    """The networkx graph of a search's edge arrays (see `ExploreResult.graph`)."""
+    import networkx as nx
+
+    assert result.edge_src is not None and result.edge_dst is not None and result.edge_label is not None
+    g = nx.MultiDiGraph(spec=result.spec.name, params=result.spec.params.describe())
+    g.add_nodes_from(range(result.distinct_states))
+    # Filled in bulk through networkx's own adjacency structure (successor and
+    # predecessor dicts share one key dict per node pair, as add_edge makes them),
+    # skipping add_edges_from's per-edge checks; a test compares the result with
+    # add_edges_from's.
+    succ, pred = g._succ, g._pred
+    for u, v, key in zip(result.edge_src, result.edge_dst, result.edge_label):
+        keydict = succ[u].get(v)
+        if keydict is None:
+            keydict = {}
+            succ[u][v] = keydict
+            pred[v][u] = keydict
+        keydict[key] = {}
+    return g
 
 
 class StateStore:
@@ -300,6 +309,41 @@ def explore(
     Stops at the first violation unless `stop_on_violation` is false, in which case
     each property's first (shortest) violation is recorded and the search goes on.
     """
+    # The search allocates millions of long-lived, acyclic objects (tuples, dicts):
+    # the cyclic garbage collector would rescan them again and again and find nothing.
+    with _collector_paused():
+        return _explore(
+            spec,
+            properties,
+            keep_graph=keep_graph,
+            stop_on_violation=stop_on_violation,
+            progress=progress,
+            progress_every=progress_every,
+            max_states=max_states,
+        )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _explore(
+    spec: RaftSpec,
+    properties: Optional[Sequence[Property]] = None,
+    *,
+    keep_graph: bool = True,
+    stop_on_violation: bool = True,
+    progress: Optional[ProgressFn] = None,
+    progress_every: int = 20000,
+    max_states: Optional[int] = None,
+) -> ExploreResult:
     props = tuple(properties if properties is not None else getattr(spec, "properties", PROPERTIES))
     always = [p for p in props if p.kind == "always"]
     pending_sometimes = [p for p in props if p.kind == "sometimes"]
