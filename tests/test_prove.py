@@ -179,7 +179,10 @@ def test_cli_json_and_exit_codes() -> None:
     doc = json.loads(ok.output)
     assert doc["ok"] and doc["induction"][0]["status"] == "proved-inductive"
     assert doc["bmc"][0]["status"] == "holds-to-depth"
-    bad = runner.invoke(main, ["prove", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--depth", "0", "--json"])
+    bad = runner.invoke(
+        main,
+        ["prove", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--depth", "0", "--property", "ElectionSafety", "--json"],
+    )
     assert bad.exit_code == 1, bad.output
     doc = json.loads(bad.output)
     cti = doc["induction"][0]["obligations"]
