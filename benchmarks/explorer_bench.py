@@ -127,7 +127,8 @@ def main() -> None:
             search_per_state = m["search_peak_mb"] * 1024 / m["states"]
             print(
                 f"{name:10} {kind:18} {int(m['states']):>10,} {int(m['transitions']):>12,} {m['seconds']:>8.1f} "
-                f"{m['states'] / m['seconds']:>9,.0f} {per_state:>9.2f} {search_per_state:>12.2f} {m['seconds'] / base_s:>10.2f}x"
+                f"{m['states'] / m['seconds']:>9,.0f} {per_state:>9.2f} {search_per_state:>12.2f} "
+                + (f"{m['seconds'] / base_s:>10.2f}x" if base_s == base_s else f"{'-':>11}")
             )
         if medians["explorer-graph"]["graph_seconds"]:
             print(f"{'':10} (graph build from edge arrays: {medians['explorer-graph']['graph_seconds']:.1f} s of the explorer-graph time)")
