@@ -298,12 +298,13 @@ def run_trace_replay(
     )
 
 
-def _check_transitions(args: tuple[list[int], str, dict[str, Any]]) -> tuple[int, int, Optional[tuple[int, str, list[str]]]]:
+def _check_transitions(args: tuple[list[int], str, dict[str, Any]]) -> tuple[int, set[str], Optional[tuple[int, str, list[str]]]]:
     sources, tmp_root, core_options = args
     result: ExploreResult = _SHARED["result"]
     spec = result.spec
     g = result.graph
     checked = 0
+    names: set[str] = set()
     for u in sources:
         before = result.state(u)
         for _, _, lid in g.out_edges(u, keys=True):
@@ -319,12 +320,13 @@ def _check_transitions(args: tuple[list[int], str, dict[str, Any]]) -> tuple[int
                 cluster.step(1, action)
                 cluster.compare(1, action, expected)
             except Divergence as d:
-                return checked, u, (u, str(action), d.problems)
+                return checked, names, (u, str(action), d.problems)
             finally:
                 cluster.close()
                 shutil.rmtree(workdir, ignore_errors=True)
             checked += 1
-    return checked, -1, None
+            names.add(action.name)
+    return checked, names, None
 
 
 def run_transition_conformance(
@@ -358,13 +360,16 @@ def run_transition_conformance(
         if div is not None:
             u, action, problems = div
             divergences.append(DivergenceReport(1, action, [f"from stored state {u}: " + p for p in problems], []))
-    names = {lab.name for lab in result.labels}
+    total_names = {lab.name for lab in result.labels}
+    covered_names: set[str] = set()
+    for _, names, _ in outcomes:
+        covered_names |= names
     return ConformResult(
         level="transition",
         transitions=g.number_of_edges(),
         transitions_covered=checked,
-        actions_total=len(names),
-        actions_covered=len(names) if not divergences else 0,
+        actions_total=len(total_names),
+        actions_covered=len(covered_names),
         walks=0,
         resets=0,
         steps=checked,

@@ -9,9 +9,9 @@ connected), the walk ends and the next one starts again from the initial state: 
 reset.  This keeps the number of resets small: each walk is long and keeps taking
 new transitions, rather than one shortest path per transition.
 
-Walks can be cut into chunks for parallel replay; a chunk that does not start at the
-initial state is prefixed by the BFS-tree path to its first state (`prefix_len`
-steps that are replayed but already covered elsewhere).
+Each walk after the first starts with the BFS-tree path to the first state that still
+has an uncovered transition (`prefix_len` steps); the replayer shares those prefixes
+between walks through snapshots.
 """
 from __future__ import annotations
 
@@ -166,18 +166,3 @@ def bfs_prefix(result: ExploreResult, node: int) -> list[Edge]:
         node = parent
     edges.reverse()
     return edges
-
-
-def split_walks(result: ExploreResult, cover: Cover, chunk: int) -> list[Walk]:
-    """Cut long walks into chunks of about `chunk` new steps, each prefixed to be replayable."""
-    out: list[Walk] = []
-    for walk in cover.walks:
-        edges = walk.edges
-        for start in range(0, len(edges), chunk):
-            part = edges[start : start + chunk]
-            if start == 0:
-                out.append(Walk(part))
-            else:
-                prefix = bfs_prefix(result, part[0][0])
-                out.append(Walk(prefix + part, prefix_len=len(prefix)))
-    return out

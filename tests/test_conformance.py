@@ -15,7 +15,7 @@ from leaderfollower.checker.conform_run import (
     run_trace_replay,
     run_transition_conformance,
 )
-from leaderfollower.checker.cover import edge_cover, split_walks
+from leaderfollower.checker.cover import bfs_prefix, edge_cover
 from leaderfollower.checker.crashfiles import CrashableDirectory
 from leaderfollower.checker.explorer import explore
 from leaderfollower.checker.itf import read_itf
@@ -56,12 +56,10 @@ def test_edge_cover_takes_every_transition(tiny_result) -> None:
             assert v1 == u2, "a walk is a connected path"
 
 
-def test_split_walks_are_replayable_from_init(tiny_result) -> None:
+def test_walks_are_replayable_from_init(tiny_result) -> None:
     cover = edge_cover(tiny_result)
-    parts = split_walks(tiny_result, cover, chunk=7)
-    assert {e for w in parts for e in w.edges[w.prefix_len :]} == {e for w in cover.walks for e in w.edges}
-    for w in parts[:200]:
-        assert w.edges[0][0] == 0
+    for w in cover.walks[:300]:
+        assert w.edges[: w.prefix_len] == bfs_prefix(tiny_result, w.edges[w.prefix_len - 1][1]) if w.prefix_len else True
         trace = concretise(tiny_result, w.edges)
         assert tiny_result.find(trace[-1].state) == w.edges[-1][1]
 
@@ -117,6 +115,7 @@ def test_transition_level_conformance_of_tiny_model(tiny_result) -> None:
     outcome = run_transition_conformance(tiny_result, workers=2)
     assert outcome.ok, outcome.divergences[:1]
     assert outcome.transitions_covered == tiny_result.transitions
+    assert outcome.actions_covered == outcome.actions_total == 13
 
 
 def test_replay_reports_the_step_and_a_diff(tiny_result, tmp_path: Path) -> None:
