@@ -8,7 +8,6 @@ the depth and the concrete trace.  Printing lives in `render`.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -122,10 +121,3 @@ def write_traces(result: ExploreResult, directory: Path, include_witnesses: bool
         write_itf(path, trace, result.spec.params, result.spec.name, what)
         written[f.property] = str(path)
     return written
-
-
-def timed(fn: Any) -> tuple[Any, float]:
-    """Call fn() and return (its result, seconds taken)."""
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start

@@ -161,22 +161,12 @@ class InductionResult:
 
 def format_cti(cti: Cti) -> str:
     """The counterexample to induction as two states: every variable before, what changed after."""
-    from .traces import bag_changes, describe_state, server_changes
+    from .traces import describe_state, state_changes
 
     lines = ["  before (satisfies every conjunct of the invariant):"]
     lines += [f"       {line}" for line in describe_state(cti.before)]
     lines.append(f"  after {cti.action}:")
-    changed = False
-    for k, (a, b) in enumerate(zip(cti.before.servers, cti.after.servers)):
-        diffs = server_changes(a, b)
-        if diffs:
-            changed = True
-            lines.append(f"       s{k}: " + "; ".join(diffs))
-    for line in bag_changes(cti.before, cti.after):
-        changed = True
-        lines.append(f"       net {line}")
-    if not changed:
-        lines.append("       (no change)")
+    lines += [f"       {line}" for line in state_changes(cti.before, cti.after)]
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from leaderfollower.spec.raft import Action, RaftSpec, format_message
-from leaderfollower.spec.state import Message, ServerState, State
+from leaderfollower.spec.state import ServerState, State
 
 from .explorer import ExploreResult, Finding, permute_message, permute_state
 
@@ -69,7 +69,7 @@ def counterexample(result: ExploreResult, finding: Finding) -> Trace:
     last = trace[-1].state
     stored = result.state(finding.state)
     action = finding.action
-    perm = _perm_between(stored, last)
+    perm = perm_between(stored, last)
     if perm is not None:
         action = permute_action(action, perm)
     if finding.kind == "error":
@@ -80,7 +80,8 @@ def counterexample(result: ExploreResult, finding: Finding) -> Trace:
     return trace + [Step(action, nxt)]
 
 
-def _perm_between(stored: State, concrete: State) -> Optional[tuple[int, ...]]:
+def perm_between(stored: State, concrete: State) -> Optional[tuple[int, ...]]:
+    """A permutation of server ids that turns `stored` into `concrete`, if there is one."""
     n = len(stored.servers)
     for perm in itertools.permutations(range(n)):
         if permute_state(stored, perm) == concrete:
@@ -173,20 +174,16 @@ def format_trace(trace: Trace) -> str:
         lines.append(f"       {line}")
     for number, (prev, step) in enumerate(zip(trace, trace[1:]), start=1):
         lines.append(f"{number:>3}  {step.action}")
-        changed = False
-        for k, (a, b) in enumerate(zip(prev.state.servers, step.state.servers)):
-            diffs = server_changes(a, b)
-            if diffs:
-                changed = True
-                lines.append(f"       s{k}: " + "; ".join(diffs))
-        for line in bag_changes(prev.state, step.state):
-            changed = True
-            lines.append(f"       net {line}")
-        if not changed:
-            lines.append("       (no change)")
+        lines += [f"       {line}" for line in state_changes(prev.state, step.state)]
     return "\n".join(lines)
 
 
-def message_of(arg: object) -> Optional[Message]:
-    """The message argument of an action, if it has one."""
-    return arg if isinstance(arg, tuple) else None  # type: ignore[return-value]
+def state_changes(before: State, after: State) -> list[str]:
+    """What a step changed: `sK: field old -> new; ...` per server, `net +/- message`, or `(no change)`."""
+    lines = []
+    for k, (a, b) in enumerate(zip(before.servers, after.servers)):
+        diffs = server_changes(a, b)
+        if diffs:
+            lines.append(f"s{k}: " + "; ".join(diffs))
+    lines += [f"net {line}" for line in bag_changes(before, after)]
+    return lines or ["(no change)"]
