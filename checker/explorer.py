@@ -32,7 +32,7 @@ from contextlib import contextmanager
 import traceback
 from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Generic, Iterator, Optional, Sequence, TypeVar
 
 from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import networkx as nx
 
 Key = tuple[int, ...]
+T = TypeVar("T")
 ProgressFn = Callable[["Progress"], None]
 
 
@@ -175,46 +176,51 @@ def _bulk_graph(result: "ExploreResult") -> "nx.MultiDiGraph":
     return g
 
 
+class Interner(Generic[T]):
+    """Each distinct value once, numbered in order of first sight.
+
+    An identity cache answers first: a successor shares its parent's unchanged parts,
+    which are objects from the table, so most look-ups need no hashing.  Only table
+    objects enter the identity cache, and they live as long as the table, so an id()
+    never names two objects.
+    """
+
+    def __init__(self) -> None:
+        self.table: list[T] = []
+        self.ids: dict[T, int] = {}
+        self.by_identity: dict[int, int] = {}
+
+    def id_of(self, value: T) -> int:
+        """The number of `value` (interned now if it is new)."""
+        number = self.by_identity.get(id(value))
+        if number is None:
+            number = self.ids.get(value)
+            if number is None:
+                number = len(self.table)
+                self.table.append(value)
+                self.ids[value] = number
+                self.by_identity[id(value)] = number
+        return number
+
+
 class StateStore:
     """Interned parts and packed keys of states, with symmetry canonicalisation."""
 
     def __init__(self, spec: RaftSpec, symmetry: bool) -> None:
         self.spec = spec
         self.n = spec.params.servers
-        self.server_table: list[ServerState] = []
-        self.server_ids: dict[ServerState, int] = {}
-        self.by_identity: dict[int, int] = {}
-        self.bag_table: list[Bag] = []
-        self.bag_ids: dict[Bag, int] = {}
-        self.bag_by_identity: dict[int, int] = {}
+        self.servers: Interner[ServerState] = Interner()
+        self.bags: Interner[Bag] = Interner()
+        self.server_table = self.servers.table
+        self.bag_table = self.bags.table
+        self.server_id = self.servers.id_of
+        self.bag_id = self.bags.id_of
         self.keys: list[Key] = []
         self.seen: dict[Key, int] = {}
         perms = list(itertools.permutations(range(self.n))) if symmetry else [tuple(range(self.n))]
         self.perms: list[tuple[int, ...]] = perms[1:] if symmetry else []
         self._perm_server: list[dict[int, int]] = [{} for _ in self.perms]
         self._perm_bag: list[dict[int, int]] = [{} for _ in self.perms]
-
-    def server_id(self, srv: ServerState) -> int:
-        sid = self.by_identity.get(id(srv))
-        if sid is None:
-            sid = self.server_ids.get(srv)
-            if sid is None:
-                sid = len(self.server_table)
-                self.server_table.append(srv)
-                self.server_ids[srv] = sid
-                self.by_identity[id(srv)] = sid
-        return sid
-
-    def bag_id(self, bag: Bag) -> int:
-        bid = self.bag_by_identity.get(id(bag))
-        if bid is None:
-            bid = self.bag_ids.get(bag)
-            if bid is None:
-                bid = len(self.bag_table)
-                self.bag_table.append(bag)
-                self.bag_ids[bag] = bid
-                self.bag_by_identity[id(bag)] = bid
-        return bid
 
     def raw_key(self, s: State) -> Key:
         server_id = self.server_id
