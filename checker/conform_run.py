@@ -20,7 +20,6 @@ explore.  Every divergence is saved as an ITF trace prefix that
 """
 from __future__ import annotations
 
-import itertools
 import multiprocessing as mp
 import os
 import random
@@ -36,9 +35,9 @@ from leaderfollower.spec.state import State
 
 from .conform import Divergence, ReplayCluster, fast_tmp_root, replay_trace
 from .cover import Edge, Walk, edge_cover
-from .explorer import ExploreResult, permute_state
+from .explorer import ExploreResult
 from .itf import write_itf
-from .traces import Step, permute_action
+from .traces import Step, perm_between, permute_action
 
 
 @dataclass
@@ -102,29 +101,35 @@ def concretise(result: ExploreResult, edges: Sequence[Edge]) -> list[Step]:
     concrete state is tracked as a permutation of the stored one, and each stored
     action is renamed by that permutation.
     """
-    spec = result.spec
-    current = spec.init()
+    current = result.spec.init()
+    perm: tuple[int, ...] = tuple(range(result.spec.params.servers))
     trace = [Step(None, current)]
-    perm: tuple[int, ...] = tuple(range(spec.params.servers))
-    perms = list(itertools.permutations(range(spec.params.servers)))
-    for u, v, lid in edges:
-        action = result.labels[lid]
-        if spec.params.symmetry:
-            action = permute_action(action, perm)
-        nxt = spec.apply(current, action)
-        if nxt is None:
-            raise RuntimeError(f"walk step {action} is not enabled in its concrete state (state {u})")
-        if spec.params.symmetry:
-            stored = result.state(v)
-            for p in perms:
-                if permute_state(stored, p) == nxt:
-                    perm = p
-                    break
-            else:
-                raise RuntimeError(f"walk step {action} left the orbit of stored state {v}")
-        trace.append(Step(action, nxt))
-        current = nxt
+    for edge in edges:
+        action, current, perm = concrete_step(result, current, perm, edge)
+        trace.append(Step(action, current))
     return trace
+
+
+def concrete_step(result: ExploreResult, current: State, perm: tuple[int, ...], edge: Edge) -> tuple[Action, State, tuple[int, ...]]:
+    """Take a stored transition from a concrete state that is `perm` applied to its source.
+
+    Returns the concrete action, the concrete successor, and the permutation that
+    turns the stored target into that successor.
+    """
+    spec = result.spec
+    u, v, lid = edge
+    action = result.labels[lid]
+    if spec.params.symmetry:
+        action = permute_action(action, perm)
+    nxt = spec.apply(current, action)
+    if nxt is None:
+        raise RuntimeError(f"walk step {action} is not enabled in its concrete state (stored state {u})")
+    if spec.params.symmetry:
+        found = perm_between(result.state(v), nxt)
+        if found is None:
+            raise RuntimeError(f"walk step {action} left the orbit of stored state {v}")
+        perm = found
+    return action, nxt, perm
 
 
 def _worker_cluster(tmp_root: str, core_options: dict[str, Any]) -> ReplayCluster:
@@ -158,8 +163,6 @@ def _replay_batch(args: tuple[list[int], str, dict[str, Any]]) -> list[Outcome]:
     result: ExploreResult = _SHARED["result"]
     walks: list[Walk] = _SHARED["walks"]
     spec = result.spec
-    symmetric = spec.params.symmetry
-    perms = list(itertools.permutations(range(spec.params.servers)))
     cluster = _worker_cluster(tmp_root, core_options)
     cluster.reset()
     init = spec.init()
@@ -168,22 +171,6 @@ def _replay_batch(args: tuple[list[int], str, dict[str, Any]]) -> list[Outcome]:
     # The replayed way from the initial state: (stored state id, snapshot, concrete state, permutation, action).
     stack: list[tuple[int, Any, Any, tuple[int, ...], Optional[Action]]] = [(0, cluster.snapshot(), init, identity, None)]
     outcomes: list[Outcome] = []
-
-    def advance(current: State, perm: tuple[int, ...], edge: Edge) -> tuple[Action, State, tuple[int, ...]]:
-        u, v, lid = edge
-        action = result.labels[lid]
-        if symmetric:
-            action = permute_action(action, perm)
-        nxt = spec.apply(current, action)
-        if nxt is None:
-            raise RuntimeError(f"walk step {action} is not enabled in its concrete state (stored state {u})")
-        if symmetric:
-            stored = result.state(v)
-            for p in perms:
-                if permute_state(stored, p) == nxt:
-                    return action, nxt, p
-            raise RuntimeError(f"walk step {action} left the orbit of stored state {v}")
-        return action, nxt, perm
 
     for wi in walk_indices:
         walk = walks[wi]
@@ -199,7 +186,7 @@ def _replay_batch(args: tuple[list[int], str, dict[str, Any]]) -> list[Outcome]:
         try:
             for edge in prefix[done:]:
                 _, _, current, perm, _ = stack[-1]
-                action, nxt, perm = advance(current, perm, edge)
+                action, nxt, perm = concrete_step(result, current, perm, edge)
                 number = len(stack)
                 cluster.step(number, action)
                 cluster.compare(number, action, nxt)
@@ -209,7 +196,7 @@ def _replay_batch(args: tuple[list[int], str, dict[str, Any]]) -> list[Outcome]:
             current, perm = stack[-1][2], stack[-1][3]
             tail: list[Step] = []
             for edge in walk.edges[walk.prefix_len :]:
-                action, nxt, perm = advance(current, perm, edge)
+                action, nxt, perm = concrete_step(result, current, perm, edge)
                 number = len(stack) + len(tail)
                 tail.append(Step(action, nxt))
                 cluster.step(number, action)
