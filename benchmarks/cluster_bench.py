@@ -11,7 +11,8 @@ warm-up.  Latency is measured per operation at the client, from sending until
 the committed reply.
 
 - leaderfollower: three `leaderfollower node` processes, fsync on (always);
-  clients are asyncio tasks in this process using `impl.client.Client`.
+  clients are asyncio tasks in this process using `impl.client.Client`, on
+  uvloop's event loop when it is installed (`impl.server.run`, as the CLI client).
 - PySyncObj: three processes (this script with `--pysyncobj-node`); the load
   runs as threads inside member 0's process calling a replicated `put` with
   `sync=True` (PySyncObj has no network client).  `appendEntriesUseBatch=False`
@@ -116,7 +117,7 @@ def extract_baseline(root: Path, ref: str) -> Path:
 def bench_leaderfollower(root: Path, clients: int, seconds: float, impl_dir: Optional[Path] = None,
                          label: str = "leaderfollower (fsync)") -> dict[str, Any]:
     from leaderfollower.impl.client import Client
-    from leaderfollower.impl.server import local_addresses
+    from leaderfollower.impl.server import local_addresses, run as run_loop
 
     base = free_base_port(3)
     data = Path(tempfile.mkdtemp(prefix=f"lf-{clients}-", dir=root))
@@ -157,7 +158,7 @@ def bench_leaderfollower(root: Path, clients: int, seconds: float, impl_dir: Opt
             await asyncio.gather(*tasks)
             return latencies
 
-        return summarize(label, clients, asyncio.run(run()), seconds)
+        return summarize(label, clients, run_loop(run()), seconds)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -24,7 +24,7 @@ import click
 from .core import SEEDED_BUGS
 from .node import NodeConfig
 from .storage import StorageError
-from .server import Address, NodeServer, ServerConfig, local_addresses
+from .server import Address, NodeServer, ServerConfig, local_addresses, run
 
 DEFAULT_DATA_DIR = "leaderfollower-data"
 DEFAULT_BASE_PORT = 7400
@@ -90,7 +90,7 @@ def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host:
     # walk all of it and show up as 10-20 ms pauses in commit latency.
     gc.set_threshold(100_000, 50, 1_000)
 
-    async def run() -> Optional[BaseException]:
+    async def serve() -> Optional[BaseException]:
         server = NodeServer(config)
         await server.start()
         loop = asyncio.get_running_loop()
@@ -100,7 +100,7 @@ def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host:
         return server.failed
 
     try:
-        failed = asyncio.run(run())
+        failed = run(serve())
     except (OSError, StorageError) as e:
         raise click.ClickException(f"node {node_id}: cannot start: {e}") from e
     if failed is not None:
@@ -169,7 +169,7 @@ def _run_client(ctx: click.Context, op: str, *args: Any, **kwargs: Any) -> None:
             return await getattr(c, op)(*args, **kwargs)  # type: ignore[no-any-return]
 
     try:
-        reply = asyncio.run(go())
+        reply = run(go())
     except ClientError as e:
         raise click.ClickException(str(e)) from e
     reply.pop("id", None)
