@@ -1,17 +1,21 @@
 """The asyncio shell: one server's sockets, timers and disk around a sans-I/O `Node`.
 
 How this works: every event (a tick, a peer message, a client operation) is put
-in an inbox; one driver task takes the whole inbox, feeds it to the `Node`, then
-carries out the `NodeReady`: persist, then send, then reply.  Only this task
-touches the Node.  The fsync normally runs inline on the loop's thread (it is
-cheaper than any hand-off); what arrives meanwhile waits in the socket buffers
-and is the next batch, persisted by one fsync (group commit).  `FsyncPlacement`
-moves fsyncs to fresh threads while inline ones are slow (a regime of the
-benchmark VM, see the class).
+in an inbox; the first event of a batch schedules one driver callback on the
+loop, which takes the whole inbox, feeds it to the `Node`, then carries out the
+`NodeReady`: persist, then send, then reply.  Only the driver touches the Node.
+Events that arrive in the same loop iteration are one batch.  The fsync
+normally runs inline on the loop's thread (cheaper than any hand-off); what
+arrives meanwhile waits in the socket buffers and is the next batch, persisted
+by one fsync (group commit).  `FsyncPlacement` moves fsyncs to fresh threads
+while inline ones are slow (a regime of the benchmark VM, see the class); the
+driver then resumes when the thread is done.
 
 Peers: each server dials every other server (reconnecting with exponential
 backoff capped below the election timeout) and writes its messages straight onto
-that connection; it receives on the connections the others dialled.  A connection starts with a hello frame saying who is calling.
+that connection; it receives on the connections the others dialled, decoding
+frames in the protocol callback as bytes arrive (`_Connection`: no reader task
+and no coroutine per frame).  A connection starts with a hello frame saying who is calling.
 Clients use the same port and start with a client hello.  Anything malformed,
 oversized or unknown is logged and closes that connection; the server keeps
 serving.  A storage failure stops the server loudly.
@@ -26,11 +30,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Optional, TypeVar, Union
+from typing import Any, Callable, Coroutine, Optional, TypeVar, Union, cast
 
 from .core import CoreConfig
 from .messages import LEADER
-from .node import Envelope, Node, NodeConfig
+from .node import Envelope, Node, NodeConfig, NodeReady
 from .storage import RealFileLayer, Storage, StorageError
 from .tracelog import TraceLog, trace_path
 from .wire import (
@@ -40,6 +44,7 @@ from .wire import (
     HELLO_PEER,
     MAX_FRAME,
     Frame,
+    FrameDecoder,
     FrameError,
     check_length,
     decode_envelope,
@@ -196,6 +201,95 @@ class ClientOp:
 Event = Union[_Tick, Envelope, ClientOp, LinkUp]
 
 
+def _writable(transport: asyncio.BaseTransport) -> bool:
+    # uvloop raises on a write to a closed transport (asyncio ignores it): a
+    # link or client that has just gone away must not stop the driver.
+    return not transport.is_closing()
+
+
+class _Connection(asyncio.Protocol):
+    """A connection another process opened to this server: a peer's link or a client's.
+
+    Frames are decoded in `data_received` as bytes arrive and posted to the
+    server's inbox at once: one loop callback per received chunk, no reader task
+    or coroutine per frame.  The first frame says who is calling.  Anything
+    malformed, oversized or unknown is logged and closes this connection only.
+    """
+
+    def __init__(self, server: "NodeServer") -> None:
+        self.server = server
+        self.decoder = FrameDecoder(server.config.max_frame)
+        self.transport: Optional[asyncio.Transport] = None
+        self._handle: Callable[[Frame], None] = self._hello
+        self._source = -1  # the peer's id, once it said hello
+        self._conn_id = 0  # the client's connection number, once it said hello
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport (to reply, and to close it on stop)."""
+        # A cast, not an isinstance check: uvloop's transports do not derive from asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
+        self.server._connections.add(self.transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Decode every complete frame and hand it on; close the connection on a bad one."""
+        try:
+            for frame in self.decoder.feed(data):
+                self._handle(frame)
+        except FrameError as e:
+            assert self.transport is not None
+            server = self.server
+            server.log.error("node %d: closing connection from %s: %s", server.id,
+                             self.transport.get_extra_info("peername"), e)
+            self.transport.close()
+
+    def _hello(self, frame: Frame) -> None:
+        server = self.server
+        if frame.kind == HELLO_PEER:
+            source, servers = decode_hello_peer(frame.body)
+            if servers != server.n or not 0 <= source < server.n or source == server.id:
+                raise FrameError(f"peer hello from node {source} of a {servers}-server cluster;"
+                                 f" this is node {server.id} of {server.n}")
+            self._source = source
+            self._handle = self._peer_frame
+        elif frame.kind == HELLO_CLIENT:
+            assert self.transport is not None
+            self._conn_id = next(server._conn_ids)
+            server._clients[self._conn_id] = self.transport
+            self._handle = self._client_frame
+        else:
+            raise FrameError(f"first frame is {frame.kind}, expected a HelloPeer or HelloClient")
+
+    def _peer_frame(self, frame: Frame) -> None:
+        env = decode_envelope(frame)
+        m = env.message
+        if m.msource != self._source or m.mdest != self.server.id:
+            raise FrameError(f"{m.mtype} from {m.msource} to {m.mdest} on node {self._source}'s link to node {self.server.id}")
+        self.server._post(env)
+
+    def _client_frame(self, frame: Frame) -> None:
+        req = decode_json(frame, CLIENT_REQUEST)
+        request_id = req.get("id")
+        if not isinstance(request_id, int):
+            raise FrameError(f"client request without an integer id: {str(req)[:80]}")
+        self.server._post(ClientOp((self._conn_id, request_id), req))
+
+    def pause_writing(self) -> None:
+        """A client that does not read its replies: stop reading its requests until it does."""
+        assert self.transport is not None
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        """The client caught up with its replies: read its requests again."""
+        assert self.transport is not None
+        self.transport.resume_reading()
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        """Forget the connection (a client's pending requests may still take effect)."""
+        self.server._connections.discard(self.transport)  # type: ignore[arg-type]
+        if self._conn_id:
+            self.server._clients.pop(self._conn_id, None)
+
+
 class NodeServer:
     """One running server; `await start()`, then `await stop()` (or `await wait_closed()`)."""
 
@@ -209,14 +303,17 @@ class NodeServer:
         self.failed: Optional[BaseException] = None
         self.trace: Optional[TraceLog] = None
         self._inbox: list[Event] = []
-        self._wake = asyncio.Event()
+        self._drive_scheduled = False  # a driver callback is on the loop's ready queue
+        self._waiting_for_fsync = False  # a persist runs in a thread; the driver resumes when it is done
+        self._stopping = False
         self._stopped = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server: Optional[asyncio.base_events.Server] = None
         self._peer_writers: dict[int, asyncio.StreamWriter] = {}  # peer -> the connection this server dialled
-        self._clients: dict[int, asyncio.StreamWriter] = {}
+        self._clients: dict[int, asyncio.Transport] = {}
         self._conn_ids = itertools.count(1)
-        self._conn_writers: set[asyncio.StreamWriter] = set()
+        self._conn_writers: set[asyncio.StreamWriter] = set()  # the connections this server dialled
+        self._connections: set[asyncio.Transport] = set()  # the connections others opened to this server
         self._persisting: Optional[threading.Thread] = None  # the thread running the current fsync
         self.fsync_placement = FsyncPlacement()
 
@@ -241,8 +338,8 @@ class NodeServer:
             self.trace.flush()  # the Restart event
         self.log.info("node %d: started in term %d with %d log entries", self.id, stored.current_term, len(stored.log))
         host, port = cfg.addresses[self.id]
-        self._server = await asyncio.start_server(self._on_connection, cfg.bind_host or host, port)
-        self._tasks.append(asyncio.create_task(self._drive()))
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), cfg.bind_host or host, port)
         self._tasks.append(asyncio.create_task(self._ticker()))
         for j in range(self.n):
             if j != self.id:
@@ -250,6 +347,10 @@ class NodeServer:
 
     async def stop(self) -> None:
         """Close every connection and task."""
+        if self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True  # from here on the driver does nothing
         if self._server is not None:
             self._server.close()
         for t in self._tasks:
@@ -261,6 +362,8 @@ class NodeServer:
                 pass
         for w in list(self._conn_writers):
             w.close()
+        for t in list(self._connections):
+            t.close()
         if self._server is not None:
             await self._server.wait_closed()
         if self._persisting is not None:
@@ -295,30 +398,38 @@ class NodeServer:
 
     def _post(self, event: Event) -> None:
         self._inbox.append(event)
-        self._wake.set()
+        if not self._drive_scheduled:
+            # One driver call per loop iteration: what arrives in the same
+            # iteration (and during an inline fsync) is one batch.
+            self._drive_scheduled = True
+            asyncio.get_running_loop().call_soon(self._drive)
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.config.tick_seconds)
             self._post(_TICK)
 
-    async def _drive(self) -> None:
+    def _drive(self) -> None:
+        self._drive_scheduled = False
+        if self._stopping or self._waiting_for_fsync or not self._inbox:
+            return  # stopped; or the fsync thread's completion drives again
+        events, self._inbox = self._inbox, []
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                events, self._inbox = self._inbox, []
-                self._feed(events)
-                await self._carry_out()
-        except StorageError as e:
+            self._feed(events)
+            self._carry_out()
+        except (StorageError, OSError) as e:
             self._fail(e)
-        except OSError as e:
-            self._fail(e)
+        except Exception as e:
+            # A bug: never serve on from a half-carried-out batch.  Stop, loudly.
+            self.log.exception("node %d: internal error in the driver", self.id)
+            self._fail(e, "internal error")
 
-    def _fail(self, e: BaseException) -> None:
+    def _fail(self, e: BaseException, what: str = "storage failure") -> None:
         # Storage failures are never swallowed: stop serving, loudly.
+        if self._stopping:
+            return
         self.failed = e
-        self.log.critical("node %d: storage failure, stopping: %s", self.id, e)
+        self.log.critical("node %d: %s, stopping: %s", self.id, what, e)
         asyncio.get_running_loop().create_task(self.stop())
 
     def _feed(self, events: list[Event]) -> None:
@@ -350,7 +461,7 @@ class NodeServer:
             self._reply(op.token, {"ok": False, "node": self.id, "term": node.term, "error": "bad_request",
                                    "message": f"unknown operation {kind!r} or missing key; expected put, get, delete or status"})
 
-    async def _carry_out(self) -> None:
+    def _carry_out(self) -> None:
         node, storage = self.node, self.storage
         assert node is not None and storage is not None
         if not node.has_work():
@@ -365,24 +476,57 @@ class NodeServer:
             if rd.hard_state is None and node.role == LEADER:
                 # The one exception to persist-before-send (Raft thesis 10.2.1, as
                 # etcd does): a leader's AppendEntries promise nothing about its own
-                # disk, so they leave while it fsyncs.  Safe because this task steps
-                # no message, so counts no acknowledgement, before the fsync returns:
+                # disk, so they leave while it fsyncs.  Safe because the driver steps
+                # no message, so counts no acknowledgement, before the fsync returns
+                # (inline: it is still running; on a thread: `_waiting_for_fsync`):
                 # the leader never counts itself for an entry not yet on its disk.
                 early = [env for env in messages if env.message.mtype == "AppendEntriesRequest"]
                 messages = tuple(env for env in messages if env.message.mtype != "AppendEntriesRequest")
                 self._send(early)
-            # Persist before send: nothing below leaves before this returns.
+            # Persist before send: nothing below leaves before the fsync returns.
             placement = self.fsync_placement
             started = time.perf_counter()
-            if placement.inline:
-                # Blocks the loop for the fsync (about 0.1 ms here): what arrives
-                # meanwhile waits in the socket buffers and is the next batch.
-                storage.save(rd.hard_state, rd.log_from, rd.entries)
-            else:
-                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                self._persisting = _start_thread(done, storage.save, rd.hard_state, rd.log_from, rd.entries)
-                await done
+            if not placement.inline:
+                self._persist_in_thread(rd, messages, started)
+                return
+            # Blocks the loop for the fsync (about 0.1 ms here): what arrives
+            # meanwhile waits in the socket buffers and is the next batch.
+            storage.save(rd.hard_state, rd.log_from, rd.entries)
             placement.record(time.perf_counter() - started)
+        self._after_persist(rd, messages)
+
+    def _persist_in_thread(self, rd: NodeReady, messages: tuple[Envelope, ...], started: float) -> None:
+        # The driver stays idle (events queue up in the inbox: the next batch)
+        # until the thread is done; then the rest of this Ready is carried out.
+        storage = self.storage
+        assert storage is not None
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting_for_fsync = True
+        self._persisting = _start_thread(done, storage.save, rd.hard_state, rd.log_from, rd.entries)
+
+        def persisted(_: "asyncio.Future[None]") -> None:
+            self._waiting_for_fsync = False
+            if self._stopping or done.cancelled():
+                return
+            error = done.exception()
+            if error is not None:
+                if isinstance(error, (StorageError, OSError)):
+                    self._fail(error)
+                    return
+                raise error
+            self.fsync_placement.record(time.perf_counter() - started)
+            try:
+                self._after_persist(rd, messages)
+            except (StorageError, OSError) as e:
+                self._fail(e)
+                return
+            if self._inbox and not self._drive_scheduled:
+                self._drive_scheduled = True
+                asyncio.get_running_loop().call_soon(self._drive)
+
+        done.add_done_callback(persisted)
+
+    def _after_persist(self, rd: NodeReady, messages: tuple[Envelope, ...]) -> None:
         for line in rd.events:
             self.log.info("node %d: %s", self.id, line)
         self._send(messages)
@@ -399,7 +543,8 @@ class NodeServer:
                 self._post(env)
             else:
                 writer = self._peer_writers.get(dest)
-                if writer is None or writer.transport.get_write_buffer_size() > _PEER_BUFFER_LIMIT:
+                if (writer is None or not _writable(writer.transport)
+                        or writer.transport.get_write_buffer_size() > _PEER_BUFFER_LIMIT):
                     # Link down, or the peer is not reading: drop.  Raft resends what
                     # matters (heartbeats, the next append, the next election's votes).
                     continue
@@ -408,10 +553,10 @@ class NodeServer:
 
     def _reply(self, token: Any, body: dict[str, Any]) -> None:
         conn_id, request_id = token
-        writer = self._clients.get(conn_id)
-        if writer is None:
+        transport = self._clients.get(conn_id)
+        if transport is None or not _writable(transport):
             return  # the client went away; its request may still have taken effect
-        writer.write(encode_json(CLIENT_REPLY, {"id": request_id, **body}))
+        transport.write(encode_json(CLIENT_REPLY, {"id": request_id, **body}))
 
     # ------------------------------------------------------------------- peers
 
@@ -444,53 +589,6 @@ class NodeServer:
                 self._conn_writers.discard(writer)
                 writer.close()
             await asyncio.sleep(backoff)
-
-    # ------------------------------------------------------------- connections
-
-    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        self._conn_writers.add(writer)
-        try:
-            hello = await read_frame(reader, self.config.max_frame)
-            if hello.kind == HELLO_PEER:
-                await self._serve_peer(reader, hello)
-            elif hello.kind == HELLO_CLIENT:
-                await self._serve_client(reader, writer)
-            else:
-                raise FrameError(f"first frame is {hello.kind}, expected a HelloPeer or HelloClient")
-        except FrameError as e:
-            self.log.error("node %d: closing connection from %s: %s", self.id, peer, e)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            self._conn_writers.discard(writer)
-            writer.close()
-
-    async def _serve_peer(self, reader: asyncio.StreamReader, hello: Frame) -> None:
-        source, servers = decode_hello_peer(hello.body)
-        if servers != self.n or not 0 <= source < self.n or source == self.id:
-            raise FrameError(f"peer hello from node {source} of a {servers}-server cluster; this is node {self.id} of {self.n}")
-        while True:
-            env = decode_envelope(await read_frame(reader, self.config.max_frame))
-            m = env.message
-            if m.msource != source or m.mdest != self.id:
-                raise FrameError(f"{m.mtype} from {m.msource} to {m.mdest} on node {source}'s link to node {self.id}")
-            self._post(env)
-
-    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn_id = next(self._conn_ids)
-        self._clients[conn_id] = writer
-        try:
-            while True:
-                req = decode_json(await read_frame(reader, self.config.max_frame), CLIENT_REQUEST)
-                request_id = req.get("id")
-                if not isinstance(request_id, int):
-                    raise FrameError(f"client request without an integer id: {str(req)[:80]}")
-                self._post(ClientOp((conn_id, request_id), req))
-                await writer.drain()
-        finally:
-            del self._clients[conn_id]
-
 
 def _start_thread(done: "asyncio.Future[None]", fn: Callable[..., None], *args: Any) -> threading.Thread:
     """Run fn(*args) in a thread of its own; `done` gets its outcome (await it on the loop).

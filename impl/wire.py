@@ -90,18 +90,27 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every frame now complete."""
-        self._buf += data
+        # Parse in place and keep only the unfinished tail (one copy per call,
+        # not one deletion from the front of the buffer per frame); with no
+        # tail left over from the last call, parse `data` itself.
+        buf: bytes | bytearray
+        if self._buf:
+            self._buf += data
+            buf = self._buf
+        else:
+            buf = data
         frames: list[Frame] = []
-        while True:
-            if len(self._buf) < _LEN.size:
-                return frames
-            (length,) = _LEN.unpack_from(self._buf, 0)
+        pos, size = 0, len(buf)
+        while size - pos >= _LEN.size:
+            (length,) = _LEN.unpack_from(buf, pos)
             check_length(length, self.max_frame)
-            if len(self._buf) < _LEN.size + length:
-                return frames
-            payload = bytes(self._buf[_LEN.size : _LEN.size + length])
-            del self._buf[: _LEN.size + length]
-            frames.append(decode_payload(payload))
+            end = pos + _LEN.size + length
+            if end > size:
+                break
+            frames.append(decode_payload(bytes(buf[pos + _LEN.size : end])))
+            pos = end
+        self._buf = bytearray(buf[pos:])
+        return frames
 
 
 def check_length(length: int, max_frame: int = MAX_FRAME) -> None:
