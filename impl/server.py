@@ -26,7 +26,7 @@ import asyncio
 import itertools
 import logging
 import random
-import threading
+import _thread
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,7 +314,7 @@ class NodeServer:
         self._conn_ids = itertools.count(1)
         self._conn_writers: set[asyncio.StreamWriter] = set()  # the connections this server dialled
         self._connections: set[asyncio.Transport] = set()  # the connections others opened to this server
-        self._persisting: Optional[threading.Thread] = None  # the thread running the current fsync
+        self._persisting: Optional[_FsyncThread] = None  # the thread running the current fsync
         self.fsync_placement = FsyncPlacement()
 
     # ---------------------------------------------------------------- lifecycle
@@ -500,22 +500,15 @@ class NodeServer:
         # until the thread is done; then the rest of this Ready is carried out.
         storage = self.storage
         assert storage is not None
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting_for_fsync = True
-        self._persisting = _start_thread(done, storage.save, rd.hard_state, rd.log_from, rd.entries)
 
-        def persisted(_: "asyncio.Future[None]") -> None:
+        def persisted(error: Optional[BaseException]) -> None:
             self._waiting_for_fsync = False
-            if self._stopping or done.cancelled():
+            if self._stopping:
                 return
-            error = done.exception()
-            if error is not None:
-                if isinstance(error, (StorageError, OSError)):
-                    self._fail(error)
-                    return
-                raise error
-            self.fsync_placement.record(time.perf_counter() - started)
             try:
+                if error is not None:
+                    raise error
+                self.fsync_placement.record(time.perf_counter() - started)
                 self._after_persist(rd, messages)
             except (StorageError, OSError) as e:
                 self._fail(e)
@@ -524,7 +517,9 @@ class NodeServer:
                 self._drive_scheduled = True
                 asyncio.get_running_loop().call_soon(self._drive)
 
-        done.add_done_callback(persisted)
+        self._waiting_for_fsync = True
+        self._persisting = _start_thread(asyncio.get_running_loop(), persisted, storage.save,
+                                         rd.hard_state, rd.log_from, rd.entries)
 
     def _after_persist(self, rd: NodeReady, messages: tuple[Envelope, ...]) -> None:
         for line in rd.events:
@@ -590,41 +585,49 @@ class NodeServer:
                 writer.close()
             await asyncio.sleep(backoff)
 
-def _start_thread(done: "asyncio.Future[None]", fn: Callable[..., None], *args: Any) -> threading.Thread:
-    """Run fn(*args) in a thread of its own; `done` gets its outcome (await it on the loop).
+class _FsyncThread:
+    """A thread started for one persist (`_thread`, not `threading`: see `_start_thread`)."""
 
-    A new thread per fsync, not a long-lived worker: on the benchmark VM an
-    fdatasync issued from a thread that waits between calls (a pool worker, or the
-    loop's own thread) completed on a 4 ms grid most of the time, and from a new
-    thread in 0.1-0.3 ms (measured, cause not found; see
-    docs/performance-cluster.md).  Starting a thread costs about 0.1 ms, once per
-    batch of writes.  The loop keeps reading meanwhile: the next batch is then one
-    fsync for many writes (group commit).
+    def __init__(self) -> None:
+        self._running = _thread.allocate_lock()
+        self._running.acquire()
+
+    def join(self) -> None:
+        """Wait until the thread has finished."""
+        with self._running:
+            pass
+
+
+def _start_thread(loop: asyncio.AbstractEventLoop, on_done: Callable[[Optional[BaseException]], None],
+                  fn: Callable[..., None], *args: Any) -> _FsyncThread:
+    """Run fn(*args) in a thread of its own; then `on_done(error or None)` runs on the loop.
+
+    A new thread per fsync, not a long-lived worker: on the benchmark VM a thread
+    sleeping in fdatasync on an idle vCPU was woken only at the next 4 ms tick,
+    and a fresh thread (which starts on the loop's busy vCPU) hit that less often
+    (`FsyncPlacement`, docs/performance-cluster.md).  Started with
+    `_thread.start_new_thread`: `threading.Thread.start` waits until the new thread
+    has started, which cost 0.1-0.2 ms of GIL hand-offs per batch here.  The loop
+    keeps reading meanwhile: the next batch is then one fsync for many writes
+    (group commit).
     """
-    loop = done.get_loop()
-
-    def finish(error: Optional[BaseException]) -> None:
-        if done.done():
-            return  # the awaiting task was cancelled (the server is stopping)
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
+    thread = _FsyncThread()
 
     def run() -> None:
         try:
             fn(*args)
-        except BaseException as e:  # handed to the awaiting task, which stops the node
+        except BaseException as e:  # handed to on_done, which stops the node
             error: Optional[BaseException] = e
         else:
             error = None
         try:
-            loop.call_soon_threadsafe(finish, error)
+            loop.call_soon_threadsafe(on_done, error)
         except RuntimeError:
             pass  # the loop has closed: nobody waits any more
+        finally:
+            thread._running.release()
 
-    thread = threading.Thread(target=run, name="fsync", daemon=True)
-    thread.start()
+    _thread.start_new_thread(run, ())
     return thread
 
 
