@@ -1,7 +1,8 @@
 """The client: put, get and delete against a cluster, following redirects to the leader.
 
 How this works: a `Client` keeps one connection to the node it last found
-useful.  A reply naming another leader sends it there; a connection failure, or
+useful; replies are decoded in the connection's protocol callback as they
+arrive and handed to the waiting request by id (no reader coroutine per reply).  A reply naming another leader sends it there; a connection failure, or
 a node that knows no leader, makes it try the next address after a short pause,
 until `timeout` seconds have passed.  Every reply names the node and term that
 answered.  A write whose outcome is unknown (the leader lost leadership, or the
@@ -12,14 +13,65 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
-from .server import Address, read_frame
-from .wire import CLIENT_REPLY, CLIENT_REQUEST, HELLO_CLIENT, MAX_FRAME, decode_json, encode_frame, encode_json
+from .server import Address
+from .wire import (
+    CLIENT_REPLY,
+    CLIENT_REQUEST,
+    HELLO_CLIENT,
+    MAX_FRAME,
+    FrameDecoder,
+    FrameError,
+    decode_json,
+    encode_frame,
+    encode_json,
+)
 
 
 class ClientError(Exception):
     """The cluster did not answer in time (the message says what was tried last)."""
+
+
+class _Connection(asyncio.Protocol):
+    """One connection to a node: replies are matched to waiting requests by id."""
+
+    def __init__(self) -> None:
+        self.decoder = FrameDecoder(MAX_FRAME)
+        self.transport: Optional[asyncio.Transport] = None
+        self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.lost: Optional[BaseException] = None
+        """Why the connection is unusable (closed, or the node sent something malformed); None while open."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport (a cast: uvloop's transports do not derive from asyncio's)."""
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Hand every complete reply to the request waiting for its id."""
+        try:
+            replies = [decode_json(frame, CLIENT_REPLY) for frame in self.decoder.feed(data)]
+        except FrameError as e:
+            self._lose(e)
+            assert self.transport is not None
+            self.transport.close()
+            return
+        for reply in replies:
+            waiter = self.waiting.pop(reply.get("id"), None)  # type: ignore[arg-type]
+            if waiter is not None and not waiter.done():
+                waiter.set_result(reply)
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        """Fail every waiting request: its outcome is unknown."""
+        self._lose(exc or ConnectionResetError("the node closed the connection"))
+
+    def _lose(self, error: BaseException) -> None:
+        if self.lost is None:
+            self.lost = error
+        for waiter in self.waiting.values():
+            if not waiter.done():
+                waiter.set_exception(self.lost)
+        self.waiting.clear()
 
 
 class Client:
@@ -30,12 +82,13 @@ class Client:
         self.timeout = timeout
         self._target = 0
         self._ids = itertools.count(1)
-        self._conn: Optional[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = None
+        self._conn: Optional[_Connection] = None
 
     async def close(self) -> None:
         """Close the connection."""
         if self._conn is not None:
-            self._conn[1].close()
+            if self._conn.transport is not None:
+                self._conn.transport.close()
             self._conn = None
 
     async def __aenter__(self) -> "Client":
@@ -44,12 +97,13 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self) -> _Connection:
         if self._conn is None:
             host, port = self.addresses[self._target]
-            reader, writer = await asyncio.open_connection(host, port)
-            writer.write(encode_frame(HELLO_CLIENT, b""))
-            self._conn = (reader, writer)
+            _, conn = await asyncio.get_running_loop().create_connection(_Connection, host, port)
+            assert conn.transport is not None
+            conn.transport.write(encode_frame(HELLO_CLIENT, b""))
+            self._conn = conn
         return self._conn
 
     async def request_once(self, request: dict[str, Any], node: Optional[int] = None) -> dict[str, Any]:
@@ -57,14 +111,18 @@ class Client:
         if node is not None and node != self._target:
             await self.close()
             self._target = node
-        reader, writer = await self._connect()
+        conn = await self._connect()
+        if conn.lost is not None:
+            raise conn.lost
+        assert conn.transport is not None
         request_id = next(self._ids)
-        writer.write(encode_json(CLIENT_REQUEST, {**request, "id": request_id}))
-        await writer.drain()
-        while True:
-            reply = decode_json(await read_frame(reader, MAX_FRAME), CLIENT_REPLY)
-            if reply.get("id") == request_id:
-                return reply
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        conn.waiting[request_id] = waiter
+        try:
+            conn.transport.write(encode_json(CLIENT_REQUEST, {**request, "id": request_id}))
+            return await waiter
+        finally:
+            conn.waiting.pop(request_id, None)
 
     async def request(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send a request, following redirects and retrying until it succeeds or `timeout` passes."""

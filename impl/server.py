@@ -46,11 +46,9 @@ from .wire import (
     Frame,
     FrameDecoder,
     FrameError,
-    check_length,
     decode_envelope,
     decode_hello_peer,
     decode_json,
-    decode_payload,
     encode_envelope,
     encode_hello_peer,
     encode_json,
@@ -162,14 +160,6 @@ class FsyncPlacement:
         self._slow = self._slow + 1 if seconds > self.slow_seconds else 0
         if self._slow >= self.slow_streak:
             self.inline, self._left = False, self.fallback_batches
-
-
-async def read_frame(reader: asyncio.StreamReader, max_frame: int) -> Frame:
-    """One frame from a stream; FrameError if malformed, IncompleteReadError at EOF."""
-    head = await reader.readexactly(4)
-    length = int.from_bytes(head, "big")
-    check_length(length, max_frame)
-    return decode_payload(await reader.readexactly(length))
 
 
 class _Tick:
@@ -285,7 +275,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         """Forget the connection (a client's pending requests may still take effect)."""
-        self.server._connections.discard(self.transport)  # type: ignore[arg-type]
+        if self.transport is not None:
+            self.server._connections.discard(self.transport)
         if self._conn_id:
             self.server._clients.pop(self._conn_id, None)
 
@@ -362,8 +353,8 @@ class NodeServer:
                 pass
         for w in list(self._conn_writers):
             w.close()
-        for t in list(self._connections):
-            t.close()
+        for transport in list(self._connections):
+            transport.close()
         if self._server is not None:
             await self._server.wait_closed()
         if self._persisting is not None:
