@@ -10,6 +10,11 @@ smallest key over all permutations of server identities (one state per orbit, as
 TLC's `SYMMETRY Permutations(Server)` counts); permuting a packed state only needs
 cached per-part permutations.
 
+Successors come from the spec's actions memoised per acting server and bag
+(checker/local_steps.py): on the full 3-server model about 20,000 (server, bag)
+combinations stand for 1.9 million states, so most transitions are a few dictionary
+look-ups of interned ids, in the same order the spec's `successors` gives them.
+
 Every transition is kept in three compact arrays (source id, target id, action
 label id); the networkx `MultiDiGraph` is built from them in bulk after the search
 (`ExploreResult.graph`), with the action label id as the edge key, so two different
@@ -37,6 +42,9 @@ from typing import TYPE_CHECKING, Callable, Generic, Iterator, Optional, Sequenc
 from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
 from leaderfollower.spec.state import Bag, Message, ServerState, State
+
+from .local_steps import LocalSteps, NonLocalAction, Step
+from .local_steps import usable as local_steps_usable
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -309,11 +317,15 @@ def explore(
     progress: Optional[ProgressFn] = None,
     progress_every: int = 20000,
     max_states: Optional[int] = None,
+    memoise: bool = True,
 ) -> ExploreResult:
     """Explore every state reachable within the bounds, breadth first, and check the properties.
 
     Stops at the first violation unless `stop_on_violation` is false, in which case
     each property's first (shortest) violation is recorded and the search goes on.
+    `memoise=False` calls the spec's `successors` on every state instead of computing
+    each action once per (server, bag) (checker/local_steps.py); the results are the
+    same, only slower.
     """
     # The search allocates millions of long-lived, acyclic objects (tuples, dicts):
     # the cyclic garbage collector would rescan them again and again and find nothing.
@@ -326,6 +338,7 @@ def explore(
             progress=progress,
             progress_every=progress_every,
             max_states=max_states,
+            memoise=memoise,
         )
 
 
@@ -349,6 +362,7 @@ def _explore(
     progress: Optional[ProgressFn] = None,
     progress_every: int = 20000,
     max_states: Optional[int] = None,
+    memoise: bool = True,
 ) -> ExploreResult:
     props = tuple(properties if properties is not None else getattr(spec, "properties", PROPERTIES))
     always = [p for p in props if p.kind == "always"]
@@ -368,7 +382,38 @@ def _explore(
 
     labels: list[Action] = []
     label_ids: dict[Action, int] = {}
-    coverage = {name: ActionCoverage() for name in ACTION_NAMES}
+    names: list[str] = list(ACTION_NAMES)
+    name_ids: dict[str, int] = {name: k for k, name in enumerate(names)}
+    enabled_count: list[int] = [0] * len(names)
+    bounded_count: list[int] = [0] * len(names)
+    new_count: list[int] = [0] * len(names)
+
+    def label_id(action: Action) -> int:
+        lid = label_ids.get(action)
+        if lid is None:
+            lid = len(labels)
+            label_ids[action] = lid
+            labels.append(action)
+        return lid
+
+    def name_index(name: str) -> int:
+        k = name_ids.get(name)
+        if k is None:  # a user's spec may add actions of its own
+            k = len(names)
+            names.append(name)
+            name_ids[name] = k
+            for counts in (enabled_count, bounded_count, new_count):
+                counts.append(0)
+        return k
+
+    def spec_successors(s_key: Key, sid: int) -> list[Step]:
+        """The transitions from a stored state, straight from the spec's `successors`."""
+        s = store.state(sid)
+        return [
+            (name_index(action.name), label_id(action), (*[server_id(x) for x in t.servers], bag_id(t.messages)), within_bounds(t), -1)
+            for action, t in successors(s)
+        ]
+
     parent = array("i")
     parent_label = array("i")
     depth = array("i")
@@ -446,85 +491,74 @@ def _explore(
     depth.append(0)
     states_per_depth.append(1)
     init_state = store.state(0)
-    if within_bounds(init_state):
-        check_state(0, init_state, store.raw_key(init_state))
 
+    init_in_bounds = within_bounds(init_state)
+    if init_in_bounds:
+        check_state(0, init_state, store.raw_key(init_state))
+    # Memoised per acting server and bag where the spec allows it (checker/local_steps.py);
+    # an initial state outside the bounds would make the cached bounds flags unsound.
+    steps_of = LocalSteps(spec, store, label_id, name_index).successors if memoise and init_in_bounds and local_steps_usable(spec) else spec_successors
+
+    server_table = store.server_table
+    bag_table = store.bag_table
     transitions = 0
     complete = True
-    frontier_depth = 0
     head = 0
     stop = bool(violations) and stop_on_violation
     while head < len(keys) and not stop:
         sid = head
         head += 1
         d = depth[sid]
-        if d != frontier_depth:
-            frontier_depth = d
         if progress is not None and sid % progress_every == 0:
             progress(Progress(len(keys), transitions, d, len(keys) - head, time.perf_counter() - start))
-        s = store.state(sid)
         s_key = keys[sid]
-        s_servers = s.servers
-        any_enabled = False
         try:
-            for action, t in successors(s):
-                any_enabled = True
-                cov = coverage[action.name]
-                cov.enabled += 1
-                if not within_bounds(t):
-                    continue
-                cov.within_bounds += 1
-                transitions += 1
-                t_servers = t.servers
-                raw = (*[server_id(x) for x in t_servers], bag_id(t.messages))
-                if steps:
-                    for k in range(n):
-                        if raw[k] != s_key[k]:
-                            pair = (s_key[k], raw[k])
-                            results = step_results.get(pair)
-                            if results is None:
-                                before, after = s_servers[k], t_servers[k]
-                                results = tuple(_safe_eval_step(prop, spec, before, after) for prop in steps)
-                                step_results[pair] = results
-                            for prop, ok in zip(steps, results):
-                                report(prop, sid, ok, action)
-                key = canonicalise(raw) if symmetric else raw
-                tid = seen.get(key)
-                if tid is None:
-                    tid = len(keys)
-                    seen[key] = tid
-                    keys.append(key)
-                    lid = label_ids.get(action)
-                    if lid is None:
-                        lid = len(labels)
-                        label_ids[action] = lid
-                        labels.append(action)
-                    parent.append(sid)
-                    parent_label.append(lid)
-                    depth.append(d + 1)
-                    if d + 1 >= len(states_per_depth):
-                        states_per_depth.append(0)
-                    states_per_depth[d + 1] += 1
-                    cov.new_states += 1
-                    check_state(tid, t, raw)
-                    if keep_graph:
-                        src_arr.append(sid)  # type: ignore[union-attr]
-                        dst_arr.append(tid)  # type: ignore[union-attr]
-                        lab_arr.append(lid)  # type: ignore[union-attr]
-                elif keep_graph:
-                    lid = label_ids.get(action)
-                    if lid is None:
-                        lid = len(labels)
-                        label_ids[action] = lid
-                        labels.append(action)
-                    src_arr.append(sid)  # type: ignore[union-attr]
-                    dst_arr.append(tid)  # type: ignore[union-attr]
-                    lab_arr.append(lid)  # type: ignore[union-attr]
+            outgoing = steps_of(s_key, sid)
+        except NonLocalAction as exc:  # the spec's local_actions declaration is wrong: say where
+            record_violation(Finding("LocalActions", "error", sid, action=exc.action, error=str(exc)))
+            outgoing = []
         except Exception:  # an action raised: report it like a violation, with the culprit
-            action, message = _find_raising_action(spec, s)
+            action, message = _find_raising_action(spec, store.state(sid))
             record_violation(Finding("ActionRaised", "error", sid, action=action, error=message))
-        if not any_enabled:
-            deadlocks.append(sid)
+            outgoing = []
+        else:
+            if not outgoing:
+                deadlocks.append(sid)
+        for name, lid, raw, ok, pos in outgoing:
+            enabled_count[name] += 1
+            if not ok:
+                continue
+            bounded_count[name] += 1
+            transitions += 1
+            if steps:
+                for k in (range(n) if pos < 0 else (pos,) if pos < n else ()):
+                    if raw[k] != s_key[k]:
+                        pair = (s_key[k], raw[k])
+                        results = step_results.get(pair)
+                        if results is None:
+                            before, after = server_table[s_key[k]], server_table[raw[k]]
+                            results = tuple(_safe_eval_step(prop, spec, before, after) for prop in steps)
+                            step_results[pair] = results
+                        for prop, good in zip(steps, results):
+                            report(prop, sid, good, labels[lid])
+            key = canonicalise(raw) if symmetric else raw
+            tid = seen.get(key)
+            if tid is None:
+                tid = len(keys)
+                seen[key] = tid
+                keys.append(key)
+                parent.append(sid)
+                parent_label.append(lid)
+                depth.append(d + 1)
+                if d + 1 >= len(states_per_depth):
+                    states_per_depth.append(0)
+                states_per_depth[d + 1] += 1
+                new_count[name] += 1
+                check_state(tid, State(tuple([server_table[x] for x in raw[:n]]), bag_table[raw[n]]), raw)
+            if keep_graph:
+                src_arr.append(sid)  # type: ignore[union-attr]
+                dst_arr.append(tid)  # type: ignore[union-attr]
+                lab_arr.append(lid)  # type: ignore[union-attr]
         if violations and stop_on_violation:
             stop = True
         if max_states is not None and len(keys) >= max_states:
@@ -544,7 +578,7 @@ def _explore(
         seconds=search_seconds,
         search_seconds=search_seconds,
         states_per_depth=states_per_depth,
-        coverage=coverage,
+        coverage={name: ActionCoverage(enabled_count[k], bounded_count[k], new_count[k]) for k, name in enumerate(names)},
         violations=violations,
         witnesses=witnesses,
         deadlocks=deadlocks,

@@ -112,6 +112,11 @@ class RaftSpec:
 
     name: ClassVar[str] = "raft"
     description: ClassVar[str] = "raft.tla's semantics (Ongaro), without history variables"
+    local_actions: ClassVar[bool] = True
+    """Each action reads and changes only its own server (i, or a message's recipient) and
+    the bag, as in raft.tla.  The explorer then computes an action once per (server
+    state, bag) instead of once per global state.  A subclass that overrides any method
+    without restating this in its own body is treated as not local (always safe)."""
 
     def __init__(self, params: Params) -> None:
         self.params = params
@@ -392,6 +397,9 @@ class RaftSpec:
         # Rebind the handler table so that a subclass overriding a handler method
         # gets its own method called by `receive`.
         super().__init_subclass__(**kwargs)
+        if "local_actions" not in cls.__dict__ and any(callable(v) and not k.startswith("__") for k, v in cls.__dict__.items()):
+            # A new method may read other servers; only its author can say it does not.
+            cls.local_actions = False
         cls._handlers = {
             mtype: tuple((name, getattr(cls, method.__name__)) for name, method in entries)
             for mtype, entries in RaftSpec._handlers.items()

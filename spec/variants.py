@@ -41,6 +41,7 @@ class VoteWithoutLogCheck(BrokenVariant):
     description = "a vote is granted without the log up-to-date check"
     breaks = "LeaderCompleteness"
     catch_params = Params(servers=3, values=1, max_term=3, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
+    local_actions = True  # the override reads and changes only its own server and the bag
 
     def vote_log_ok(self, voter: ServerState, m: RequestVoteRequest) -> bool:
         return True
@@ -53,6 +54,7 @@ class VoteNotPersisted(BrokenVariant):
     description = "the vote is not persisted across a restart"
     breaks = "ElectionSafety"
     catch_params = Params(servers=3, values=1, max_term=2, max_log=0, max_copies=1, max_in_flight=1, symmetry=True)
+    local_actions = True  # the override reads and changes only its own server and the bag
 
     def restart(self, s: State, i: int) -> Optional[State]:
         after = super().restart(s, i)
@@ -72,6 +74,7 @@ class CommitPreviousTermByCounting(BrokenVariant):
     # first property it breaks is LeaderCompleteness (StateMachineSafety follows).
     breaks = "LeaderCompleteness"
     catch_params = Params(servers=3, values=1, max_term=5, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
+    local_actions = True  # the override reads and changes only its own server and the bag
 
     @classmethod
     def scenario(cls) -> list[Action]:
@@ -101,6 +104,7 @@ class AcceptStaleTerm(BrokenVariant):
     # entry no quorum holds.
     breaks = "NoUncommittedRead"
     catch_params = Params(servers=3, values=1, max_term=3, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
+    local_actions = True  # the override reads and changes only its own server and the bag
 
     def handle_append_entries_request(self, s: State, m: AppendEntriesRequest) -> Optional[State]:
         f = s.servers[m.mdest]
@@ -116,6 +120,7 @@ class NonMajorityQuorum(BrokenVariant):
     description = "a quorum that is not a majority (half the servers)"
     breaks = "ElectionSafety"
     catch_params = Params(servers=2, values=1, max_term=2, max_log=0, max_copies=1, max_in_flight=1)
+    local_actions = True  # the override reads and changes only its own server and the bag
 
     def is_quorum(self, members: frozenset[int]) -> bool:
         return 2 * len(members) >= self.params.servers
@@ -130,6 +135,7 @@ class StaleResponseCounted(BrokenVariant):
     # Two servers suffice when two stale grants can wait in the network (about 5x
     # fewer states than three servers with one message in flight; same length, 18).
     catch_params = Params(servers=2, values=1, max_term=3, max_log=0, max_copies=1, max_in_flight=2, symmetry=True)
+    local_actions = True  # the override reads and changes only its own server and the bag
 
     def drop_stale_response(self, s: State, m: Message) -> Optional[State]:
         i = m.mdest

@@ -92,7 +92,7 @@ def test_the_first_states_are_the_initial_state_and_its_timeouts() -> None:
     result = run(TINY)
     spec = result.spec
     assert result.state(0) == spec.init()
-    assert result.labels[:2] == [Action("Timeout", (0,)), Action("Timeout", (1,))]
+    assert [result.labels[result.parent_label[k]] for k in (1, 2)] == [Action("Timeout", (0,)), Action("Timeout", (1,))]
     assert result.state(1) == spec.timeout(spec.init(), 0)
     assert result.state(2) == spec.timeout(spec.init(), 1)
 
