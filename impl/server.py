@@ -28,6 +28,7 @@ import logging
 import random
 import _thread
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Optional, TypeVar, Union, cast
@@ -133,32 +134,41 @@ class FsyncPlacement:
     was fast.  But the benchmark VM has periods in which a thread that sleeps in
     fdatasync on an otherwise idle vCPU is woken only at the next 4 ms timer tick;
     in those periods inline fsyncs hit that grid more often than fsyncs on a fresh
-    thread (which starts on the loop's busy vCPU), and fresh threads gave 1.5x the
-    throughput (docs/performance-cluster.md).  So: inline while inline fsyncs are
-    fast; after `slow_streak` inline fsyncs in a row slower than `slow_seconds`,
-    fresh threads for the next `fallback_batches` batches, then inline again (a
-    retry costs at most `slow_streak` slow fsyncs per `fallback_batches` batches).
-    Either way the fsync completes before anything that depends on it is sent.
+    thread (which starts on the loop's busy vCPU), a few percent of them, and each
+    costs up to 4 ms (docs/performance-cluster.md).  So: inline while inline fsyncs
+    are fast; once `slow_count` of the last `window` inline fsyncs took longer than
+    `slow_seconds`, fresh threads for the next `fallback_batches` batches, then
+    inline again.  Either way the fsync completes before anything that depends on
+    it is sent.
     """
 
-    def __init__(self, slow_seconds: float = 0.002, slow_streak: int = 3, fallback_batches: int = 1000) -> None:
+    def __init__(self, slow_seconds: float = 0.002, window: int = 100, slow_count: int = 2,
+                 fallback_batches: int = 1000) -> None:
         self.slow_seconds = slow_seconds
-        self.slow_streak = slow_streak
+        self.window = window
+        self.slow_count = slow_count
         self.fallback_batches = fallback_batches
         self.inline = True
         """Whether the next fsync runs inline (else on a fresh thread)."""
-        self._slow = 0
-        self._left = 0
+        self._recent: deque[bool] = deque(maxlen=window)  # the last inline fsyncs: slow or not
+        self._slow = 0  # how many of `_recent` were slow
+        self._left = 0  # thread batches left before inline is tried again
 
     def record(self, seconds: float) -> None:
         """One fsync batch done, as placed by `inline`; `seconds` is how long it took."""
         if not self.inline:
             self._left -= 1
             if self._left <= 0:
-                self.inline, self._slow = True, 0
+                self.inline = True
+                self._recent.clear()
+                self._slow = 0
             return
-        self._slow = self._slow + 1 if seconds > self.slow_seconds else 0
-        if self._slow >= self.slow_streak:
+        if len(self._recent) == self.window and self._recent[0]:
+            self._slow -= 1  # about to fall out of the window
+        slow = seconds > self.slow_seconds
+        self._recent.append(slow)
+        self._slow += slow
+        if self._slow >= self.slow_count:
             self.inline, self._left = False, self.fallback_batches
 
 

@@ -20,28 +20,30 @@ def test_fast_fsyncs_stay_inline() -> None:
     assert p.inline
 
 
-def test_isolated_slow_fsyncs_do_not_move_them() -> None:
-    p = FsyncPlacement(slow_streak=3)
-    for _ in range(100):
+def test_rare_slow_fsyncs_do_not_move_them() -> None:
+    p = FsyncPlacement(window=100, slow_count=2)
+    for _ in range(50):
         p.record(SLOW)
-        p.record(SLOW)
-        p.record(FAST)
+        for _ in range(100):
+            p.record(FAST)
     assert p.inline
 
 
-def test_a_streak_of_slow_fsyncs_moves_them_to_threads_then_inline_is_retried() -> None:
-    p = FsyncPlacement(slow_streak=3, fallback_batches=5)
-    for _ in range(3):
-        p.record(SLOW)
+def test_slow_fsyncs_within_a_window_move_them_to_threads_then_inline_is_retried() -> None:
+    p = FsyncPlacement(window=10, slow_count=2, fallback_batches=5)
+    p.record(SLOW)
+    for _ in range(8):
+        p.record(FAST)
+    assert p.inline
+    p.record(SLOW)  # two slow among the last ten
     assert not p.inline
     for _ in range(4):
-        p.record(FAST)  # thread batches: their durations do not matter
+        p.record(SLOW)  # thread batches: their durations do not matter
         assert not p.inline
     p.record(FAST)
     assert p.inline
     p.record(SLOW)
-    p.record(SLOW)
-    assert p.inline  # a fresh streak is needed to move again
+    assert p.inline  # the window starts afresh
     p.record(SLOW)
     assert not p.inline
 
