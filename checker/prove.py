@@ -1,11 +1,12 @@
 """The `prove` job: bounded model checking and inductive invariant checking with Z3.
 
 How this works:
-- `bmc` unrolls the transition relation from Init, one step at a time, with the
-  explorer's state constraint (`within_bounds`) on every state, and asks after each
-  step whether some always property can fail there.  The first depth at which one
-  can is its shortest violation (the explorer's breadth-first search finds the same
-  depth); the model is decoded into spec states and replayed through
+- `bmc` runs bounded model checking on the finite-domain encoding of
+  `checker.z3bmc` (every variable a small bit-vector, the bag `max_in_flight`
+  slots, the explorer's bounds part of the relation): unrolled from Init one step
+  at a time, it asks after each step whether some always property can fail there.
+  The first depth at which one can is its shortest violation (the explorer's
+  breadth-first depth); the path is decoded into spec states and replayed through
   `RaftSpec.apply`, so a trace printed is a trace the Python spec takes.
 - `prove_inductive` checks `Init => Inv` and, for every action and every
   conjunct L of Inv (the property and its lemmas, `spec.lemmas.PROOFS`),
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import z3
 
@@ -33,8 +34,11 @@ from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
 from leaderfollower.spec.state import State
 
 from .traces import Step, Trace, TraceError
-from .z3decode import DecodeError, decode_action, decode_state, decode_step_action
+from .z3decode import DecodeError, decode_action, decode_state
 from .z3model import Instance, Sym, Z3Model
+
+if TYPE_CHECKING:
+    from .z3bmc import PropertyDef
 
 ProgressFn = Callable[[str, int, int], None]
 """progress(what, done, total)."""
@@ -59,58 +63,41 @@ def bmc(
     properties: Sequence[str],
     depth: int,
     progress: Optional[ProgressFn] = None,
-    encodings: Optional[dict[str, Callable[[Z3Model, Sym], z3.BoolRef]]] = None,
+    encodings: Optional[dict[str, "PropertyDef"]] = None,
+    on_depth: Optional[Callable[[int, float], None]] = None,
 ) -> list[BmcOutcome]:
     """Shortest violation of each property within `depth` steps, under the spec's bounds.
 
-    `encodings` adds invariants by name beyond `PROPERTY_ENCODINGS` (tests use it).
+    Runs on the finite-domain encoding of `checker.z3bmc` (bit-blasted to SAT);
+    `properties` are names of `z3bmc.PROPERTIES` (every always property), and
+    `encodings` adds definitions by name (tests use it).  Each violation's path is
+    replayed through the Python spec (`traces.replay`), which must reach the same
+    states, the last one violating the property where it has a Python predicate.
     """
-    defs = {**PROPERTY_ENCODINGS, **(encodings or {})}
-    model = Z3Model.for_spec(spec, log_bound=spec.params.max_log)
-    start = time.perf_counter()
-    solver = z3.Solver()
-    states = [model.fresh("s0")]
-    steps = []
-    solver.add(model.init(states[0]), model.within_bounds(states[0]))
-    pending = list(properties)
-    found: dict[str, BmcOutcome] = {}
-    for d in range(depth + 1):
-        if progress:
-            progress("bmc", d, depth)
-        for name in list(pending):
-            solver.push()
-            solver.add(z3.Not(defs[name](model, states[d])))
-            if solver.check() == z3.sat:
-                trace = _decode_trace(spec, solver.model(), states, steps)
-                found[name] = BmcOutcome(name, True, d, time.perf_counter() - start, trace)
-                pending.remove(name)
-            solver.pop()
-        if not pending or d == depth:
-            break
-        nxt = model.fresh(f"s{d + 1}")
-        st = model.step(states[d], nxt, f"_{d}")
-        solver.add(st.relation, model.within_bounds(nxt), st.copies_bound)
-        states.append(nxt)
-        steps.append(st)
-    elapsed = time.perf_counter() - start
+    from .z3bmc import run_bmc
+
     out = []
-    for name in properties:
-        out.append(found.get(name) or BmcOutcome(name, False, depth, elapsed))
+    for f in run_bmc(spec, properties, depth, progress=progress, extra=encodings, on_depth=on_depth):
+        trace = _replayed(spec, f.property, f.states, f.actions) if f.violated else None
+        out.append(BmcOutcome(f.property, f.violated, f.depth, f.seconds, trace))
     return out
 
 
-def _decode_trace(spec: RaftSpec, m: z3.ModelRef, states: list[Sym], steps: list) -> Trace:  # type: ignore[type-arg]
-    """The model's path as a spec trace, replayed through the Python spec to confirm it."""
-    decoded = [decode_state(m, s) for s in states]
-    trace: Trace = [Step(None, decoded[0])]
-    if decoded[0] != spec.init():
-        raise TraceError("BMC: the decoded initial state is not the spec's Init")
-    for k, st in enumerate(steps):
-        action = decode_step_action(m, st)
-        nxt = spec.apply(decoded[k], action)
-        if nxt != decoded[k + 1]:
-            raise TraceError(f"BMC step {k + 1}: the Z3 encoding and the Python spec disagree on {action}")
-        trace.append(Step(action, nxt))
+def _replayed(spec: RaftSpec, prop: str, states: Sequence[State], actions: Sequence[Action]) -> Trace:
+    """The BMC path as a spec trace, confirmed step by step by the Python spec."""
+    from leaderfollower.spec.properties import PROPERTIES
+
+    from .traces import replay
+
+    trace = replay(spec, actions)
+    for k, (step, decoded) in enumerate(zip(trace, states)):
+        if step.state != decoded:
+            raise TraceError(f"BMC step {k}: the finite Z3 encoding and the Python spec disagree after {step.action}")
+        if not spec.within_bounds(step.state):
+            raise TraceError(f"BMC step {k}: the path leaves the model's bounds")
+    holds = {p.name: p.holds for p in PROPERTIES}.get(prop)
+    if holds is not None and holds(spec, trace[-1].state):
+        raise TraceError(f"BMC: {prop} holds at the end of its counterexample by the Python predicate")
     return trace
 
 

@@ -1,6 +1,6 @@
 """`prove`: ElectionSafety is inductive with the shipped lemmas, a dropped lemma shows up as a
 counterexample to induction, each ElectionSafety-breaking variant is caught with a
-reachable counterexample, BMC finds shortest violations, and the command line works.
+reachable counterexample, and the command line works (BMC: tests/test_bmc.py).
 """
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import json
 from functools import lru_cache
 
 import pytest
-import z3
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli import main
 from leaderfollower.checker.explorer import ExploreResult, explore
-from leaderfollower.checker.prove import bmc, explorer_reach, prove_inductive
-from leaderfollower.checker.z3model import Z3Model, Z_LEADER
+from leaderfollower.checker.prove import explorer_reach, prove_inductive
 from leaderfollower.spec.lemmas import LEMMAS, PROOFS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
@@ -143,30 +141,6 @@ def test_the_correct_spec_has_no_failing_obligation_for_those_actions() -> None:
     spec = RaftSpec(Params(servers=3))
     result = prove_inductive(spec, "ElectionSafety", actions=sorted(set(ELECTION_VARIANTS.values())))
     assert result.proved
-
-
-# ------------------------------------------------------------------- BMC
-
-
-def test_bmc_finds_the_shortest_violation_at_the_explorers_depth() -> None:
-    """'No leader ever' is violated first where the explorer first witnesses LeaderElected."""
-    params = Params(servers=1, max_term=2, max_log=0)
-    spec = RaftSpec(params)
-    result = explore(spec, keep_graph=False, stop_on_violation=False)
-    depth = int(result.depth[result.witnesses["LeaderElected"].state])
-
-    def no_leader(model: Z3Model, s: object) -> z3.BoolRef:
-        return z3.And([s.role(i) != Z_LEADER for i in model.servers])  # type: ignore[attr-defined]
-
-    (out,) = bmc(spec, ["NoLeader"], depth + 2, encodings={"NoLeader": no_leader})
-    assert out.violated and out.depth == depth
-    assert out.trace is not None and out.trace[-1].action is not None and out.trace[-1].action.name == "BecomeLeader"
-
-
-def test_bmc_reports_no_violation_on_the_correct_spec() -> None:
-    spec = RaftSpec(Params(servers=2, max_term=2, max_log=1))
-    outs = bmc(spec, ["ElectionSafety", "LogMatching", "CommitWithinLog"], 3)
-    assert [o.violated for o in outs] == [False, False, False]
 
 
 # ------------------------------------------------------------------- CLI
