@@ -20,16 +20,19 @@ from leaderfollower.spec.lemmas import PROOFS, PROPERTY_ENCODINGS, LEMMAS
 from leaderfollower.spec.params import PRESETS
 
 from .cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, UsageError, build_params, fail_usage
+from .config import Z3_BOUNDED_DEPTH
 from .prove import BmcOutcome, InductionResult, bmc, explorer_reach, format_cti, prove_inductive
 from .specs import SpecLoadError, load_spec_class
 from .traces import format_trace
+from .z3bmc import PROPERTIES as BMC_PROPERTIES
+from .z3bmc import BmcModel
 from .z3model import EncodingError, Z3Model
 
-DEFAULT_DEPTH = 3
-"""Default BMC depth.  The issue asks for the default graph's diameter (27); this
-encoding's BMC grows exponentially with depth (docs/performance-z3.md: 3 servers,
-every property, depth 4 about a minute, depth 6 about 13 minutes), so the default
-stays where a run takes seconds; pass --depth for more."""
+DEFAULT_DEPTH = Z3_BOUNDED_DEPTH
+"""Default BMC depth (`config.Z3_BOUNDED_DEPTH`, as verify's).  The issue asks for the
+default graph's diameter (52): out of reach, as each step costs about 2.4x the one
+before; this is the largest depth that takes under a minute on the default model
+(docs/performance-z3.md).  Pass --depth for more, or less."""
 
 
 class _Bar:
@@ -109,9 +112,12 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
 @click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
 @click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft or a shipped variant.")
 @click.option("--servers", type=int, help="Number of servers.")
+@click.option("--values", type=int, help="Number of client values.")
 @click.option("--max-term", type=int, help="BMC bound on every current_term.")
 @click.option("--max-log", type=int, help="BMC bound on every log's length.")
-@click.option("--property", "props", multiple=True, help="Property to check (repeatable; default: every one with an encoding).")
+@click.option("--max-copies", type=int, help="BMC bound on the copies of one message in flight.")
+@click.option("--max-in-flight", type=int, help="BMC bound on the distinct messages in flight.")
+@click.option("--property", "props", multiple=True, help="Property to check (repeatable; default: every always property; induction for those with an encoding).")
 @click.option("--depth", type=int, help=f"BMC depth (default {DEFAULT_DEPTH}; 0 skips BMC).")
 @click.option("--no-induction", is_flag=True, help="Bounded model checking only.")
 @click.option("--lemmas", "lemma_list", help="Comma-separated lemmas to use instead of the shipped proof's.")
@@ -125,8 +131,11 @@ def prove(
     preset: str,
     spec_ref: str,
     servers: Optional[int],
+    values: Optional[int],
     max_term: Optional[int],
     max_log: Optional[int],
+    max_copies: Optional[int],
+    max_in_flight: Optional[int],
     props: tuple[str, ...],
     depth: Optional[int],
     no_induction: bool,
@@ -140,14 +149,16 @@ def prove(
 ) -> None:
     """Check the invariants with Z3: BMC to a depth, and inductive proofs with the spec's lemmas."""
     try:
-        params = build_params(preset, {"servers": servers, "max_term": max_term, "max_log": max_log})
+        overrides = {"servers": servers, "values": values, "max_term": max_term, "max_log": max_log}
+        params = build_params(preset, {**overrides, "max_copies": max_copies, "max_in_flight": max_in_flight})
         spec_cls = load_spec_class(spec_ref)
         spec = spec_cls(params)
         Z3Model.for_spec(spec)
-        chosen = list(props) or list(PROPERTY_ENCODINGS)
+        BmcModel.for_spec(spec)
+        chosen = list(props) or list(BMC_PROPERTIES)
         for name in chosen:
-            if name not in PROPERTY_ENCODINGS:
-                raise UsageError(f"property {name!r} has no Z3 encoding; known: {', '.join(PROPERTY_ENCODINGS)}")
+            if name not in BMC_PROPERTIES and name not in PROPERTY_ENCODINGS:
+                raise UsageError(f"property {name!r} has no Z3 encoding; known: {', '.join(BMC_PROPERTIES)}")
         lemmas: Optional[list[str]] = None
         if lemma_list is not None:
             known = {lm.name for lm in LEMMAS}
@@ -165,13 +176,14 @@ def prove(
     bar = _Bar(enabled=not (quiet or as_json) and sys.stderr.isatty())
     start = time.perf_counter()
     try:
-        bmc_results = bmc(spec, chosen, bmc_depth, progress=bar) if bmc_depth > 0 else []
+        bmc_names = [name for name in chosen if name in BMC_PROPERTIES]
+        bmc_results = bmc(spec, bmc_names, bmc_depth, progress=bar) if bmc_depth > 0 else []
         inductions: list[InductionResult] = []
         if not no_induction:
             oracle = explorer_reach(spec) if reach else None
             for name in chosen:
-                if lemmas is None and name not in PROOFS:
-                    continue  # no shipped proof: BMC only
+                if name not in PROPERTY_ENCODINGS or (lemmas is None and name not in PROOFS):
+                    continue  # no induction encoding or no shipped proof: BMC only
                 inductions.append(
                     prove_inductive(
                         spec, name, lemmas, timeout_ms=int(timeout_s * 1000), support=support, reach=oracle, progress=bar

@@ -119,20 +119,24 @@ def conformance_engine(ctx: VerifyContext) -> EngineOutcome:
 
 
 def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
-    """Z3 bounded model checking of every encoded property to `z3_depth` steps (default 3).
+    """Z3 bounded model checking of every always property (`checker.z3bmc`, bit-blasted to SAT).
 
-    BMC's cost grows steeply with depth (docs/performance-z3.md), hence the shallow
-    default; `holds-to-depth` records the depth reached.
+    Depth: `z3_depth` from the options (default `config.Z3_BOUNDED_DEPTH`), capped
+    at the explored graph's diameter when the explorer ran first: every reachable
+    state lies within the diameter, so BMC to it covers the whole bounded model and
+    a deeper search would add nothing.  `holds-to-depth` records the depth reached.
     """
-    from leaderfollower.spec.lemmas import PROPERTY_ENCODINGS
-
+    from .config import Z3_BOUNDED_DEPTH
     from .prove import bmc
+    from .z3bmc import PROPERTIES as BMC_PROPERTIES
 
     start = time.perf_counter()
-    depth = int(ctx.options.get("z3_depth", 3))
+    asked = int(ctx.options.get("z3_depth", Z3_BOUNDED_DEPTH))
+    diameter = ctx.explored.diameter if ctx.explored is not None and ctx.explored.complete else None
+    depth = asked if diameter is None else min(asked, diameter)
     kinds = {p.name: p.kind for p in getattr(ctx.spec, "properties", ())}
     props: dict[str, dict[str, Any]] = {}
-    for outcome in bmc(ctx.spec, list(PROPERTY_ENCODINGS), depth):
+    for outcome in bmc(ctx.spec, list(BMC_PROPERTIES), depth):
         entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth}
         entry["status"] = "violated" if outcome.violated else "holds-to-depth"
         if outcome.violated and outcome.trace is not None:

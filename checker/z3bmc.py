@@ -52,8 +52,9 @@ state unchanged (a Restart of a server already reset, an AdvanceCommitIndex that
 commits nothing new) are excluded from the unrolling: a shortest path never takes
 one, so the shortest depth is unchanged, and the solver has fewer paths to refute.
 Tried and dropped (docs/performance-z3.md): a partial-order reduction (two
-consecutive steps on different servers taken in a fixed order) made the SAT
-search slower, not faster.  No symmetry breaking.
+consecutive steps on different servers taken in a fixed order) and simple-path
+constraints (every state of the path distinct) did not make the SAT search
+faster.  No symmetry breaking.
 """
 from __future__ import annotations
 
@@ -949,7 +950,11 @@ ProgressFn = Callable[[str, int, int], None]
 
 def _stutters(z: BmcModel, st: Step) -> z3.BoolRef:
     """The step leaves every variable unchanged."""
-    return z3.And([st.pre[k] == st.post[k] for k in z.keys])
+    return _same_state(z, st.pre, st.post)
+
+
+def _same_state(z: BmcModel, a: BState, b: BState) -> z3.BoolRef:
+    return z3.And([a[k] == b[k] for k in z.keys])
 
 
 def run_bmc(

@@ -283,3 +283,37 @@ def test_the_correct_spec_passes_where_the_quick_variant_fails() -> None:
     cls = VARIANTS["non-majority-quorum"]
     (out,) = bmc(RaftSpec(cls.catch_params), [cls.breaks], PINNED_LENGTH[cls.name] + 2)
     assert not out.violated
+
+
+# ------------------------------------------------------- prove and verify
+
+
+def test_prove_reports_the_bmc_violation_with_exit_code_1() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from leaderfollower.checker.cli import main
+
+    args = ["prove", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--no-induction", "--json"]
+    res = CliRunner().invoke(main, args + ["--depth", "11", "--property", "ElectionSafety", "--property", "NoUncommittedRead"])
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.output)
+    by_name = {b["property"]: b for b in doc["bmc"]}
+    assert by_name["ElectionSafety"]["status"] == "violated" and by_name["ElectionSafety"]["depth"] == 10
+    assert len(by_name["ElectionSafety"]["trace"]) == 11
+    assert by_name["NoUncommittedRead"]["status"] == "holds-to-depth"
+    ok = CliRunner().invoke(main, ["prove", "--preset", "tiny", "--no-induction", "--depth", "4", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert {b["property"] for b in json.loads(ok.output)["bmc"]} == set(PROPERTIES)
+
+
+def test_verify_caps_the_bmc_depth_at_the_explored_diameter() -> None:
+    from leaderfollower.checker.verify import run_verify
+
+    params = Params(servers=1, max_term=3, max_log=1)
+    doc = run_verify(RaftSpec(params), ("explorer", "z3-bounded"), options={"z3_depth": 100})
+    diameter = doc["engines"]["explorer"]["diameter"]
+    assert 0 < diameter < 100
+    assert doc["engines"]["z3-bounded"]["depth"] == diameter
+    assert all(p["status"] == "holds-to-depth" for p in doc["engines"]["z3-bounded"]["properties"].values())

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli import main
-from leaderfollower.checker.config import ConfigError, load_config
+from leaderfollower.checker.config import Z3_BOUNDED_DEPTH, ConfigError, load_config
 from leaderfollower.checker.verify import RESULT_FORMAT, compare_with_baseline
 
 
@@ -68,7 +68,7 @@ def test_result_document_is_complete(tiny_doc) -> None:
     assert doc["engines"]["conformance"]["transitions_covered"] == doc["engines"]["conformance"]["transitions"]
     assert doc["engines"]["z3-inductive"]["properties"]["ElectionSafety"]["status"] == "proved"
     assert doc["engines"]["z3-bounded"]["properties"]["LogMatching"]["status"] == "holds-to-depth"
-    assert doc["engines"]["z3-bounded"]["depth"] == 3
+    assert doc["engines"]["z3-bounded"]["depth"] == min(Z3_BOUNDED_DEPTH, doc["engines"]["explorer"]["diameter"])
     names = {p["name"] for p in doc["properties"]}
     assert {"ElectionSafety", "StaleFollowerRead", "LeaderAppendOnly"} <= names
     assert all(p["ok"] for p in doc["properties"])
