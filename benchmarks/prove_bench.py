@@ -3,7 +3,8 @@
 Usage:
     python benchmarks/prove_bench.py              # induction at 3 and 5 servers
     python benchmarks/prove_bench.py --servers 3 --property LogMatching
-    python benchmarks/prove_bench.py --bmc 8      # also BMC time per depth (tiny preset)
+    python benchmarks/prove_bench.py --servers --bmc 17   # BMC per depth, default preset, every always property
+    python benchmarks/prove_bench.py --servers --bmc 18 --bmc-spec vote-not-persisted   # a variant, on its catch_params
     python benchmarks/prove_bench.py --agreement  # also Python/Z3 agreement on the whole tiny graph
 
 Results are recorded by hand in docs/performance-z3.md.
@@ -18,11 +19,13 @@ import z3
 
 from leaderfollower.checker.explorer import explore
 from leaderfollower.checker.prove import bmc, prove_inductive
+from leaderfollower.checker.z3bmc import PROPERTIES as BMC_PROPERTIES
 from leaderfollower.checker.z3decode import SuccessorOracle
 from leaderfollower.checker.z3model import Z3Model
 from leaderfollower.spec.lemmas import PROOFS
-from leaderfollower.spec.params import Params
+from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import RaftSpec
+from leaderfollower.spec.variants import VARIANTS
 
 
 def induction(servers: int, props: list[str]) -> None:
@@ -37,19 +40,24 @@ def induction(servers: int, props: list[str]) -> None:
             print(f"    slowest: {o.lemma} / {o.action or 'Init'}: {o.seconds:.2f} s")
 
 
-def bmc_depths(depth: int) -> None:
-    spec = RaftSpec(Params(servers=2, max_term=2, max_log=1))
-    last = 0.0
+def bmc_depths(depth: int, preset: str, spec_name: str) -> None:
+    """BMC time per depth on the finite-domain encoding: every always property (or a variant's), wall and CPU."""
+    if spec_name == "raft":
+        spec: RaftSpec = RaftSpec(PRESETS[preset])
+        props = list(BMC_PROPERTIES)
+    else:
+        cls = VARIANTS[spec_name]
+        spec = cls(cls.catch_params)  # the variant's own bounds, as the explorer's pinned lengths
+        props = [cls.breaks]
+    cpu0 = time.process_time()
+    print(f"BMC {spec_name} ({spec.params.describe()}), {', '.join(props)}, to depth {depth}:")
 
-    def progress(what: str, d: int, total: int) -> None:
-        nonlocal last
-        now = time.perf_counter()
-        print(f"    BMC depth {d}: {now - start:.1f} s cumulative ({now - last:.1f} s for this depth)")
-        last = now
+    def settled(d: int, seconds: float) -> None:
+        print(f"    depth {d}: {seconds:.1f} s wall, {time.process_time() - cpu0:.1f} s CPU (cumulative)", flush=True)
 
-    start = last = time.perf_counter()
-    out = bmc(spec, ["ElectionSafety"], depth, progress=progress)
-    print(f"BMC ElectionSafety to depth {depth} (2 servers): {'violated' if out[0].violated else 'holds'}")
+    for out in bmc(spec, props, depth, on_depth=settled):
+        status = f"violated at depth {out.depth}" if out.violated else f"holds to depth {out.depth}"
+        print(f"    {out.property}: {status} ({out.seconds:.1f} s)")
 
 
 def agreement() -> None:
@@ -73,7 +81,9 @@ def agreement() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--servers", type=int, nargs="*", default=[3, 5])
-    parser.add_argument("--bmc", type=int, default=0)
+    parser.add_argument("--bmc", type=int, default=0, help="BMC to this depth, time per depth")
+    parser.add_argument("--bmc-preset", default="default", help="the BMC model's preset (default: default)")
+    parser.add_argument("--bmc-spec", default="raft", help="raft, or a variant (on its catch_params)")
     parser.add_argument("--agreement", action="store_true")
     parser.add_argument("--property", nargs="*", default=list(PROOFS), help="proofs to time (default: every PROOFS entry)")
     args = parser.parse_args()
@@ -81,7 +91,7 @@ def main() -> None:
     for n in args.servers:
         induction(n, args.property)
     if args.bmc:
-        bmc_depths(args.bmc)
+        bmc_depths(args.bmc, args.bmc_preset, args.bmc_spec)
     if args.agreement:
         agreement()
 
