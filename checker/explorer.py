@@ -264,7 +264,10 @@ class StateStore:
         return best
 
     def state(self, state_id: int) -> State:
-        key = self.keys[state_id]
+        return self.build(self.keys[state_id])
+
+    def build(self, key: Key) -> State:
+        """The state a packed key stands for."""
         table = self.server_table
         return State(tuple([table[k] for k in key[:-1]]), self.bag_table[key[-1]])
 
@@ -409,10 +412,12 @@ def _explore(
     def spec_successors(s_key: Key, sid: int) -> list[Step]:
         """The transitions from a stored state, straight from the spec's `successors`."""
         s = store.state(sid)
-        return [
-            (name_index(action.name), label_id(action), (*[server_id(x) for x in t.servers], bag_id(t.messages)), within_bounds(t), -1)
-            for action, t in successors(s)
-        ]
+        out: list[Step] = []
+        for action, t in successors(s):
+            ok = within_bounds(t)
+            raw = (*[server_id(x) for x in t.servers], bag_id(t.messages))
+            out.append((name_index(action.name), label_id(action) if ok else -1, raw, ok, -1))
+        return out
 
     parent = array("i")
     parent_label = array("i")
@@ -449,33 +454,46 @@ def _explore(
         if ok is not True and prop.name not in violated:
             record_violation(Finding(prop.name, prop.kind, sid, action=action, error=None if ok is False else ok))
 
-    def check_state(sid: int, s: State, raw: Key) -> None:
+    # A cached result tuple is stored as () when every property held, the common case,
+    # so that nothing needs reporting and the loops below have nothing to walk.
+    n_split = len(split_props)
+
+    def passed(results: tuple["bool | str", ...]) -> tuple["bool | str", ...]:
+        return () if all(ok is True for ok in results) else results
+
+    def check_state(sid: int, raw: Key, s: Optional[State] = None) -> None:
         servers_key = raw[:-1]
         results = servers_results.get(servers_key)
         if results is None:
-            results = tuple(_safe_eval(prop, spec, s) for prop in servers_props)
+            s = s or store.build(raw)
+            results = passed(tuple(_safe_eval(prop, spec, s) for prop in servers_props))
             servers_results[servers_key] = results
         for prop, ok in zip(servers_props, results):
             report(prop, sid, ok)
         if split_props:
             part_s = split_server_results.get(servers_key)
             if part_s is None:
-                part_s = tuple(_safe_call(prop, prop.parts[0], spec, s.servers) for prop in split_props)  # type: ignore[index]
+                s = s or store.build(raw)
+                part_s = passed(tuple(_safe_call(prop, prop.parts[0], spec, s.servers) for prop in split_props))  # type: ignore[index]
                 split_server_results[servers_key] = part_s
             part_b = split_bag_results.get(raw[-1])
             if part_b is None:
-                part_b = tuple(_safe_call(prop, prop.parts[1], spec, s.messages) for prop in split_props)  # type: ignore[index]
+                s = s or store.build(raw)
+                part_b = passed(tuple(_safe_call(prop, prop.parts[1], spec, s.messages) for prop in split_props))  # type: ignore[index]
                 split_bag_results[raw[-1]] = part_b
-            for prop, a, b in zip(split_props, part_s, part_b):
-                report(prop, sid, a if a is not True else b)
+            if part_s or part_b:
+                for prop, a, b in zip(split_props, part_s or (True,) * n_split, part_b or (True,) * n_split):
+                    report(prop, sid, a if a is not True else b)
         for prop in state_props:
             if prop.name not in violated:
+                s = s or store.build(raw)
                 report(prop, sid, _safe_eval(prop, spec, s))
         if pending_sometimes:
             for prop in list(pending_sometimes):
                 if prop.servers_only:
                     if servers_key in sometimes_seen:
                         continue
+                s = s or store.build(raw)
                 if _safe_eval(prop, spec, s) is True:
                     witnesses[prop.name] = Finding(prop.name, prop.kind, sid)
                     pending_sometimes.remove(prop)
@@ -494,13 +512,12 @@ def _explore(
 
     init_in_bounds = within_bounds(init_state)
     if init_in_bounds:
-        check_state(0, init_state, store.raw_key(init_state))
+        check_state(0, store.raw_key(init_state), init_state)
     # Memoised per acting server and bag where the spec allows it (checker/local_steps.py);
     # an initial state outside the bounds would make the cached bounds flags unsound.
     steps_of = LocalSteps(spec, store, label_id, name_index).successors if memoise and init_in_bounds and local_steps_usable(spec) else spec_successors
 
     server_table = store.server_table
-    bag_table = store.bag_table
     transitions = 0
     complete = True
     head = 0
@@ -530,14 +547,14 @@ def _explore(
                 continue
             bounded_count[name] += 1
             transitions += 1
-            if steps:
-                for k in (range(n) if pos < 0 else (pos,) if pos < n else ()):
+            if steps and pos < n:  # pos == n: a network action, no server changed
+                for k in ((pos,) if pos >= 0 else range(n)):
                     if raw[k] != s_key[k]:
                         pair = (s_key[k], raw[k])
                         results = step_results.get(pair)
                         if results is None:
                             before, after = server_table[s_key[k]], server_table[raw[k]]
-                            results = tuple(_safe_eval_step(prop, spec, before, after) for prop in steps)
+                            results = passed(tuple(_safe_eval_step(prop, spec, before, after) for prop in steps))
                             step_results[pair] = results
                         for prop, good in zip(steps, results):
                             report(prop, sid, good, labels[lid])
@@ -554,7 +571,7 @@ def _explore(
                     states_per_depth.append(0)
                 states_per_depth[d + 1] += 1
                 new_count[name] += 1
-                check_state(tid, State(tuple([server_table[x] for x in raw[:n]]), bag_table[raw[n]]), raw)
+                check_state(tid, raw)
             if keep_graph:
                 src_arr.append(sid)  # type: ignore[union-attr]
                 dst_arr.append(tid)  # type: ignore[union-attr]

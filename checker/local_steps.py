@@ -135,7 +135,9 @@ class LocalSteps:
                 )
         store = self.store
         new_sid = store.server_id(t.servers[i]) if i < self.n else -1
-        return (self.name_index(action.name), self.label_id(action), new_sid, store.bag_id(t.messages), self.spec.within_bounds(t))
+        ok = self.spec.within_bounds(t)
+        # Only transitions the search keeps get a label (-1: outside the bounds), as without the cache.
+        return (self.name_index(action.name), self.label_id(action) if ok else -1, new_sid, store.bag_id(t.messages), ok)
 
     def _fill_server(self, s: State, i: int, cache_key: tuple[int, int, int]) -> tuple[tuple[Result, ...], ...]:
         spec = self.spec

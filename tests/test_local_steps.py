@@ -35,6 +35,10 @@ def same_search(a: ExploreResult, b: ExploreResult) -> None:
     different actions).  The orbits, depths and counts must still be the same.
     """
     assert a.distinct_states == b.distinct_states and a.transitions == b.transitions
+    # Labels are the actions of kept transitions only (none for a successor outside the bounds).
+    assert set(a.labels) == set(b.labels)
+    if a.edge_label is not None:
+        assert set(a.edge_label) == set(range(len(a.labels)))
     assert a.states_per_depth == b.states_per_depth
     assert {k: (c.enabled, c.within_bounds) for k, c in a.coverage.items()} == {k: (c.enabled, c.within_bounds) for k, c in b.coverage.items()}
     assert [(f.property, a.depth[f.state]) for f in a.violations] == [(f.property, b.depth[f.state]) for f in b.violations]
