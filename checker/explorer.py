@@ -438,10 +438,17 @@ def _explore(
 
     # Memoised property checks: a predicate that reads only the servers is evaluated
     # once per distinct tuple of server states (states that differ only in their
-    # messages share it); a split predicate once per servers tuple and once per bag;
+    # messages share it), or of the server fields it declares it reads; a split predicate once per servers tuple and once per bag;
     # a step predicate once per (server before, server after) pair.  Each is a pure
     # function of exactly what its cache is keyed by, so the answers are the same.
-    servers_props = [p for p in always if p.servers_only]
+    # Declared `reads`: once per distinct tuple of those fields over the servers,
+    # through a per-server projection id (one group per distinct `reads`).
+    groups: dict[tuple[str, ...], list[Property]] = {}
+    for p in always:
+        if p.servers_only and p.reads is not None:
+            groups.setdefault(p.reads, []).append(p)
+    projected = [(fields, props_, [], Interner(), {}) for fields, props_ in groups.items()]  # type: ignore[var-annotated]
+    servers_props = [p for p in always if p.servers_only and p.reads is None]
     split_props = [p for p in always if not p.servers_only and p.parts is not None]
     state_props = [p for p in always if not p.servers_only and p.parts is None]
     servers_results: dict[Key, tuple["bool | str", ...]] = {}
@@ -457,24 +464,49 @@ def _explore(
     # A cached result tuple is stored as () when every property held, the common case,
     # so that nothing needs reporting and the loops below have nothing to walk.
     n_split = len(split_props)
+    each_server = all(p.each_server is not None for p in split_props)
+    server_parts: list[tuple["bool | str", ...]] = []
 
     def passed(results: tuple["bool | str", ...]) -> tuple["bool | str", ...]:
         return () if all(ok is True for ok in results) else results
 
+    server_table = store.server_table
+
     def check_state(sid: int, raw: Key, s: Optional[State] = None) -> None:
         servers_key = raw[:-1]
-        results = servers_results.get(servers_key)
-        if results is None:
-            s = s or store.build(raw)
-            results = passed(tuple(_safe_eval(prop, spec, s) for prop in servers_props))
-            servers_results[servers_key] = results
-        for prop, ok in zip(servers_props, results):
-            report(prop, sid, ok)
+        for fields, props_, pids, interner, cache in projected:
+            if len(pids) < len(server_table):
+                for srv in server_table[len(pids) :]:
+                    pids.append(interner.id_of(tuple([getattr(srv, f) for f in fields])))
+            pkey = tuple([pids[x] for x in servers_key])
+            results = cache.get(pkey)
+            if results is None:
+                s = s or store.build(raw)
+                results = passed(tuple(_safe_eval(prop, spec, s) for prop in props_))
+                cache[pkey] = results
+            for prop, ok in zip(props_, results):
+                report(prop, sid, ok)
+        if servers_props:
+            results = servers_results.get(servers_key)
+            if results is None:
+                s = s or store.build(raw)
+                results = passed(tuple(_safe_eval(prop, spec, s) for prop in servers_props))
+                servers_results[servers_key] = results
+            for prop, ok in zip(servers_props, results):
+                report(prop, sid, ok)
         if split_props:
             part_s = split_server_results.get(servers_key)
             if part_s is None:
-                s = s or store.build(raw)
-                part_s = passed(tuple(_safe_call(prop, prop.parts[0], spec, s.servers) for prop in split_props))  # type: ignore[index]
+                if each_server:
+                    # Every key has n servers, so the servers part is the per-server checks' conjunction.
+                    while len(server_parts) < len(server_table):
+                        srv = server_table[len(server_parts)]
+                        server_parts.append(passed(tuple(_safe_call(prop, prop.each_server, spec, srv) for prop in split_props)))  # type: ignore[arg-type]
+                    failing = [server_parts[x] for x in servers_key if server_parts[x]]
+                    part_s = () if not failing else tuple(next((r[k] for r in failing if r[k] is not True), True) for k in range(n_split))
+                else:
+                    s = s or store.build(raw)
+                    part_s = passed(tuple(_safe_call(prop, prop.parts[0], spec, s.servers) for prop in split_props))  # type: ignore[index]
                 split_server_results[servers_key] = part_s
             part_b = split_bag_results.get(raw[-1])
             if part_b is None:
@@ -517,7 +549,6 @@ def _explore(
     # an initial state outside the bounds would make the cached bounds flags unsound.
     steps_of = LocalSteps(spec, store, label_id, name_index).successors if memoise and init_in_bounds and local_steps_usable(spec) else spec_successors
 
-    server_table = store.server_table
     transitions = 0
     complete = True
     head = 0

@@ -54,9 +54,27 @@ class Property:
     """The predicate reads only `state.servers`, never the messages: the explorer may
     evaluate it once per distinct tuple of server states (many states differ only in
     their messages) and reuse the answer."""
+    reads: Optional[tuple[str, ...]] = None
+    """Optionally, for a servers-only predicate: the `ServerState` fields it reads (a
+    superset is fine).  The explorer may then evaluate it once per distinct tuple of
+    those fields across the servers: far fewer than distinct server tuples, since votes
+    and replication indexes vary most."""
     parts: Optional[tuple[Callable[["RaftSpec", tuple[ServerState, ...]], bool], Callable[["RaftSpec", "Bag"], bool]]] = None
     """Optionally, `holds` split into a check of the servers and a check of the bag, whose
     conjunction is `holds`: each part is evaluated once per distinct servers tuple / bag."""
+    each_server: Optional[Callable[["RaftSpec", ServerState], bool]] = None
+    """Optionally, for a split property whose servers part is a check of each server on
+    its own (given the right number of servers): that check, which the explorer then
+    evaluates once per distinct server state."""
+
+    def __post_init__(self) -> None:
+        if self.reads is not None:
+            unknown = [f for f in self.reads if f not in ServerState._fields]
+            if unknown or not self.servers_only:
+                raise ValueError(
+                    f"property {self.name}: reads={self.reads!r} needs servers_only=True and fields of ServerState"
+                    + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+                )
 
 
 def read(server: ServerState) -> tuple[Value, ...]:
@@ -73,27 +91,27 @@ def _is_prefix(short: Log, long: Log) -> bool:
 
 def type_ok_servers(spec: "RaftSpec", servers: tuple[ServerState, ...]) -> bool:
     """Every server variable has a value of its type and range."""
+    return len(servers) == spec.params.servers and all(type_ok_server(spec, srv) for srv in servers)
+
+
+def type_ok_server(spec: "RaftSpec", srv: ServerState) -> bool:
+    """One server's variables have values of their types and ranges."""
     n = spec.params.servers
-    if len(servers) != n:
-        return False
     ids = range(n)
-    for srv in servers:
-        if not (isinstance(srv.current_term, int) and srv.current_term >= 1 and srv.role in ROLES):
+    if not (isinstance(srv.current_term, int) and srv.current_term >= 1 and srv.role in ROLES):
+        return False
+    if not (srv.voted_for is None or srv.voted_for in ids):
+        return False
+    for e in srv.log:
+        if not (1 <= e.term and 0 <= e.value < spec.params.values):
             return False
-        if not (srv.voted_for is None or srv.voted_for in ids):
-            return False
-        for e in srv.log:
-            if not (1 <= e.term and 0 <= e.value < spec.params.values):
-                return False
-        if srv.commit_index < 0:
-            return False
-        if not all(k in ids for k in srv.votes_responded) or not all(k in ids for k in srv.votes_granted):
-            return False
-        if len(srv.next_index) != n or len(srv.match_index) != n:
-            return False
-        if min(srv.next_index) < 1 or min(srv.match_index) < 0:
-            return False
-    return True
+    if srv.commit_index < 0:
+        return False
+    if not all(k in ids for k in srv.votes_responded) or not all(k in ids for k in srv.votes_granted):
+        return False
+    if len(srv.next_index) != n or len(srv.match_index) != n:
+        return False
+    return min(srv.next_index) >= 1 and min(srv.match_index) >= 0
 
 
 def type_ok_messages(spec: "RaftSpec", bag: "Bag") -> bool:
@@ -235,22 +253,25 @@ def leader_keeps_committed(spec: "RaftSpec", before: ServerState, after: ServerS
     return True
 
 
+PROTOCOL_FIELDS: tuple[str, ...] = ("current_term", "role", "log", "commit_index")
+"""What the safety properties and witnesses read of a server (not votes, nor replication indexes)."""
+
 PROPERTIES: tuple[Property, ...] = (
-    Property("TypeOK", "always", "every variable has a value of its type", holds=type_ok, parts=(type_ok_servers, type_ok_messages)),
-    Property("ElectionSafety", "always", "at most one leader per term", holds=election_safety, servers_only=True),
-    Property("LogMatching", "always", "logs that agree on an entry's index and term agree up to it", holds=log_matching, servers_only=True),
+    Property("TypeOK", "always", "every variable has a value of its type", holds=type_ok, parts=(type_ok_servers, type_ok_messages), each_server=type_ok_server),
+    Property("ElectionSafety", "always", "at most one leader per term", holds=election_safety, servers_only=True, reads=PROTOCOL_FIELDS),
+    Property("LogMatching", "always", "logs that agree on an entry's index and term agree up to it", holds=log_matching, servers_only=True, reads=PROTOCOL_FIELDS),
     Property(
-        "LeaderCompleteness", "always", "a leader holds every entry committed in its term or before", holds=leader_completeness, servers_only=True
+        "LeaderCompleteness", "always", "a leader holds every entry committed in its term or before", holds=leader_completeness, servers_only=True, reads=PROTOCOL_FIELDS
     ),
     Property(
-        "StateMachineSafety", "always", "servers never apply different values at one index", holds=state_machine_safety, servers_only=True
+        "StateMachineSafety", "always", "servers never apply different values at one index", holds=state_machine_safety, servers_only=True, reads=PROTOCOL_FIELDS
     ),
-    Property("CommitWithinLog", "always", "commitIndex never points past the end of the log", holds=commit_within_log, servers_only=True),
-    Property("NoUncommittedRead", "always", "no read ever returns a value a quorum does not hold", holds=no_uncommitted_read, servers_only=True),
-    Property("LeaderElected", "sometimes", "a leader is elected", holds=leader_elected, servers_only=True),
-    Property("ValueCommitted", "sometimes", "a leader commits a value", holds=value_committed, servers_only=True),
+    Property("CommitWithinLog", "always", "commitIndex never points past the end of the log", holds=commit_within_log, servers_only=True, reads=PROTOCOL_FIELDS),
+    Property("NoUncommittedRead", "always", "no read ever returns a value a quorum does not hold", holds=no_uncommitted_read, servers_only=True, reads=PROTOCOL_FIELDS),
+    Property("LeaderElected", "sometimes", "a leader is elected", holds=leader_elected, servers_only=True, reads=PROTOCOL_FIELDS),
+    Property("ValueCommitted", "sometimes", "a leader commits a value", holds=value_committed, servers_only=True, reads=PROTOCOL_FIELDS),
     Property(
-        "StaleFollowerRead", "sometimes", "a follower or a deposed leader serves a stale read", holds=stale_follower_read, servers_only=True
+        "StaleFollowerRead", "sometimes", "a follower or a deposed leader serves a stale read", holds=stale_follower_read, servers_only=True, reads=PROTOCOL_FIELDS
     ),
     Property("LeaderAppendOnly", "action", "a leader's log only grows within its term", step_holds=leader_append_only),
     Property("TermNeverDecreases", "action", "a server's term never goes down", step_holds=term_never_decreases),

@@ -420,3 +420,25 @@ def test_bulk_built_graph_equals_networkx_add_edges_from() -> None:
         assert g.in_degree(v) == reference.in_degree(v) and g.out_degree(v) == reference.out_degree(v)
     g.add_edge(0, 1, key=10**6)  # the graph stays a working networkx graph
     assert g.has_edge(0, 1, key=10**6) and 0 in g.pred[1]
+
+
+class TimeoutVotesForAStranger(RaftSpec):
+    """Ill-typed on purpose: a timeout records a vote for server 7, which does not exist."""
+
+    local_actions = True
+
+    def timeout(self, s: State, i: int) -> Optional[State]:
+        t = super().timeout(s, i)
+        if t is None:
+            return None
+        return State(t.servers[:i] + (t.servers[i]._replace(voted_for=7),) + t.servers[i + 1 :], t.messages)
+
+
+@pytest.mark.parametrize("memoise", [True, False])
+def test_an_ill_typed_server_is_reported_as_a_type_ok_violation(memoise: bool) -> None:
+    # TypeOK's server part is checked once per distinct server state: the state it is
+    # found in and the one-step trace must still be the shortest.
+    result = explore(TimeoutVotesForAStranger(PRESETS["tiny"]), memoise=memoise)
+    (finding,) = result.violations
+    assert finding.property == "TypeOK" and result.depth[finding.state] == 1
+    assert result.state(finding.state).servers[0].voted_for == 7

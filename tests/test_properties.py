@@ -14,6 +14,8 @@ import pytest
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import (
     PROPERTIES,
+    PROTOCOL_FIELDS,
+    Property,
     commit_within_log,
     election_safety,
     leader_append_only,
@@ -227,3 +229,71 @@ def test_leader_keeps_committed() -> None:
     assert not leader_keeps_committed(SPEC, before, before._replace(log=log(3)))
     assert leader_keeps_committed(SPEC, before, before._replace(role=FOLLOWER, log=log(2)))  # uncommitted entry dropped
     assert leader_keeps_committed(SPEC, srv(2, FOLLOWER, log(2), 1), srv(2, FOLLOWER, (), 0))  # not a leader
+
+
+# ------------------------------------------------- declared reads (explorer memo)
+
+
+def _scrambled(s: State, k: int, fields: tuple[str, ...]) -> State:
+    """s with every field of server k that is not in `fields` changed to another valid value."""
+    n = len(s.servers)
+    old = s.servers[k]
+    other = {
+        "current_term": old.current_term + 1,
+        "role": LEADER if old.role != LEADER else FOLLOWER,
+        "voted_for": (k + 1) % n if old.voted_for is None else None,
+        "log": old.log + old.log[-1:] if old.log else (Entry(1, 0),),
+        "commit_index": old.commit_index + 1,
+        "votes_responded": frozenset(range(n)) - old.votes_responded,
+        "votes_granted": frozenset(range(n)) - old.votes_granted,
+        "next_index": tuple(x + 1 for x in old.next_index),
+        "match_index": tuple(x + 1 for x in old.match_index),
+    }
+    new = old._replace(**{f: v for f, v in other.items() if f not in fields})
+    return State(s.servers[:k] + (new,) + s.servers[k + 1 :], s.messages)
+
+
+def unfaithful_reads(prop: Property, spec: RaftSpec, states: list[State]) -> list[State]:
+    """States where changing only fields outside `prop.reads` changes the property's value."""
+    assert prop.reads is not None and prop.holds is not None
+    bad = []
+    for s in states:
+        value = prop.holds(spec, s)
+        for k in range(len(s.servers)):
+            if prop.holds(spec, _scrambled(s, k, prop.reads)) != value:
+                bad.append(s)
+                break
+    return bad
+
+
+@pytest.fixture(scope="module")
+def reachable_tiny() -> tuple[RaftSpec, list[State]]:
+    from leaderfollower.checker.explorer import explore
+
+    spec = RaftSpec(Params(servers=2, values=1, max_term=2, max_log=1))
+    result = explore(spec, keep_graph=False)
+    return spec, [result.state(k) for k in range(result.distinct_states)]
+
+
+@pytest.mark.parametrize("name", [p.name for p in PROPERTIES if p.reads is not None])
+def test_a_property_reads_only_the_fields_it_declares(name: str, reachable_tiny: tuple[RaftSpec, list[State]]) -> None:
+    # The explorer evaluates such a property once per tuple of those fields, so a field
+    # it reads but does not declare would make it reuse a wrong answer.
+    spec, states = reachable_tiny
+    assert unfaithful_reads(property_by_name(name), spec, states) == []
+
+
+def test_an_undeclared_read_is_caught(reachable_tiny: tuple[RaftSpec, list[State]]) -> None:
+    spec, states = reachable_tiny
+    reads_votes = Property(
+        "NobodyVoted", "always", "no server has voted", holds=lambda sp, s: all(x.voted_for is None for x in s.servers),
+        servers_only=True, reads=PROTOCOL_FIELDS,
+    )
+    assert unfaithful_reads(reads_votes, spec, states)
+
+
+def test_reads_must_name_server_fields_of_a_servers_only_property() -> None:
+    with pytest.raises(ValueError, match="unknown: votes"):
+        Property("X", "always", "x", holds=election_safety, servers_only=True, reads=("votes",))
+    with pytest.raises(ValueError, match="servers_only"):
+        Property("X", "always", "x", holds=election_safety, reads=("log",))
