@@ -3,6 +3,9 @@
 Usage:
     python benchmarks/prove_bench.py              # induction at 3 and 5 servers
     python benchmarks/prove_bench.py --servers 3 --property LogMatching
+    python benchmarks/prove_bench.py --servers 3 --property LeaderCompleteness StateMachineSafety CommitWithinLog
+    python benchmarks/prove_bench.py --servers 3 --property LeaderCompleteness --actions AdvanceCommitIndex
+    python benchmarks/prove_bench.py --servers --variants   # only the log-safety proof on three broken variants
     python benchmarks/prove_bench.py --servers --bmc 17   # BMC per depth, default preset, every always property
     python benchmarks/prove_bench.py --servers --bmc 18 --bmc-spec vote-not-persisted   # a variant, on its catch_params
     python benchmarks/prove_bench.py --agreement  # also Python/Z3 agreement on the whole tiny graph
@@ -18,26 +21,55 @@ import time
 import z3
 
 from leaderfollower.checker.explorer import explore
-from leaderfollower.checker.prove import bmc, prove_inductive
+from leaderfollower.checker.prove import bmc, explorer_reach, prove_inductive
 from leaderfollower.checker.z3bmc import PROPERTIES as BMC_PROPERTIES
 from leaderfollower.checker.z3decode import SuccessorOracle
 from leaderfollower.checker.z3model import Z3Model
-from leaderfollower.spec.lemmas import PROOFS
+from leaderfollower.spec.lemmas import DERIVED, PROOFS
 from leaderfollower.spec.params import PRESETS, Params
-from leaderfollower.spec.raft import RaftSpec
+from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 
-def induction(servers: int, props: list[str]) -> None:
+def induction(servers: int, props: list[str], actions: list[str], timeout_ms: int) -> None:
     spec = RaftSpec(Params(servers=servers))
     for prop in props:
-        result = prove_inductive(spec, prop, timeout_ms=120_000)
-        slowest = sorted(result.obligations, key=lambda o: -o.seconds)[:3]
+        result = prove_inductive(spec, prop, timeout_ms=timeout_ms, actions=actions)
+        slowest = sorted(result.obligations, key=lambda o: -o.seconds)[:5]
         status = "proved" if result.proved else "NOT proved"
+        derived = " (derived: lemma obligations shared with the other derived properties of this run)" if prop in DERIVED else ""
         print(f"{prop} inductive, {servers} servers: {status} in {result.seconds:.2f} s "
-              f"({len(result.obligations)} obligations, {len(result.lemmas)} lemmas)")
+              f"({len(result.obligations)} obligations, {len(result.lemmas)} lemmas){derived}")
         for o in slowest:
             print(f"    slowest: {o.lemma} / {o.action or 'Init'}: {o.seconds:.2f} s")
+        for o in result.obligations:
+            if o.status != "proved":
+                print(f"    {o.status}: {o.lemma} / {o.action or 'Init'} ({o.seconds:.2f} s)")
+
+
+VARIANT_ACTIONS = {
+    # variant: the action its bug is in
+    "vote-without-log-check": "HandleRequestVoteRequest",
+    "commit-previous-term": "AdvanceCommitIndex",
+    "accept-stale-term": "HandleAppendEntriesRequest",
+}
+
+
+def variants(timeout_ms: int) -> None:
+    """The log-safety lemmas against the variants that break LeaderCompleteness or NoUncommittedRead."""
+    for name, action in VARIANT_ACTIONS.items():
+        cls = VARIANTS[name]
+        spec = cls(cls.catch_params)
+        start = time.perf_counter()
+        result = prove_inductive(spec, "LeaderCompleteness", actions=[action], reach=explorer_reach(spec), timeout_ms=timeout_ms)
+        print(f"{name} ({action}): {time.perf_counter() - start:.1f} s")
+        for o in result.obligations:
+            if o.status != "proved":
+                where = ""
+                if o.cti is not None:
+                    where = {True: "reachable CTI", False: "unreachable CTI", None: "CTI, reachability unknown"}[o.cti.reachable]
+                    where += f" {o.cti.note}"
+                print(f"    {o.status}: {o.lemma} / {o.action} ({o.seconds:.1f} s) {where}")
 
 
 def bmc_depths(depth: int, preset: str, spec_name: str) -> None:
@@ -86,10 +118,15 @@ def main() -> None:
     parser.add_argument("--bmc-spec", default="raft", help="raft, or a variant (on its catch_params)")
     parser.add_argument("--agreement", action="store_true")
     parser.add_argument("--property", nargs="*", default=list(PROOFS), help="proofs to time (default: every PROOFS entry)")
+    parser.add_argument("--actions", nargs="*", default=list(ACTION_NAMES), help="actions to check (default: all)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds per query (default 120)")
+    parser.add_argument("--variants", action="store_true", help="also run the log-safety proof on three broken variants")
     args = parser.parse_args()
     print(f"z3 {z3.get_version_string()}, Python {platform.python_version()}, {platform.machine()}")
     for n in args.servers:
-        induction(n, args.property)
+        induction(n, args.property, args.actions, int(args.timeout * 1000))
+    if args.variants:
+        variants(int(args.timeout * 1000))
     if args.bmc:
         bmc_depths(args.bmc, args.bmc_preset, args.bmc_spec)
     if args.agreement:

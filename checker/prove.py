@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import z3
 
-from leaderfollower.spec.lemmas import ASSUMES, LEMMAS, PROOFS, PROPERTY_ENCODINGS, Lemma, lemma_by_name
+from leaderfollower.spec.lemmas import ASSUMES, DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS, WITNESS_HINTS, Lemma, lemma_by_name
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
 from leaderfollower.spec.state import State
 
@@ -191,19 +191,56 @@ def prove_inductive(
     reach: Optional[Callable[[State], Optional[bool]]] = None,
     progress: Optional[ProgressFn] = None,
     actions: Sequence[str] = ACTION_NAMES,
+    only: Optional[Sequence[str]] = None,
 ) -> InductionResult:
-    """Check that the property with its lemmas is an inductive invariant (one query per action and lemma)."""
+    """Check that the property with its lemmas is an inductive invariant (one query per action and lemma).
+
+    `only`: check the obligations of these conjuncts alone (the others are still
+    assumed; for experiments and benchmarks).
+    """
     model = Z3Model.for_spec(spec)
     names = invariant_names(prop, lemmas)
     result = InductionResult(prop, names[1:])
     start = time.perf_counter()
     pre = model.fresh("pre")
-    hyps = {name: _definition(name)(model, pre) for name in names}
+    plain = {name: _definition(name)(model, pre) for name in names}
+    hyps: dict[str, z3.BoolRef] = {}
+    skolems: dict[str, dict[int, Witness]] = {}
+    for name in names:
+        # Existential conjuncts are assumed for fresh witness constants, which the
+        # same conjunct after the step is first tried with (`_with_witness`).
+        hyps[name], skolems[name] = _skolemize(plain[name], name)
     total = len(names) * (1 + len(actions))
     done = 0
+    if prop in DERIVED and lemmas is None:
+        # The lemmas alone are the inductive invariant; the property follows from them
+        # in every state (one query), so it is neither assumed nor checked per action.
+        t0 = time.perf_counter()
+        res, witness = _fresh_check([hyps[n] for n in _assumed(prop, "Implied", names) if n != prop], None, plain[prop], timeout_ms)
+        ob = Obligation(prop, IMPLIED, _status(res), time.perf_counter() - t0)
+        if res == z3.sat:
+            ob.cti = _implied_counterexample(witness, pre)
+        result.obligations.append(ob)
+        names = names[1:]
+        hyps.pop(prop)
+        total = len(names) * (1 + len(actions)) + 1
+        done = 1
+        if progress:
+            progress("induction", done, total)
+        key = (type(spec), spec.params, tuple(names), tuple(actions), timeout_ms, None if only is None else tuple(only))
+        if key in _LEMMA_RESULTS and not support:
+            # Several derived properties share one lemma set: its obligations are checked once.
+            result.obligations += _LEMMA_RESULTS[key]
+            result.seconds = time.perf_counter() - start
+            return result
+        cache_key: Optional[tuple[object, ...]] = key
+    else:
+        cache_key = None
     # Init => each conjunct.
     init_state = model.concrete(spec.init())
     for name in names:
+        if only is not None and name not in only:
+            continue
         t0 = time.perf_counter()
         s = z3.Solver()
         s.set("timeout", timeout_ms)
@@ -223,12 +260,14 @@ def prove_inductive(
             steps.append((inst, rec, eff, post))
         solvers: dict[tuple[int, tuple[str, ...]], z3.Solver] = {}
         for name in names:
+            if only is not None and name not in only:
+                continue
             t0 = time.perf_counter()
             ob = Obligation(name, action)
             ob.status = "proved"
             for k, (inst, rec, eff, post) in enumerate(steps):
                 goal = _definition(name)(model, post)
-                if z3.eq(goal, hyps[name]) and not support:
+                if z3.eq(goal, plain[name]) and not support:
                     continue  # the action changes nothing the lemma reads
                 assumed = _assumed(name, action, names)
                 s = solvers.get((k, assumed))
@@ -242,7 +281,12 @@ def prove_inductive(
                 # queries are far cheaper than one whose negation is a wide disjunction.
                 res = z3.unsat
                 witness = s
-                for part in _new_conjuncts(goal, hyps[name]) if not support else [goal]:
+                parts = _new_conjuncts(goal, plain[name]) if not support else [(-1, goal)]
+                for index, part in parts:
+                    if index in skolems[name] and not support:
+                        hinted = _hinted_witnesses(model, name, index, pre, post, inst, rec, skolems)
+                        if _witness_holds(s, name, index, part, plain, skolems, timeout_ms, hinted):
+                            continue
                     s.push()
                     s.add(z3.Not(part))
                     s.set("timeout", min(timeout_ms, RETRY_AFTER_MS))
@@ -276,19 +320,41 @@ def prove_inductive(
             done += 1
             if progress:
                 progress("induction", done, total)
+    if cache_key is not None and not support:
+        _LEMMA_RESULTS[cache_key] = [o for o in result.obligations if o.action != IMPLIED]
     result.seconds = time.perf_counter() - start
     return result
+
+
+_LEMMA_RESULTS: dict[tuple[object, ...], list[Obligation]] = {}
+"""The lemma obligations of derived properties' proofs, by spec class, parameters, lemmas, actions, timeout."""
 
 
 RETRY_AFTER_MS = 10_000
 """How long an obligation's incremental query runs before a fresh solver retries it."""
 
 
+IMPLIED = "Implied"
+"""The action name of a derived property's one obligation: the lemmas imply it in every state."""
+
+
 def _fresh_check(hyps: list[z3.BoolRef], eff: Any, part: z3.BoolRef, timeout_ms: int) -> tuple[z3.CheckSatResult, z3.Solver]:
     s = z3.Solver()
     s.set("timeout", timeout_ms)
-    s.add(*hyps, eff.guard, *eff.aux, z3.Not(part))
+    s.add(*hyps)
+    if eff is not None:
+        s.add(eff.guard, *eff.aux)
+    s.add(z3.Not(part))
     return s.check(), s
+
+
+def _implied_counterexample(solver: z3.Solver, pre: Sym) -> Optional[Cti]:
+    """A state that satisfies the lemmas but not the property (the 'step' is the empty one)."""
+    try:
+        before = decode_state(solver.model(), pre)
+    except DecodeError as exc:
+        return Cti(State((), ()), Action(IMPLIED, ()), State((), ()), None, f"not decodable: {exc}")
+    return Cti(before, Action(IMPLIED, ()), before, None, "the lemmas hold here and the property does not")
 
 
 def _assumed(name: str, action: str, names: Sequence[str]) -> tuple[str, ...]:
@@ -308,10 +374,193 @@ def _conjuncts(e: z3.BoolRef) -> list[z3.BoolRef]:
     return list(e.children()) if z3.is_and(e) else [e]
 
 
-def _new_conjuncts(goal: z3.BoolRef, hyp: z3.BoolRef) -> list[z3.BoolRef]:
-    """The top-level conjuncts of goal that are not syntactically conjuncts of hyp."""
+def _new_conjuncts(goal: z3.BoolRef, hyp: z3.BoolRef) -> list[tuple[int, z3.BoolRef]]:
+    """The top-level conjuncts of goal (with their positions) that are not syntactically conjuncts of hyp."""
     old = {c.get_id() for c in _conjuncts(hyp)}
-    return [c for c in _conjuncts(goal) if c.get_id() not in old]
+    return [(k, c) for k, c in enumerate(_conjuncts(goal)) if c.get_id() not in old]
+
+
+WITNESS_MS = 20_000
+"""How long each piece of a conjunct is tried with a given witness before Z3 searches for one."""
+
+
+def _witness_holds(
+    s: z3.Solver,
+    name: str,
+    index: int,
+    part: z3.BoolRef,
+    plain: dict[str, z3.BoolRef],
+    skolems: dict[str, dict[int, "Witness"]],
+    timeout_ms: int,
+    hinted: Sequence["Witness"] = (),
+) -> bool:
+    """The conjunct holds after the step with a hinted witness or the pre-state's, piece by piece.
+
+    The conjunct instantiated with the witness is split into its conjuncts; with the
+    pre-state's witness, those that are the same term as before the step hold by the
+    hypothesis, the others are one query each.
+    """
+    own = skolems[name][index]
+    for witness in [*hinted, own]:  # a hint is given where the pre-state's witness is known not to do
+        strong = _with_witness(part, witness)
+        if strong is None:
+            continue
+        kept: list[z3.BoolRef] = []
+        if witness is own:
+            before = _with_witness(_conjuncts(plain[name])[index], witness)
+            kept = _split(before, witness[0]) if before is not None else []  # kept alive: a freed term's id can be reused
+        old = {c.get_id() for c in kept}
+        for piece in _split(strong, witness[0]):
+            if piece.get_id() in old:
+                continue
+            s.push()
+            s.add(z3.Not(piece))
+            s.set("timeout", min(timeout_ms, WITNESS_MS))
+            res = s.check()
+            s.pop()
+            s.set("timeout", timeout_ms)
+            if res != z3.unsat:
+                break
+        else:
+            return True
+    return False
+
+
+def _hinted_witnesses(
+    model: Z3Model,
+    name: str,
+    index: int,
+    pre: Sym,
+    post: Sym,
+    inst: Instance,
+    rec: Optional[z3.ExprRef],
+    skolems: dict[str, dict[int, "Witness"]],
+) -> list["Witness"]:
+    """Candidate witnesses from `spec.lemmas.WITNESS_HINTS` (other lemmas' skolems applied to the step's message)."""
+    hint = WITNESS_HINTS.get(name)
+    if hint is None:
+        return []
+
+    def skolem(lemma: str, k: int) -> Optional[list[z3.ExprRef]]:
+        w = skolems.get(lemma, {}).get(k)
+        if w is None:
+            return None
+        rs, ws = w
+        if rs and rec is not None and len(rs) == 1 and rs[0].sort() == rec.sort():
+            return [z3.substitute(x, (rs[0], rec)) for x in ws]
+        return None if rs else ws
+
+    rs, own = skolems[name][index]
+    return [(rs, list(ws)) for ws in hint(model, pre, post, index, inst, rec, skolem, rs, own)]
+
+
+def _bound(q: z3.QuantifierRef, tag: str) -> list[z3.ExprRef]:
+    return [z3.Const(f"{tag}_{q.var_name(i)}", q.var_sort(i)) for i in range(q.num_vars())]
+
+
+def _open(q: z3.QuantifierRef, consts: Sequence[z3.ExprRef]) -> z3.BoolRef:
+    return z3.substitute_vars(q.body(), *reversed(consts))  # de Bruijn: the last bound variable is Var(0)
+
+
+def _shape(c: z3.BoolRef) -> Optional[tuple[Optional[z3.QuantifierRef], Optional[z3.BoolRef], z3.QuantifierRef]]:
+    """c as (outer ForAll or None, guard or None, Exists) when it is `[ForAll(rs,)] [Implies(guard,)] Exists(vs, body)`."""
+    outer = None
+    if z3.is_quantifier(c) and c.is_forall():
+        outer, c = c, c.body()
+    guard = None
+    if z3.is_implies(c):
+        guard, c = c.arg(0), c.arg(1)
+    if z3.is_quantifier(c) and c.is_exists():
+        return outer, guard, c
+    return None
+
+
+Witness = tuple[list[z3.ExprRef], list[z3.ExprRef]]
+"""The bound constants of the outer ForAll (if any) and the witness terms (functions of them) of the Exists."""
+
+
+def _instantiate(c: z3.BoolRef, witness: Witness) -> Optional[z3.BoolRef]:
+    """c of `_shape` with its existential replaced by the witness terms (a stronger formula)."""
+    shape = _shape(c)
+    if shape is None:
+        return None
+    outer, _, _ = shape
+    rs, ws = witness
+    if outer is not None:
+        if outer.num_vars() != len(rs):
+            return None
+        c = _open(outer, rs)
+    guard = None
+    if z3.is_implies(c):
+        guard, c = c.arg(0), c.arg(1)
+    if not (z3.is_quantifier(c) and c.is_exists()) or c.num_vars() != len(ws):
+        return None
+    body = _open(c, ws)
+    body = body if guard is None else z3.Implies(guard, body)
+    return z3.ForAll(rs, body) if outer is not None else body
+
+
+def _skolemize(e: z3.BoolRef, tag: str) -> tuple[z3.BoolRef, dict[int, Witness]]:
+    """e with each top-level conjunct `[ForAll] [Implies] Exists` skolemized: constants, or functions
+    of the ForAll's variables (equisatisfiable)."""
+    parts = _conjuncts(e)
+    out: list[z3.BoolRef] = []
+    found: dict[int, Witness] = {}
+    for k, c in enumerate(parts):
+        shape = _shape(c)
+        if shape is None:
+            out.append(c)
+            continue
+        outer, _, ex = shape
+        rs = _bound(outer, f"skr_{tag}_{k}") if outer is not None else []
+        sorts = [ex.var_sort(i) for i in range(ex.num_vars())]
+        if rs:
+            fns = [z3.Function(f"sk_{tag}_{k}_{ex.var_name(i)}", *[r.sort() for r in rs], sorts[i]) for i in range(len(sorts))]
+            ws = [f(*rs) for f in fns]
+        else:
+            ws = [z3.Const(f"sk_{tag}_{k}_{ex.var_name(i)}", sorts[i]) for i in range(len(sorts))]
+        found[k] = (rs, ws)
+        inst = _instantiate(c, (rs, ws))
+        assert inst is not None
+        out.append(inst)
+    if not found:
+        return e, found
+    return (z3.And(out) if z3.is_and(e) else out[0]), found
+
+
+def _with_witness(part: z3.BoolRef, witness: Optional[Witness]) -> Optional[z3.BoolRef]:
+    """The conjunct with its existential instantiated by the pre-state's witness (a stronger goal), if it has one."""
+    if witness is None:
+        return None
+    return _instantiate(part, witness)
+
+
+def _flatten(e: z3.BoolRef) -> list[z3.BoolRef]:
+    if z3.is_and(e):
+        return [c for child in e.children() for c in _flatten(child)]
+    return [e]
+
+
+def _split(e: z3.BoolRef, rs: Sequence[z3.ExprRef]) -> list[z3.BoolRef]:
+    """`[ForAll(rs,)] [Implies(g,)] And(c1, ...)` as one formula per conjunct ci (their conjunction is e).
+
+    `rs`: the constants the ForAll is opened with (those of its witness), so that
+    the pieces of a pre-state and a post-state formula can be compared by identity.
+    """
+    outer = z3.is_quantifier(e) and e.is_forall()
+    if outer:
+        if e.num_vars() != len(rs):
+            return [e]
+        e = _open(e, rs)
+    guard = None
+    if z3.is_implies(e):
+        guard, e = e.arg(0), e.arg(1)
+    pieces = _flatten(e)
+    out = []
+    for c in pieces:
+        c = c if guard is None else z3.Implies(guard, c)
+        out.append(z3.ForAll(list(rs), c) if outer else c)
+    return out
 
 
 def _record_sort(inst: Instance) -> z3.SortRef:

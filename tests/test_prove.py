@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from leaderfollower.checker.cli import main
 from leaderfollower.checker.explorer import ExploreResult, explore
-from leaderfollower.checker.prove import explorer_reach, prove_inductive
-from leaderfollower.spec.lemmas import LEMMAS, PROOFS, PROPERTY_ENCODINGS
+from leaderfollower.checker.prove import IMPLIED, explorer_reach, prove_inductive
+from leaderfollower.spec.lemmas import DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
@@ -38,6 +38,47 @@ def test_every_lemma_holds_on_every_reachable_state(preset: str) -> None:
         for lemma in LEMMAS:
             assert lemma.holds is not None
             assert lemma.holds(spec, s), f"{lemma.name} fails on reachable state {sid}: {s}"
+
+
+# The commitment lemmas speak about logs several entries long and terms above 2: a
+# 2-server graph with 3 terms and 2 entries reaches them cheaply; the default graph
+# (3 servers, 322,580 states) is the slow one.
+DEEP = Params(servers=2, max_term=3, max_log=2)
+COMMITMENT_LEMMAS = (
+    "LogTermsGrow",
+    "TermsNotFromTheFuture",
+    "TermsReachedByQuorum",
+    "RequestVoteMatchesCandidate",
+    "AppendEntriesFromWonElections",
+    "NoAppendEntriesForCandidates",
+    "LeaderMessagesMatchLog",
+    "LeaderEntriesAckedSafely",
+    "CommitIsSafe",
+    "AppendEntriesCommitIsSafe",
+)
+
+
+@pytest.mark.parametrize("params", [DEEP, pytest.param(PRESETS["default"], marks=pytest.mark.slow)], ids=["deep-2", "default"])
+def test_the_commitment_lemmas_hold_on_every_reachable_state(params: Params) -> None:
+    spec = RaftSpec(params)
+    result = explored(params)
+    lemmas = [lm for lm in LEMMAS if lm.name in COMMITMENT_LEMMAS]
+    assert len(lemmas) == len(COMMITMENT_LEMMAS)
+    for sid in range(result.distinct_states):
+        s = result.state(sid)
+        for lemma in lemmas:
+            assert lemma.holds is not None
+            assert lemma.holds(spec, s), f"{lemma.name} fails on reachable state {sid}: {s}"
+
+
+def test_the_commitment_lemmas_reach_committed_entries() -> None:
+    """The deep graph is not vacuous for them: some reachable state has a committed entry of term 3."""
+    result = explored(DEEP)
+    assert any(
+        srv.commit_index >= 1 and srv.log[srv.commit_index - 1].term == 3
+        for sid in range(result.distinct_states)
+        for srv in result.state(sid).servers
+    )
 
 
 def test_the_proof_names_only_known_lemmas() -> None:
@@ -76,6 +117,15 @@ def test_log_matching_is_inductive_at_three_servers() -> None:
     assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
 
 
+@pytest.mark.long
+def test_leader_completeness_state_machine_safety_and_commit_within_log_are_inductive_at_three_servers() -> None:
+    spec = RaftSpec(Params(servers=3))
+    for prop in ("LeaderCompleteness", "StateMachineSafety", "CommitWithinLog"):
+        result = prove_inductive(spec, prop, timeout_ms=60_000)
+        assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
+        assert len(result.obligations) == 1 + len(PROOFS[prop]) * (1 + len(ACTION_NAMES))
+
+
 @pytest.mark.parametrize(
     "dropped, action, preset",
     [
@@ -94,6 +144,53 @@ def test_dropping_a_needed_lemma_gives_an_unreachable_counterexample_to_inductio
     assert cti.reachable is False  # a missing lemma, not a bug
     # The counterexample is a real step of the Python spec.
     assert spec.apply(cti.before, cti.action) == cti.after
+
+
+def test_dropping_a_commitment_lemma_gives_an_unreachable_counterexample_to_induction() -> None:
+    """Without NoAppendEntriesForCandidates, a candidate with a successful AppendEntries response of its own
+    term (which no run produces) becomes leader with a matchIndex past its log."""
+    spec = RaftSpec(PRESETS["small"])
+    lemmas = [x for x in PROOFS["LeaderCompleteness"] if x != "NoAppendEntriesForCandidates"]
+    oracle = explorer_reach(spec)
+    result = prove_inductive(
+        spec,
+        "LeaderCompleteness",
+        lemmas,
+        actions=["BecomeLeader"],
+        only=["LeaderMessagesMatchLog"],
+        reach=lambda s: oracle(s),  # a plain oracle: no search of the graph for another counterexample
+        timeout_ms=30_000,
+    )
+    failed = result.failed
+    assert failed and failed[0].lemma == "LeaderMessagesMatchLog" and failed[0].cti is not None
+    cti = failed[0].cti
+    assert cti.reachable is False
+    assert spec.apply(cti.before, cti.action) == cti.after
+
+
+def test_leader_completeness_follows_from_its_lemmas() -> None:
+    """A derived property: one query, the lemmas imply it in every state (the lemmas' own obligations aside)."""
+    result = prove_inductive(RaftSpec(Params(servers=3)), "LeaderCompleteness", actions=[], timeout_ms=60_000)
+    implied = [o for o in result.obligations if o.action == IMPLIED]
+    assert [o.status for o in implied] == ["proved"]
+    assert "LeaderCompleteness" not in {o.lemma for o in result.obligations if o.action != IMPLIED}
+
+
+@pytest.mark.parametrize("prop", ["StateMachineSafety", "CommitWithinLog"])
+def test_the_other_log_properties_follow_from_the_same_lemmas(prop: str) -> None:
+    assert PROOFS[prop] == PROOFS["LeaderCompleteness"] and prop in DERIVED
+    result = prove_inductive(RaftSpec(Params(servers=3)), prop, actions=[], timeout_ms=60_000)
+    assert [o.status for o in result.obligations if o.action == IMPLIED] == ["proved"]
+
+
+def test_a_commit_index_keeps_or_moves_its_witness() -> None:
+    """The existential lemmas: a step that changes commitIndex gets its witness from the hints (the leader's
+    new commit index, or the request's witness), other steps keep the pre-state's."""
+    spec = RaftSpec(Params(servers=3))
+    result = prove_inductive(
+        spec, "LeaderCompleteness", actions=["AdvanceCommitIndex", "Restart"], only=["CommitIsSafe", "AppendEntriesCommitIsSafe"]
+    )
+    assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
 
 
 def test_support_names_a_minimal_lemma_set() -> None:
