@@ -957,6 +957,14 @@ def _same_state(z: BmcModel, a: BState, b: BState) -> z3.BoolRef:
     return z3.And([a[k] == b[k] for k in z.keys])
 
 
+def _check(solver: z3.Solver, assumption: z3.BoolRef, depth: int) -> bool:
+    """Satisfiable under the assumption; an `unknown` (it should not happen in QF_FD) is an error, not a pass."""
+    res = solver.check(assumption)
+    if res == z3.unknown:
+        raise RuntimeError(f"BMC depth {depth}: Z3 answered unknown ({solver.reason_unknown()})")
+    return bool(res == z3.sat)
+
+
 def run_bmc(
     spec: RaftSpec,
     properties: Sequence[str],
@@ -984,17 +992,19 @@ def run_bmc(
     pending = list(properties)
     found: dict[str, Finding] = {}
     for d in range(depth + 1):
+        if not pending:
+            break
         if progress:
             progress("bmc", d, depth)
         s = states[d]
         holds = {name: defs[name](z, s) for name in pending}
         bad = z3.Bool(f"bad_{d}")
         solver.add(z3.Implies(bad, z3.Or([z3.Not(h) for h in holds.values()])))
-        if solver.check(bad) == z3.sat:
+        if _check(solver, bad, d):
             for name in list(pending):
                 ask = z3.Bool(f"bad_{d}_{name}")
                 solver.add(z3.Implies(ask, z3.Not(holds[name])))
-                if solver.check(ask) == z3.sat:
+                if _check(solver, ask, d):
                     m = solver.model()
                     found[name] = Finding(
                         name, True, d, time.perf_counter() - start, [z.decode(m, x) for x in states], [z.decode_action(m, st) for st in steps]

@@ -133,7 +133,7 @@ def test_successors_and_properties_agree_on_a_sample_of_the_default_graph() -> N
     spec = RaftSpec(params)
     oracle = Oracle(spec)
     result = graph(RaftSpec, params)
-    step = result.distinct_states // 300
+    step = result.distinct_states // 150
     for sid in range(0, result.distinct_states, step):
         oracle.check(result.state(sid))
 
@@ -193,7 +193,7 @@ def placed_states(draw: st.DrawFn, p: Params = WIDE) -> tuple[State, tuple[int, 
     return State(servers, bag), tuple(slots)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(placed_states())
 def test_successors_and_properties_agree_on_drawn_states(drawn: tuple[State, tuple[int, ...]]) -> None:
     s, slots = drawn
