@@ -30,8 +30,8 @@ ENGINES: tuple[str, ...] = ("explorer", "z3-bounded", "z3-inductive", "conforman
 Z3_BOUNDED_DEPTH = 17
 """Default BMC depth of verify's z3-bounded engine and of `prove` (verify caps it at the
 explored graph's diameter).  The default model's diameter, 52, is out of reach: each
-step costs about 2.4x the one before; 17 steps take about 40 s of CPU on the default
-model (docs/performance-z3.md)."""
+step costs 2x to 4x the one before; 17 steps take about 33 s of CPU on the default
+model, 18 about two minutes (docs/performance-z3.md)."""
 
 
 class ConfigError(Exception):

@@ -30,7 +30,7 @@ from .z3model import EncodingError, Z3Model
 
 DEFAULT_DEPTH = Z3_BOUNDED_DEPTH
 """Default BMC depth (`config.Z3_BOUNDED_DEPTH`, as verify's).  The issue asks for the
-default graph's diameter (52): out of reach, as each step costs about 2.4x the one
+default graph's diameter (52): out of reach, as each step costs 2x to 4x the one
 before; this is the largest depth that takes under a minute on the default model
 (docs/performance-z3.md).  Pass --depth for more, or less."""
 
