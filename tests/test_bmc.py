@@ -251,7 +251,7 @@ def test_the_correct_spec_has_no_violation_up_to_the_depth_asked() -> None:
 # ------------------------------------------------------------- variants
 
 # Times on the shared 2-core box are in docs/performance-z3.md; the long ones need LEADERFOLLOWER_LONG_TESTS=1.
-_minutes = pytest.mark.skipif(not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: about 7 minutes of SAT solving")
+_minutes = pytest.mark.skipif(not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: 7 to 8 minutes of SAT solving")
 _hours = pytest.mark.skipif(
     not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: 25+ steps on 3 servers and 3 terms, hours at 2.3x per step (not run to the end)"
 )
