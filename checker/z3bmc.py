@@ -42,9 +42,9 @@ compare each with its Python predicate on every state of explored graphs.
 
 **The search** (`run_bmc`): one incremental QF_FD solver, Init asserted for state
 0; at depth d the query is "some pending property fails in state d", asked under
-an assumption literal.  Unsatisfiable: the pending properties hold in every state
-reachable in exactly d steps, which is asserted (it is implied, and it prunes the
-deeper queries), and state d + 1 is unrolled.  Satisfiable: each pending property
+an assumption literal.  Unsatisfiable: the pending properties hold at the end of
+every path of d steps (none of them a stutter, below), which is asserted (it is
+implied, and it prunes the deeper queries), and state d + 1 is unrolled.  Satisfiable: each pending property
 is asked alone; those that can fail at d are violated there, with a path of length
 d, and as every shorter depth was unsatisfiable, d is the length of the shortest
 path to a violation: the explorer's breadth-first depth.  Steps that leave the
