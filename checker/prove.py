@@ -309,10 +309,13 @@ def prove_inductive(
                 ob.status = _status(res)
                 if res == z3.sat:
                     ob.cti = _decode_cti(witness, model, pre, inst, rec, post, reach)
-                    if reach is not None and not (ob.cti and ob.cti.reachable) and hasattr(reach, "result"):
-                        found = reachable_cti(spec, reach.result(), action, name, names, timeout_ms)
-                        if found is not None:
-                            ob.cti = found
+                if res != z3.unsat and reach is not None and not (ob.cti and ob.cti.reachable) and hasattr(reach, "result"):
+                    # Also when Z3 gave up: a concrete counterexample among the explorer's
+                    # states, confirmed by Z3, is a failure whatever the symbolic query said.
+                    found = reachable_cti(spec, reach.result(), action, name, names, timeout_ms)
+                    if found is not None:
+                        ob.cti = found
+                        ob.status = "failed"
                 s.pop()
                 break
             ob.seconds = time.perf_counter() - t0
@@ -717,11 +720,14 @@ def reachable_cti(
     model = Z3Model.for_spec(spec)
     for sid in range(result.distinct_states):
         before = result.state(sid)
-        if not all(h(spec, before) for h in hyps_py):
-            continue
+        checked = False
         for act, after in spec.successors(before):
             if act.name != action or target(spec, after):
                 continue
+            if not checked:  # the (costlier) hypotheses only for a state whose step breaks the target
+                if not all(h(spec, before) for h in hyps_py):
+                    break
+                checked = True
             # Confirm with Z3 on the concrete pre-state.
             pre = model.concrete(before)
             if act.args and isinstance(act.args[0], tuple):

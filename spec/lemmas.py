@@ -1454,6 +1454,12 @@ ASSUMES: dict[str, tuple[str, ...]] = {
     + ("LogMatching", "LogTermsGrow", "TermsNotFromTheFuture", "LeaderMessagesMatchLog", "CommitIsSafe"),
     "CommitIsSafe/AppendEntries": _TYPES + ("LogMatching", "LogTermsGrow", "TermsNotFromTheFuture", "CommitIsSafe"),
     "LeaderMessagesMatchLog/AppendEntries": _TYPES + ("ElectionSafety", "LeaderMessagesMatchLog"),
+    # The network's own steps change nothing but the bag: each lemma follows from itself.
+    **{
+        f"{lemma}/{action}": _TYPES + (lemma,)
+        for lemma in ("CommitIsSafe", "AppendEntriesCommitIsSafe", "LeaderEntriesAckedSafely")
+        for action in ("DuplicateMessage", "DropMessage")
+    },
     "LeaderEntriesAckedSafely/BecomeLeader": _TYPES
     + (
         "ElectionSafety",

@@ -5,7 +5,7 @@ test collected last would start when everything else is done and double the wall
 time; started first, it runs beside the rest.
 
 `long` marks tests of several minutes (the larger Z3 proofs): they are skipped
-unless `--run-long` is given (or `LEADERFOLLOWER_LONG=1` is set), so that the
+unless `--run-long` is given (or `LEADERFOLLOWER_LONG_TESTS=1` is set, as for the other long tests), so that the
 default suite stays a few minutes long.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not (config.getoption("--run-long") or os.environ.get("LEADERFOLLOWER_LONG") == "1"):
+    if not (config.getoption("--run-long") or os.environ.get("LEADERFOLLOWER_LONG_TESTS") == "1"):
         skip = pytest.mark.skip(reason="long: run with --run-long")
         for item in items:
             if item.get_closest_marker("long") is not None:
