@@ -714,16 +714,12 @@ def z3_commit_is_safe(z: "Z3Model", s: "Sym") -> z3.BoolRef:
     for i in z.servers:
         c = s.commit(i)
         x, t = z3.Ints("cx ct")
+
+        def agrees(q: int, i: int = i, c: z3.ArithRef = c) -> z3.BoolRef:
+            return s.log_term(q)[c] == s.log_term(i)[c]
+
         out.append(c <= s.len(i))
-        out.append(
-            z3.Implies(
-                c >= 1,
-                z3.Exists(
-                    [x, t],
-                    z3.And(c <= x, t <= s.term(i), _safe(z, s, x, t, lambda q, i=i, c=c: s.log_term(q)[c] == s.log_term(i)[c])),
-                ),
-            )
-        )
+        out.append(z3.Implies(c >= 1, z3.Exists([x, t], z3.And(c <= x, t <= s.term(i), _safe(z, s, x, t, agrees)))))
     return _all(out)
 
 
@@ -735,10 +731,11 @@ def py_commit_is_safe(spec: "RaftSpec", s: State) -> bool:
         if c == 0:
             continue
         mine = srv.log[c - 1].term
-        if not any(
-            t <= srv.current_term and _py_safe(s, x, t, lambda q, c=c, mine=mine: s.servers[q].log[c - 1].term == mine)
-            for x, t in _py_witnesses(s, c)
-        ):
+
+        def agrees(q: int, c: int = c, mine: int = mine) -> bool:
+            return s.servers[q].log[c - 1].term == mine
+
+        if not any(t <= srv.current_term and _py_safe(s, x, t, agrees) for x, t in _py_witnesses(s, c)):
             return False
     return True
 
@@ -747,7 +744,7 @@ def _request_top_term(r: z3.ExprRef) -> z3.ArithRef:
     """The term of an AppendEntries request's last entry (its entry, else prevLogTerm)."""
     from leaderfollower.checker.z3model import field
 
-    return z3.If(field(r, "mn") == 1, field(r, "mentry_term"), field(r, "mprev_log_term"))  # type: ignore[return-value]
+    return z3.If(field(r, "mn") == 1, field(r, "mentry_term"), field(r, "mprev_log_term"))
 
 
 def z3_append_entries_commit_is_safe(z: "Z3Model", s: "Sym") -> z3.BoolRef:
