@@ -312,7 +312,14 @@ def prove_inductive(
                 if res != z3.unsat and reach is not None and not (ob.cti and ob.cti.reachable) and hasattr(reach, "result"):
                     # Also when Z3 gave up: a concrete counterexample among the explorer's
                     # states, confirmed by Z3, is a failure whatever the symbolic query said.
-                    found = reachable_cti(spec, reach.result(), action, name, names, timeout_ms)
+                    found = None
+                    scripted = getattr(reach, "scripted", None)
+                    if scripted is not None and scripted() is not None:
+                        # A spec's scripted run first: its states are reachable by construction,
+                        # and it reaches bugs (figure 8's five terms) the explorer cannot finish.
+                        found = reachable_cti(spec, scripted(), action, name, names, timeout_ms, source="scripted run's states")
+                    if found is None:
+                        found = reachable_cti(spec, reach.result(), action, name, names, timeout_ms)
                     if found is not None:
                         ob.cti = found
                         ob.status = "failed"
@@ -691,9 +698,12 @@ def reachable_cti(
     name: str,
     names: Sequence[str],
     timeout_ms: int = 60_000,
+    source: str = "explorer's states",
 ) -> Optional[Cti]:
     """A counterexample to induction whose pre-state the explorer reached, confirmed by Z3.
 
+    `result` is an explorer result, or any object with `distinct_states`, `state(k)`
+    and `depth[k]` holding reachable states (`ScriptedRun`); `source` names it.
     Walks the explored states in breadth-first order (shortest first); a state whose
     successor under `action` breaks `name` by the Python definitions is a
     candidate, and Z3 confirms it: the concrete pre-state satisfies every conjunct
@@ -743,7 +753,7 @@ def reachable_cti(
             s.add(*[_definition(n)(model, pre) for n in names], eff.guard, *eff.aux, z3.Not(_definition(name)(model, post)))
             if s.check() == z3.sat:
                 z3_after = decode_state(s.model(), post)
-                return Cti(before, act, z3_after, True, f"found among the explorer's states (state {sid}, depth {result.depth[sid]})")
+                return Cti(before, act, z3_after, True, f"found among the {source} (state {sid}, depth {result.depth[sid]})")
     return None
 
 
@@ -760,7 +770,17 @@ def explorer_reach(spec: RaftSpec) -> Callable[[State], Optional[bool]]:
             cache["result"] = explore(spec, keep_graph=False, stop_on_violation=True)
         return cache["result"]
 
+    scenario = getattr(type(spec), "scenario", None)
+    scripted: dict[str, Optional[ScriptedRun]] = {}
+
+    def scripted_run() -> Optional[ScriptedRun]:
+        if "run" not in scripted:
+            scripted["run"] = ScriptedRun.of(spec, scenario()) if callable(scenario) else None
+        return scripted["run"]
+
     def reach(s: State) -> Optional[bool]:
+        if s.servers and scripted_run() is not None and s in scripted_run().states:  # type: ignore[union-attr]
+            return True  # on the spec's scripted run from the initial state: reachable, whatever the bounds
         if not s.servers or not spec.within_bounds(s):
             return False
         if result().find(s) is not None:
@@ -768,7 +788,47 @@ def explorer_reach(spec: RaftSpec) -> Callable[[State], Optional[bool]]:
         return False if result().complete else None
 
     reach.result = result  # type: ignore[attr-defined]
+    reach.scripted = scripted_run  # type: ignore[attr-defined]
     return reach
+
+
+@dataclass
+class ScriptedRun:
+    """The states of a spec's scripted run (`scenario()`), a reachable path from Init.
+
+    Looks like an explorer result to `reachable_cti`: `distinct_states`, `state(k)`,
+    `depth[k]`.  Broken variants whose bug needs more than the explorer can finish
+    (figure 8 needs five terms) carry such a run.
+    """
+
+    states: list[State]
+
+    @classmethod
+    def of(cls, spec: RaftSpec, actions: Sequence[Action]) -> "ScriptedRun":
+        """Apply the actions from the initial state; ValueError if one is not enabled."""
+        s = spec.init()
+        states = [s]
+        for k, a in enumerate(actions, start=1):
+            nxt = spec.apply(s, a)
+            if nxt is None:
+                raise ValueError(f"scripted step {k} ({a}) is not enabled")
+            s = nxt
+            states.append(s)
+        return cls(states)
+
+    @property
+    def distinct_states(self) -> int:
+        """How many states the run has (the initial one included)."""
+        return len(self.states)
+
+    @property
+    def depth(self) -> list[int]:
+        """A state's step number on the run."""
+        return list(range(len(self.states)))
+
+    def state(self, k: int) -> State:
+        """The state after k steps."""
+        return self.states[k]
 
 
 def all_lemmas() -> tuple[Lemma, ...]:

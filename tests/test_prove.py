@@ -234,6 +234,24 @@ def test_each_election_safety_variant_is_caught_by_a_reachable_counterexample(na
             assert spec.apply(c.before, c.action) == c.after
 
 
+def test_commit_previous_term_is_caught_by_a_reachable_counterexample_on_its_scripted_run() -> None:
+    # Figure 8 needs five terms, which the explorer cannot finish; the variant's scripted
+    # run is a path from Init, so a pre-state on it is reachable.  Z3 gives up on the
+    # symbolic query (10 s here), and the concrete state from the run is confirmed by Z3.
+    cls = VARIANTS["commit-previous-term"]
+    spec = cls(cls.catch_params)
+    oracle = explorer_reach(spec)
+    result = prove_inductive(spec, "LeaderCompleteness", actions=["AdvanceCommitIndex"], only=["CommitIsSafe"], reach=oracle, timeout_ms=10_000)
+    (failed,) = result.failed
+    assert failed.lemma == "CommitIsSafe" and failed.cti is not None and failed.cti.reachable
+    assert "scripted run" in (failed.cti.note or "")
+    assert failed.cti.before in oracle.scripted().states  # type: ignore[attr-defined]
+    assert spec.apply(failed.cti.before, failed.cti.action) == failed.cti.after
+    # The old-term entry it commits is not the newest term's: figure 8 exactly.
+    leader = failed.cti.after.servers[failed.cti.action.args[0]]  # type: ignore[index]
+    assert leader.log[leader.commit_index - 1].term < leader.current_term
+
+
 def test_the_correct_spec_has_no_failing_obligation_for_those_actions() -> None:
     spec = RaftSpec(Params(servers=3))
     result = prove_inductive(spec, "ElectionSafety", actions=sorted(set(ELECTION_VARIANTS.values())))
