@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from leaderfollower.checker.cli import main
 from leaderfollower.checker.explorer import ExploreResult, explore
 from leaderfollower.checker.prove import IMPLIED, explorer_reach, prove_inductive
-from leaderfollower.spec.lemmas import DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS
+from leaderfollower.spec.lemmas import COMMITMENT_LEMMAS, DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
@@ -44,18 +44,6 @@ def test_every_lemma_holds_on_every_reachable_state(preset: str) -> None:
 # 2-server graph with 3 terms and 2 entries reaches them cheaply; the default graph
 # (3 servers, 322,580 states) is the slow one.
 DEEP = Params(servers=2, max_term=3, max_log=2)
-COMMITMENT_LEMMAS = (
-    "LogTermsGrow",
-    "TermsNotFromTheFuture",
-    "TermsReachedByQuorum",
-    "RequestVoteMatchesCandidate",
-    "AppendEntriesFromWonElections",
-    "NoAppendEntriesForCandidates",
-    "LeaderMessagesMatchLog",
-    "LeaderEntriesAckedSafely",
-    "CommitIsSafe",
-    "AppendEntriesCommitIsSafe",
-)
 
 
 @pytest.mark.parametrize("params", [DEEP, pytest.param(PRESETS["default"], marks=pytest.mark.slow)], ids=["deep-2", "default"])
