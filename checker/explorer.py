@@ -43,7 +43,7 @@ from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
 from leaderfollower.spec.state import Bag, Message, ServerState, State
 
-from .local_steps import LocalSteps, NonLocalAction, Step
+from .local_steps import SERVER_KINDS, LocalSteps, NonLocalAction, Step, server_actions
 from .local_steps import usable as local_steps_usable
 
 if TYPE_CHECKING:
@@ -668,25 +668,11 @@ def _safe_eval_step(prop: Property, spec: RaftSpec, before: ServerState, after: 
 
 def _find_raising_action(spec: RaftSpec, s: State) -> tuple[Optional[Action], str]:
     """Re-run every action from s one by one to name the one that raised, and its error."""
-    ids, values = spec.server_ids, spec.value_ids
     calls: list[tuple[Action, Callable[[], object]]] = []
-    for i in ids:
-        calls.append((Action("Timeout", (i,)), lambda i=i: spec.timeout(s, i)))
-    for i in ids:
-        calls.append((Action("Restart", (i,)), lambda i=i: spec.restart(s, i)))
-    for i in ids:
-        for j in ids:
-            calls.append((Action("RequestVote", (i, j)), lambda i=i, j=j: spec.request_vote(s, i, j)))
-    for i in ids:
-        calls.append((Action("BecomeLeader", (i,)), lambda i=i: spec.become_leader(s, i)))
-    for i in ids:
-        for v in values:
-            calls.append((Action("ClientRequest", (i, v)), lambda i=i, v=v: spec.client_request(s, i, v)))
-    for i in ids:
-        calls.append((Action("AdvanceCommitIndex", (i,)), lambda i=i: spec.advance_commit_index(s, i)))
-    for i in ids:
-        for j in ids:
-            calls.append((Action("AppendEntries", (i, j)), lambda i=i, j=j: spec.append_entries(s, i, j)))
+    by_server = [server_actions(spec, i) for i in spec.server_ids]
+    for kind in range(len(SERVER_KINDS)):
+        for groups in by_server:
+            calls.extend((action, lambda act=act: act(s)) for action, act in groups[kind])  # type: ignore[misc]
     for m, _ in s.messages:
         calls.append((Action("Receive", (m,)), lambda m=m: spec.receive(s, m)))
     for m, _ in s.messages:

@@ -51,6 +51,26 @@ SERVER_KINDS: tuple[str, ...] = (
 """The actions of one server, in `RaftSpec.successors` order (message actions follow)."""
 
 
+ServerAction = tuple[Action, Callable[[State], Optional[State]]]
+
+
+def server_actions(spec: RaftSpec, i: int) -> tuple[tuple[ServerAction, ...], ...]:
+    """Server i's actions, one group per kind of `SERVER_KINDS`, each its label and its spec method.
+
+    Within a kind the arguments run in `RaftSpec.successors` order (servers, then values).
+    """
+    servers, values = spec.server_ids, spec.value_ids
+    return (
+        ((Action("Timeout", (i,)), lambda s: spec.timeout(s, i)),),
+        ((Action("Restart", (i,)), lambda s: spec.restart(s, i)),),
+        tuple((Action("RequestVote", (i, j)), lambda s, j=j: spec.request_vote(s, i, j)) for j in servers),
+        ((Action("BecomeLeader", (i,)), lambda s: spec.become_leader(s, i)),),
+        tuple((Action("ClientRequest", (i, v)), lambda s, v=v: spec.client_request(s, i, v)) for v in values),
+        ((Action("AdvanceCommitIndex", (i,)), lambda s: spec.advance_commit_index(s, i)),),
+        tuple((Action("AppendEntries", (i, j)), lambda s, j=j: spec.append_entries(s, i, j)) for j in servers),
+    )
+
+
 class NonLocalAction(Exception):
     """A spec declared `local_actions` but one of its actions changed another server."""
 
@@ -140,18 +160,9 @@ class LocalSteps:
         return (self.name_index(action.name), self.label_id(action) if ok else -1, new_sid, store.bag_id(t.messages), ok)
 
     def _fill_server(self, s: State, i: int, cache_key: tuple[int, int, int]) -> tuple[tuple[Result, ...], ...]:
-        spec = self.spec
-        servers, values = spec.server_ids, spec.value_ids
-        calls: list[list[tuple[Action, Optional[State]]]] = [
-            [(Action("Timeout", (i,)), spec.timeout(s, i))],
-            [(Action("Restart", (i,)), spec.restart(s, i))],
-            [(Action("RequestVote", (i, j)), spec.request_vote(s, i, j)) for j in servers],
-            [(Action("BecomeLeader", (i,)), spec.become_leader(s, i))],
-            [(Action("ClientRequest", (i, v)), spec.client_request(s, i, v)) for v in values],
-            [(Action("AdvanceCommitIndex", (i,)), spec.advance_commit_index(s, i))],
-            [(Action("AppendEntries", (i, j)), spec.append_entries(s, i, j)) for j in servers],
-        ]
-        entry = tuple(tuple(self._outcome(s, a, t, i) for a, t in kind if t is not None) for kind in calls)
+        entry = tuple(
+            tuple(self._outcome(s, a, t, i) for a, act in kind for t in (act(s),) if t is not None) for kind in server_actions(self.spec, i)
+        )
         self.server_cache[cache_key] = entry
         return entry
 
