@@ -38,7 +38,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,28 +47,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from leaderfollower.impl.server import free_base_port
+
 VALUE = "x" * 16
-
-
-def free_base_port(n: int) -> int:
-    """A base port with n free consecutive ports."""
-    import random
-
-    for _ in range(200):
-        base = random.randrange(20000, 60000)
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + i))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
 
 
 def summarize(system: str, clients: int, latencies: list[float], seconds: float) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import asyncio
 import itertools
 import logging
 import random
+import socket
 import _thread
 import time
 from collections import deque
@@ -635,6 +636,43 @@ def _start_thread(loop: asyncio.AbstractEventLoop, on_done: Callable[[Optional[B
 def local_addresses(nodes: int, base_port: int, host: str = "127.0.0.1") -> tuple[Address, ...]:
     """Addresses of a local cluster: node i listens on base_port + i."""
     return tuple((host, base_port + i) for i in range(nodes))
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux default if unreadable)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_base_port(nodes: int, rng: Optional[random.Random] = None) -> int:
+    """A base port with `nodes` consecutive free ports outside the ephemeral range (tests, benchmarks).
+
+    Outside, because a port inside it can be handed to any outgoing connection between
+    the check and the bind, and a node that reconnects to its own not-yet-bound port
+    can even connect to itself (TCP simultaneous open) and hold it.
+    """
+    rng = rng or random.Random()
+    low, high = _ephemeral_range()
+    spans = [(s, e) for s, e in ((10000, low - 1), (high + 1, 65535)) if e - s + 1 >= nodes]
+    for _ in range(500):
+        start, end = rng.choice(spans)
+        base = rng.randint(start, end - nodes + 1)
+        socks: list[socket.socket] = []
+        try:
+            for i in range(nodes):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {nodes} consecutive free ports on 127.0.0.1 outside {low}-{high}")
 
 
 async def run_in_process(nodes: int, base_port: int, data_dir: Path, **options: Any) -> list[NodeServer]:

@@ -6,9 +6,7 @@ deadline that only turns a hang into a failure.
 from __future__ import annotations
 
 import asyncio
-import random
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 from leaderfollower.impl.client import Client
 from leaderfollower.impl.messages import Entry
 from leaderfollower.impl.server import NodeServer, leader_of, local_addresses, run_in_process
+from leaderfollower.impl.server import free_base_port as server_free_base_port
 from leaderfollower.impl.storage import LOG_FILE, Storage, encode_record
 from leaderfollower.impl.wire import HELLO_PEER, encode_frame, encode_hello_peer
 
@@ -27,23 +26,8 @@ DEADLINE = 60.0
 
 
 def free_base_port(n: int = N) -> int:
-    """A base port with n free consecutive ports (tests may run in parallel)."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000)
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + i))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
+    """A base port with n free consecutive ports, outside the ephemeral range."""
+    return server_free_base_port(n)
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
@@ -76,6 +60,20 @@ async def stale_get(addresses: Any, node: int, key: str) -> Optional[str]:
 
 def run(coro: Awaitable[None]) -> None:
     asyncio.run(asyncio.wait_for(coro, 3 * DEADLINE))  # type: ignore[arg-type]
+
+
+def test_free_base_port_stays_outside_the_ephemeral_range() -> None:
+    """Ports handed to outgoing connections are never chosen: a late node's port was once taken that way."""
+    import random
+
+    from leaderfollower.impl.server import _ephemeral_range
+
+    low, high = _ephemeral_range()
+    rng = random.Random(7)
+    for _ in range(200):
+        base = server_free_base_port(5, rng)
+        assert 10000 <= base and base + 4 <= 65535
+        assert base + 4 < low or base > high, (base, low, high)
 
 
 def test_leader_elected_and_writes_readable_everywhere(tmp_path: Path) -> None:
