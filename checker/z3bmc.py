@@ -37,8 +37,10 @@ instances that change it.  Each broken variant of `spec/variants.py` is a switch
 class is which); a spec class without one is refused with an `EncodingError`.
 
 **Properties.**  Each always property of `spec/properties.py` has a finite form
-here (`PROPERTIES`), quantifiers over log indexes expanded to 1..max_log; the tests
-compare each with its Python predicate on every state of explored graphs.
+here (`PROPERTIES`): TypeOK's own, the others built from their one definition in
+`spec/invariants.py` through `z3views.BmcView` (quantifiers over log indexes
+expanded to 1..max_log); the tests compare each with the Python evaluation on every
+state of explored graphs.
 
 **The search** (`run_bmc`): one incremental QF_FD solver, Init asserted for state
 0; at depth d the query is "some pending property fails in state d", asked under
@@ -60,7 +62,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import Callable, Iterator, Optional, Sequence, TypeAlias
 
 import z3
@@ -84,6 +85,8 @@ from leaderfollower.spec.state import (
 )
 
 from .z3model import EncodingError, Switches, switches_for
+from .z3views import invariant_for_bmc
+from leaderfollower.spec.invariants import INVARIANTS
 
 Key = tuple[object, ...]
 Term: TypeAlias = z3.ExprRef
@@ -204,10 +207,6 @@ class BState:
 
     def log_value(self, i: int, k: int) -> z3.BitVecRef:
         return self.vars[("log_value", i, k)]  # type: ignore[return-value]
-
-    def same_entry(self, a: int, b: int, k: int) -> z3.BoolRef:
-        """Servers a and b hold the same (term, value) at log index k."""
-        return z3.And(self.log_term(a, k) == self.log_term(b, k), self.log_value(a, k) == self.log_value(b, k))
 
 
 def _val(sort: z3.SortRef, v: int | bool) -> Term:
@@ -837,16 +836,6 @@ def _all(items: Sequence[z3.BoolRef]) -> z3.BoolRef:
     return z3.And(*items) if items else z3.BoolVal(True)
 
 
-def _prefix_agrees(z: BmcModel, s: BState, a: int, b: int, top: Term) -> z3.BoolRef:
-    """a and b hold the same entries at every index 1..top (top at most max_log)."""
-    return _all([z3.Implies(_ule(z._index(k), top), s.same_entry(a, b, k)) for k in range(1, z.params.max_log + 1)])
-
-
-def _effective_commit(s: BState, i: int) -> Term:
-    """min(commit_index, len(log)): how much of the log a read returns (Python slices)."""
-    return _umin(s.commit(i), s.len(i))
-
-
 def type_ok(z: BmcModel, s: BState) -> z3.BoolRef:
     """TypeOK over the finite domain: terms >= 1, roles and votes valid, entries typed, nextIndex >= 1, messages well-formed."""
     p = z.params
@@ -862,72 +851,9 @@ def type_ok(z: BmcModel, s: BState) -> z3.BoolRef:
     return _all(out)
 
 
-def election_safety(z: BmcModel, s: BState) -> z3.BoolRef:
-    """At most one leader per term."""
-    return _all(
-        [z3.Not(z3.And(s.is_role(a, LEADER), s.is_role(b, LEADER), s.term(a) == s.term(b))) for a, b in combinations(z.servers, 2)]
-    )
-
-
-def log_matching(z: BmcModel, s: BState) -> z3.BoolRef:
-    """Logs that agree on an entry's index and term agree up to it."""
-    out = []
-    for a, b in combinations(z.servers, 2):
-        for k in range(1, z.params.max_log + 1):
-            both = z3.And(_ule(z._index(k), s.len(a)), _ule(z._index(k), s.len(b)), s.log_term(a, k) == s.log_term(b, k))
-            out.append(z3.Implies(both, _all([s.same_entry(a, b, x) for x in range(1, k + 1)])))
-    return _all(out)
-
-
-def commit_within_log(z: BmcModel, s: BState) -> z3.BoolRef:
-    """No server's commitIndex points past the end of its log."""
-    return _all([_ule(s.commit(i), s.len(i)) for i in z.servers])
-
-
-def state_machine_safety(z: BmcModel, s: BState) -> z3.BoolRef:
-    """Any two servers' applied prefixes agree."""
-    return _all(
-        [_prefix_agrees(z, s, a, b, _umin(_effective_commit(s, a), _effective_commit(s, b))) for a, b in combinations(z.servers, 2)]
-    )
-
-
-def leader_completeness(z: BmcModel, s: BState) -> z3.BoolRef:
-    """A leader holds every entry any server knows committed in a term no newer than the leader's."""
-    out = []
-    for lead in z.servers:
-        for i in z.servers:
-            if i == lead:
-                continue  # a prefix of itself
-            c = _effective_commit(s, i)
-            out.append(
-                z3.Implies(
-                    z3.And(s.is_role(lead, LEADER), s.commit(i) != 0, _ule(s.term(i), s.term(lead))),
-                    z3.And(_ule(c, s.len(lead)), _prefix_agrees(z, s, i, lead, c)),
-                )
-            )
-    return _all(out)
-
-
-def no_uncommitted_read(z: BmcModel, s: BState) -> z3.BoolRef:
-    """What any server serves is held by a quorum (the spec's quorum: a variant's when switched)."""
-    out = []
-    for i in z.servers:
-        c = _effective_commit(s, i)
-        holders = [z3.BoolVal(True) if k == i else z3.And(_ule(c, s.len(k)), _prefix_agrees(z, s, i, k, c)) for k in z.servers]
-        out.append(z3.Implies(s.commit(i) != 0, z.is_quorum(holders)))
-    return _all(out)
-
-
-PROPERTIES: dict[str, PropertyDef] = {
-    "TypeOK": type_ok,
-    "ElectionSafety": election_safety,
-    "LogMatching": log_matching,
-    "LeaderCompleteness": leader_completeness,
-    "StateMachineSafety": state_machine_safety,
-    "CommitWithinLog": commit_within_log,
-    "NoUncommittedRead": no_uncommitted_read,
-}
-"""The finite-domain form of every always property of `spec.properties` (same names)."""
+PROPERTIES: dict[str, PropertyDef] = {"TypeOK": type_ok, **{name: invariant_for_bmc(inv) for name, inv in INVARIANTS.items()}}
+"""The finite-domain form of every always property of `spec.properties` (same names): TypeOK's own, the
+others built from their one definition in `spec.invariants`."""
 
 
 # -------------------------------------------------------------------- BMC

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import z3  # type: ignore[import-untyped]
 
+from . import invariants
+from .invariants import Invariant, named_after
 from .state import (
     CANDIDATE,
     LEADER,
@@ -78,89 +80,26 @@ def _py_granted(s: State) -> list[RequestVoteResponse]:
 # ------------------------------------------------------------- properties
 
 
-def z3_election_safety(z: "Z3Model", s: "Sym") -> z3.BoolRef:
-    from leaderfollower.checker.z3model import Z_LEADER
+def _derived(inv: Invariant) -> Z3Def:
+    """The Z3 form of an invariant of `spec.invariants`, built from its one definition."""
 
-    return _all(
-        [
-            z3.Not(z3.And(s.role(a) == Z_LEADER, s.role(b) == Z_LEADER, s.term(a) == s.term(b)))
-            for a, b in combinations(z.servers, 2)
-        ]
-    )
+    def encoded(z: "Z3Model", s: "Sym") -> z3.BoolRef:
+        from leaderfollower.checker.z3views import Z3View
+
+        return inv(Z3View(z, s))  # type: ignore[no-any-return]
+
+    return named_after(inv, encoded, "z3_")
+
+
+z3_election_safety = _derived(invariants.election_safety)
+z3_log_matching = _derived(invariants.log_matching)
+z3_leader_completeness = _derived(invariants.leader_completeness)
+z3_state_machine_safety = _derived(invariants.state_machine_safety)
+z3_commit_within_log = _derived(invariants.commit_within_log)
 
 
 def _same_entry(s: "Sym", a: int, b: int, x: z3.ArithRef) -> z3.BoolRef:
     return z3.And(s.log_term(a)[x] == s.log_term(b)[x], s.log_value(a)[x] == s.log_value(b)[x])
-
-
-def _min(a: z3.ArithRef, b: z3.ArithRef) -> z3.ArithRef:
-    return z3.If(a < b, a, b)
-
-
-def z3_log_matching(z: "Z3Model", s: "Sym") -> z3.BoolRef:
-    out = []
-    for a, b in combinations(z.servers, 2):
-        top = _min(s.len(a), s.len(b))
-        if z.log_bound is None:
-            # One quantifier over (x, y) rather than one nested in another: Z3's
-            # instantiation finds the pairs it needs much faster (docs/performance-z3.md).
-            x, y = z3.Ints("x y")
-            out.append(
-                z3.ForAll(
-                    [x, y],
-                    z3.Implies(
-                        z3.And(1 <= y, y <= x, x <= s.len(a), x <= s.len(b), s.log_term(a)[x] == s.log_term(b)[x]),
-                        _same_entry(s, a, b, y),
-                    ),
-                )
-            )
-            continue
-        out.append(
-            z.forall_index(
-                1,
-                top,
-                lambda x, a=a, b=b: z3.Implies(
-                    s.log_term(a)[x] == s.log_term(b)[x],
-                    z.forall_index(1, x, lambda y: _same_entry(s, a, b, y), name="y"),
-                ),
-            )
-        )
-    return _all(out)
-
-
-def _effective_commit(s: "Sym", i: int) -> z3.ArithRef:
-    """min(commit_index, len(log)): how much of the log a read returns (Python slices)."""
-    return _min(s.commit(i), s.len(i))
-
-
-def z3_state_machine_safety(z: "Z3Model", s: "Sym") -> z3.BoolRef:
-    out = []
-    for a, b in combinations(z.servers, 2):
-        top = _min(_effective_commit(s, a), _effective_commit(s, b))
-        out.append(z.forall_index(1, top, lambda x, a=a, b=b: _same_entry(s, a, b, x)))
-    return _all(out)
-
-
-def z3_commit_within_log(z: "Z3Model", s: "Sym") -> z3.BoolRef:
-    return _all([s.commit(i) <= s.len(i) for i in z.servers])
-
-
-def z3_leader_completeness(z: "Z3Model", s: "Sym") -> z3.BoolRef:
-    from leaderfollower.checker.z3model import Z_LEADER
-
-    out = []
-    for lead in z.servers:
-        for i in z.servers:
-            if i == lead:
-                continue  # a prefix of itself
-            c = _effective_commit(s, i)
-            out.append(
-                z3.Implies(
-                    z3.And(s.role(lead) == Z_LEADER, s.commit(i) > 0, s.term(i) <= s.term(lead)),
-                    z3.And(c <= s.len(lead), z.forall_index(1, c, lambda x, i=i, lead=lead: _same_entry(s, i, lead, x))),
-                )
-            )
-    return _all(out)
 
 
 PROPERTY_ENCODINGS: dict[str, Z3Def] = {

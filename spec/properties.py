@@ -10,6 +10,10 @@ How this works: a `Property` has a human name, a kind and a predicate.
 - *action*: a predicate on one server's variables before and after a transition,
   checked for every server whose variables the transition changed.
 
+The always properties other than TypeOK are defined once in `spec/invariants.py`
+(against the expression layer of `spec/expr.py`, so that the Z3 engines build the
+same definitions); here they are evaluated on concrete states.
+
 Reads are predicates too: `read(server)` is what a read served by that server
 returns (its state machine: the values of its log up to `commit_index`).  They add
 no state variables, so state counts stay comparable with TLC's.
@@ -19,6 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Literal, Optional
 
+from . import invariants
+from .expr import StateView
+from .invariants import Invariant, named_after
 from .state import (
     FOLLOWER,
     LEADER,
@@ -134,72 +141,21 @@ def type_ok(spec: "RaftSpec", s: State) -> bool:
     return type_ok_servers(spec, s.servers) and type_ok_messages(spec, s.messages)
 
 
-def election_safety(spec: "RaftSpec", s: State) -> bool:
-    """At most one leader per term."""
-    terms = [srv.current_term for srv in s.servers if srv.role == LEADER]
-    return len(terms) == len(set(terms))
+def _on_servers(inv: Invariant) -> StatePredicate:
+    """The invariant of `spec.invariants` as a predicate on a concrete state (its one definition)."""
+
+    def holds(spec: "RaftSpec", s: State) -> bool:
+        return bool(inv(StateView(spec, s.servers)))
+
+    return named_after(inv, holds)
 
 
-def log_matching(spec: "RaftSpec", s: State) -> bool:
-    """If two logs have an entry with the same index and term, they are equal up to that index."""
-    logs = [srv.log for srv in s.servers if srv.log]
-    for a in range(len(logs)):
-        for b in range(a + 1, len(logs)):
-            la, lb = logs[a], logs[b]
-            for k in range(min(len(la), len(lb)) - 1, -1, -1):
-                if la[k].term == lb[k].term:
-                    if la[: k + 1] != lb[: k + 1]:
-                        return False
-                    break
-    return True
-
-
-def commit_within_log(spec: "RaftSpec", s: State) -> bool:
-    """No server's commitIndex points past the end of its log."""
-    return all(srv.commit_index <= len(srv.log) for srv in s.servers)
-
-
-def state_machine_safety(spec: "RaftSpec", s: State) -> bool:
-    """Any two servers' state machines agree: one read result is a prefix of the other."""
-    committed = [srv.log[: srv.commit_index] for srv in s.servers if srv.commit_index]
-    for a in range(len(committed)):
-        for b in range(a + 1, len(committed)):
-            x, y = committed[a], committed[b]
-            if len(x) > len(y):
-                x, y = y, x
-            if y[: len(x)] != x:
-                return False
-    return True
-
-
-def leader_completeness(spec: "RaftSpec", s: State) -> bool:
-    """A leader holds every entry any server knows committed in a term no newer than the leader's.
-
-    Server j's `commit_index` was set in a term no newer than its `current_term`; if
-    that is at most the leader's term, the entries were committed in or before the
-    leader's term, so the leader must have them.  (raft.tla states this with its
-    history variables; this is the same claim on the state alone.)
-    """
-    for leader in s.servers:
-        if leader.role != LEADER:
-            continue
-        for srv in s.servers:
-            if srv.commit_index and srv.current_term <= leader.current_term:
-                if not _is_prefix(srv.log[: srv.commit_index], leader.log):
-                    return False
-    return True
-
-
-def no_uncommitted_read(spec: "RaftSpec", s: State) -> bool:
-    """No read returns an uncommitted value: what any server serves is held by a quorum."""
-    for srv in s.servers:
-        if not srv.commit_index:
-            continue
-        prefix = srv.log[: srv.commit_index]
-        holders = frozenset(k for k, other in enumerate(s.servers) if _is_prefix(prefix, other.log))
-        if not spec.is_quorum(holders):
-            return False
-    return True
+election_safety = _on_servers(invariants.election_safety)
+log_matching = _on_servers(invariants.log_matching)
+commit_within_log = _on_servers(invariants.commit_within_log)
+state_machine_safety = _on_servers(invariants.state_machine_safety)
+leader_completeness = _on_servers(invariants.leader_completeness)
+no_uncommitted_read = _on_servers(invariants.no_uncommitted_read)
 
 
 # --------------------------------------------------------------- sometimes
