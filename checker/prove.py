@@ -236,6 +236,7 @@ def prove_inductive(
         cache_key: Optional[tuple[object, ...]] = key
     else:
         cache_key = None
+    servers_of = ServerIndex(pre)
     # Init => each conjunct.
     init_state = model.concrete(spec.init())
     for name in names:
@@ -270,40 +271,37 @@ def prove_inductive(
                 if z3.eq(goal, plain[name]) and not support:
                     continue  # the action changes nothing the lemma reads
                 assumed = _assumed(name, action, names)
-                s = solvers.get((k, assumed))
-                if s is None:
-                    s = solvers[(k, assumed)] = z3.Solver()
-                    s.set("timeout", timeout_ms)
-                    _add_hypotheses(s, {n: hyps[n] for n in assumed}, track=support)
-                    s.add(eff.guard, *eff.aux)
-                # One query per top-level conjunct of the lemma that the action may change
-                # (a conjunct equal to the hypothesis's is skipped): many small
-                # queries are far cheaper than one whose negation is a wide disjunction.
-                res = z3.unsat
-                witness = s
-                parts = _new_conjuncts(goal, plain[name]) if not support else [(-1, goal)]
-                for index, part in parts:
-                    if index in skolems[name] and not support:
-                        hinted = _hinted_witnesses(model, name, index, pre, post, inst, rec, skolems)
-                        if _witness_holds(s, name, index, part, plain, skolems, timeout_ms, hinted):
-                            continue
-                    s.push()
-                    s.add(z3.Not(part))
-                    s.set("timeout", min(timeout_ms, RETRY_AFTER_MS))
-                    res = s.check()
-                    if res == z3.unknown and timeout_ms > RETRY_AFTER_MS and not support:
-                        # The incremental solver gives up on some quantified queries that
-                        # a fresh one (with its full preprocessing) settles in a second.
-                        res, witness = _fresh_check([hyps[n] for n in assumed], eff, part, timeout_ms)
-                    s.set("timeout", timeout_ms)
-                    if res != z3.unsat:
-                        break
-                    if support:
-                        core = {str(c) for c in s.unsat_core()}
-                        used = tuple(n for n in names if f"hyp:{n}" in core)
-                        used = _minimise(model, hyps, eff, post, name, used, timeout_ms)
+                query = _Query(model, pre, post, inst, rec, eff, name, plain, hyps, skolems, timeout_ms, servers_of)
+                if support and skolems[name]:
+                    # An existential lemma: its proof goes through witnesses, which an
+                    # unsat core of one query cannot see; minimise by deletion instead.
+                    s = z3.Solver()
+                    res, witness = query.check(s, assumed)
+                    if res == z3.unsat:
+                        used = query.minimal(assumed)
                         ob.support = tuple(sorted(set(ob.support or ()) | set(used), key=names.index))
-                    s.pop()
+                        continue
+                else:
+                    s = solvers.get((k, assumed))
+                    if s is None:
+                        s = solvers[(k, assumed)] = z3.Solver()
+                        s.set("timeout", timeout_ms)
+                        _add_hypotheses(s, {n: hyps[n] for n in assumed}, track=support)
+                        s.add(eff.guard, *eff.aux)
+                    if not support:
+                        # Leaves s's scope open when s itself answered sat or unknown.
+                        res, witness = query.check(s, assumed, goal)
+                    else:
+                        s.push()
+                        s.add(z3.Not(goal))
+                        res = s.check()
+                        witness = s
+                        if res == z3.unsat:
+                            core = {str(c) for c in s.unsat_core()}
+                            used = tuple(n for n in names if f"hyp:{n}" in core)
+                            used = _minimise(model, hyps, eff, post, name, used, timeout_ms)
+                            ob.support = tuple(sorted(set(ob.support or ()) | set(used), key=names.index))
+                            s.pop()
                 if res == z3.unsat:
                     continue
                 ob.status = _status(res)
@@ -323,7 +321,8 @@ def prove_inductive(
                     if found is not None:
                         ob.cti = found
                         ob.status = "failed"
-                s.pop()
+                if witness is s:
+                    s.pop()  # the failed query's scope, kept open for the counterexample's decoding
                 break
             ob.seconds = time.perf_counter() - t0
             result.obligations.append(ob)
@@ -344,6 +343,10 @@ RETRY_AFTER_MS = 10_000
 """How long an obligation's incremental query runs before a fresh solver retries it."""
 
 
+SLICED_MS = 20_000
+"""How long the query with only the hypotheses about its servers runs before the fresh solver gets every one."""
+
+
 IMPLIED = "Implied"
 """The action name of a derived property's one obligation: the lemmas imply it in every state."""
 
@@ -356,6 +359,142 @@ def _fresh_check(hyps: list[z3.BoolRef], eff: Any, part: z3.BoolRef, timeout_ms:
         s.add(eff.guard, *eff.aux)
     s.add(z3.Not(part))
     return s.check(), s
+
+
+@dataclass
+class _Query:
+    """One obligation for one action instance: the lemma after the step, from the assumed lemmas before it."""
+
+    model: Z3Model
+    pre: Sym
+    post: Sym
+    inst: Any
+    rec: Any
+    eff: Any
+    name: str
+    plain: dict[str, z3.BoolRef]
+    hyps: dict[str, z3.BoolRef]
+    skolems: dict[str, dict[int, "Witness"]]
+    timeout_ms: int
+    servers_of: "ServerIndex"
+
+    def check(self, s: z3.Solver, assumed: Sequence[str], goal: Optional[z3.BoolRef] = None) -> tuple[z3.CheckSatResult, z3.Solver]:
+        """unsat (proved) or the first answer that is not, with the solver holding its model.
+
+        `s` holds the assumed hypotheses and the step's guard already, unless it is
+        empty (then they are added).  One query per top-level conjunct of the lemma
+        that the step may change (a conjunct equal to the hypothesis's is skipped):
+        many small queries are far cheaper than one whose negation is a wide
+        disjunction.  An existential conjunct is first tried with witnesses.
+        """
+        name, timeout_ms = self.name, self.timeout_ms
+        if not s.assertions():
+            s.set("timeout", timeout_ms)
+            s.add(*[self.hyps[n] for n in assumed], self.eff.guard, *self.eff.aux)
+        if goal is None:
+            goal = _definition(name)(self.model, self.post)
+        for index, part in _new_conjuncts(goal, self.plain[name]):
+            if index in self.skolems[name]:
+                hinted = _hinted_witnesses(self.model, name, index, self.pre, self.post, self.inst, self.rec, self.skolems)
+                if _witness_holds(s, name, index, part, self.plain, self.skolems, timeout_ms, hinted):
+                    continue
+            s.push()
+            s.add(z3.Not(part))
+            s.set("timeout", min(timeout_ms, RETRY_AFTER_MS))
+            res = s.check()
+            witness = s
+            if res == z3.unknown and timeout_ms > RETRY_AFTER_MS:
+                # First the same query with only the hypotheses about the servers it
+                # involves: sound (a proof from fewer facts is a proof), and on 5
+                # servers it is about the 3-server query, which Z3 settles where
+                # the facts about the bystanders drown its instantiation.  If that
+                # is not a proof, a fresh solver with every hypothesis: the
+                # incremental one gives up on some quantified queries that a fresh
+                # one (with its full preprocessing) settles in a second.
+                assumed_hyps = [self.hyps[n] for n in assumed]
+                res, witness = _sliced_check(self.servers_of, assumed_hyps, self.eff, part, self.inst, min(timeout_ms, SLICED_MS))
+                if res != z3.unsat:
+                    res, witness = _fresh_check(assumed_hyps, self.eff, part, timeout_ms)
+            s.set("timeout", timeout_ms)
+            if res != z3.unsat:
+                if witness is not s:
+                    s.pop()
+                return res, witness
+            s.pop()
+        return z3.unsat, s
+
+    def minimal(self, assumed: Sequence[str]) -> tuple[str, ...]:
+        """The assumed lemmas, each dropped in turn while the obligation stays proved (the lemma itself is kept)."""
+        keep = list(assumed)
+        for cand in list(assumed):
+            if cand == self.name:
+                continue
+            trial = [n for n in keep if n != cand]
+            if self.check(z3.Solver(), trial)[0] == z3.unsat:
+                keep = trial
+        return tuple(keep)
+
+
+class ServerIndex:
+    """Which servers a Z3 term reads: the servers named in the keys of the pre-state constants it contains."""
+
+    def __init__(self, pre: Sym) -> None:
+        self._of_const: dict[int, frozenset[int]] = {}
+        for key, const in pre.vars.items():
+            self._of_const[const.get_id()] = frozenset(k for k in key[1:] if isinstance(k, int))
+        # Keyed by term id, with the term kept alive: a freed term's id is reused.
+        self._memo: dict[int, tuple[z3.ExprRef, frozenset[int]]] = {}
+
+    def __call__(self, e: z3.ExprRef) -> frozenset[int]:
+        hit = self._memo.get(e.get_id())
+        if hit is not None:
+            return hit[1]
+        out: set[int] = set()
+        todo, seen = [e], set()
+        while todo:
+            t = todo.pop()
+            tid = t.get_id()
+            if tid in seen:
+                continue
+            seen.add(tid)
+            if tid in self._of_const:
+                out |= self._of_const[tid]
+            elif z3.is_quantifier(t):
+                todo.append(t.body())
+            else:
+                todo.extend(t.children())
+        found = frozenset(out)
+        self._memo[e.get_id()] = (e, found)
+        return found
+
+
+def _flat_conjuncts(e: z3.BoolRef) -> list[z3.BoolRef]:
+    """e's conjuncts, nested conjunctions flattened."""
+    out, todo = [], [e]
+    while todo:
+        t = todo.pop()
+        if z3.is_and(t):
+            todo.extend(reversed(t.children()))
+        else:
+            out.append(t)
+    return out
+
+
+def _sliced_check(
+    servers_of: ServerIndex, hyps: list[z3.BoolRef], eff: Any, part: z3.BoolRef, inst: Any, timeout_ms: int
+) -> tuple[z3.CheckSatResult, z3.Solver]:
+    """The query with only the hypothesis conjuncts that read no server beyond the goal's and the step's.
+
+    Only an `unsat` answer counts (a proof from fewer facts is a proof); a model of
+    the sliced query may break a dropped hypothesis, so it is no counterexample.
+    Returns `unknown` at once when no conjunct would be dropped.
+    """
+    scope = set(servers_of(part)) | set(servers_of(eff.guard)) | {k for k in (*inst.args, inst.src, inst.dst) if k >= 0}
+    every = [c for h in hyps for c in _flat_conjuncts(h)]
+    kept = [c for c in every if servers_of(c) <= scope]
+    if len(kept) == len(every):
+        return z3.unknown, z3.Solver()  # nothing to drop: the fresh check follows
+    return _fresh_check(kept, eff, part, timeout_ms)
 
 
 def _implied_counterexample(solver: z3.Solver, pre: Sym) -> Optional[Cti]:

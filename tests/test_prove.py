@@ -106,6 +106,13 @@ def test_log_matching_is_inductive_at_three_servers() -> None:
 
 
 @pytest.mark.long
+def test_log_matching_is_inductive_at_five_servers() -> None:
+    """About 8 minutes; two obligations need the query sliced to the servers they involve."""
+    result = prove_inductive(RaftSpec(Params(servers=5)), "LogMatching", timeout_ms=60_000)
+    assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
+
+
+@pytest.mark.long
 def test_leader_completeness_state_machine_safety_and_commit_within_log_are_inductive_at_three_servers() -> None:
     spec = RaftSpec(Params(servers=3))
     for prop in ("LeaderCompleteness", "StateMachineSafety", "CommitWithinLog"):
@@ -280,3 +287,68 @@ def test_cli_usage_errors_are_one_line(args: list[str], message: str) -> None:
     res = CliRunner().invoke(main, ["prove", "--preset", "tiny", *args])
     assert res.exit_code == 2
     assert message in res.output
+
+
+# ------------------------------------------------- slicing the hypotheses
+
+
+def test_the_server_index_names_the_servers_a_term_reads() -> None:
+    import z3
+
+    from leaderfollower.checker.prove import ServerIndex
+    from leaderfollower.checker.z3model import Z3Model
+
+    model = Z3Model(Params(servers=5))
+    pre = model.fresh("pre")
+    servers_of = ServerIndex(pre)
+    assert servers_of(pre.term(2) > 0) == {2}
+    assert servers_of(z3.And(pre.vg(1, 3), pre.len(4) >= 0)) == {1, 3, 4}
+    assert servers_of(PROPERTY_ENCODINGS["ElectionSafety"](model, pre)) == {0, 1, 2, 3, 4}
+    x = z3.Int("x")
+    assert servers_of(z3.ForAll([x], pre.log_term(0)[x] >= pre.log_term(3)[x])) == {0, 3}
+    assert servers_of(z3.BoolVal(True)) == frozenset()
+
+
+def test_a_sliced_query_keeps_the_facts_about_its_servers_and_drops_the_others() -> None:
+    """Slicing proves from the facts about the step's and the goal's servers only; a fact that also
+    names a bystander is dropped, so what needs it is not proved by the sliced query."""
+    import z3
+
+    from leaderfollower.checker.prove import ServerIndex, _sliced_check, canonical_instances
+    from leaderfollower.checker.z3model import Z3Model
+
+    model = Z3Model(Params(servers=5))
+    pre = model.fresh("pre")
+    [inst] = canonical_instances(model, "Timeout")  # server 0 times out: its term goes up by one
+    eff, post = model.post_state(pre, inst)
+    goal = post.term(0) >= 2
+    own = pre.term(0) >= 1
+    via_bystander = z3.And(pre.term(0) >= pre.term(3), pre.term(3) >= 1)
+    res, _ = _sliced_check(ServerIndex(pre), [z3.And(own, pre.term(4) >= 7)], eff, goal, inst, 10_000)
+    assert res == z3.unsat
+    res, _ = _sliced_check(ServerIndex(pre), [via_bystander, pre.term(4) >= 7], eff, goal, inst, 10_000)
+    assert res != z3.unsat
+    # Nothing to drop: no query, the caller's fresh check follows.
+    res, _ = _sliced_check(ServerIndex(pre), [own], eff, goal, inst, 10_000)
+    assert res == z3.unknown
+
+
+def test_support_of_an_existential_lemma_is_minimised_by_deletion() -> None:
+    """CommitIsSafe's proofs go through witnesses, which unsat cores cannot see: each proved
+    obligation still reports its support, and the support is needed (without the lemma named
+    besides CommitIsSafe itself, AdvanceCommitIndex's obligation is not proved)."""
+    from leaderfollower.checker.prove import invariant_names
+
+    spec = RaftSpec(Params(servers=2))
+    actions = ["Restart", "AdvanceCommitIndex"]
+    r = prove_inductive(spec, "LeaderCompleteness", only=["CommitIsSafe"], actions=actions, support=True, timeout_ms=30_000)
+    steps = {o.action: o for o in r.obligations if o.lemma == "CommitIsSafe" and o.action in actions}
+    assert set(steps) == set(actions)
+    for o in steps.values():
+        assert o.status == "proved" and o.support is not None and "CommitIsSafe" in o.support, o
+    needed = [n for n in steps["AdvanceCommitIndex"].support or () if n != "CommitIsSafe"]
+    assert needed, steps["AdvanceCommitIndex"]
+    fewer = [n for n in invariant_names("LeaderCompleteness", None)[1:] if n != needed[0]]
+    r = prove_inductive(spec, "LeaderCompleteness", fewer, only=["CommitIsSafe"], actions=["AdvanceCommitIndex"], timeout_ms=30_000)
+    [o] = [o for o in r.obligations if o.lemma == "CommitIsSafe" and o.action == "AdvanceCommitIndex"]
+    assert o.status != "proved"
