@@ -2,8 +2,9 @@
 
 How this works: an invariant is a function of a `View`: what it reads of the
 servers (term, leadership, log length, an entry's term and value, commit index)
-and the few operations it combines them with (and, or, not, implies, equal,
-less-or-equal, min, a quorum of servers, "for every log index up to a bound").  A
+and the few operations it combines them with (and, not, implies, equal,
+less-or-equal, min, a quorum of servers, "for every log index up to a bound",
+"two logs agree up to an index").  A
 `View` over a concrete spec `State` (`StateView`, here) returns Python ints and
 bools, so the explorer evaluates the invariant directly; the Z3 views
 (`checker/z3views.py`) return Z3 terms over a symbolic state, one for the
