@@ -7,7 +7,7 @@ the lemma holds on every reachable state (`tests/test_prove.py`) and the two
 definitions can be compared on concrete states (`tests/test_z3_agreement.py`).
 
 `PROPERTY_ENCODINGS` gives the always properties of `spec.properties` their Z3
-form (same names).  `PROOFS` says which lemmas strengthen which property into an
+form (same names), built from their one definition in `spec/invariants.py`.  `PROOFS` says which lemmas strengthen which property into an
 inductive invariant: `Init => Inv` and `Inv and Next => Inv'` for the conjunction
 of the property and its lemmas (docs/z3.md explains each lemma).
 
