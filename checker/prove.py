@@ -56,6 +56,12 @@ class BmcOutcome:
     depth: int
     seconds: float
     trace: Optional[Trace] = None
+    engine: str = "bmc"
+    """bmc (`z3bmc`), or ic3 (`z3pdr`: unbounded on the same encoding)."""
+    proved: bool = False
+    """ic3 only: the property holds at every depth (an inductive invariant was found and checked)."""
+    clauses: int = 0
+    """ic3 only: the size of that invariant, in clauses."""
 
 
 def bmc(
@@ -80,6 +86,35 @@ def bmc(
     for f in run_bmc(spec, properties, depth, progress=progress, extra=encodings, on_depth=on_depth):
         trace = _replayed(spec, f.property, f.states, f.actions) if f.violated else None
         out.append(BmcOutcome(f.property, f.violated, f.depth, f.seconds, trace))
+    return out
+
+
+def ic3(
+    spec: RaftSpec,
+    properties: Sequence[str],
+    *,
+    max_depth: Optional[int] = None,
+    seconds: Optional[float] = None,
+    progress: Optional[ProgressFn] = None,
+    encodings: Optional[dict[str, "PropertyDef"]] = None,
+) -> list[BmcOutcome]:
+    """Each property's shortest violation, or a proof that it holds at every depth of the bounded model.
+
+    IC3 on the finite-domain encoding (`checker.z3pdr`).  A run cut short by
+    `max_depth` or `seconds` reports the frontier it cleared, as BMC reports a
+    depth.  Violations are replayed through the Python spec as BMC's are.
+    """
+    from .z3pdr import run_pdr
+
+    def frontier(k: int, clauses: int) -> None:
+        if progress:
+            progress("ic3 frontier", k, max(k, max_depth or 0))
+
+    findings, _ = run_pdr(spec, properties, max_depth=max_depth, seconds=seconds, extra=encodings, progress=frontier)
+    out = []
+    for f in findings:
+        trace = _replayed(spec, f.property, f.states, f.actions) if f.violated else None
+        out.append(BmcOutcome(f.property, f.violated, f.depth, f.seconds, trace, engine="ic3", proved=f.proved, clauses=f.invariant_clauses))
     return out
 
 

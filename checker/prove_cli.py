@@ -21,7 +21,7 @@ from leaderfollower.spec.params import PRESETS
 
 from .cli import EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, UsageError, build_params, fail_usage
 from .config import Z3_BOUNDED_DEPTH
-from .prove import BmcOutcome, InductionResult, bmc, explorer_reach, format_cti, prove_inductive
+from .prove import BmcOutcome, InductionResult, bmc, explorer_reach, format_cti, ic3, prove_inductive
 from .specs import SpecLoadError, load_spec_class
 from .traces import format_trace
 from .z3bmc import PROPERTIES as BMC_PROPERTIES
@@ -99,10 +99,13 @@ def induction_doc(r: InductionResult) -> dict[str, Any]:
 def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "property": o.property,
-        "status": "violated" if o.violated else "holds-to-depth",
+        "engine": o.engine,
+        "status": "violated" if o.violated else ("holds-every-depth" if o.proved else "holds-to-depth"),
         "depth": o.depth,
         "seconds": round(o.seconds, 3),
     }
+    if o.proved:
+        doc["invariant_clauses"] = o.clauses
     if o.trace is not None:
         doc["trace"] = [{"action": None if s.action is None else str(s.action)} for s in o.trace]
     return doc
@@ -118,7 +121,15 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
 @click.option("--max-copies", type=int, help="BMC bound on the copies of one message in flight.")
 @click.option("--max-in-flight", type=int, help="BMC bound on the distinct messages in flight.")
 @click.option("--property", "props", multiple=True, help="Property to check (repeatable; default: every always property; induction for those with an encoding).")
-@click.option("--depth", type=int, help=f"BMC depth (default {DEFAULT_DEPTH}; 0 skips BMC).")
+@click.option("--depth", type=int, help=f"BMC depth (default {DEFAULT_DEPTH}; 0 skips the bounded check); with --engine ic3, stop once this depth is cleared (default: run to a proof).")
+@click.option(
+    "--engine",
+    type=click.Choice(["bmc", "ic3"]),
+    default="bmc",
+    show_default=True,
+    help="Bounded check: bmc unrolls to --depth; ic3 finds the shortest violation or proves the property at every depth of the bounded model.",
+)
+@click.option("--ic3-seconds", type=float, default=1800.0, show_default=True, help="Time budget of --engine ic3 (then: no violation to the depth cleared).")
 @click.option("--no-induction", is_flag=True, help="Bounded model checking only.")
 @click.option("--lemmas", "lemma_list", help="Comma-separated lemmas to use instead of the shipped proof's.")
 @click.option("--support", is_flag=True, help="Report the minimal set of lemmas each obligation needs (unsat cores).")
@@ -138,6 +149,8 @@ def prove(
     max_in_flight: Optional[int],
     props: tuple[str, ...],
     depth: Optional[int],
+    engine: str,
+    ic3_seconds: float,
     no_induction: bool,
     lemma_list: Optional[str],
     support: bool,
@@ -168,6 +181,8 @@ def prove(
                     raise UsageError(f"unknown lemma {x!r}; known: {', '.join(sorted(known))}")
         if depth is not None and depth < 0:
             raise UsageError(f"--depth: expected at least 0, got {depth}")
+        if ic3_seconds <= 0:
+            raise UsageError(f"--ic3-seconds: expected a positive number of seconds, got {ic3_seconds}")
         if timeout_s <= 0:
             raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
     except (UsageError, SpecLoadError, EncodingError) as exc:
@@ -177,7 +192,12 @@ def prove(
     start = time.perf_counter()
     try:
         bmc_names = [name for name in chosen if name in BMC_PROPERTIES]
-        bmc_results = bmc(spec, bmc_names, bmc_depth, progress=bar) if bmc_depth > 0 else []
+        if bmc_depth == 0:
+            bmc_results: list[BmcOutcome] = []
+        elif engine == "ic3":
+            bmc_results = ic3(spec, bmc_names, max_depth=depth, seconds=ic3_seconds, progress=bar)
+        else:
+            bmc_results = bmc(spec, bmc_names, bmc_depth, progress=bar)
         inductions: list[InductionResult] = []
         if not no_induction:
             oracle = explorer_reach(spec) if reach else None
@@ -215,8 +235,13 @@ def render(
     for col in ("property", "check", "status", "time"):
         table.add_column(col)
     for b in bmcs:
-        status = f"[bold red]violated at depth {b.depth}[/]" if b.violated else f"[green]holds to depth {depth}[/]"
-        table.add_row(b.property, "BMC", status, f"{b.seconds:.2f} s")
+        if b.violated:
+            status = f"[bold red]violated at depth {b.depth}[/] (shortest)"
+        elif b.proved:
+            status = f"[green]holds at every depth[/] (inductive invariant of {b.clauses} clauses, checked)"
+        else:
+            status = f"[green]holds to depth {b.depth}[/]"
+        table.add_row(b.property, b.engine.upper(), status, f"{b.seconds:.2f} s")
     for r in inds:
         if r.proved:
             # An inductive invariant holds in every reachable state at this number of
@@ -251,5 +276,5 @@ def render(
                 console.print(format_cti(o.cti), markup=False, highlight=False)
     for b in bmcs:
         if b.trace is not None:
-            console.print(f"\n[bold red]{b.property} violated[/] after {b.depth} steps (BMC):")
+            console.print(f"\n[bold red]{b.property} violated[/] after {b.depth} steps ({b.engine.upper()}):")
             console.print(format_trace(b.trace), markup=False, highlight=False)
