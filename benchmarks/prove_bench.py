@@ -9,6 +9,9 @@ Usage:
     python benchmarks/prove_bench.py --servers --bmc 17   # BMC per depth, default preset, every always property
     python benchmarks/prove_bench.py --servers --bmc 18 --bmc-spec vote-not-persisted   # a variant, on its catch_params
     python benchmarks/prove_bench.py --agreement  # also Python/Z3 agreement on the whole tiny graph
+    python benchmarks/prove_bench.py --servers --ic3 600 --bmc 17      # IC3 beside BMC, same model, one process
+    python benchmarks/prove_bench.py --servers --ic3 600 --bmc-spec vote-without-log-check
+    python benchmarks/prove_bench.py --servers --ic3 120 --bmc-preset tiny --ic3-ablation   # symmetry / lifting off
 
 Results are recorded by hand in docs/performance-z3.md.
 """
@@ -25,6 +28,7 @@ from leaderfollower.checker.prove import bmc, explorer_reach, prove_inductive
 from leaderfollower.checker.z3bmc import PROPERTIES as BMC_PROPERTIES
 from leaderfollower.checker.z3decode import SuccessorOracle
 from leaderfollower.checker.z3model import Z3Model
+from leaderfollower.checker.z3pdr import run_pdr
 from leaderfollower.spec.lemmas import DERIVED, PROOFS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
@@ -74,13 +78,7 @@ def variants(timeout_ms: int) -> None:
 
 def bmc_depths(depth: int, preset: str, spec_name: str) -> None:
     """BMC time per depth on the finite-domain encoding: every always property (or a variant's), wall and CPU."""
-    if spec_name == "raft":
-        spec: RaftSpec = RaftSpec(PRESETS[preset])
-        props = list(BMC_PROPERTIES)
-    else:
-        cls = VARIANTS[spec_name]
-        spec = cls(cls.catch_params)  # the variant's own bounds, as the explorer's pinned lengths
-        props = [cls.breaks]
+    spec, props = _bench_spec(preset, spec_name)  # a variant on its own bounds, as the explorer's pinned lengths
     cpu0 = time.process_time()
     print(f"BMC {spec_name} ({spec.params.describe()}), {', '.join(props)}, to depth {depth}:")
 
@@ -90,6 +88,31 @@ def bmc_depths(depth: int, preset: str, spec_name: str) -> None:
     for out in bmc(spec, props, depth, on_depth=settled):
         status = f"violated at depth {out.depth}" if out.violated else f"holds to depth {out.depth}"
         print(f"    {out.property}: {status} ({out.seconds:.1f} s)")
+
+
+def _bench_spec(preset: str, spec_name: str) -> tuple[RaftSpec, list[str]]:
+    if spec_name == "raft":
+        return RaftSpec(PRESETS[preset]), list(BMC_PROPERTIES)
+    cls = VARIANTS[spec_name]
+    return cls(cls.catch_params), [cls.breaks]
+
+
+def ic3_run(seconds: float, preset: str, spec_name: str, symmetry: bool = True, lift: bool = True) -> None:
+    """IC3 on the finite-domain encoding: time per frontier, the outcome, and the solver work."""
+    spec, props = _bench_spec(preset, spec_name)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    print(f"IC3 {spec_name} ({spec.params.describe()}), {', '.join(props)}, budget {seconds:.0f} s, symmetry {symmetry}, lifting {lift}:")
+
+    def frontier(k: int, clauses: int) -> None:
+        print(f"    frontier {k}: {time.perf_counter() - wall0:.1f} s wall, {time.process_time() - cpu0:.1f} s CPU, {clauses} clauses", flush=True)
+
+    findings, stats = run_pdr(spec, props, seconds=seconds, progress=frontier, symmetry=symmetry, lift=lift)
+    for f in findings:
+        status = f"violated at depth {f.depth}" if f.violated else ("holds at every depth" if f.proved else f"holds to depth {f.depth} (budget)")
+        extra = f", invariant of {f.invariant_clauses} clauses" if f.proved else ""
+        print(f"    {f.property}: {status} ({f.seconds:.1f} s wall{extra})")
+    print(f"    {time.process_time() - cpu0:.1f} s CPU; {stats.queries} queries ({stats.query_seconds:.1f} s in the main solver, "
+          f"{stats.lift_seconds:.1f} s lifting), {stats.clauses} clauses learnt, {stats.obligations} obligations")
 
 
 def agreement() -> None:
@@ -121,12 +144,19 @@ def main() -> None:
     parser.add_argument("--actions", nargs="*", default=list(ACTION_NAMES), help="actions to check (default: all)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds per query (default 120)")
     parser.add_argument("--variants", action="store_true", help="also run the log-safety proof on three broken variants")
+    parser.add_argument("--ic3", type=float, default=0, help="IC3 on the BMC model with this budget in seconds (before BMC, same process)")
+    parser.add_argument("--ic3-ablation", action="store_true", help="also IC3 without symmetry, and without lifting")
     args = parser.parse_args()
     print(f"z3 {z3.get_version_string()}, Python {platform.python_version()}, {platform.machine()}")
     for n in args.servers:
         induction(n, args.property, args.actions, int(args.timeout * 1000))
     if args.variants:
         variants(int(args.timeout * 1000))
+    if args.ic3:
+        ic3_run(args.ic3, args.bmc_preset, args.bmc_spec)
+        if args.ic3_ablation:
+            ic3_run(args.ic3, args.bmc_preset, args.bmc_spec, symmetry=False)
+            ic3_run(args.ic3, args.bmc_preset, args.bmc_spec, lift=False)
     if args.bmc:
         bmc_depths(args.bmc, args.bmc_preset, args.bmc_spec)
     if args.agreement:

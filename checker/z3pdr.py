@@ -96,6 +96,31 @@ class _Obligation:
     """Steps from the cube to a bad state (its distance from the frontier's bad cube)."""
 
 
+def _check_raw(solver: z3.Solver, assumptions: Sequence[z3.BoolRef]) -> int:
+    """1 sat, -1 unsat, 0 unknown.  z3py's check() re-casts every assumption, which
+    over tens of thousands of queries of a hundred assumptions each costs more than
+    the SAT solving, so the C API is called."""
+    arr = (z3.Ast * len(assumptions))(*[a.as_ast() for a in assumptions])
+    return int(z3.Z3_solver_check_assumptions(solver.ctx.ref(), solver.solver, len(assumptions), arr))
+
+
+def _core_ids(solver: z3.Solver) -> list[int]:
+    """The AST ids of the last unsat core's assumptions."""
+    ctx = solver.ctx.ref()
+    vec = z3.Z3_solver_get_unsat_core(ctx, solver.solver)
+    z3.Z3_ast_vector_inc_ref(ctx, vec)
+    try:
+        return [z3.Z3_get_ast_id(ctx, z3.Z3_ast_vector_get(ctx, vec, i)) for i in range(z3.Z3_ast_vector_size(ctx, vec))]
+    finally:
+        z3.Z3_ast_vector_dec_ref(ctx, vec)
+
+
+def _or(ctx: z3.Context, terms: Sequence[z3.BoolRef]) -> z3.BoolRef:
+    """Or of Boolean terms, built through the C API (z3py's Or checks every argument's sort)."""
+    arr = (z3.Ast * len(terms))(*[t.as_ast() for t in terms])
+    return z3.BoolRef(z3.Z3_mk_or(ctx.ref(), len(terms), arr), ctx)
+
+
 class _Literals:
     """The (variable, value) literals of one symbolic state, numbered the same way for every state."""
 
@@ -158,14 +183,12 @@ class _Lifter:
         t0 = time.perf_counter()
         self.solver.push()
         try:
-            self.solver.add(z3.Or(self.stuck, *[self.post_negs[n] for n in cube]))
-            assumptions = [*self.lits.of(pred), self.choice_lits[choice]]
-            res = self.solver.check(*assumptions)
-            if res != z3.unsat:
-                raise PdrError(f"lifting a predecessor: {res} (its step does not enter the cube)")
-            ids = [e.get_id() for e in self.solver.unsat_core()]
+            self.solver.add(_or(self.solver.ctx, [self.stuck, *[self.post_negs[n] for n in cube]]))
+            res = _check_raw(self.solver, [*self.lits.of(pred), self.choice_lits[choice]])
+            if res != -1:
+                raise PdrError(f"lifting a predecessor: {'sat' if res == 1 else 'unknown'} (its step does not enter the cube)")
             pdr.stats.queries += 1
-            return frozenset(self.lits.numbers(ids))
+            return frozenset(self.lits.numbers(_core_ids(self.solver)))
         finally:
             self.solver.pop()
             pdr.stats.lift_seconds += time.perf_counter() - t0
@@ -227,6 +250,10 @@ class Pdr:
         self.solver.add(z3.Implies(self.init_on, z3.And(self.cl.of(self.init_cube))))
         self.lifter = _Lifter(self)
         self.levels: list[set[Cube]] = [set()]  # levels[0] unused: F_0 is Init
+        self.level_of: dict[Cube, int] = {}
+        self.watch: dict[int, set[Cube]] = {}
+        self.watched_by: dict[Cube, int] = {}
+        self.uses = [0] * len(self.lit_var)
         self.acts: list[z3.BoolRef] = [self.init_on]
         self.fresh = itertools.count()
         self.prop_on: Optional[z3.BoolRef] = None
@@ -282,26 +309,16 @@ class Pdr:
         return self.var_lits[vi][domain.index(value if isinstance(value, bool) else int(value))]
 
     def _check(self, assumptions: Sequence[z3.BoolRef]) -> bool:
-        # z3py's check() re-casts every assumption; tens of thousands of queries with
-        # a hundred assumptions each make that the larger cost, so the C API is called.
         t0 = time.perf_counter()
-        arr = (z3.Ast * len(assumptions))(*[a.as_ast() for a in assumptions])
-        res = z3.Z3_solver_check_assumptions(self.ctx.ref(), self.solver.solver, len(assumptions), arr)
+        res = _check_raw(self.solver, assumptions)
         self.stats.queries += 1
         self.stats.query_seconds += time.perf_counter() - t0
         if res == 0:
             raise PdrError(f"Z3 answered unknown ({self.solver.reason_unknown()})")
-        return bool(res == 1)
+        return res == 1
 
     def _core_ids(self) -> list[int]:
-        """The AST ids of the last unsat core's assumptions."""
-        ctx = self.ctx.ref()
-        vec = z3.Z3_solver_get_unsat_core(ctx, self.solver.solver)
-        z3.Z3_ast_vector_inc_ref(ctx, vec)
-        try:
-            return [z3.Z3_get_ast_id(ctx, z3.Z3_ast_vector_get(ctx, vec, i)) for i in range(z3.Z3_ast_vector_size(ctx, vec))]
-        finally:
-            z3.Z3_ast_vector_dec_ref(ctx, vec)
+        return _core_ids(self.solver)
 
     def _frame(self, i: int) -> list[z3.BoolRef]:
         """Assumptions selecting F_i (F_0 is Init)."""
@@ -321,9 +338,7 @@ class Pdr:
 
     def _not_cube(self, cube: Cube) -> z3.BoolRef:
         """The clause "not cube" over the current state (built through the C API, as `_check` is)."""
-        negs = self.cl.negs
-        arr = (z3.Ast * len(cube))(*[negs[n].as_ast() for n in cube])
-        return z3.BoolRef(z3.Z3_mk_or(self.ctx.ref(), len(cube), arr), self.ctx)
+        return _or(self.ctx, [self.cl.negs[n] for n in cube])
 
     def meets_init(self, cube: Cube) -> bool:
         """The cube contains the initial state (Init is one state)."""
@@ -388,22 +403,52 @@ class Pdr:
 
         The permutations hold wherever the clause does: Init, the relation and the
         properties are symmetric in the servers (`tests/test_pdr.py` checks the
-        relation's symmetry with Z3).  Clauses they subsume at that level and below
-        are dropped from the bookkeeping (the solver keeps them; they are implied).
+        relation's symmetry with Z3).  A copy some clause of the level already
+        subsumes is not added.
         """
         for c in self._orbit(cube):
-            if self._blocked(c, level):
-                continue
-            for j in range(1, level + 1):
-                if any(c <= d for d in self.levels[j]):
-                    self.levels[j] = {d for d in self.levels[j] if not c <= d}
-            self.levels[level].add(c)
-            self.solver.add(z3.Or(z3.Not(self.acts[level]), self._not_cube(c)))
-            self.stats.clauses += 1
+            if not self._blocked(c, level):
+                self._store(c, level)
+                self.solver.add(z3.Or(z3.Not(self.acts[level]), self._not_cube(c)))
+                self.stats.clauses += 1
+
+    def _store(self, cube: Cube, level: int) -> None:
+        """Record a clause at a level (moving it if it is known), watched by its least used literal.
+
+        `_blocked` only visits the clauses watched by a literal of the cube it is asked
+        about; scanning every clause cost more than the SAT queries past 20,000 clauses.
+        Level 0 is "in no frame" (a clause being moved).
+        """
+        old = self.level_of.get(cube)
+        if old is None:
+            watch = min(cube, key=lambda n: self.uses[n])
+            self.watched_by[cube] = watch
+            self.watch.setdefault(watch, set()).add(cube)
+            for n in cube:
+                self.uses[n] += 1
+        elif old >= 1:
+            self.levels[old].discard(cube)
+        self.level_of[cube] = level
+        if level >= 1:
+            self.levels[level].add(cube)
+
+    def _forget(self, cube: Cube) -> None:
+        """Drop a clause from the bookkeeping (the solver keeps it: it is implied where it stood)."""
+        old = self.level_of.pop(cube)
+        if old >= 1:
+            self.levels[old].discard(cube)
+        self.watch[self.watched_by.pop(cube)].discard(cube)
+        for n in cube:
+            self.uses[n] -= 1
 
     def _blocked(self, cube: Cube, i: int) -> bool:
-        """Some clause of F_i already excludes the cube."""
-        return any(c <= cube for j in range(i, len(self.levels)) for c in self.levels[j])
+        """Some clause of F_i already excludes the cube (is a sub-cube of it)."""
+        level_of = self.level_of
+        for n in cube:
+            for c in self.watch.get(n, ()):
+                if level_of[c] >= i and c <= cube:
+                    return True
+        return False
 
     def _block(self, bad: Cube, state: Cube, k: int, strict: bool) -> Optional[list[Cube]]:
         """Block a bad cube at frontier k; a chain of cubes from Init to it if it cannot be.
@@ -446,9 +491,22 @@ class Pdr:
         """Push clauses forward through F_1..F_{k-1}; the level that became equal to the next one, if any."""
         for i in range(1, k):
             for cube in sorted(self.levels[i], key=len):
-                if cube in self.levels[i] and not self._check([self.t_on, *self._frame(i), *self.nl.of(cube)]):
-                    self.levels[i] -= self._orbit(cube)  # they move too, by symmetry
+                if cube not in self.levels[i]:
+                    continue
+                self._store(cube, 0)  # out of the frame while asked, so that it does not subsume itself
+                if self._blocked(cube, i + 1):
+                    self._forget(cube)  # a clause further out already subsumes it
+                elif not self._check([self.t_on, *self._frame(i), *self.nl.of(cube)]):
+                    images = self._orbit(cube)  # they move too, by symmetry
+                    for image in images:
+                        if self.level_of.get(image) == i:
+                            self._store(image, 0)
                     self._add(cube, i + 1)
+                    for image in images:
+                        if self.level_of.get(image) == 0:
+                            self._forget(image)  # subsumed at the new level
+                else:
+                    self._store(cube, i)
             if not self.levels[i]:
                 return i
         return None
