@@ -891,6 +891,15 @@ def _check(solver: z3.Solver, assumption: z3.BoolRef, depth: int) -> bool:
     return bool(res == z3.sat)
 
 
+def property_defs(properties: Sequence[str], extra: Optional[dict[str, PropertyDef]] = None) -> dict[str, PropertyDef]:
+    """The finite-domain definitions by name (`PROPERTIES` and `extra`); EncodingError for a name with none."""
+    defs = {**PROPERTIES, **(extra or {})}
+    for name in properties:
+        if name not in defs:
+            raise EncodingError(f"property {name!r} has no finite-domain encoding; known: {', '.join(defs)}")
+    return defs
+
+
 def run_bmc(
     spec: RaftSpec,
     properties: Sequence[str],
@@ -905,10 +914,7 @@ def run_bmc(
     `extra` adds property definitions by name (tests use it); `on_depth(d, seconds)`
     is called when depth d is settled, with the time since the start.
     """
-    defs = {**PROPERTIES, **(extra or {})}
-    for name in properties:
-        if name not in defs:
-            raise EncodingError(f"property {name!r} has no finite-domain encoding; known: {', '.join(defs)}")
+    defs = property_defs(properties, extra)
     z = BmcModel.for_spec(spec)
     start = time.perf_counter()
     solver = z3.SolverFor("QF_FD")

@@ -45,7 +45,7 @@ import z3
 from leaderfollower.spec.raft import Action, RaftSpec
 from leaderfollower.spec.state import State
 
-from .z3bmc import PROPERTIES, BmcModel, BState, EncodingError, Key, PropertyDef, _same_state
+from .z3bmc import BmcModel, BState, EncodingError, Key, PropertyDef, _same_state, property_defs
 
 Cube = frozenset[int]
 """A conjunction of `variable = value` literals, by literal number."""
@@ -115,6 +115,11 @@ def _core_ids(solver: z3.Solver) -> list[int]:
         z3.Z3_ast_vector_dec_ref(ctx, vec)
 
 
+def _equals(term: z3.ExprRef, v: int | bool) -> z3.BoolRef:
+    """term = v, for a Boolean or a bit-vector term of the encoding."""
+    return term == (z3.BoolVal(v) if isinstance(v, bool) else z3.BitVecVal(v, term.size()))  # type: ignore[attr-defined,return-value]
+
+
 def _or(ctx: z3.Context, terms: Sequence[z3.BoolRef]) -> z3.BoolRef:
     """Or of Boolean terms, built through the C API (z3py's Or checks every argument's sort)."""
     arr = (z3.Ast * len(terms))(*[t.as_ast() for t in terms])
@@ -129,7 +134,7 @@ class _Literals:
         for key, domain in zip(keys, values):
             for v in domain:
                 b = z3.Bool(f"{prefix}|{'_'.join(map(str, key))}={int(v)}")
-                solver.add(b == (sym[key] == (z3.BoolVal(bool(v)) if isinstance(v, bool) else z3.BitVecVal(v, sym[key].size()))))  # type: ignore[attr-defined]
+                solver.add(b == _equals(sym[key], v))
                 self.bools.append(b)
         self.negs = [z3.Not(b) for b in self.bools]
         self.by_id = {b.get_id(): n for n, b in enumerate(self.bools)}
@@ -159,7 +164,6 @@ class _Lifter:
         self.pre = z.fresh("lift_c")
         self.lits = _Literals(z, self.pre, self.solver, "l", pdr.keys, pdr.domains)
         st = z.transition(self.pre, "_lift")
-        self.step = st
         self.choice_lits = []
         for c in range(len(st.instances)):
             b = z3.Bool(f"lift_choice={c}")
@@ -171,9 +175,8 @@ class _Lifter:
         self.post_negs: list[z3.BoolRef] = []
         for n in range(len(pdr.lit_var)):
             key, v = pdr.keys[pdr.lit_var[n]], pdr.lit_value[n]
-            term = st.post[key]
             b = z3.Bool(f"lift_post{n}")
-            self.solver.add(b == (term == (z3.BoolVal(v) if isinstance(v, bool) else z3.BitVecVal(v, term.size()))))  # type: ignore[attr-defined]
+            self.solver.add(b == _equals(st.post[key], v))
             self.post_negs.append(z3.Not(b))
         self.stuck = z3.Bool("lift_stuck")
         self.solver.add(self.stuck == z3.Or(z3.Not(st.enabled), _same_state(z, self.pre, st.post)))
@@ -218,9 +221,10 @@ class Pdr:
             self.var_lits.append(list(range(len(self.lit_var), len(self.lit_var) + len(domain))))
             self.lit_var += [vi] * len(domain)
             self.lit_value += domain
+        self.index = {key: vi for vi, key in enumerate(self.keys)}
+        index = self.index
         perms = [pi for pi in itertools.permutations(range(z.n)) if list(pi) != list(range(z.n))] if symmetry else []
         self.perms = [self._permute_literals(pi) for pi in perms]
-        index = {key: vi for vi, key in enumerate(self.keys)}
         slots = range(z.params.max_in_flight)
         self.present_lits = [(self._lit(index[("present", k)], True), self._lit(index[("present", k)], False)) for k in slots]
         self.slot_lits = [frozenset(n for f in ("src", "dst") for n in self.var_lits[index[(f, k)]]) for k in slots]
@@ -264,7 +268,6 @@ class Pdr:
 
     def _permute_literals(self, pi: Sequence[int]) -> list[int]:
         """Literal n renamed by the server permutation pi (keys and server-valued fields both)."""
-        index = {key: vi for vi, key in enumerate(self.keys)}
         out = []
         for n in range(len(self.lit_var)):
             key, v = self.keys[self.lit_var[n]], self.lit_value[n]
@@ -279,7 +282,7 @@ class Pdr:
                 v = pi[int(v) - 1] + 1
             elif kind in ("src", "dst") and int(v) < len(pi):
                 v = pi[int(v)]
-            out.append(self._lit(index[new_key], v))
+            out.append(self._lit(self.index[new_key], v))
         return out
 
     def _orbit(self, cube: Cube) -> set[Cube]:
@@ -346,8 +349,8 @@ class Pdr:
 
     # ------------------------------------------------------------ queries
 
-    def _bad_cube(self, k: int) -> Optional[tuple[Cube, Cube]]:
-        """A cube of bad states in F_k (lifted to the literals the violation needs), and a concrete state in it."""
+    def _bad_cube(self, k: int) -> Optional[Cube]:
+        """A cube of bad states in F_k (lifted to the literals the violation needs)."""
         assert self.bad_on is not None and self.prop_on is not None
         if not self._check([self.bad_on, *self._frame(k)]):
             return None
@@ -355,8 +358,7 @@ class Pdr:
         # Keep only the literals under which the property still fails.
         if self._check([self.prop_on, *self.cl.of(state)]):
             raise PdrError("a bad state satisfies the property")
-        core = frozenset(self.cl.numbers(self._core_ids()))
-        return core, state
+        return frozenset(self.cl.numbers(self._core_ids()))
 
     def _relative(self, cube: Cube, i: int) -> tuple[bool, Optional[Cube], Cube]:
         """Is "not cube" inductive relative to F_{i-1}?  (unsat, the core's sub-cube) or (sat, a predecessor state)."""
@@ -450,7 +452,7 @@ class Pdr:
                     return True
         return False
 
-    def _block(self, bad: Cube, state: Cube, k: int, strict: bool) -> Optional[list[Cube]]:
+    def _block(self, bad: Cube, k: int, strict: bool) -> Optional[list[Cube]]:
         """Block a bad cube at frontier k; a chain of cubes from Init to it if it cannot be.
 
         A blocked obligation is tried again one level further out (so that it is
@@ -581,7 +583,7 @@ class Pdr:
                 self.progress(k, self.stats.clauses)
             strict = False
             while (bad := self._bad_cube(k)) is not None:
-                chain = self._block(bad[0], bad[1], k, strict)
+                chain = self._block(bad, k, strict)
                 if chain is not None and len(chain) - 1 > k:
                     # A violation exists, but this path may not be a shortest one: block
                     # again at this frontier with obligations kept within it.
@@ -621,9 +623,7 @@ class Certificate:
 
         def clauses(sym: BState) -> z3.BoolRef:
             def lit(n: int) -> z3.BoolRef:
-                key = pdr.keys[pdr.lit_var[n]]
-                v = pdr.lit_value[n]
-                return sym[key] == (z3.BoolVal(v) if isinstance(v, bool) else z3.BitVecVal(v, sym[key].size()))  # type: ignore[attr-defined]
+                return _equals(sym[pdr.keys[pdr.lit_var[n]]], pdr.lit_value[n])
 
             return z3.And([z3.Or([z3.Not(lit(n)) for n in cube]) for cube in inv])
 
@@ -665,10 +665,7 @@ def run_pdr(
     run: the properties still pending are then reported with no violation within the
     frontier reached, as BMC reports a depth.
     """
-    defs = {**PROPERTIES, **(extra or {})}
-    for name in properties:
-        if name not in defs:
-            raise EncodingError(f"property {name!r} has no finite-domain encoding; known: {', '.join(defs)}")
+    defs = property_defs(properties, extra)
     z = BmcModel.for_spec(spec)
     start = time.perf_counter()
     deadline = None if seconds is None else start + seconds
