@@ -21,7 +21,7 @@ from leaderfollower.impl import cli as impl_cli
 from leaderfollower.spec.params import PRESETS, Params
 
 from .check import finding_trace, run_check, summarise, write_traces
-from .config import ConfigError, load_config, parse_engines
+from .config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS, ConfigError, load_config, parse_engines, verify_options
 from .options import model_options, model_overrides
 from .explorer import ExploreResult
 from .exports import ExportError, dump_graph
@@ -83,20 +83,22 @@ def build_params(preset: str, overrides: dict[str, Any]) -> Params:
 class _ProgressBar:
     """A rich progress display on stderr that appears once a run has taken a second."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, label: str = "exploring") -> None:
         self.enabled = enabled
+        self.label = label
         self.progress: Optional[Progress] = None
         self.task: Any = None
         self.start = time.perf_counter()
 
     def __call__(self, p: Any) -> None:
+        """Show the explorer's `Progress`, or a line of text (another engine's)."""
         if not self.enabled:
             return
         if self.progress is None:
             if time.perf_counter() - self.start < 1.0:
                 return
             self.progress = Progress(
-                TextColumn("[bold]exploring[/]"),
+                TextColumn(f"[bold]{self.label}[/]"),
                 BarColumn(bar_width=None, pulse_style="cyan"),
                 TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(),
@@ -105,11 +107,16 @@ class _ProgressBar:
             )
             self.progress.start()
             self.task = self.progress.add_task("explore", total=None, info="")
-        rate = p.states / p.seconds if p.seconds > 0 else 0
-        info = f"states {p.states:,}  depth {p.depth}  queue {p.queue:,}  {rate:,.0f} states/s"
+        if isinstance(p, str):
+            info = p
+        else:
+            rate = p.states / p.seconds if p.seconds > 0 else 0
+            info = f"states {p.states:,}  depth {p.depth}  queue {p.queue:,}  {rate:,.0f} states/s"
         self.progress.update(self.task, info=info)
 
     def close(self) -> None:
+        """Stop the display for good (another engine's may follow)."""
+        self.enabled = False
         if self.progress is not None:
             self.progress.stop()
 
@@ -228,6 +235,9 @@ def dump_graph_file(result: ExploreResult, path: Path) -> None:
 @click.option("--spec", "spec_ref", default=None, help="raft, a shipped variant, FILE.py:Class or module:Class.")
 @click.option("--engines", default=None, help="Comma-separated engines to run (default: all).")
 @model_options
+@click.option("--z3-engine", type=click.Choice(Z3_ENGINES), default=None, help="z3-bounded's engine: ic3 (default; every depth) or bmc.")
+@click.option("--z3-depth", type=int, default=None, help=f"bmc's depth (default {Z3_BOUNDED_DEPTH}); ic3 stops once it is cleared.")
+@click.option("--z3-seconds", type=float, default=None, help=f"ic3's time budget (default {Z3_IC3_SECONDS:.0f}).")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the result document here.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path), help="Fail on any unexpected difference from this result document.")
@@ -243,13 +253,19 @@ def verify(
     baseline_file: Optional[Path],
     update_baseline: bool,
     quiet: bool,
+    z3_engine: Optional[str],
+    z3_depth: Optional[int],
+    z3_seconds: Optional[float],
     **model: Any,
 ) -> None:
     """Run every engine on one model and print one verdict (the main job)."""
     overrides = model_overrides(model)
     try:
+        flags = verify_options({"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds}, "verify", flags=True)
+        options: dict[str, Any] = {}
         if config_file is not None:
             run = load_config(config_file)
+            options = dict(run.options)
             base = run.params
             spec_name = spec_ref or run.spec
             engine_names = parse_engines(engines) if engines else (run.engines or available_engines())
@@ -290,12 +306,14 @@ def verify(
     bars: list[_ProgressBar] = []
 
     def progress_for(engine: str) -> Any:
-        bar = _ProgressBar(enabled=show)
+        for done in bars:  # rich allows one live display at a time
+            done.close()
+        bar = _ProgressBar(enabled=show, label={"explorer": "exploring"}.get(engine, engine))
         bars.append(bar)
         return bar
 
     try:
-        doc = run_verify(spec, engine_names, preset=preset_name, progress=progress_for)
+        doc = run_verify(spec, engine_names, preset=preset_name, progress=progress_for, options={**options, **flags})
     finally:
         for bar in bars:
             bar.close()
@@ -345,7 +363,9 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
     figures.add_column("time", justify="right")
     for e, section in doc["engines"].items():
         facts = []
-        for key in ("distinct_states", "transitions", "diameter", "depth", "obligations", "transitions_covered", "steps"):
+        if "engine" in section:
+            facts.append(str(section["engine"]).upper())
+        for key in ("distinct_states", "transitions", "diameter", "depth", "frontier", "invariant_clauses", "obligations", "transitions_covered", "steps"):
             if key in section:
                 value = section[key]
                 facts.append(f"{key.replace('_', ' ')} {value:,}" if isinstance(value, int) else f"{key.replace('_', ' ')} {value}")

@@ -14,11 +14,14 @@ and what was expected.
     [verify]
     spec = "raft"
     engines = ["explorer", "z3-bounded", "z3-inductive", "conformance"]
+    z3_engine = "ic3"        # or "bmc"
+    z3_seconds = 1800        # IC3's budget
+    z3_depth = 17            # BMC's depth; IC3 stops at it if given
 """
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,11 +30,20 @@ from leaderfollower.spec.params import PRESETS, Params
 ENGINES: tuple[str, ...] = ("explorer", "z3-bounded", "z3-inductive", "conformance")
 """Every engine `verify` can run, in the order it runs them."""
 
+Z3_ENGINES: tuple[str, ...] = ("ic3", "bmc")
+"""The Z3 bounded engines of `prove` and of verify's z3-bounded: IC3 (the default: the
+shortest violation, or a proof at every depth of the bounded model) or BMC."""
+
 Z3_BOUNDED_DEPTH = 17
-"""Default BMC depth of verify's z3-bounded engine and of `prove` (verify caps it at the
-explored graph's diameter).  The default model's diameter, 52, is out of reach: each
-step costs 2x to 4x the one before; 17 steps take about 33 s of CPU on the default
-model, 18 about two minutes (docs/performance-z3.md)."""
+"""Default depth of the bmc engine (verify caps it at the explored graph's diameter).
+The default model's diameter, 52, is out of BMC's reach: each step costs 2x to 4x the
+one before; 17 steps take about 33 s of CPU on the default model, 18 about two
+minutes (docs/performance-z3.md).  IC3 covers every depth instead."""
+
+Z3_IC3_SECONDS = 1800.0
+"""Default time budget of the ic3 engine.  It proves every always property of the
+default model at every depth in about 12 minutes here (docs/performance-z3.md); a run
+cut short reports the depth it cleared."""
 
 
 class ConfigError(Exception):
@@ -47,6 +59,8 @@ class RunConfig:
     engines: Optional[tuple[str, ...]] = None
     """None: every engine this build has."""
     preset: Optional[str] = "default"
+    options: dict[str, Any] = field(default_factory=dict)
+    """Engine options from `[verify]`: z3_engine, z3_depth, z3_seconds, workers."""
 
 
 _PARAM_TYPES = {f.name: f.type for f in fields(Params)}
@@ -77,6 +91,33 @@ def params_from_table(table: dict[str, Any], where: str, base: Params) -> Params
         raise ConfigError(f"{where}: {exc}") from None
 
 
+VERIFY_OPTIONS: tuple[str, ...] = ("z3_engine", "z3_depth", "z3_seconds", "workers")
+"""Engine options a `[verify]` table (or verify's flags) may set."""
+
+
+def verify_options(table: dict[str, Any], where: str, flags: bool = False) -> dict[str, Any]:
+    """The engine options of a `[verify]` table or (`flags`) of verify's command line, each value checked."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if value is None:
+            continue
+        shown = f"--{key.replace('_', '-')} {value}" if flags else f"{key} = {value!r}"
+        if key == "z3_engine":
+            if value not in Z3_ENGINES:
+                raise ConfigError(f"{where}: {shown}: expected one of {', '.join(Z3_ENGINES)}")
+        elif key in ("z3_depth", "workers"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{where}: {shown}: expected a non-negative integer")
+        elif key == "z3_seconds":
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{where}: {shown}: expected a positive number of seconds")
+            value = float(value)
+        else:
+            raise ConfigError(f"{where}: unknown option {key!r}; expected one of {', '.join(VERIFY_OPTIONS)}")
+        out[key] = value
+    return out
+
+
 def load_config(path: Path) -> RunConfig:
     """Read and validate a TOML run configuration."""
     try:
@@ -101,20 +142,21 @@ def load_config(path: Path) -> RunConfig:
     if not isinstance(verify, dict):
         raise ConfigError(f"{path}: verify must be a table")
     for key in verify:
-        if key not in ("spec", "engines"):
-            raise ConfigError(f"{path}: [verify] unknown key {key!r}; expected spec or engines")
+        if key not in ("spec", "engines", *VERIFY_OPTIONS):
+            raise ConfigError(f"{path}: [verify] unknown key {key!r}; expected spec, engines, {', '.join(VERIFY_OPTIONS)}")
+    options = verify_options({k: v for k, v in verify.items() if k in VERIFY_OPTIONS}, f"{path}: [verify]")
     spec = verify.get("spec", "raft")
     if not isinstance(spec, str) or not spec:
         raise ConfigError(f"{path}: [verify] spec = {spec!r}: expected a spec name or FILE.py:Class")
     engines = verify.get("engines")
     if engines is None:
-        return RunConfig(params=params, spec=spec, engines=None, preset=preset)
+        return RunConfig(params=params, spec=spec, engines=None, preset=preset, options=options)
     if not isinstance(engines, list) or not all(isinstance(e, str) for e in engines):
         raise ConfigError(f"{path}: [verify] engines: expected a list of engine names ({', '.join(ENGINES)})")
     for e in engines:
         if e not in ENGINES:
             raise ConfigError(f"{path}: [verify] engines: unknown engine {e!r}; expected some of {', '.join(ENGINES)}")
-    return RunConfig(params=params, spec=spec, engines=tuple(e for e in ENGINES if e in engines), preset=preset)
+    return RunConfig(params=params, spec=spec, engines=tuple(e for e in ENGINES if e in engines), preset=preset, options=options)
 
 
 def parse_engines(text: str) -> tuple[str, ...]:

@@ -20,14 +20,14 @@ from xml.sax.saxutils import escape, quoteattr
 from leaderfollower.spec.raft import RaftSpec
 
 from .check import finding_trace, summarise
-from .explorer import ExploreResult, ProgressFn, explore
+from .explorer import ExploreResult, explore
 from .fingerprint import spec_fingerprint
 from .traces import format_trace
 
 RESULT_FORMAT = "leaderfollower-result"
 RESULT_VERSION = 1
 
-GOOD_STATUSES = frozenset({"holds", "witnessed", "proved", "holds-to-depth", "conforms"})
+GOOD_STATUSES = frozenset({"holds", "witnessed", "proved", "holds-every-depth", "holds-to-depth", "conforms"})
 """Statuses that count as success; anything else (violated, never-witnessed, error, ...) fails."""
 
 
@@ -55,7 +55,8 @@ class VerifyContext:
     """Shared inputs of the engines of one run; the explorer's result once it has run."""
 
     spec: RaftSpec
-    progress: Optional[Callable[[str], ProgressFn]] = None
+    progress: Optional[Callable[[str], Callable[[Any], None]]] = None
+    """Makes each engine's progress callback: it takes the explorer's `Progress`, or a line of text."""
     explored: Optional[ExploreResult] = None
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -119,31 +120,60 @@ def conformance_engine(ctx: VerifyContext) -> EngineOutcome:
 
 
 def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
-    """Z3 bounded model checking of every always property (`checker.z3bmc`, bit-blasted to SAT).
+    """Z3 model checking of every always property on the bounded model (`checker.z3bmc` encoding).
 
-    Depth: `z3_depth` from the options (default `config.Z3_BOUNDED_DEPTH`), capped
-    at the explored graph's diameter when the explorer ran first: every reachable
-    state lies within the diameter, so BMC to it covers the whole bounded model and
-    a deeper search would add nothing.  `holds-to-depth` records the depth reached.
+    Options (`[verify]` in a config, or `--z3-*` flags): `z3_engine` is `ic3` (the
+    default: `checker.z3pdr`, the shortest violation or a proof at every depth,
+    `holds-every-depth`) or `bmc` (unrolled to `z3_depth`, `holds-to-depth`).
+    `z3_depth` is BMC's depth (default `config.Z3_BOUNDED_DEPTH`) and, for IC3, a
+    frontier to stop at (default: none); either is capped at the explored graph's
+    diameter when the explorer ran first, as every reachable state lies within it.
+    `z3_seconds` is IC3's budget (default `config.Z3_IC3_SECONDS`); a run cut short
+    reports `holds-to-depth` with the frontier it cleared.
     """
-    from .config import Z3_BOUNDED_DEPTH
-    from .prove import bmc
+    from .config import Z3_BOUNDED_DEPTH, Z3_IC3_SECONDS
+    from .prove import bmc, ic3
     from .z3bmc import PROPERTIES as BMC_PROPERTIES
 
     start = time.perf_counter()
-    asked = int(ctx.options.get("z3_depth", Z3_BOUNDED_DEPTH))
+    engine = str(ctx.options.get("z3_engine", "ic3"))
+    asked = ctx.options.get("z3_depth")
     diameter = ctx.explored.diameter if ctx.explored is not None and ctx.explored.complete else None
-    depth = asked if diameter is None else min(asked, diameter)
     kinds = {p.name: p.kind for p in getattr(ctx.spec, "properties", ())}
+    figures: dict[str, Any] = {"engine": engine}
+    if engine == "bmc":
+        depth = int(Z3_BOUNDED_DEPTH if asked is None else asked)
+        depth = depth if diameter is None else min(depth, diameter)
+        outcomes = bmc(ctx.spec, list(BMC_PROPERTIES), depth)
+        figures["depth"] = depth
+    else:
+        stop = asked if diameter is None else min(diameter, diameter if asked is None else asked)
+        seconds = float(ctx.options.get("z3_seconds", Z3_IC3_SECONDS))
+        bar = ctx.progress("z3-bounded") if ctx.progress else None
+
+        def frontier(what: str, k: int, total: int) -> None:
+            if bar is not None:
+                bar(f"IC3 frontier {k}")
+
+        outcomes = ic3(ctx.spec, list(BMC_PROPERTIES), max_depth=stop, seconds=seconds, progress=frontier)
+        # The frontier: IC3 found no violation within it (or stopped at the shortest one).
+        figures["frontier"] = max(o.depth for o in outcomes)
+        if any(o.proved for o in outcomes):
+            figures["invariant_clauses"] = max(o.clauses for o in outcomes)
     props: dict[str, dict[str, Any]] = {}
-    for outcome in bmc(ctx.spec, list(BMC_PROPERTIES), depth):
+    for outcome in outcomes:
         entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth}
-        entry["status"] = "violated" if outcome.violated else "holds-to-depth"
+        if outcome.violated:
+            entry["status"] = "violated"
+        elif outcome.proved:
+            entry["status"] = "holds-every-depth"
+        else:
+            entry["status"] = "holds-to-depth"
         if outcome.violated and outcome.trace is not None:
             entry["detail"] = format_trace(outcome.trace)
         props[outcome.property] = entry
     ok = all(entry["status"] in GOOD_STATUSES for entry in props.values())
-    return EngineOutcome("z3-bounded", ok, time.perf_counter() - start, props, {"depth": depth})
+    return EngineOutcome("z3-bounded", ok, time.perf_counter() - start, props, figures)
 
 
 def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
@@ -227,7 +257,7 @@ def run_verify(
     engines: tuple[str, ...],
     *,
     preset: Optional[str] = None,
-    progress: Optional[Callable[[str], ProgressFn]] = None,
+    progress: Optional[Callable[[str], Callable[[Any], None]]] = None,
     options: Optional[dict[str, Any]] = None,
 ) -> dict[str, Any]:
     """Run the engines in order and return the result document."""

@@ -55,6 +55,10 @@ class PdrError(RuntimeError):
     """The engine contradicted itself (a solver `unknown`, or a counterexample the spec does not replay)."""
 
 
+class _OutOfTime(Exception):
+    """The run's deadline passed in the middle of blocking or propagating (the frontier is not cleared)."""
+
+
 @dataclass
 class PdrFinding:
     """One property's unbounded result.
@@ -263,6 +267,7 @@ class Pdr:
         self.prop_on: Optional[z3.BoolRef] = None
         self.bad_on: Optional[z3.BoolRef] = None
         self.frontier = 0
+        self.deadline: Optional[float] = None
 
     # ------------------------------------------------------------ plumbing
 
@@ -313,6 +318,8 @@ class Pdr:
 
     def _check(self, assumptions: Sequence[z3.BoolRef]) -> bool:
         t0 = time.perf_counter()
+        if self.deadline is not None and t0 > self.deadline:
+            raise _OutOfTime
         res = _check_raw(self.solver, assumptions)
         self.stats.queries += 1
         self.stats.query_seconds += time.perf_counter() - t0
@@ -559,7 +566,10 @@ class Pdr:
         """The shortest violation of a property (`prop_of` builds it on a state), or a proof it holds at every depth.
 
         Stops with no violation within the frontier when `max_depth` or the `deadline`
-        (a `time.perf_counter` value) is reached.
+        (a `time.perf_counter` value) is reached: the deadline is looked at before every
+        solver query, so a run stops within one query of it.  A run cut short leaves
+        the frames usable as over-approximations but their bookkeeping unfinished: it
+        is the last run of this `Pdr`.
         """
         start = time.perf_counter() if start is None else start
         prop = prop_of(self.cur)
@@ -573,6 +583,25 @@ class Pdr:
         if self._check([self.init_on, self.bad_on]):
             s0 = self.spec.init()
             return PdrFinding(name, True, 0, time.perf_counter() - start, states=[s0])
+        self.deadline = deadline
+        try:
+            return self._frontiers(name, prop, holds, max_depth, deadline, start)
+        except _OutOfTime:
+            # Cut off while clearing the frontier: the one before it is the depth cleared.
+            return PdrFinding(name, False, max(0, self.frontier - 1), time.perf_counter() - start)
+        finally:
+            self.deadline = None
+
+    def _frontiers(
+        self,
+        name: str,
+        prop: z3.BoolRef,
+        holds: Callable[[State], bool],
+        max_depth: Optional[int],
+        deadline: Optional[float],
+        start: float,
+    ) -> PdrFinding:
+        """`run`'s loop over frontiers; `_check` raises `_OutOfTime` past the deadline."""
         k = max(1, self.frontier)
         while True:
             while len(self.levels) <= k:
@@ -594,14 +623,13 @@ class Pdr:
                     if len(actions) != k or holds(states[-1]):
                         raise PdrError(f"{name}: counterexample of {len(actions)} steps at frontier {k}, last state ok={holds(states[-1])}")
                     return PdrFinding(name, True, k, time.perf_counter() - start, states=states, actions=actions)
-                if deadline is not None and time.perf_counter() > deadline:
-                    return PdrFinding(name, False, k - 1, time.perf_counter() - start)
             # F_k has no bad state: no violation within k steps.
             if max_depth is not None and k >= max_depth:
                 return PdrFinding(name, False, k, time.perf_counter() - start)
             if deadline is not None and time.perf_counter() > deadline:
                 return PdrFinding(name, False, k, time.perf_counter() - start)
             k += 1
+            self.frontier = k
             self.levels.append(set())
             self.acts.append(z3.Bool(f"pdr_F{len(self.acts)}"))
             fixed = self._propagate(k)

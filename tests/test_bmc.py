@@ -298,7 +298,7 @@ def test_prove_reports_the_bmc_violation_with_exit_code_1() -> None:
 
     from leaderfollower.checker.cli import main
 
-    args = ["prove", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--no-induction", "--json"]
+    args = ["prove", "--engine", "bmc", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--no-induction", "--json"]
     res = CliRunner().invoke(main, args + ["--depth", "11", "--property", "ElectionSafety", "--property", "NoUncommittedRead"])
     assert res.exit_code == 1, res.output
     doc = json.loads(res.output)
@@ -306,7 +306,7 @@ def test_prove_reports_the_bmc_violation_with_exit_code_1() -> None:
     assert by_name["ElectionSafety"]["status"] == "violated" and by_name["ElectionSafety"]["depth"] == 10
     assert len(by_name["ElectionSafety"]["trace"]) == 11
     assert by_name["NoUncommittedRead"]["status"] == "holds-to-depth"
-    ok = CliRunner().invoke(main, ["prove", "--preset", "tiny", "--no-induction", "--depth", "4", "--json"])
+    ok = CliRunner().invoke(main, ["prove", "--engine", "bmc", "--preset", "tiny", "--no-induction", "--depth", "4", "--json"])
     assert ok.exit_code == 0, ok.output
     assert {b["property"] for b in json.loads(ok.output)["bmc"]} == set(PROPERTIES)
 
@@ -315,7 +315,7 @@ def test_verify_caps_the_bmc_depth_at_the_explored_diameter() -> None:
     from leaderfollower.checker.verify import run_verify
 
     params = Params(servers=1, max_term=3, max_log=1)
-    doc = run_verify(RaftSpec(params), ("explorer", "z3-bounded"), options={"z3_depth": 100})
+    doc = run_verify(RaftSpec(params), ("explorer", "z3-bounded"), options={"z3_engine": "bmc", "z3_depth": 100})
     diameter = doc["engines"]["explorer"]["diameter"]
     assert 0 < diameter < 100
     assert doc["engines"]["z3-bounded"]["depth"] == diameter

@@ -28,7 +28,7 @@ from leaderfollower.checker.cli import main
 from leaderfollower.checker.explorer import explore, permute_state
 from leaderfollower.checker.prove import ic3
 from leaderfollower.checker.traces import replay
-from leaderfollower.checker.z3bmc import PROPERTIES, BmcModel, BState
+from leaderfollower.checker.z3bmc import PROPERTIES, BmcModel, BState, property_defs
 from leaderfollower.checker.z3pdr import Certificate, Cube, Pdr, PdrError, run_pdr
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
@@ -216,3 +216,16 @@ def test_prove_engine_ic3_exit_codes() -> None:
     bad = runner.invoke(main, ["prove", "--engine", "ic3", "--spec", "non-majority-quorum", "--servers", "2", "--max-log", "0", "--no-induction"])
     assert bad.exit_code == 1, bad.output
     assert "violated at depth 10" in bad.output and "(IC3)" in bad.output
+
+
+def test_the_deadline_is_looked_at_before_every_query() -> None:
+    import time
+
+    spec = RaftSpec(PRESETS["tiny"])
+    z = BmcModel.for_spec(spec)
+    pdr = Pdr(z, spec)
+    defs = property_defs(["ElectionSafety"])
+    # A deadline already past: the initial-state check is made, and no query after it.
+    out = pdr.run("ElectionSafety", lambda sym: defs["ElectionSafety"](z, sym), deadline=time.perf_counter())
+    assert not out.violated and not out.proved and out.depth == 0
+    assert pdr.stats.queries == 1

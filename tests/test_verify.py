@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli import main
-from leaderfollower.checker.config import Z3_BOUNDED_DEPTH, ConfigError, load_config
+from leaderfollower.checker.config import ConfigError, load_config
 from leaderfollower.checker.verify import RESULT_FORMAT, compare_with_baseline
 
 
@@ -28,6 +28,10 @@ def run(*args: str):
         ('[verify]\nengines = ["explorer", "tlc"]\n', "unknown engine 'tlc'"),
         ("[extra]\nx = 1\n", "unknown table 'extra'"),
         ("[model\n", "not valid TOML"),
+        ('[verify]\nz3_engine = "tlc"\n', "z3_engine = 'tlc': expected one of ic3, bmc"),
+        ("[verify]\nz3_seconds = 0\n", "z3_seconds = 0: expected a positive number of seconds"),
+        ("[verify]\nz3_depth = -3\n", "z3_depth = -3: expected a non-negative integer"),
+        ("[verify]\nz3_dept = 3\n", "unknown key 'z3_dept'"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, body: str, message: str) -> None:
@@ -47,6 +51,24 @@ def test_config_picks_model_and_engines(tmp_path: Path) -> None:
     run_config = load_config(cfg)
     assert run_config.params.max_log == 0 and run_config.params.servers == 2
     assert run_config.engines == ("explorer",)
+    assert run_config.options == {}
+
+
+def test_config_and_flags_set_the_z3_engine(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[model]\npreset = "tiny"\nmax_log = 0\n[verify]\nengines = ["z3-bounded"]\nz3_engine = "bmc"\nz3_depth = 3\n')
+    assert load_config(cfg).options == {"z3_engine": "bmc", "z3_depth": 3}
+    doc_file = tmp_path / "out.json"
+    assert run("verify", "--config", str(cfg), "--json", str(doc_file)).exit_code == 0
+    section = json.loads(doc_file.read_text())["engines"]["z3-bounded"]
+    assert section["engine"] == "bmc" and section["depth"] == 3
+    # A flag overrides the file: IC3 to a stop at depth 2.
+    assert run("verify", "--config", str(cfg), "--z3-engine", "ic3", "--z3-depth", "2", "--json", str(doc_file)).exit_code == 0
+    section = json.loads(doc_file.read_text())["engines"]["z3-bounded"]
+    assert section["engine"] == "ic3" and section["frontier"] == 2
+    assert {p["status"] for p in section["properties"].values()} == {"holds-to-depth"}
+    bad = run("verify", "--config", str(cfg), "--z3-seconds", "-1")
+    assert bad.exit_code == 2 and "--z3-seconds -1.0: expected a positive number" in bad.output
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +89,10 @@ def test_result_document_is_complete(tiny_doc) -> None:
     assert doc["engines"]["explorer"]["distinct_states"] == 1645
     assert doc["engines"]["conformance"]["transitions_covered"] == doc["engines"]["conformance"]["transitions"]
     assert doc["engines"]["z3-inductive"]["properties"]["ElectionSafety"]["status"] == "proved"
-    assert doc["engines"]["z3-bounded"]["properties"]["LogMatching"]["status"] == "holds-to-depth"
-    assert doc["engines"]["z3-bounded"]["depth"] == min(Z3_BOUNDED_DEPTH, doc["engines"]["explorer"]["diameter"])
+    # IC3 by default: every always property proved at every depth of the bounded model.
+    z3_bounded = doc["engines"]["z3-bounded"]
+    assert z3_bounded["engine"] == "ic3" and z3_bounded["invariant_clauses"] > 0
+    assert {p["status"] for p in z3_bounded["properties"].values()} == {"holds-every-depth"}
     names = {p["name"] for p in doc["properties"]}
     assert {"ElectionSafety", "StaleFollowerRead", "LeaderAppendOnly"} <= names
     assert all(p["ok"] for p in doc["properties"])
@@ -132,3 +156,15 @@ def test_z3_engine_catches_a_broken_quorum_by_a_reachable_counterexample_to_indu
     entry = json.loads(out.read_text())["engines"]["z3-inductive"]["properties"]["ElectionSafety"]
     assert entry["status"] == "violated"
     assert "BecomeLeader" in entry["detail"]
+
+
+def test_z3_bounded_ic3_finds_the_explorers_shortest_counterexample(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    args = ("--preset", "tiny", "--max-log", "0", "--spec", "non-majority-quorum", "--json", str(out), "--quiet")
+    result = run("verify", *args, "--engines", "explorer,z3-bounded")
+    assert result.exit_code == 1
+    engines = json.loads(out.read_text())["engines"]
+    explorer, ic3 = engines["explorer"]["properties"]["ElectionSafety"], engines["z3-bounded"]["properties"]["ElectionSafety"]
+    assert ic3["status"] == explorer["status"] == "violated"
+    assert ic3["depth"] == explorer["trace_length"] == 10
+    assert "BecomeLeader" in ic3["detail"]
