@@ -45,7 +45,7 @@ def fail_usage(message: str) -> NoReturn:
 class _OneLineErrors(click.Group):
     """A click group whose usage errors are one line (`leaderfollower: error: ...`), exit 2."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             return super().main(*args, **kwargs)
@@ -437,9 +437,9 @@ def conform(
                 fail_usage(f"{replay_file_path}: #meta.params: {exc}")
         try:
             steps = replay_file(trace, spec_cls(params), core_options)
-        except Divergence as d:
-            console.print(f"[bold red]divergence[/] at step {d.step}: {d.action}", highlight=False)
-            for line in d.problems:
+        except Divergence as div:
+            console.print(f"[bold red]divergence[/] at step {div.step}: {div.action}", highlight=False)
+            for line in div.problems:
                 console.print(f"  {line}", markup=False, highlight=False)
             sys.exit(EXIT_VIOLATION)
         console.print(f"[green]replayed {steps} steps[/]: the implementation matches the spec at every step")

@@ -26,14 +26,15 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
+from leaderfollower.impl import messages as impl_messages
 from leaderfollower.impl.core import CoreConfig, RaftCore, VolatileState
 from leaderfollower.impl.messages import HardState
 from leaderfollower.impl.storage import Storage
 from leaderfollower.spec.properties import read
-from leaderfollower.spec.raft import Action, format_message
-from leaderfollower.spec.state import ServerState, State
+from leaderfollower.spec.raft import Action, Arg, format_message
+from leaderfollower.spec.state import Message, ServerState, State
 
 from .crashfiles import CrashableDirectory
 
@@ -109,7 +110,8 @@ class ReplayCluster:
         cluster = cls(len(state.servers), workdir, max_entries_per_append=max_entries_per_append, core_options=core_options)
         for i, srv in enumerate(state.servers):
             node = cluster.nodes[i]
-            node.storage.save(HardState(srv.current_term, srv.voted_for), 1, tuple(srv.log))
+            log = tuple(impl_messages.Entry(e.term, e.value) for e in srv.log)
+            node.storage.save(HardState(srv.current_term, srv.voted_for), 1, log)
             node.files.crash()  # only what the storage code made durable is there
             node.storage = Storage(node.files, name=f"s{i}", bugs=cluster.config.bugs)
             volatile = VolatileState(
@@ -186,7 +188,8 @@ class ReplayCluster:
         """Carry out one spec action on the real nodes; Divergence if a node refuses it."""
         name, args = action
         if name in ("DuplicateMessage", "DropMessage"):
-            (m,) = args
+            (arg,) = args
+            m = _message_arg(action, arg)
             if self.bag[m] <= 0:
                 raise Divergence(number, action, [f"message not in flight: {format_message(m)}"])
             if name == "DuplicateMessage":
@@ -197,27 +200,31 @@ class ReplayCluster:
                     del self.bag[m]
             return
         if name == "Restart":
-            (i,) = args
-            self.restart(i)
+            (arg,) = args
+            self.restart(_int_arg(action, arg))
             return
         # The node is about to change (even a refused or wrong step may touch it):
         # its snapshot part no longer describes it.
         self._parts[m_dest(action)] = None
         if name in ("Timeout", "BecomeLeader", "AdvanceCommitIndex"):
-            (i,) = args
+            (arg,) = args
+            i = _int_arg(action, arg)
             ok = getattr(self.nodes[i].core, _METHOD[name])()
         elif name in ("RequestVote", "AppendEntries"):
-            i, j = args
+            arg, j = args
+            i = _int_arg(action, arg)
             ok = getattr(self.nodes[i].core, _METHOD[name])(j)
         elif name == "ClientRequest":
-            i, v = args
-            ok = self.nodes[i].core.client_request(v)
+            arg, v = args
+            i = _int_arg(action, arg)
+            ok = self.nodes[i].core.client_request(_int_arg(action, v))
         else:
-            (m,) = args
+            (arg,) = args
+            m = _message_arg(action, arg)
             i = m.mdest
             if self.bag[m] <= 0:
                 raise Divergence(number, action, [f"message not in flight: {format_message(m)}"])
-            got = self.nodes[i].core.receive(m)
+            got = self.nodes[i].core.receive(_as_core_message(m))
             if got is None:
                 raise Divergence(number, action, [f"server {i} ran no handler for {format_message(m)}; the spec runs {name}"])
             if got.action != name:
@@ -229,8 +236,8 @@ class ReplayCluster:
             self._flush(i)
             return
         if not ok:
-            raise Divergence(number, action, [f"server {args[0]} refused {name}, which the spec enables"])
-        self._flush(args[0])  # type: ignore[arg-type]
+            raise Divergence(number, action, [f"server {i} refused {name}, which the spec enables"])
+        self._flush(i)
 
     def restart(self, i: int) -> None:
         """Crash node i (unsynced writes are lost) and recover a new core from its files."""
@@ -259,10 +266,12 @@ class ReplayCluster:
         problems: list[str] = []
         for i, (node, srv) in enumerate(zip(self.nodes, expected.servers)):
             actual = node.core.project()
-            for name, want, got in zip(ServerState._fields, srv, actual):
+            for name, want_field, got_field in zip(ServerState._fields, srv, actual):
+                want: object = want_field
+                got: object = got_field
                 if name == "log":
-                    got = tuple((e[0], e[1]) for e in got)
-                    want = tuple((e[0], e[1]) for e in want)
+                    got = tuple((e[0], e[1]) for e in actual.log)
+                    want = tuple((e[0], e[1]) for e in srv.log)
                 if want != got:
                     problems.append(f"s{i}.{name}: spec {_short(want)}, impl {_short(got)}")
             want_read = list(read(srv))
@@ -281,7 +290,31 @@ class ReplayCluster:
 def m_dest(action: Action) -> int:
     """The server a (non-network) action runs on: its first server argument, or the message's recipient."""
     arg = action.args[0]
-    return arg.mdest if isinstance(arg, tuple) else arg  # type: ignore[return-value]
+    return arg.mdest if isinstance(arg, tuple) else arg
+
+
+def _int_arg(action: Action, arg: Arg) -> int:
+    """A server or value argument of `action`; a message in its place is a malformed action."""
+    if isinstance(arg, tuple):  # only a message is refused: the spec's types say the rest is an int
+        raise TypeError(f"{action.name} takes a server id or value here, not the message {arg!r}")
+    return arg
+
+
+def _message_arg(action: Action, arg: Arg) -> Message:
+    """The message argument of a network action; an integer in its place is a malformed action."""
+    if not isinstance(arg, tuple):
+        raise TypeError(f"{action.name} takes a message, not {arg!r}")
+    return arg
+
+
+def _as_core_message(m: Message) -> impl_messages.Message:
+    """The spec's message, handed to the core as it is.
+
+    The core dispatches on `mtype` and reads fields by name, and the spec's tuples
+    equal its own field for field; only the class differs, so no copy is made (a
+    copy would change nothing the core can see, and would cost one per step).
+    """
+    return cast(impl_messages.Message, m)
 
 
 def _copy_fields(fields: dict[str, Any], skip: str = "") -> dict[str, Any]:

@@ -134,7 +134,7 @@ def concrete_step(result: ExploreResult, current: State, perm: tuple[int, ...], 
 
 def _worker_cluster(tmp_root: str, core_options: dict[str, Any]) -> ReplayCluster:
     # One cluster per worker process, reset between walks (cheaper than new folders).
-    cluster = _SHARED.get("cluster")
+    cluster: Optional[ReplayCluster] = _SHARED.get("cluster")
     if cluster is None or _SHARED.get("cluster_pid") != os.getpid():
         result: ExploreResult = _SHARED["result"]
         workdir = Path(tempfile.mkdtemp(prefix=f"worker{os.getpid()}-", dir=tmp_root))
@@ -143,7 +143,7 @@ def _worker_cluster(tmp_root: str, core_options: dict[str, Any]) -> ReplayCluste
         )
         _SHARED["cluster"] = cluster
         _SHARED["cluster_pid"] = os.getpid()
-    return cluster  # type: ignore[no-any-return]
+    return cluster
 
 
 Outcome = tuple[int, int, int, Optional[tuple[int, str, list[str], list[Step]]]]

@@ -141,11 +141,11 @@ def edge_cover(result: ExploreResult, graph: Optional[nx.MultiDiGraph] = None) -
             mark(e)
         current = first_open
         while True:
-            e = take(current) if remaining[current] > 0 else None
-            if e is not None:
-                mark(e)
-                walk.append(e)
-                current = e[1]
+            nxt = take(current) if remaining[current] > 0 else None
+            if nxt is not None:
+                mark(nxt)
+                walk.append(nxt)
+                current = nxt[1]
                 continue
             path = path_to_uncovered(current)
             if path is None:

@@ -30,6 +30,7 @@ deterministic: the same spec and parameters give the same ids, counts and traces
 """
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import time
@@ -107,12 +108,12 @@ class ExploreResult:
     deadlocks: list[int]
     complete: bool
     labels: list[Action]
-    parent: array  # type: ignore[type-arg]
-    parent_label: array  # type: ignore[type-arg]
-    depth: array  # type: ignore[type-arg]
-    edge_src: Optional[array]  # type: ignore[type-arg]
-    edge_dst: Optional[array]  # type: ignore[type-arg]
-    edge_label: Optional[array]  # type: ignore[type-arg]
+    parent: array[int]
+    parent_label: array[int]
+    depth: array[int]
+    edge_src: Optional[array[int]]
+    edge_dst: Optional[array[int]]
+    edge_label: Optional[array[int]]
     _store: "StateStore"
     _graph: Optional["nx.MultiDiGraph"] = field(default=None, repr=False)
     graph_seconds: float = 0.0
@@ -367,7 +368,8 @@ def _explore(
     max_states: Optional[int] = None,
     memoise: bool = True,
 ) -> ExploreResult:
-    props = tuple(properties if properties is not None else getattr(spec, "properties", PROPERTIES))
+    # A spec may carry its own property list (a variant's); getattr's Any is pinned here.
+    props: tuple[Property, ...] = tuple(properties if properties is not None else getattr(spec, "properties", PROPERTIES))
     always = [p for p in props if p.kind == "always"]
     pending_sometimes = [p for p in props if p.kind == "sometimes"]
     steps = [p for p in props if p.kind == "action"]
@@ -447,9 +449,15 @@ def _explore(
     for p in always:
         if p.servers_only and p.reads is not None:
             groups.setdefault(p.reads, []).append(p)
-    projected = [(fields, props_, [], Interner(), {}) for fields, props_ in groups.items()]  # type: ignore[var-annotated]
+    # Per group: its fields, its properties, each table server's projection id, the
+    # projection interner, and the cached results per tuple of projection ids.
+    projected: list[tuple[tuple[str, ...], list[Property], list[int], Interner[tuple[object, ...]], dict[Key, tuple["bool | str", ...]]]] = [
+        (fields, props_, [], Interner(), {}) for fields, props_ in groups.items()
+    ]
     servers_props = [p for p in always if p.servers_only and p.reads is None]
     split_props = [p for p in always if not p.servers_only and p.parts is not None]
+    # The same properties' parts, narrowed from Optional once rather than on every state.
+    split_parts = [p.parts for p in split_props if p.parts is not None]
     state_props = [p for p in always if not p.servers_only and p.parts is None]
     servers_results: dict[Key, tuple["bool | str", ...]] = {}
     split_server_results: dict[Key, tuple["bool | str", ...]] = {}
@@ -465,6 +473,8 @@ def _explore(
     # so that nothing needs reporting and the loops below have nothing to walk.
     n_split = len(split_props)
     each_server = all(p.each_server is not None for p in split_props)
+    # Read only when each_server holds, and then in step with split_props.
+    each_server_checks = [p.each_server for p in split_props if p.each_server is not None]
     server_parts: list[tuple["bool | str", ...]] = []
 
     def passed(results: tuple["bool | str", ...]) -> tuple["bool | str", ...]:
@@ -501,17 +511,17 @@ def _explore(
                     # Every key has n servers, so the servers part is the per-server checks' conjunction.
                     while len(server_parts) < len(server_table):
                         srv = server_table[len(server_parts)]
-                        server_parts.append(passed(tuple(_safe_call(prop, prop.each_server, spec, srv) for prop in split_props)))  # type: ignore[arg-type]
+                        server_parts.append(passed(tuple(_safe_call(prop, check, spec, srv) for prop, check in zip(split_props, each_server_checks))))
                     failing = [server_parts[x] for x in servers_key if server_parts[x]]
                     part_s = () if not failing else tuple(next((r[k] for r in failing if r[k] is not True), True) for k in range(n_split))
                 else:
                     s = s or store.build(raw)
-                    part_s = passed(tuple(_safe_call(prop, prop.parts[0], spec, s.servers) for prop in split_props))  # type: ignore[index]
+                    part_s = passed(tuple(_safe_call(prop, parts[0], spec, s.servers) for prop, parts in zip(split_props, split_parts)))
                 split_server_results[servers_key] = part_s
             part_b = split_bag_results.get(raw[-1])
             if part_b is None:
                 s = s or store.build(raw)
-                part_b = passed(tuple(_safe_call(prop, prop.parts[1], spec, s.messages) for prop in split_props))  # type: ignore[index]
+                part_b = passed(tuple(_safe_call(prop, parts[1], spec, s.messages) for prop, parts in zip(split_props, split_parts)))
                 split_bag_results[raw[-1]] = part_b
             if part_s or part_b:
                 for prop, a, b in zip(split_props, part_s or (True,) * n_split, part_b or (True,) * n_split):
@@ -672,12 +682,12 @@ def _find_raising_action(spec: RaftSpec, s: State) -> tuple[Optional[Action], st
     by_server = [server_actions(spec, i) for i in spec.server_ids]
     for kind in range(len(SERVER_KINDS)):
         for groups in by_server:
-            calls.extend((action, lambda act=act: act(s)) for action, act in groups[kind])  # type: ignore[misc]
+            calls.extend((action, functools.partial(act, s)) for action, act in groups[kind])
     for m, _ in s.messages:
-        calls.append((Action("Receive", (m,)), lambda m=m: spec.receive(s, m)))
+        calls.append((Action("Receive", (m,)), functools.partial(spec.receive, s, m)))
     for m, _ in s.messages:
-        calls.append((Action("DuplicateMessage", (m,)), lambda m=m: spec.duplicate_message(s, m)))
-        calls.append((Action("DropMessage", (m,)), lambda m=m: spec.drop_message(s, m)))
+        calls.append((Action("DuplicateMessage", (m,)), functools.partial(spec.duplicate_message, s, m)))
+        calls.append((Action("DropMessage", (m,)), functools.partial(spec.drop_message, s, m)))
     for action, call in calls:
         try:
             call()

@@ -26,7 +26,9 @@ def dump_graph(result: ExploreResult, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in (".graphml", ".dot", ".gv"):
         raise ExportError(f"--dump-graph {path}: unknown extension {suffix or '(none)'}; use .graphml, .dot or .gv")
-    if result.edge_src is None:
+    # The three edge arrays are kept or dropped together (explore's keep_graph).
+    edge_src, edge_dst, edge_label = result.edge_src, result.edge_dst, result.edge_label
+    if edge_src is None or edge_dst is None or edge_label is None:
         raise ExportError("--dump-graph needs the graph; do not combine it with --no-graph")
     if suffix == ".graphml":
         import networkx as nx
@@ -40,7 +42,7 @@ def dump_graph(result: ExploreResult, path: Path) -> None:
                 summary=state_summary(s),
                 leader=any(srv.role == LEADER for srv in s.servers),
             )
-        for u, v, lid in zip(result.edge_src, result.edge_dst, result.edge_label):
+        for u, v, lid in zip(edge_src, edge_dst, edge_label):
             g.add_edge(u, v, key=lid, action=str(result.labels[lid]), name=result.labels[lid].name)
         nx.write_graphml(g, path)
         return
@@ -50,7 +52,7 @@ def dump_graph(result: ExploreResult, path: Path) -> None:
             s = result.state(sid)
             colour = ', style=filled, fillcolor="#ffe8a8"' if any(srv.role == LEADER for srv in s.servers) else ""
             out.write(f'  {sid} [label="{sid}: {state_summary(s)}"{colour}];\n')
-        for u, v, lid in zip(result.edge_src, result.edge_dst, result.edge_label):
+        for u, v, lid in zip(edge_src, edge_dst, edge_label):
             label = str(result.labels[lid]).replace('"', "'")
             out.write(f'  {u} -> {v} [label="{label}", fontsize=7];\n')
         out.write("}\n")

@@ -13,6 +13,7 @@ describes it with an example.  `read_itf` checks everything it reads and raises
 """
 from __future__ import annotations
 
+import builtins
 import json
 from pathlib import Path
 from typing import Any, Optional
@@ -80,6 +81,11 @@ def _int(n: int) -> dict[str, str]:
     return {"#bigint": str(n)}
 
 
+def _int_or_nil(n: Optional[int]) -> dict[str, str] | str:
+    """raft.tla's Nil for None (no vote), else the integer."""
+    return "Nil" if n is None else _int(n)
+
+
 def _fn(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
     return {"#map": [[k, v] for k, v in pairs]}
 
@@ -89,12 +95,14 @@ def encode_message(m: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"mtype": m.mtype}
     for name, value in zip(m._fields[1:], m[1:]):
         key = _MSG_FIELDS[name]
-        if name == "mentries":
+        if name == "mentries" and isinstance(value, tuple):
             out[key] = [{"term": _int(e.term), "value": _int(e.value)} for e in value]
         elif isinstance(value, bool):
             out[key] = value
-        else:
+        elif isinstance(value, int):
             out[key] = _int(value)
+        else:
+            raise TypeError(f"{m.mtype}.{name}: expected an integer, got {value!r}")
     return out
 
 
@@ -110,7 +118,7 @@ def encode_state(s: State, action: Optional[Action], index: int) -> dict[str, An
         "#meta": {"index": index},
         "currentTerm": _fn([(_int(k), _int(srv[k].current_term)) for k in ids]),
         "state": _fn([(_int(k), srv[k].role) for k in ids]),
-        "votedFor": _fn([(_int(k), "Nil" if srv[k].voted_for is None else _int(srv[k].voted_for)) for k in ids]),
+        "votedFor": _fn([(_int(k), _int_or_nil(srv[k].voted_for)) for k in ids]),
         "log": _fn([(_int(k), [{"term": _int(e.term), "value": _int(e.value)} for e in srv[k].log]) for k in ids]),
         "commitIndex": _fn([(_int(k), _int(srv[k].commit_index)) for k in ids]),
         "votesResponded": _fn([(_int(k), {"#set": [_int(x) for x in sorted(srv[k].votes_responded)]}) for k in ids]),
@@ -149,6 +157,9 @@ def write_itf(path: Path, trace: Trace, params: Params, spec_name: str, descript
 
 
 class _Reader:
+    # The method `int` below shadows the builtin inside this class body, so the
+    # annotations after it name `builtins.int`.
+
     def __init__(self, where: str) -> None:
         self.where = where
 
@@ -175,7 +186,7 @@ class _Reader:
             out.append((pair[0], pair[1]))
         return out
 
-    def server_fn(self, v: Any, what: str, n: int) -> list[Any]:
+    def server_fn(self, v: Any, what: str, n: builtins.int) -> list[Any]:
         pairs = self.map(v, what)
         values: list[Any] = [None] * n
         seen = set()
@@ -189,7 +200,7 @@ class _Reader:
             raise self.fail(f"{what}: expected a value for each of the {n} servers, got {len(seen)}")
         return values
 
-    def set(self, v: Any, what: str) -> frozenset[int]:
+    def set(self, v: Any, what: str) -> frozenset[builtins.int]:
         if not (isinstance(v, dict) and set(v) == {"#set"} and isinstance(v["#set"], list)):
             raise self.fail(f"{what}: expected {{\"#set\": [...]}}")
         return frozenset(self.int(x, what) for x in v["#set"])

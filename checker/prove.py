@@ -23,6 +23,7 @@ How this works:
 """
 from __future__ import annotations
 
+import builtins
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
@@ -172,11 +173,13 @@ class InductionResult:
     obligations: list[Obligation] = field(default_factory=list)
     seconds: float = 0.0
 
-    @property
+    # The field `property` above shadows the builtin in this class body (for mypy;
+    # at run time an annotation alone binds no name), hence `builtins.property`.
+    @builtins.property
     def proved(self) -> bool:
         return all(o.status == "proved" for o in self.obligations)
 
-    @property
+    @builtins.property
     def failed(self) -> list[Obligation]:
         return [o for o in self.obligations if o.status == "failed"]
 

@@ -458,7 +458,7 @@ def _engine_results(data: ReportData) -> dict[str, dict[str, dict[str, Any]]]:
 
 def _property_rows(data: ReportData) -> list[tuple[str, str, str]]:
     """(name, kind, description) of every property any engine reported, in report order."""
-    rows = [(p.name, p.kind, p.description) for p in PROPERTIES]
+    rows: list[tuple[str, str, str]] = [(p.name, p.kind, p.description) for p in PROPERTIES]
     known = {r[0] for r in rows}
     for row in data.summary["properties"]:
         if row["name"] not in known:

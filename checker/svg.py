@@ -211,8 +211,8 @@ def sequence_diagram(
     details: list[str] = []
     for row in range(1, steps):
         parts = []
-        for k, (a, b) in enumerate(zip(trace[row - 1].state.servers, trace[row].state.servers)):
-            diffs = server_changes(a, b)
+        for k, (was, now) in enumerate(zip(trace[row - 1].state.servers, trace[row].state.servers)):
+            diffs = server_changes(was, now)
             if diffs:
                 parts.append(f"s{k}: " + "; ".join(diffs))
         details.append(" | ".join(parts) if parts else "(servers unchanged)")

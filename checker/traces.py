@@ -15,7 +15,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from leaderfollower.spec.raft import Action, RaftSpec, format_message
+from leaderfollower.spec.raft import Action, Arg, RaftSpec, format_message
 from leaderfollower.spec.state import ServerState, State
 
 from .explorer import ExploreResult, Finding, permute_message, permute_state
@@ -93,14 +93,17 @@ def permute_action(action: Action, perm: Sequence[int]) -> Action:
     """The action with its server arguments renamed by `perm` (messages renamed too)."""
     name, args = action
     if name in ("ClientRequest",):
-        return Action(name, (perm[args[0]], args[1]))  # type: ignore[index]
-    new_args: list[object] = []
+        server = args[0]
+        if isinstance(server, tuple):  # a message here would fail the index below anyway
+            raise TypeError(f"ClientRequest's first argument must be a server id, not {server!r}")
+        return Action(name, (perm[server], args[1]))
+    new_args: list[Arg] = []
     for a in args:
         if isinstance(a, tuple):
-            new_args.append(permute_message(a, perm))  # type: ignore[arg-type]
+            new_args.append(permute_message(a, perm))
         else:
             new_args.append(perm[a])
-    return Action(name, tuple(new_args))  # type: ignore[arg-type]
+    return Action(name, tuple(new_args))
 
 
 def replay(spec: RaftSpec, actions: Sequence[Action]) -> Trace:

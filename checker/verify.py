@@ -126,8 +126,9 @@ def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
     default: `checker.z3pdr`, the shortest violation or a proof at every depth,
     `holds-every-depth`) or `bmc` (unrolled to `z3_depth`, `holds-to-depth`).
     `z3_depth` is BMC's depth (default `config.Z3_BOUNDED_DEPTH`) and, for IC3, a
-    frontier to stop at (default: none); either is capped at the explored graph's
-    diameter when the explorer ran first, as every reachable state lies within it.
+    frontier to stop at (default: none).  BMC's depth is capped at the explored
+    graph's diameter when the explorer ran first, as every reachable state lies
+    within it; IC3 is not, as its answer is a proof, which no frontier stands for.
     `z3_seconds` is IC3's budget (default `config.Z3_IC3_SECONDS`); a run cut short
     reports `holds-to-depth` with the frontier it cleared.
     """
@@ -147,7 +148,7 @@ def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
         outcomes = bmc(ctx.spec, list(BMC_PROPERTIES), depth)
         figures["depth"] = depth
     else:
-        stop = asked if diameter is None else min(diameter, diameter if asked is None else asked)
+        stop = None if asked is None else int(asked)
         seconds = float(ctx.options.get("z3_seconds", Z3_IC3_SECONDS))
         bar = ctx.progress("z3-bounded") if ctx.progress else None
 
@@ -212,7 +213,7 @@ def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
             failed = result.failed
             reachable = [o for o in failed if o.cti is not None and o.cti.reachable]
             entry["status"] = "violated" if reachable else "unproved"
-            first = (reachable or failed or [None])[0]
+            first = reachable[0] if reachable else failed[0] if failed else None
             if first is not None and first.cti is not None:
                 entry["detail"] = f"{first.lemma} / {first.action}:\n" + format_cti(first.cti)
         props[name] = entry

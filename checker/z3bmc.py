@@ -165,7 +165,8 @@ class Domain:
 
 def state_keys(params: Params) -> list[Key]:
     """Every variable of a state, in a fixed order."""
-    n, out = params.servers, []
+    n = params.servers
+    out: list[Key] = []
     for i in range(n):
         out += [("term", i), ("role", i), ("voted_for", i), ("len", i), ("commit", i)]
         for k in range(1, params.max_log + 1):

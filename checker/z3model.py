@@ -442,7 +442,8 @@ class Z3Model:
         for key, _ in state_keys(self.n):
             if key[0] in ("log_term", "log_value"):
                 i = key[1]
-                for k in range(1, len(s.servers[i].log) + 1):  # type: ignore[index]
+                assert isinstance(i, int)  # (kind, server)
+                for k in range(1, len(s.servers[i].log) + 1):
                     eqs.append(sym[key][k] == c[key][k])  # type: ignore[index]
             elif key == ("inflight",) and not ghost:
                 continue

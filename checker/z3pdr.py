@@ -34,6 +34,7 @@ the property (`Certificate`).
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import time
@@ -45,7 +46,8 @@ import z3
 from leaderfollower.spec.raft import Action, RaftSpec
 from leaderfollower.spec.state import State
 
-from .z3bmc import BmcModel, BState, EncodingError, Key, PropertyDef, _same_state, property_defs
+from .z3bmc import BmcModel, BState, Key, PropertyDef, _same_state, property_defs
+from .z3model import EncodingError
 
 Cube = frozenset[int]
 """A conjunction of `variable = value` literals, by literal number."""
@@ -278,9 +280,13 @@ class Pdr:
             key, v = self.keys[self.lit_var[n]], self.lit_value[n]
             kind = key[0]
             if kind in ("vr", "vg", "next", "match"):
-                new_key: Key = (kind, pi[key[1]], pi[key[2]])  # type: ignore[index]
+                i, j = key[1], key[2]
+                assert isinstance(i, int) and isinstance(j, int)  # (kind, server, server)
+                new_key: Key = (kind, pi[i], pi[j])
             elif kind in ("term", "role", "voted_for", "len", "commit", "log_term", "log_value"):
-                new_key = (kind, pi[key[1]], *key[2:])  # type: ignore[index]
+                i = key[1]
+                assert isinstance(i, int)  # (kind, server, ...)
+                new_key = (kind, pi[i], *key[2:])
             else:
                 new_key = key
             if kind == "voted_for" and 0 < int(v) <= len(pi):
@@ -712,7 +718,7 @@ def run_pdr(
                 found[n] = PdrFinding(n, False, r.depth, r.seconds, proved=r.proved, invariant_clauses=r.invariant_clauses)
             break
         last = r.states[-1]
-        failing = [n for n in names if not holds_in(z, lambda sym, n=n: defs[n](z, sym), last)]
+        failing = [n for n in names if not holds_in(z, functools.partial(defs[n], z), last)]
         if not failing:
             raise PdrError(f"counterexample of {r.depth} steps violates none of {names}")
         for n in failing:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import reduce
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-import z3  # type: ignore[import-untyped]
+import z3
 
 from leaderfollower.spec.expr import agree_by_index, same_entry
 from leaderfollower.spec.invariants import Invariant, named_after

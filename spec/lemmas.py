@@ -16,11 +16,12 @@ is fixed), over message fields and log indexes with Z3 quantifiers.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-import z3  # type: ignore[import-untyped]
+import z3
 
 from . import invariants
 from .invariants import Invariant, named_after
@@ -366,7 +367,10 @@ def _py_ae_with_entry(s: State) -> list[AppendEntriesRequest]:
 def z3_entries_from_won_elections(z: "Z3Model", s: "Sym") -> z3.BoolRef:
     from leaderfollower.checker.z3model import field
 
-    out = [z.forall_index(1, s.len(k), lambda x, k=k: _won(z, s, s.log_term(k)[x])) for k in z.servers]
+    def won(x: z3.ArithRef, k: int) -> z3.BoolRef:
+        return _won(z, s, s.log_term(k)[x])
+
+    out = [z.forall_index(1, s.len(k), functools.partial(won, k=k)) for k in z.servers]
     for r, sent in _ae_records(z, s):
         out.append(z3.ForAll([r], z3.Implies(sent, _won(z, s, field(r, "mentry_term")))))
     return _all(out)
@@ -380,6 +384,9 @@ def py_entries_from_won_elections(spec: "RaftSpec", s: State) -> bool:
 def z3_leader_has_all_entries_of_its_term(z: "Z3Model", s: "Sym") -> z3.BoolRef:
     from leaderfollower.checker.z3model import Z_LEADER, field
 
+    def has_entry_of_term(x: z3.ArithRef, k: int, lead: int) -> z3.BoolRef:
+        return z3.Implies(s.log_term(k)[x] == s.term(lead), z3.And(x <= s.len(lead), _same_entry(s, k, lead, x)))
+
     out = []
     for lead in z.servers:
         is_leader = s.role(lead) == Z_LEADER
@@ -389,13 +396,7 @@ def z3_leader_has_all_entries_of_its_term(z: "Z3Model", s: "Sym") -> z3.BoolRef:
             out.append(
                 z3.Implies(
                     is_leader,
-                    z.forall_index(
-                        1,
-                        s.len(k),
-                        lambda x, k=k, lead=lead: z3.Implies(
-                            s.log_term(k)[x] == s.term(lead), z3.And(x <= s.len(lead), _same_entry(s, k, lead, x))
-                        ),
-                    ),
+                    z.forall_index(1, s.len(k), functools.partial(has_entry_of_term, k=k, lead=lead)),
                 )
             )
         for r, sent in _ae_records(z, s):
@@ -848,10 +849,13 @@ def py_append_entries_from_won_elections(spec: "RaftSpec", s: State) -> bool:
 def z3_no_append_entries_for_candidates(z: "Z3Model", s: "Sym") -> z3.BoolRef:
     from leaderfollower.checker.z3model import RECORDS, Z_CANDIDATE, field
 
+    def older_than_term(x: z3.ArithRef, j: int) -> z3.BoolRef:
+        return s.log_term(j)[x] < s.term(j)
+
     out = []
     for j in z.servers:
         cand = s.role(j) == Z_CANDIDATE
-        out.append(z3.Implies(cand, z.forall_index(1, s.len(j), lambda x, j=j: s.log_term(j)[x] < s.term(j))))
+        out.append(z3.Implies(cand, z.forall_index(1, s.len(j), functools.partial(older_than_term, j=j))))
         for k in z.servers:
             r = z3.Const("r", RECORDS["AppendEntriesRequest"])
             out.append(z3.ForAll([r], z3.Implies(z3.And(cand, s.sent("AppendEntriesRequest", j, k, r)), field(r, "mterm") != s.term(j))))
@@ -917,9 +921,12 @@ def py_log_terms_grow(spec: "RaftSpec", s: State) -> bool:
 def z3_terms_not_from_the_future(z: "Z3Model", s: "Sym") -> z3.BoolRef:
     from leaderfollower.checker.z3model import RECORDS, field
 
+    def not_after_term(x: z3.ArithRef, k: int) -> z3.BoolRef:
+        return s.log_term(k)[x] <= s.term(k)
+
     out = []
     for k in z.servers:
-        out.append(z.forall_index(1, s.len(k), lambda x, k=k: s.log_term(k)[x] <= s.term(k)))
+        out.append(z.forall_index(1, s.len(k), functools.partial(not_after_term, k=k)))
     for src in z.servers:
         for dst in z.servers:
             r = z3.Const("r", RECORDS["AppendEntriesRequest"])
@@ -964,8 +971,12 @@ def z3_terms_reached_by_quorum(z: "Z3Model", s: "Sym") -> z3.BoolRef:
     from leaderfollower.checker.z3model import Z_LEADER, field
 
     out = [z3.Implies(s.role(lead) == Z_LEADER, _quorum_reached(z, s, s.term(lead))) for lead in z.servers]
+
+    def reached(x: z3.ArithRef, k: int) -> z3.BoolRef:
+        return _quorum_reached(z, s, s.log_term(k)[x])
+
     for k in z.servers:
-        out.append(z.forall_index(1, s.len(k), lambda x, k=k: _quorum_reached(z, s, s.log_term(k)[x])))
+        out.append(z.forall_index(1, s.len(k), functools.partial(reached, k=k)))
     from leaderfollower.checker.z3model import RECORDS
 
     for src in z.servers:
