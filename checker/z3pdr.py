@@ -77,6 +77,8 @@ class PdrFinding:
     seconds: float
     proved: bool = False
     invariant_clauses: int = 0
+    invariant: list[Cube] = field(default_factory=list)
+    """The invariant's clauses, as the cubes they exclude (checked by `Certificate`)."""
     states: list[State] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
 
@@ -642,7 +644,7 @@ class Pdr:
             if fixed is not None:
                 inv = self.invariant(fixed + 1)
                 Certificate(self.z, prop).check(inv, self)
-                return PdrFinding(name, False, k, time.perf_counter() - start, proved=True, invariant_clauses=len(inv))
+                return PdrFinding(name, False, k, time.perf_counter() - start, proved=True, invariant_clauses=len(inv), invariant=inv)
 
 
 class Certificate:
@@ -715,7 +717,7 @@ def run_pdr(
         r = pdr.run("+".join(names), conj, max_depth=max_depth, deadline=deadline, start=start)
         if not r.violated:
             for n in names:
-                found[n] = PdrFinding(n, False, r.depth, r.seconds, proved=r.proved, invariant_clauses=r.invariant_clauses)
+                found[n] = PdrFinding(n, False, r.depth, r.seconds, proved=r.proved, invariant_clauses=r.invariant_clauses, invariant=r.invariant)
             break
         last = r.states[-1]
         failing = [n for n in names if not holds_in(z, functools.partial(defs[n], z), last)]
