@@ -42,7 +42,7 @@ minutes (docs/performance-z3.md).  IC3 covers every depth instead."""
 
 Z3_IC3_SECONDS = 1800.0
 """Default time budget of the ic3 engine.  It proves every always property of the
-default model at every depth in about 12 minutes here (docs/performance-z3.md); a run
+default model at every depth in 8 to 12 minutes here (docs/performance-z3.md); a run
 cut short reports the depth it cleared."""
 
 

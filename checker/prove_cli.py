@@ -32,7 +32,7 @@ DEFAULT_DEPTH = Z3_BOUNDED_DEPTH
 """Default depth of `--engine bmc` (`config.Z3_BOUNDED_DEPTH`, as verify's).  The issue
 asks for the default graph's diameter (52): out of BMC's reach, as each step costs 2x
 to 4x the one before.  The default engine, ic3, covers it and every depth beyond:
-it proves every always property of the default model in about 12 minutes here
+it proves every always property of the default model in 8 to 12 minutes here
 (docs/performance-z3.md)."""
 
 

@@ -178,7 +178,8 @@ def test_a_cube_that_leaves_a_slot_open_is_split_on_its_presence() -> None:
 
 def _variant_marks(name: str) -> list[pytest.MarkDecorator]:
     if name in ("vote-without-log-check", "accept-stale-term"):
-        return [pytest.mark.slow, pytest.mark.skipif(not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: 3 servers, 3 terms")]
+        # IC3 cleared 21 of vote-without-log-check's 25 steps in 3000 s (docs/z3.md): hours, if it ends.
+        return [pytest.mark.slow, pytest.mark.skipif(not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: 3 servers, 3 terms, over an hour")]
     if name == "stale-vote-counted":  # two message slots: about 8 minutes
         return [pytest.mark.slow, pytest.mark.skipif(not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: about 8 minutes")]
     if name == "vote-not-persisted":
