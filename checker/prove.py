@@ -64,6 +64,13 @@ class BmcOutcome:
     clauses: int = 0
     """ic3 only: the size of that invariant, in clauses."""
 
+    @builtins.property
+    def status(self) -> str:
+        """The result-document status: violated, holds-every-depth (IC3's proof) or holds-to-depth."""
+        if self.violated:
+            return "violated"
+        return "holds-every-depth" if self.proved else "holds-to-depth"
+
 
 def bmc(
     spec: RaftSpec,

@@ -101,7 +101,7 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "property": o.property,
         "engine": o.engine,
-        "status": "violated" if o.violated else ("holds-every-depth" if o.proved else "holds-to-depth"),
+        "status": o.status,
         "depth": o.depth,
         "seconds": round(o.seconds, 3),
     }

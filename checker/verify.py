@@ -163,13 +163,7 @@ def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
             figures["invariant_clauses"] = max(o.clauses for o in outcomes)
     props: dict[str, dict[str, Any]] = {}
     for outcome in outcomes:
-        entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth}
-        if outcome.violated:
-            entry["status"] = "violated"
-        elif outcome.proved:
-            entry["status"] = "holds-every-depth"
-        else:
-            entry["status"] = "holds-to-depth"
+        entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth, "status": outcome.status}
         if outcome.violated and outcome.trace is not None:
             entry["detail"] = format_trace(outcome.trace)
         props[outcome.property] = entry
