@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leaderfollower.checker.explore.search import ExploreResult, explore, permute_state
-from leaderfollower.checker.explore.traces import counterexample, trace_to
+from leaderfollower.checker.explore.traces import finding_trace, trace_to
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import PROPERTIES, type_ok
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
@@ -251,11 +251,10 @@ def test_an_exception_in_an_action_is_reported_as_action_raised() -> None:
     assert "become_leader" in finding.error  # where it was raised
     assert not result.complete and not result.ok
     # The trace leads to a state where the action raises: a quorum of votes, 8 steps.
-    trace = counterexample(result, finding)
-    assert len(trace) - 1 == 9 and trace[-1].action == finding.action
-    s = trace[-2].state
+    ft = finding_trace(result, finding)
+    assert ft.steps == 8 and ft.failed == finding.action
     with pytest.raises(IndexError):
-        result.spec.apply(s, finding.action)
+        result.spec.apply(ft.trace[-1].state, finding.action)
 
 
 class StopsAfterATimeout(RaftSpec):

@@ -24,7 +24,7 @@ from typing import Optional
 import pytest
 
 from leaderfollower.checker.explore.search import explore
-from leaderfollower.checker.explore.traces import counterexample
+from leaderfollower.checker.explore.traces import finding_trace
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import PROPERTIES, Property, property_by_name
 from leaderfollower.spec.raft import RaftSpec
@@ -104,7 +104,7 @@ def test_the_explorer_catches_the_variant_with_a_shortest_counterexample(name: s
     assert result.violations, f"{name}: no violation on {cls.catch_params.describe()}"
     finding = result.violations[0]
     assert finding.property == cls.breaks, f"{name}: expected {cls.breaks}, the explorer found {finding.property}"
-    trace = counterexample(result, finding)
+    trace = finding_trace(result, finding).trace
     assert len(trace) - 1 == PINNED_LENGTH[name]
     for prev, step in zip(trace, trace[1:]):
         assert step.action is not None

@@ -16,8 +16,8 @@ from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressB
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.explore.exports import ExportError, dump_graph
 from leaderfollower.checker.explore.search import ExploreResult
-from leaderfollower.checker.explore.traces import format_trace
-from leaderfollower.checker.jobs.check import finding_trace, run_check, summarise, write_traces
+from leaderfollower.checker.explore.traces import finding_trace, format_finding
+from leaderfollower.checker.jobs.check import run_check, summarise, write_traces
 from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
 
 def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None:
@@ -29,7 +29,7 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
     summary.add_row("time", f"{doc['seconds']:.2f} s")
     if doc["states_per_second"]:
         summary.add_row("states/s", f"{doc['states_per_second']:,}")
-    summary.add_row("search", "complete" if doc["complete"] else "stopped early")
+    summary.add_row("search", "complete" if doc["complete"] else _incomplete(doc))
     console.print(summary)
     props = Table(title="properties")
     for col in ("property", "kind", "status", "depth"):
@@ -49,6 +49,12 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
     console.print(cov)
     if doc["deadlocks"]:
         console.print(f"[bold red]deadlock[/]: {doc['deadlocks']} state(s) with no enabled action, e.g. state {result.deadlocks[0]}")
+
+
+def _incomplete(doc: dict[str, Any]) -> str:
+    if doc["incomplete_because"] == "actions raised":
+        return f"incomplete: actions raised in {doc['unexpanded_states']:,} state(s) (not fully expanded)"
+    return f"incomplete: {doc['incomplete_because']}"
 
 
 @click.command()
@@ -110,10 +116,13 @@ def check(
     elif not quiet:
         render(console, result, doc)
         for f in result.violations:
-            console.print(f"\n[bold red]{f.property} violated[/] after {len(finding_trace(result, f)) - 1} steps:")
-            if f.error:
-                console.print(f"  {f.action}: {f.error}" if f.kind == "error" else f"  {f.error}")
-            console.print(format_trace(finding_trace(result, f)), markup=False, highlight=False)
+            ft = finding_trace(result, f)
+            console.print(f"\n[bold red]{f.property} violated[/] after {ft.steps} steps:")
+            if ft.failed is not None:
+                console.print(f"  {ft.failed}: {ft.error}", markup=False, highlight=False)
+            elif f.error:
+                console.print(f"  {f.error}", markup=False, highlight=False)
+            console.print(format_finding(ft), markup=False, highlight=False)
             if f.property in trace_files:
                 click.echo(f"trace written to {trace_files[f.property]}")
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)

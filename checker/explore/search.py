@@ -38,7 +38,7 @@ from contextlib import contextmanager
 import traceback
 from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Generic, Iterator, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Generic, Iterator, Optional, Sequence, TypeVar, cast
 
 from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
@@ -80,7 +80,10 @@ class Finding:
     """A property's outcome: a violation or a witness, with the state it was found in.
 
     For an action property (or an exception in an action), `action` is the step that
-    broke it, taken from `state`.
+    broke it, taken from `state` (the stored representative: under symmetry a concrete
+    trace may reach a permutation of it, see `checker/explore/traces.py`).  For an action
+    property, `target` is the canonical key of the state the step led to, which tells
+    apart two successors that share one label.
     """
 
     property: str
@@ -88,6 +91,7 @@ class Finding:
     state: int
     action: Optional[Action] = None
     error: Optional[str] = None
+    target: Optional[Key] = None
 
 
 @dataclass
@@ -107,6 +111,7 @@ class ExploreResult:
     witnesses: dict[str, Finding]
     deadlocks: list[int]
     complete: bool
+    """Every reachable state within the bounds was stored and fully expanded."""
     labels: list[Action]
     parent: array[int]
     parent_label: array[int]
@@ -117,6 +122,23 @@ class ExploreResult:
     _store: "StateStore"
     _graph: Optional["nx.MultiDiGraph"] = field(default=None, repr=False)
     graph_seconds: float = 0.0
+    stopped_by: Optional[str] = None
+    """Why the search stopped before its queue was empty ("violation", "max-states"), if it did."""
+    unexpanded_states: int = 0
+    """States some of whose actions raised: their other successors were explored, these were not."""
+
+    @property
+    def incomplete_because(self) -> Optional[str]:
+        """Why the search is not complete, in a few words (None when it is)."""
+        if self.complete:
+            return None
+        if self.stopped_by == "violation":
+            return "stopped at a violation"
+        if self.stopped_by == "max-states":
+            return "state limit reached"
+        if self.unexpanded_states:
+            return "actions raised"
+        return "stopped early"
 
     @property
     def ok(self) -> bool:
@@ -411,15 +433,14 @@ def _explore(
                 counts.append(0)
         return k
 
+    def _spec_step(action: Action, t: State) -> Step:
+        ok = within_bounds(t)
+        raw = (*[server_id(x) for x in t.servers], bag_id(t.messages))
+        return (name_index(action.name), label_id(action) if ok else -1, raw, ok, -1)
+
     def spec_successors(s_key: Key, sid: int) -> list[Step]:
         """The transitions from a stored state, straight from the spec's `successors`."""
-        s = store.state(sid)
-        out: list[Step] = []
-        for action, t in successors(s):
-            ok = within_bounds(t)
-            raw = (*[server_id(x) for x in t.servers], bag_id(t.messages))
-            out.append((name_index(action.name), label_id(action) if ok else -1, raw, ok, -1))
-        return out
+        return [_spec_step(action, t) for action, t in successors(store.state(sid))]
 
     parent = array("i")
     parent_label = array("i")
@@ -465,9 +486,9 @@ def _explore(
     sometimes_seen: set[Key] = set()
     step_results: dict[tuple[int, int], tuple["bool | str", ...]] = {}
 
-    def report(prop: Property, sid: int, ok: "bool | str", action: Optional[Action] = None) -> None:
+    def report(prop: Property, sid: int, ok: "bool | str", action: Optional[Action] = None, target: Optional[Key] = None) -> None:
         if ok is not True and prop.name not in violated:
-            record_violation(Finding(prop.name, prop.kind, sid, action=action, error=None if ok is False else ok))
+            record_violation(Finding(prop.name, prop.kind, sid, action=action, error=None if ok is False else ok, target=target))
 
     # A cached result tuple is stored as () when every property held, the common case,
     # so that nothing needs reporting and the loops below have nothing to walk.
@@ -560,7 +581,8 @@ def _explore(
     steps_of = LocalSteps(spec, store, label_id, name_index).successors if memoise and init_in_bounds and local_steps_usable(spec) else spec_successors
 
     transitions = 0
-    complete = True
+    unexpanded = 0
+    stopped_by: Optional[str] = None
     head = 0
     stop = bool(violations) and stop_on_violation
     while head < len(keys) and not stop:
@@ -573,12 +595,18 @@ def _explore(
         try:
             outgoing = steps_of(s_key, sid)
         except NonLocalAction as exc:  # the spec's local_actions declaration is wrong: say where
+            # Memoised answers may be wrong anywhere now; the search cannot be complete.
             record_violation(Finding("LocalActions", "error", sid, action=exc.action, error=str(exc)))
+            unexpanded += 1
             outgoing = []
-        except Exception:  # an action raised: report it like a violation, with the culprit
-            action, message = _find_raising_action(spec, store.state(sid))
+        except Exception as exc:  # an action raised: report it like a violation, with the culprit
+            # Explore the successors of the actions that did not raise; this state is
+            # not fully expanded, so the search will not be complete.
+            pairs, failures = _guarded_successors(spec, store.state(sid))
+            action, message = failures[0] if failures else (None, describe_exception(exc))
             record_violation(Finding("ActionRaised", "error", sid, action=action, error=message))
-            outgoing = []
+            unexpanded += 1
+            outgoing = [_spec_step(action_, t) for action_, t in pairs]
         else:
             if not outgoing:
                 deadlocks.append(sid)
@@ -588,6 +616,7 @@ def _explore(
                 continue
             bounded_count[name] += 1
             transitions += 1
+            key = canonicalise(raw) if symmetric else raw
             if steps and pos < n:  # pos == n: a network action, no server changed
                 for k in ((pos,) if pos >= 0 else range(n)):
                     if raw[k] != s_key[k]:
@@ -598,8 +627,7 @@ def _explore(
                             results = passed(tuple(_safe_eval_step(prop, spec, before, after) for prop in steps))
                             step_results[pair] = results
                         for prop, good in zip(steps, results):
-                            report(prop, sid, good, labels[lid])
-            key = canonicalise(raw) if symmetric else raw
+                            report(prop, sid, good, labels[lid], key)
             tid = seen.get(key)
             if tid is None:
                 tid = len(keys)
@@ -620,10 +648,12 @@ def _explore(
         if violations and stop_on_violation:
             stop = True
         if max_states is not None and len(keys) >= max_states:
-            complete = head >= len(keys)
+            if head < len(keys):
+                stopped_by = "max-states"
             break
-    if stop:
-        complete = False
+    if stop and stopped_by is None:
+        stopped_by = "violation"
+    complete = stopped_by is None and unexpanded == 0
     search_seconds = time.perf_counter() - start
     if progress is not None:
         progress(Progress(len(keys), transitions, max(depth) if depth else 0, len(keys) - head, search_seconds))
@@ -649,6 +679,8 @@ def _explore(
         edge_dst=dst_arr,
         edge_label=lab_arr,
         _store=store,
+        stopped_by=stopped_by,
+        unexpanded_states=unexpanded,
     )
     return result
 
@@ -676,8 +708,18 @@ def _safe_eval_step(prop: Property, spec: RaftSpec, before: ServerState, after: 
         return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
 
 
-def _find_raising_action(spec: RaftSpec, s: State) -> tuple[Optional[Action], str]:
-    """Re-run every action from s one by one to name the one that raised, and its error."""
+def describe_exception(exc: BaseException) -> str:
+    """`Type: message (at file:line in function)`: an exception an action raised, and where."""
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ is not None else None
+    at = f" (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno} in {where.name})" if where is not None else ""
+    return f"{type(exc).__name__}: {exc}{at}"
+
+
+def _action_calls(spec: RaftSpec, s: State) -> list[tuple[Action, Callable[[], object]]]:
+    """Every action of raft.tla's Next from s as a call of its own, in `successors` order.
+
+    A receive's call returns (handler name, state) or None; the others a state or None.
+    """
     calls: list[tuple[Action, Callable[[], object]]] = []
     by_server = [server_actions(spec, i) for i in spec.server_ids]
     for kind in range(len(SERVER_KINDS)):
@@ -687,11 +729,38 @@ def _find_raising_action(spec: RaftSpec, s: State) -> tuple[Optional[Action], st
         calls.append((Action("Receive", (m,)), functools.partial(spec.receive, s, m)))
     for m, _ in s.messages:
         calls.append((Action("DuplicateMessage", (m,)), functools.partial(spec.duplicate_message, s, m)))
+    for m, _ in s.messages:
         calls.append((Action("DropMessage", (m,)), functools.partial(spec.drop_message, s, m)))
-    for action, call in calls:
+    return calls
+
+
+def _guarded_successors(spec: RaftSpec, s: State) -> tuple[list[tuple[Action, State]], list[tuple[Optional[Action], str]]]:
+    """The successors of s from the actions that do not raise, and each action that raised with its error.
+
+    Only a spec that keeps `RaftSpec.successors` can be taken apart action by action;
+    for another, nothing is returned but the error of its `successors`.
+    """
+    if type(spec).successors is not RaftSpec.successors:
         try:
-            call()
+            list(spec.successors(s))
         except Exception as exc:
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            return action, f"{type(exc).__name__}: {exc} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno} in {where.name})"
-    return None, "an action raised, but not when run again on its own"
+            return [], [(None, describe_exception(exc))]
+        return [], [(None, "an action raised, but not when run again")]
+    pairs: list[tuple[Action, State]] = []
+    failures: list[tuple[Optional[Action], str]] = []
+    for action, call in _action_calls(spec, s):
+        try:
+            got = call()
+        except Exception as exc:
+            failures.append((action, describe_exception(exc)))
+            continue
+        if got is None:
+            continue
+        if isinstance(got, State):
+            pairs.append((action, got))
+        else:  # a receive: the handler that ran, and its state
+            handler, t = cast(tuple[str, State], got)
+            pairs.append((Action(handler, action.args), t))
+    if not failures:
+        failures.append((None, "an action raised, but not when run again on its own"))
+    return pairs, failures

@@ -131,26 +131,33 @@ def encode_state(s: State, action: Optional[Action], index: int) -> dict[str, An
     }
 
 
-def to_itf(trace: Trace, params: Params, spec_name: str, description: str = "") -> dict[str, Any]:
-    """A whole trace as an ITF document."""
+def to_itf(trace: Trace, params: Params, spec_name: str, description: str = "", raised: Optional[tuple[Action, str]] = None) -> dict[str, Any]:
+    """A whole trace as an ITF document.
+
+    `raised`: an action that raised an exception in the last state, and the exception;
+    it led to no state, so it is written in `#meta.raised`, not as a state.
+    """
+    meta: dict[str, Any] = {
+        "format": "ITF",
+        "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
+        "source": "leaderfollower",
+        "leaderfollower-trace-version": FORMAT_VERSION,
+        "spec": spec_name,
+        "params": params.to_dict(),
+        "description": description,
+    }
+    if raised is not None:
+        meta["raised"] = {"action": str(raised[0]), "error": raised[1]}
     return {
-        "#meta": {
-            "format": "ITF",
-            "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
-            "source": "leaderfollower",
-            "leaderfollower-trace-version": FORMAT_VERSION,
-            "spec": spec_name,
-            "params": params.to_dict(),
-            "description": description,
-        },
+        "#meta": meta,
         "vars": VARS,
         "states": [encode_state(step.state, step.action, k) for k, step in enumerate(trace)],
     }
 
 
-def write_itf(path: Path, trace: Trace, params: Params, spec_name: str, description: str = "") -> None:
-    """Write a trace as an ITF JSON file."""
-    path.write_text(json.dumps(to_itf(trace, params, spec_name, description), indent=1) + "\n")
+def write_itf(path: Path, trace: Trace, params: Params, spec_name: str, description: str = "", raised: Optional[tuple[Action, str]] = None) -> None:
+    """Write a trace as an ITF JSON file (`raised`: see `to_itf`)."""
+    path.write_text(json.dumps(to_itf(trace, params, spec_name, description, raised), indent=1) + "\n")
 
 
 # ------------------------------------------------------------------ reading

@@ -14,8 +14,8 @@ from typing import Any, Optional
 from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
 
 from leaderfollower.checker.explore.search import ExploreResult, Finding, ProgressFn, explore
+from leaderfollower.checker.explore.traces import finding_trace
 from leaderfollower.checker.formats.itf import write_itf
-from leaderfollower.checker.explore.traces import Trace, counterexample, trace_to
 
 DOC_VERSION = 1
 
@@ -31,13 +31,6 @@ def run_check(
     return explore(spec, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress)
 
 
-def finding_trace(result: ExploreResult, finding: Finding) -> Trace:
-    """The concrete trace of a violation or a witness."""
-    if finding.kind == "sometimes":
-        return trace_to(result, finding.state)
-    return counterexample(result, finding)
-
-
 def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
     """One record per property (and one per action error): name, kind, status, depth."""
     violated = {f.property: f for f in result.violations}
@@ -47,7 +40,7 @@ def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
         if prop.name in violated:
             f = violated[prop.name]
             row["status"] = "violated"
-            row["depth"] = int(result.depth[f.state]) + (1 if f.action is not None else 0)
+            row["depth"] = int(result.depth[f.state]) + (1 if f.action is not None else 0)  # an action property's bad step
             if f.error:
                 row["error"] = f.error
         elif prop.kind == "sometimes":
@@ -62,14 +55,18 @@ def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
         rows.append(row)
     for f in result.violations:
         if f.kind == "error":
+            # Named as in the concrete trace (under symmetry the stored state may be a
+            # permutation of it); the depth is the state's, as TLC counts an evaluation error.
+            ft = finding_trace(result, f) if f.action is not None else None
+            action, error = (ft.failed, ft.error) if ft is not None else (f.action, f.error)
             rows.append(
                 {
                     "name": f.property,
                     "kind": "error",
                     "description": "an action raised an exception",
                     "status": "violated",
-                    "depth": int(result.depth[f.state]) + 1,
-                    "error": f"{f.action}: {f.error}",
+                    "depth": int(result.depth[f.state]),
+                    "error": f"{action}: {error}" if action is not None else str(error),
                 }
             )
     return rows
@@ -86,6 +83,8 @@ def summarise(result: ExploreResult, trace_files: Optional[dict[str, str]] = Non
         "params": spec.params.to_dict(),
         "ok": result.ok,
         "complete": result.complete,
+        "incomplete_because": result.incomplete_because,
+        "unexpanded_states": result.unexpanded_states,
         "distinct_states": result.distinct_states,
         "transitions": result.transitions,
         "diameter": result.diameter,
@@ -114,10 +113,11 @@ def write_traces(result: ExploreResult, directory: Path, include_witnesses: bool
     if include_witnesses:
         findings += list(result.witnesses.values())
     for f in findings:
-        trace = finding_trace(result, f)
+        ft = finding_trace(result, f)
         prefix = "witness" if f.kind == "sometimes" else "counterexample"
         path = directory / f"{prefix}-{f.property}.itf.json"
         what = f"{'witness of' if f.kind == 'sometimes' else 'violation of'} {f.property}"
-        write_itf(path, trace, result.spec.params, result.spec.name, what)
+        raised = (ft.failed, ft.error or "") if ft.failed is not None else None
+        write_itf(path, ft.trace, result.spec.params, result.spec.name, what, raised=raised)
         written[f.property] = str(path)
     return written

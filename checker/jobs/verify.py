@@ -19,10 +19,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 from leaderfollower.spec.raft import RaftSpec
 
-from leaderfollower.checker.jobs.check import finding_trace, summarise
+from leaderfollower.checker.jobs.check import summarise
 from leaderfollower.checker.explore.search import ExploreResult, explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
-from leaderfollower.checker.explore.traces import format_trace
+from leaderfollower.checker.explore.traces import finding_trace, format_finding, format_trace
 
 RESULT_FORMAT = "leaderfollower-result"
 RESULT_VERSION = 1
@@ -78,9 +78,9 @@ def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
             entry["depth"] = row["depth"]
         if row["status"] == "violated":
             finding = next(f for f in result.violations if f.property == row["name"])
-            trace = finding_trace(result, finding)
-            entry["trace_length"] = len(trace) - 1
-            entry["detail"] = format_trace(trace)
+            ft = finding_trace(result, finding)
+            entry["trace_length"] = ft.steps
+            entry["detail"] = format_finding(ft)
         props[row["name"]] = entry
     covered = sum(1 for c in doc["coverage"].values() if c["within_bounds"])
     figures = {

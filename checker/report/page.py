@@ -27,10 +27,10 @@ from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 from leaderfollower.checker.report import svg
-from leaderfollower.checker.jobs.check import finding_trace, summarise
+from leaderfollower.checker.jobs.check import summarise
 from leaderfollower.checker.explore.search import ExploreResult, Finding, ProgressFn, explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
-from leaderfollower.checker.explore.traces import Trace, TraceError, format_trace, replay
+from leaderfollower.checker.explore.traces import Trace, TraceError, finding_trace, format_finding, format_trace, replay
 from leaderfollower.checker.jobs.verify import GOOD_STATUSES, tool_versions
 
 esc = svg.esc
@@ -174,7 +174,8 @@ class ReportData:
 
 
 def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
-    trace = finding_trace(result, finding)
+    ft = finding_trace(result, finding)
+    trace = ft.trace
     prop = next((p for p in result.properties if p.name == finding.property), None)
     description = prop.description if prop else (finding.error or "an action raised an exception")
     if finding.kind == "sometimes":
@@ -188,7 +189,7 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
             note += f" At the highlighted step a read served by each server: {reads}."
     else:
         kind, label = "violation", f"{finding.property} violated at step {len(trace) - 1}"
-        note = finding.error or ""
+        note = f"{ft.failed} raised {ft.error}" if ft.failed is not None else finding.error or ""
     diagram = svg.sequence_diagram(
         trace,
         title=f"{'witness of' if kind == 'witness' else 'counterexample to'} {finding.property} ({result.spec.name})",
@@ -196,7 +197,7 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
         highlight_label=label,
         highlight_kind=kind,
     )
-    return TraceFigure(finding.property, kind, description, note, trace, diagram, format_trace(trace))
+    return TraceFigure(finding.property, kind, description, note, trace, diagram, format_finding(ft))
 
 
 VARIANT_MAX_STATES = 3_000_000
