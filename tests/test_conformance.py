@@ -21,7 +21,8 @@ from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.formats.itf import read_itf
 from leaderfollower.checker.explore.traces import trace_to
 from leaderfollower.spec.params import PRESETS, Params
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 
 TINY = PRESETS["tiny"]
 TINY_SYM = Params(servers=2, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)

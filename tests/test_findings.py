@@ -23,13 +23,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from leaderfollower.checker.cli.main import main
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import TraceError, finding_trace, trace_to
 from leaderfollower.checker.formats.itf import read_itf
 from leaderfollower.checker.jobs.check import property_statuses
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import PROPERTIES, commit_within_log
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
 TINY = PRESETS["tiny"]

@@ -25,7 +25,8 @@ import z3
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli.main import main
-from leaderfollower.checker.explore.search import explore, permute_state
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.explore.store import permute_state
 from leaderfollower.checker.z3.prove import ic3
 from leaderfollower.checker.explore.traces import replay
 from leaderfollower.checker.z3.bmc import PROPERTIES, BmcModel, BState, property_defs

@@ -11,12 +11,14 @@ import pytest
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli.main import main
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.z3.prove import IMPLIED, explorer_reach, prove_inductive
 from leaderfollower.checker.z3.lemmas import COMMITMENT_LEMMAS, DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
-from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 

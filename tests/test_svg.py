@@ -7,10 +7,12 @@ import pytest
 
 from leaderfollower.checker.report import svg
 from leaderfollower.checker.explore.traces import finding_trace
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import replay
 from leaderfollower.spec.params import PRESETS, Params
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import RequestVoteRequest
 
 SVG = "{http://www.w3.org/2000/svg}"

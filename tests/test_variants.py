@@ -151,8 +151,8 @@ def test_vote_without_log_check_grants_a_candidate_with_an_older_log() -> None:
     raft, bug = _both(VoteWithoutLogCheck)
     m = RequestVoteRequest("RequestVoteRequest", 3, 0, 0, 1, 0)
     s = State((srv(3, log=(Entry(2, 0),)), srv(3, CANDIDATE), srv(3)), bag_add((), m))
-    assert raft.receive(s, m)[1].servers[0].voted_for is None  # type: ignore[index]
-    assert bug.receive(s, m)[1].servers[0].voted_for == 1  # type: ignore[index]
+    assert raft.receive(s, m)[0][1].servers[0].voted_for is None
+    assert bug.receive(s, m)[0][1].servers[0].voted_for == 1
 
 
 def test_vote_not_persisted_forgets_the_vote_on_restart() -> None:
@@ -173,8 +173,8 @@ def test_accept_stale_term_takes_entries_from_an_older_leader() -> None:
     raft, bug = _both(AcceptStaleTerm)
     m = AppendEntriesRequest("AppendEntriesRequest", 2, 0, 0, (Entry(2, 0),), 0, 1, 0)
     s = State((srv(3), srv(2, LEADER, 1, (Entry(2, 0),)), srv(3)), bag_add((), m))
-    assert raft.receive(s, m)[1].servers[0].log == ()  # type: ignore[index]  # rejected
-    assert bug.receive(s, m)[1].servers[0].log == (Entry(2, 0),)  # type: ignore[index]
+    assert raft.receive(s, m)[0][1].servers[0].log == ()  # rejected
+    assert bug.receive(s, m)[0][1].servers[0].log == (Entry(2, 0),)
 
 
 def test_non_majority_quorum_counts_half_as_a_quorum() -> None:
@@ -190,9 +190,9 @@ def test_stale_vote_counted_tallies_a_vote_from_an_older_term() -> None:
     m = RequestVoteResponse("RequestVoteResponse", 2, True, 1, 0)
     me = srv(3, CANDIDATE, votes_responded=frozenset({0}), votes_granted=frozenset({0}))
     s = State((me, srv(2, voted_for=0), srv(3)), bag_add((), m))
-    name, after = raft.receive(s, m)  # type: ignore[misc]
-    assert name == "DropStaleResponse" and after.servers[0].votes_granted == frozenset({0})
-    name, after = bug.receive(s, m)  # type: ignore[misc]
+    ((action, after),) = raft.receive(s, m)
+    assert action.name == "DropStaleResponse" and after.servers[0].votes_granted == frozenset({0})
+    ((action, after),) = bug.receive(s, m)
     assert after.servers[0].votes_granted == frozenset({0, 1})
     assert bug.become_leader(after, 0) is not None
 

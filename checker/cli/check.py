@@ -15,9 +15,9 @@ from leaderfollower.spec.params import PRESETS
 from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, build_params, fail_usage
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.explore.exports import ExportError, dump_graph
-from leaderfollower.checker.explore.search import ExploreResult
+from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
-from leaderfollower.checker.jobs.check import run_check, summarise, write_traces
+from leaderfollower.checker.jobs.check import PropertySelectionError, run_check, select_properties, summarise, write_traces
 from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
 
 def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None:
@@ -61,6 +61,8 @@ def _incomplete(doc: dict[str, Any]) -> str:
 @click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
 @click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft, a shipped variant, FILE.py:Class or module:Class.")
 @model_options
+@click.option("--property", "only", multiple=True, metavar="NAME", help="Check only this property (repeatable; default: every property).")
+@click.option("--skip-property", "skip", multiple=True, metavar="NAME", help="Do not check this property (repeatable).")
 @click.option("--no-graph", is_flag=True, help="Keep only what shortest counterexamples need (for large runs).")
 @click.option("--continue", "keep_going", is_flag=True, help="Do not stop at the first violation; find each property's.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
@@ -71,6 +73,8 @@ def _incomplete(doc: dict[str, Any]) -> str:
 def check(
     preset: str,
     spec_ref: str,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
     no_graph: bool,
     keep_going: bool,
     as_json: bool,
@@ -92,13 +96,16 @@ def check(
             raise UsageError("--dump-graph needs the graph; drop --no-graph")
         if dump_graph is not None and dump_graph.suffix.lower() not in (".graphml", ".dot", ".gv"):
             raise UsageError(f"--dump-graph {dump_graph}: unknown extension {dump_graph.suffix or '(none)'}; use .graphml, .dot or .gv")
+        spec = spec_cls(params)
+        properties = select_properties(spec, only, skip)
     except (UsageError, SpecLoadError) as exc:
         fail_usage(str(exc))
-    spec = spec_cls(params)
+    except PropertySelectionError as exc:
+        fail_usage(f"--property/--skip-property: {exc}")
     console = Console()
     bar = ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
-        result = run_check(spec, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar)
+        result = run_check(spec, properties=properties, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar)
     finally:
         bar.close()
     trace_dir = dump_traces

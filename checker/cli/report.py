@@ -21,7 +21,7 @@ from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.variants import VARIANTS
 
 from leaderfollower.checker.jobs.config import ConfigError, load_config, params_from_table
-from leaderfollower.checker.explore.search import Progress
+from leaderfollower.checker.explore.result import Progress
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report

@@ -21,10 +21,13 @@ import itertools
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from leaderfollower.spec.raft import Action, Arg, RaftSpec, format_message
+from leaderfollower.spec.actions import ACTION_BY_NAME, Action, Arg, ArgKind, format_message
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ServerState, State
 
-from leaderfollower.checker.explore.search import ExploreResult, Finding, describe_exception, permute_message, permute_state
+from leaderfollower.checker.explore.result import ExploreResult, Finding
+from leaderfollower.checker.explore.search import describe_exception
+from leaderfollower.checker.explore.store import permute_message, permute_state
 
 
 @dataclass(frozen=True)
@@ -114,20 +117,22 @@ def perm_between(stored: State, concrete: State) -> Optional[tuple[int, ...]]:
 
 
 def permute_action(action: Action, perm: Sequence[int]) -> Action:
-    """The action with its server arguments renamed by `perm` (messages renamed too)."""
-    name, args = action
-    if name in ("ClientRequest",):
-        server = args[0]
-        if isinstance(server, tuple):  # a message here would fail the index below anyway
-            raise TypeError(f"ClientRequest's first argument must be a server id, not {server!r}")
-        return Action(name, (perm[server], args[1]))
+    """The action with its server arguments renamed by `perm` (messages renamed too, values kept).
+
+    An action the table does not know (a user's `successors` may label its own) has its
+    integer arguments taken as servers.
+    """
+    row = ACTION_BY_NAME.get(action.name)
+    kinds = row.args if row is not None else (ArgKind.SERVER,) * len(action.args)
     new_args: list[Arg] = []
-    for a in args:
+    for kind, a in zip(kinds, action.args):
         if isinstance(a, tuple):
             new_args.append(permute_message(a, perm))
-        else:
+        elif kind is ArgKind.SERVER:
             new_args.append(perm[a])
-    return Action(name, tuple(new_args))
+        else:
+            new_args.append(a)
+    return Action(action.name, tuple(new_args))
 
 
 def replay(spec: RaftSpec, actions: Sequence[Action]) -> Trace:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.raft import ACTION_NAMES, Action
+from leaderfollower.spec.actions import ACTION_BY_NAME, ACTION_NAMES, Action, ArgKind
 from leaderfollower.spec.state import (
     ROLES,
     AppendEntriesRequest,
@@ -281,19 +281,20 @@ def decode_state(doc: dict[str, Any], n: int, where: str) -> tuple[Optional[Acti
     action: Optional[Action] = None
     name = doc.get("mbt::actionTaken", "init")
     if name != "init":
-        if name not in ACTION_NAMES:
-            raise r.fail(f"mbt::actionTaken: unknown action {name!r}")
+        row = ACTION_BY_NAME.get(name) if isinstance(name, str) else None
+        if row is None:
+            raise r.fail(f"mbt::actionTaken: unknown action {name!r}; expected one of {', '.join(ACTION_NAMES)}")
         picks = doc.get("mbt::nondetPicks", {})
         if not isinstance(picks, dict):
             raise r.fail("mbt::nondetPicks: expected a record")
+        if set(picks) != {f"arg{pos}" for pos in range(row.arity)}:
+            raise r.fail(f"mbt::nondetPicks: {row.name} takes {row.arity} argument(s) arg0..arg{row.arity - 1}, got {', '.join(sorted(picks)) or 'none'}")
         args: list[Any] = []
-        for pos in range(len(picks)):
+        for pos, kind in enumerate(row.args):
             key = f"arg{pos}"
-            if key not in picks:
-                raise r.fail(f"mbt::nondetPicks: missing {key}")
             v = picks[key]
-            args.append(r.message(v, f"mbt::nondetPicks.{key}") if isinstance(v, dict) and "mtype" in v else r.int(v, key))
-        action = Action(name, tuple(args))
+            args.append(r.message(v, f"mbt::nondetPicks.{key}") if kind is ArgKind.MESSAGE else r.int(v, key))
+        action = Action(row.name, tuple(args))
     return action, State(servers, tuple(bag))
 
 
@@ -323,9 +324,9 @@ def read_itf(path: Path) -> tuple[dict[str, Any], Trace]:
         raise TraceFormatError(f"{where}: cannot tell the number of servers (no #meta.params.servers)")
     trace: Trace = []
     for k, state_doc in enumerate(doc["states"]):
-        action, state = decode_state(state_doc, n, f"{where}: state {k}")
-        if k == 0 and action is not None:
+        if k == 0 and isinstance(state_doc, dict) and state_doc.get("mbt::actionTaken", "init") != "init":
             raise TraceFormatError(f"{where}: state 0: the first state must be the initial one (action 'init')")
+        action, state = decode_state(state_doc, n, f"{where}: state {k}")
         if k > 0 and action is None:
             raise TraceFormatError(f"{where}: state {k}: mbt::actionTaken is missing")
         trace.append(Step(action, state))

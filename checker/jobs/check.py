@@ -9,26 +9,45 @@ the depth and the concrete trace.  Printing lives in `render`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES
+from leaderfollower.spec.properties import PROPERTIES, Property
+from leaderfollower.spec.raft import RaftSpec
 
-from leaderfollower.checker.explore.search import ExploreResult, Finding, ProgressFn, explore
+from leaderfollower.checker.explore.result import ExploreResult, Finding, ProgressFn
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import finding_trace
 from leaderfollower.checker.formats.itf import write_itf
 
 DOC_VERSION = 1
 
 
+class PropertySelectionError(ValueError):
+    """`--property`/`--skip-property` named a property the spec does not have; the message says which."""
+
+
+def select_properties(spec: RaftSpec, only: Sequence[str] = (), skip: Sequence[str] = ()) -> tuple[Property, ...]:
+    """The spec's properties (a variant's own list, or every property), narrowed to `only`
+    (if any are named) and without `skip`, in report order."""
+    props: tuple[Property, ...] = tuple(getattr(spec, "properties", PROPERTIES))
+    known = [p.name for p in props]
+    for name in (*only, *skip):
+        if name not in known:
+            raise PropertySelectionError(f"unknown property {name!r}; known: {', '.join(known)}")
+    return tuple(p for p in props if (not only or p.name in only) and p.name not in skip)
+
+
 def run_check(
     spec: RaftSpec,
     *,
+    properties: Optional[Sequence[Property]] = None,
     keep_graph: bool = True,
     stop_on_violation: bool = True,
     progress: Optional[ProgressFn] = None,
 ) -> ExploreResult:
-    """Explore the spec's model and check its properties."""
-    return explore(spec, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress)
+    """Explore the spec's model and check its properties (default: all of them)."""
+    return explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress)
 
 
 def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:

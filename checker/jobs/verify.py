@@ -20,7 +20,8 @@ from xml.sax.saxutils import escape, quoteattr
 from leaderfollower.spec.raft import RaftSpec
 
 from leaderfollower.checker.jobs.check import summarise
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.explore.traces import finding_trace, format_finding, format_trace
 

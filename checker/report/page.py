@@ -28,7 +28,8 @@ from leaderfollower.spec.variants import VARIANTS
 
 from leaderfollower.checker.report import svg
 from leaderfollower.checker.jobs.check import summarise
-from leaderfollower.checker.explore.search import ExploreResult, Finding, ProgressFn, explore
+from leaderfollower.checker.explore.result import ExploreResult, Finding, ProgressFn
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.explore.traces import Trace, TraceError, finding_trace, format_finding, format_trace, replay
 from leaderfollower.checker.jobs.verify import GOOD_STATUSES, tool_versions

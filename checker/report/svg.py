@@ -25,7 +25,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
-from leaderfollower.spec.raft import Action
+from leaderfollower.spec.actions import ACTION_BY_NAME, Action, ActionName, Actor, ArgKind
 from leaderfollower.spec.state import (
     CANDIDATE,
     FOLLOWER,
@@ -41,7 +41,7 @@ from leaderfollower.spec.state import (
 from leaderfollower.checker.explore.traces import Step, server_changes
 
 if TYPE_CHECKING:
-    from leaderfollower.checker.explore.search import ExploreResult
+    from leaderfollower.checker.explore.result import ExploreResult
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -53,7 +53,6 @@ MESSAGE_COLOURS: dict[str, str] = {
     "AppendEntriesRequest": "#1f6fc5",
     "AppendEntriesResponse": "#5aa0e6",
 }
-NETWORK_ACTIONS = ("DuplicateMessage", "DropMessage")
 FONT = "font-family:DejaVu Sans,Verdana,Arial,sans-serif"
 
 
@@ -102,7 +101,8 @@ def message_label(m: Message) -> str:
 
 def actor_of(action: Action) -> Optional[int]:
     """The server that takes an action (the recipient for a handler); None for network faults."""
-    if action.name in NETWORK_ACTIONS:
+    row = ACTION_BY_NAME.get(action.name)  # None: an action of a user's own successors
+    if row is not None and row.actor is Actor.NETWORK:
         return None
     first = action.args[0]
     if isinstance(first, int):
@@ -113,10 +113,12 @@ def actor_of(action: Action) -> Optional[int]:
 def box_label(action: Action) -> str:
     """The short text inside an action's box."""
     name, args = action
-    if name in ("RequestVote", "AppendEntries"):
+    row = ACTION_BY_NAME.get(name)
+    kinds = row.args if row is not None else ()
+    if kinds == (ArgKind.SERVER, ArgKind.SERVER):  # RequestVote, AppendEntries: to whom
         return f"{name} \u2192 s{args[1]}"
-    if name == "ClientRequest":
-        return f"ClientRequest v{args[1]}"
+    if kinds == (ArgKind.SERVER, ArgKind.VALUE):  # ClientRequest: which value
+        return f"{name} v{args[1]}"
     return str(name)
 
 
@@ -162,7 +164,7 @@ def _arrows(trace: Sequence[Step]) -> list[_Arrow]:
         for m in sorted(set(before) | set(after)):
             delta = after.get(m, 0) - before.get(m, 0)
             for _ in range(max(delta, 0)):
-                a = _Arrow(m, row, None, duplicate=action is not None and action.name == "DuplicateMessage")
+                a = _Arrow(m, row, None, duplicate=action is not None and action.name == ActionName.DuplicateMessage)
                 arrows.append(a)
                 open_sends[m].append(a)
             for _ in range(max(-delta, 0)):
@@ -172,7 +174,7 @@ def _arrows(trace: Sequence[Step]) -> list[_Arrow]:
                     a = _Arrow(m, 0, None)
                     arrows.append(a)
                 a.dst_row = row
-                a.dropped = action is not None and action.name == "DropMessage"
+                a.dropped = action is not None and action.name == ActionName.DropMessage
     return arrows
 
 
@@ -278,7 +280,7 @@ def sequence_diagram(
             out.append(
                 f'<g class="action"><title>{esc(full)}</title>'
                 f'<rect x="{net_x - 34:.1f}" y="{y - 11:.1f}" width="68" height="22" rx="11" fill="#fff8c5" stroke="#bf8700"/>'
-                + _text(net_x, y + 4, "drop" if step.action.name == "DropMessage" else "dup", size=10, anchor="middle")
+                + _text(net_x, y + 4, "drop" if step.action.name == ActionName.DropMessage else "dup", size=10, anchor="middle")
                 + "</g>"
             )
         else:

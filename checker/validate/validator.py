@@ -43,14 +43,13 @@ from typing import Any, Iterable, Optional, Sequence
 
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import PROPERTIES, Property
-from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec, format_message
+from leaderfollower.spec.actions import ACTION_BY_NAME, ACTION_NAMES, ACTIONS, Action, ActionName, Actor, ArgKind, action_def, format_message
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ROLES, Entry, Message, ServerState, State, bag_count
 
 from leaderfollower.checker.formats.itf import TraceFormatError, _Reader
 
-SERVER_ACTIONS = {"Timeout": 1, "BecomeLeader": 1, "AdvanceCommitIndex": 1, "RequestVote": 2, "AppendEntries": 2}
-"""Spec actions whose arguments are server ids (the acting server first), with their arity."""
-MESSAGE_ACTIONS = frozenset(ACTION_NAMES) - set(SERVER_ACTIONS) - {"Restart", "ClientRequest"}
+MESSAGE_ACTIONS = frozenset(row.name for row in ACTIONS if row.actor is not Actor.SERVER)
 """Spec actions whose one argument is a message (handlers and network actions)."""
 LOG_ACTIONS = frozenset(ACTION_NAMES) | {"Apply"}
 """Every action name a log line may carry."""
@@ -93,7 +92,7 @@ class Event:
         """`HandleAppendEntriesRequest(AppendEntriesRequest 0->1 term=2 ...)`."""
         if self.action == "Apply":
             return f"Apply(index={self.applied[0] if self.applied else '?'})"
-        return str(Action(self.action, self.args))
+        return str(Action(action_def(self.action).name, self.args))
 
 
 # ------------------------------------------------------------------ reading
@@ -156,21 +155,19 @@ def _decode(doc: Any, values: _Values, file: str, line: int) -> Event:
     if not isinstance(raw_args, list):
         raise LogFormatError(f"{where}: field 'args': expected a list")
     args: list[Any] = []
-    if action in MESSAGE_ACTIONS:
-        if len(raw_args) != 1:
-            raise LogFormatError(f"{where}: {action} takes one message argument, got {len(raw_args)} arguments")
-        args.append(_message(raw_args[0], values, where, "args[0]"))
-    else:
-        arity = SERVER_ACTIONS.get(action, 2 if action == "ClientRequest" else 1)
-        if len(raw_args) != arity:
-            raise LogFormatError(f"{where}: {action} takes {arity} argument(s), got {len(raw_args)}")
-        for k, a in enumerate(raw_args):
-            if action == "ClientRequest" and k == 1:
-                args.append(values.map(a, f"{where}: args[1]"))
-            elif isinstance(a, bool) or not isinstance(a, int) or a < 0:
-                raise LogFormatError(f"{where}: args[{k}]: expected a server id, got {json.dumps(a)[:40]}")
-            else:
-                args.append(a)
+    kinds = ACTION_BY_NAME[action].args if action in ACTION_BY_NAME else (ArgKind.SERVER,)  # Apply: its node
+    if len(raw_args) != len(kinds):
+        what = "one message argument" if kinds == (ArgKind.MESSAGE,) else f"{len(kinds)} argument(s)"
+        raise LogFormatError(f"{where}: {action} takes {what}, got {len(raw_args)} arguments")
+    for k, (kind, a) in enumerate(zip(kinds, raw_args)):
+        if kind is ArgKind.MESSAGE:
+            args.append(_message(a, values, where, f"args[{k}]"))
+        elif kind is ArgKind.VALUE:
+            args.append(values.map(a, f"{where}: args[{k}]"))
+        elif isinstance(a, bool) or not isinstance(a, int) or a < 0:
+            raise LogFormatError(f"{where}: args[{k}]: expected a server id, got {json.dumps(a)[:40]}")
+        else:
+            args.append(a)
     sent: Optional[tuple[Message, ...]] = None
     if "sent" in doc:
         if not isinstance(doc["sent"], list):
@@ -425,13 +422,14 @@ class Validator:
                     f" persistent state of node {i} is {_describe_persistent(_persistent(s.servers[i]))}"
                     " (something it had acknowledged did not survive the restart)"
                 )
-        if ev.action in SERVER_ACTIONS and any(not 0 <= a < self.spec.params.servers for a in ev.args):
+        row = action_def(ev.action)
+        if any(kind is ArgKind.SERVER and not 0 <= a < self.spec.params.servers for kind, a in zip(row.args, ev.args)):
             return None, f"server argument outside 0..{self.spec.params.servers - 1}"
-        if ev.action == "DropMessage":
+        if ev.action == ActionName.DropMessage:
             got = self.spec.receive(s, ev.args[0])
-            if got is not None:
-                return None, f"the node dropped a message that the spec takes with {got[0]}"
-        action = Action(ev.action, ev.args)
+            if got:
+                return None, f"the node dropped a message that the spec takes with {got[0][0].name}"
+        action = Action(row.name, ev.args)
         nxt = self.spec.apply(s, action)
         if nxt is None:
             return None, self._not_enabled(s, ev)
@@ -460,11 +458,12 @@ class Validator:
     def _not_enabled(self, s: State, ev: Event) -> str:
         i = ev.node
         srv = s.servers[i]
-        if ev.action in MESSAGE_ACTIONS and ev.action not in ("DuplicateMessage", "DropMessage"):
+        if action_def(ev.action).actor is Actor.RECIPIENT:
             got = self.spec.receive(s, ev.args[0])
-            if got is None:
+            if not got:
                 return f"not enabled: no handler takes this message in the spec (node {i} is {srv.role} in term {srv.current_term})"
-            return f"not enabled: the spec handles this message with {got[0]} (node {i} is {srv.role} in term {srv.current_term})"
+            names = ", ".join(sorted({str(a.name) for a, _ in got}))
+            return f"not enabled: the spec handles this message with {names} (node {i} is {srv.role} in term {srv.current_term})"
         return f"not enabled: node {i} is {srv.role} in term {srv.current_term}"
 
     def _compare(self, s: State, nxt: State, ev: Event) -> Optional[str]:
