@@ -172,3 +172,26 @@ def test_z3_bounded_ic3_finds_the_explorers_shortest_counterexample(tmp_path: Pa
     assert ic3["status"] == explorer["status"] == "violated"
     assert ic3["depth"] == explorer["trace_length"] == 10
     assert "BecomeLeader" in ic3["detail"]
+
+
+def test_an_engine_is_anything_with_a_name_and_a_run() -> None:
+    from leaderfollower.checker.jobs.status import Status
+    from leaderfollower.checker.jobs.verify import ENGINES, EngineOutcome, VerifyContext, register_engine, run_verify
+    from leaderfollower.spec.params import PRESETS
+    from leaderfollower.spec.raft import RaftSpec
+
+    class Oracle:
+        name = "oracle"
+
+        def run(self, ctx: VerifyContext) -> EngineOutcome:
+            return EngineOutcome(self.name, False, 0.0, {"ElectionSafety": {"kind": "always", "status": Status.DIVERGED}})
+
+    register_engine(Oracle())
+    try:
+        doc = run_verify(RaftSpec(PRESETS["tiny"]), ("oracle",))
+    finally:
+        del ENGINES["oracle"]
+    assert doc["ok"] is False
+    assert doc["properties"] == [{"name": "ElectionSafety", "kind": "always", "results": {"oracle": "diverged"}, "ok": False}]
+    assert json.loads(json.dumps(doc))["engines"]["oracle"]["properties"]["ElectionSafety"]["status"] == "diverged"
+    assert not Status.DIVERGED.good and Status.HOLDS_TO_DEPTH.good

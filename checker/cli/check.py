@@ -17,6 +17,7 @@ from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.explore.exports import ExportError, dump_graph
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
+from leaderfollower.checker.jobs.status import Status
 from leaderfollower.checker.jobs.check import PropertySelectionError, run_check, select_properties, summarise, write_traces
 from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
 
@@ -34,7 +35,7 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
     props = Table(title="properties")
     for col in ("property", "kind", "status", "depth"):
         props.add_column(col)
-    styles = {"holds": "green", "witnessed": "green", "violated": "bold red", "never-witnessed": "bold red"}
+    styles = {Status.HOLDS: "green", Status.WITNESSED: "green", Status.VIOLATED: "bold red", Status.NEVER_WITNESSED: "bold red"}
     for row in doc["properties"]:
         status = row["status"]
         style = styles.get(status, "yellow")

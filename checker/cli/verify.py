@@ -16,7 +16,8 @@ from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressB
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS, ConfigError, load_config, parse_engines, verify_options
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
-from leaderfollower.checker.jobs.verify import GOOD_STATUSES, available_engines, compare_with_baseline, run_verify, to_junit
+from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
+from leaderfollower.checker.jobs.verify import available_engines, compare_with_baseline, run_verify, to_junit
 
 @click.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="A TOML run configuration ([model], [verify]).")
@@ -136,7 +137,7 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
     table.add_column("kind")
     for e in engines:
         table.add_column(e)
-    styles = {"violated": "bold red", "never-witnessed": "bold red", "error": "bold red"}
+    styles = {Status.VIOLATED: "bold red", Status.NEVER_WITNESSED: "bold red", "error": "bold red"}
     for row in doc["properties"]:
         cells = []
         for e in engines:
@@ -166,7 +167,7 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
     for row in doc["properties"]:
         for e in engines:
             entry = doc["engines"][e]["properties"].get(row["name"], {})
-            if entry.get("status") == "violated" and entry.get("detail"):
+            if entry.get("status") == Status.VIOLATED and entry.get("detail"):
                 console.print(f"\n[bold red]{row['name']} violated[/] ({e}):")
                 console.print(entry["detail"], markup=False, highlight=False)
     verdict = "[bold green]VERIFIED[/]" if doc["ok"] else "[bold red]NOT VERIFIED[/]"

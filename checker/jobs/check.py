@@ -3,7 +3,7 @@
 How this works: `run_check` runs the explorer with a progress callback, then
 `summarise` turns the `ExploreResult` into a plain dict (the `--json` document,
 also the basis of later result documents) with one entry per property: its kind,
-a status (`holds`, `violated`, `witnessed`, `never-witnessed`), and for findings
+a `Status` (`holds`, `violated`, `witnessed`, `never-witnessed`, ...), and for findings
 the depth and the concrete trace.  Printing lives in `render`.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from leaderfollower.checker.explore.result import ExploreResult, Finding, Progre
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import finding_trace
 from leaderfollower.checker.formats.itf import write_itf
+from leaderfollower.checker.jobs.status import Status
 
 DOC_VERSION = 1
 
@@ -58,19 +59,19 @@ def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"name": prop.name, "kind": prop.kind, "description": prop.description}
         if prop.name in violated:
             f = violated[prop.name]
-            row["status"] = "violated"
+            row["status"] = Status.VIOLATED
             row["depth"] = int(result.depth[f.state]) + (1 if f.action is not None else 0)  # an action property's bad step
             if f.error:
                 row["error"] = f.error
         elif prop.kind == "sometimes":
             w = result.witnesses.get(prop.name)
             if w is not None:
-                row["status"] = "witnessed"
+                row["status"] = Status.WITNESSED
                 row["depth"] = int(result.depth[w.state])
             else:
-                row["status"] = "never-witnessed" if result.complete else "not-witnessed-yet"
+                row["status"] = Status.NEVER_WITNESSED if result.complete else Status.NOT_WITNESSED_YET
         else:
-            row["status"] = "holds" if result.complete else "no-violation-so-far"
+            row["status"] = Status.HOLDS if result.complete else Status.NO_VIOLATION_SO_FAR
         rows.append(row)
     for f in result.violations:
         if f.kind == "error":
@@ -83,7 +84,7 @@ def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
                     "name": f.property,
                     "kind": "error",
                     "description": "an action raised an exception",
-                    "status": "violated",
+                    "status": Status.VIOLATED,
                     "depth": int(result.depth[f.state]),
                     "error": f"{action}: {error}" if action is not None else str(error),
                 }

@@ -32,7 +32,8 @@ from leaderfollower.checker.explore.result import ExploreResult, Finding, Progre
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.explore.traces import Trace, TraceError, finding_trace, format_finding, format_trace, replay
-from leaderfollower.checker.jobs.verify import GOOD_STATUSES, tool_versions
+from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
+from leaderfollower.checker.jobs.verify import tool_versions
 
 esc = svg.esc
 
@@ -648,7 +649,7 @@ def render_html(data: ReportData) -> str:
         out.append("<p>None: no property is violated in any reachable state within the bounds.</p>")
     out.append('<h2 id="witnesses">Witnesses of sometimes properties</h2>')
     out.append("<p>The shortest trace to a state where each <i>sometimes</i> property holds.</p>")
-    missing = [r["name"] for r in s["properties"] if r["kind"] == "sometimes" and r["status"] != "witnessed"]
+    missing = [r["name"] for r in s["properties"] if r["kind"] == "sometimes" and r["status"] != Status.WITNESSED]
     for name in missing:
         out.append(f'<p class="bad">{esc(name)}: never witnessed, so the model cannot do this within the bounds.</p>')
     out.extend(_figure_html(f, f"witness-{f.name}") for f in witnesses)
