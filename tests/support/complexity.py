@@ -31,7 +31,7 @@ class Measure:
 
 def measure(root: Path = REPO) -> list[Measure]:
     """Every function and method, most complex first."""
-    out: list[Measure] = []
+    out: set[Measure] = set()  # radon lists a method both alone and in its class
     for folder in FOLDERS:
         for path in sorted((root / folder).rglob("*.py")):
             rel = path.relative_to(root).as_posix()
@@ -42,9 +42,8 @@ def measure(root: Path = REPO) -> list[Measure]:
                 for item in items:
                     if isinstance(item, Function):
                         name = f"{item.classname}.{item.name}" if item.classname else item.name
-                        out.append(Measure(item.complexity, f"{rel}:{item.lineno}", name))
-    out.sort(key=lambda m: (-m.complexity, m.where))
-    return out
+                        out.add(Measure(item.complexity, f"{rel}:{item.lineno}", name))
+    return sorted(out, key=lambda m: (-m.complexity, m.where))
 
 
 def report(measures: list[Measure], top: int = 8) -> str:
