@@ -51,7 +51,7 @@ def test_counts_equal_tlc(params: Params, states: int, transitions: int, diamete
     assert set(result.witnesses) == {"LeaderElected", "ValueCommitted", "StaleFollowerRead"}
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_counts_equal_tlc_three_servers_with_symmetry() -> None:
     # TLC: 3 servers, max term 2, max log 0, SYMMETRY: 103,258.  These are also the
     # catch parameters of vote-not-persisted: the correct spec violates nothing here.
@@ -66,7 +66,7 @@ def test_counts_equal_tlc_three_servers_with_symmetry() -> None:
     assert set(result.witnesses) == {"LeaderElected"}
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_counts_equal_tlc_full_model() -> None:
     # TLC: 3 servers, max term 2, max log 1, no symmetry: 1,931,973 distinct states.
     # About 22 s on a quiet box since the actions are memoised (it was 100 s and more).

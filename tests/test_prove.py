@@ -48,7 +48,7 @@ def test_every_lemma_holds_on_every_reachable_state(preset: str) -> None:
 DEEP = Params(servers=2, max_term=3, max_log=2)
 
 
-@pytest.mark.parametrize("params", [DEEP, pytest.param(PRESETS["default"], marks=pytest.mark.slow)], ids=["deep-2", "default"])
+@pytest.mark.parametrize("params", [DEEP, pytest.param(PRESETS["default"], marks=pytest.mark.early)], ids=["deep-2", "default"])
 def test_the_commitment_lemmas_hold_on_every_reachable_state(params: Params) -> None:
     spec = RaftSpec(params)
     result = explored(params)
@@ -90,7 +90,7 @@ def test_election_safety_is_inductive_at_three_servers() -> None:
     assert len(result.obligations) == conjuncts * (1 + len(ACTION_NAMES))
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_election_safety_is_inductive_at_five_servers() -> None:
     result = prove_inductive(RaftSpec(Params(servers=5)), "ElectionSafety", timeout_ms=120_000)
     assert result.proved
@@ -101,7 +101,7 @@ def test_log_matching_is_inductive_at_two_servers() -> None:
     assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_log_matching_is_inductive_at_three_servers() -> None:
     result = prove_inductive(RaftSpec(Params(servers=3)), "LogMatching", timeout_ms=60_000)
     assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]

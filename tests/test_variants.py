@@ -13,12 +13,11 @@ stand in for them (see `test_figure_8_scenario` and `test_stale_term_scenario`):
 term T, a conflicting entry from a term between, and a leader elected after T:
 2 < 3 < 4 < 5), far beyond what a search of three servers can afford; and
 `accept-stale-term` first breaks NoUncommittedRead, while LogMatching, the property
-it claims to break, holds in every state it reaches.  Set LEADERFOLLOWER_LONG_TESTS=1
+it claims to break, holds in every state it reaches.  Run with --run-long
 to run their (long) explorer checks anyway.
 """
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import pytest
@@ -41,6 +40,8 @@ from leaderfollower.spec.state import (
     bag_add,
 )
 from leaderfollower.spec.scenarios import Script
+from support.pinned import PINNED_LENGTH
+
 from leaderfollower.spec.variants import (
     VARIANTS,
     AcceptStaleTerm,
@@ -53,25 +54,14 @@ from leaderfollower.spec.variants import (
     figure_8,
 )
 
-LONG = os.environ.get("LEADERFOLLOWER_LONG_TESTS") == "1"
 
-# Length (number of steps) of the shortest counterexample on the variant's catch_params,
-# computed once with the explorer and pinned here.
-PINNED_LENGTH = {
-    "vote-without-log-check": 25,  # 3 servers, max term 3, max log 1, symmetry: ~1.1 M states, ~100 s
-    "vote-not-persisted": 18,  # 3 servers, max term 2, max log 0, symmetry: ~36 k states
-    "non-majority-quorum": 10,  # 2 servers, max term 2, max log 0
-    "stale-vote-counted": 18,  # 2 servers, max term 3, max log 0, 2 in flight, symmetry: ~61 k states
-    "accept-stale-term": 27,  # 3 servers, max term 3, max log 1, symmetry: ~1.65 M states
-}
 
-_long_reason = "needs LEADERFOLLOWER_LONG_TESTS=1: "
 CATCH_MARKS = {
-    "vote-without-log-check": [pytest.mark.slow],
-    "accept-stale-term": [pytest.mark.slow],
+    "vote-without-log-check": [pytest.mark.early],
+    "accept-stale-term": [pytest.mark.early],
     "commit-previous-term": [
-        pytest.mark.slow,
-        pytest.mark.skipif(not LONG, reason=_long_reason + "not reachable below max_term 5, where the search is too large"),
+        pytest.mark.early,
+        pytest.mark.long(reason="not reachable below max_term 5, where the search is too large"),
     ],
 }
 

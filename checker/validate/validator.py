@@ -151,14 +151,29 @@ def _decode(doc: Any, values: _Values, file: str, line: int) -> Event:
     batch = doc.get("b", 0)
     if isinstance(batch, bool) or not isinstance(batch, int):
         raise LogFormatError(f"{where}: field 'b': expected an integer")
-    raw_args = doc.get("args")
+    args = _decode_args(action, doc.get("args"), values, where)
+    sent: Optional[tuple[Message, ...]] = None
+    if "sent" in doc:
+        if not isinstance(doc["sent"], list):
+            raise LogFormatError(f"{where}: field 'sent': expected a list of messages")
+        sent = tuple(_message(m, values, where, f"sent[{k}]") for k, m in enumerate(doc["sent"]))
+    post = _decode_post(doc, where) if "state" in doc else None
+    recovered = servers = max_entries = None
+    if action == "Restart":
+        recovered, servers, max_entries = _decode_restart(doc, values, where)
+    applied = (_int(doc, "index", where, 1), _int(doc, "term", where, 1)) if action == "Apply" else None
+    return Event(file, line, t, node, batch, action, args, sent, post, recovered, servers, max_entries, applied)
+
+
+def _decode_args(action: str, raw_args: Any, values: _Values, where: str) -> tuple[Any, ...]:
+    """An event's arguments, checked against the action's argument kinds in the spec's table."""
     if not isinstance(raw_args, list):
         raise LogFormatError(f"{where}: field 'args': expected a list")
-    args: list[Any] = []
     kinds = ACTION_BY_NAME[action].args if action in ACTION_BY_NAME else (ArgKind.SERVER,)  # Apply: its node
     if len(raw_args) != len(kinds):
         what = "one message argument" if kinds == (ArgKind.MESSAGE,) else f"{len(kinds)} argument(s)"
         raise LogFormatError(f"{where}: {action} takes {what}, got {len(raw_args)} arguments")
+    args: list[Any] = []
     for k, (kind, a) in enumerate(zip(kinds, raw_args)):
         if kind is ArgKind.MESSAGE:
             args.append(_message(a, values, where, f"args[{k}]"))
@@ -168,39 +183,32 @@ def _decode(doc: Any, values: _Values, file: str, line: int) -> Event:
             raise LogFormatError(f"{where}: args[{k}]: expected a server id, got {json.dumps(a)[:40]}")
         else:
             args.append(a)
-    sent: Optional[tuple[Message, ...]] = None
-    if "sent" in doc:
-        if not isinstance(doc["sent"], list):
-            raise LogFormatError(f"{where}: field 'sent': expected a list of messages")
-        sent = tuple(_message(m, values, where, f"sent[{k}]") for k, m in enumerate(doc["sent"]))
-    post: Optional[dict[str, Any]] = None
-    if "state" in doc:
-        post = doc["state"]
-        if not isinstance(post, dict) or set(post) != {"term", "role", "vote", "log", "commit"}:
-            raise LogFormatError(f"{where}: field 'state': expected {{term, role, vote, log, commit}}")
-        if post["role"] not in ROLES:
-            raise LogFormatError(f"{where}: state.role: {post['role']!r} is not one of {', '.join(ROLES)}")
-    recovered = None
-    servers = max_entries = None
-    applied = None
-    if action == "Restart":
-        rec = doc.get("recovered")
-        if not isinstance(rec, dict) or set(rec) != {"term", "vote", "log"}:
-            raise LogFormatError(f"{where}: a Restart needs 'recovered': {{term, vote, log}}")
-        vote = rec["vote"]
-        if vote is not None and (isinstance(vote, bool) or not isinstance(vote, int)):
-            raise LogFormatError(f"{where}: recovered.vote: expected a server id or null")
-        log = tuple(Entry(e["term"], e["value"]) for e in values.entries(rec["log"], f"{where}: recovered.log"))
-        if any(isinstance(e.term, bool) or not isinstance(e.term, int) for e in log):
-            raise LogFormatError(f"{where}: recovered.log: every term must be an integer")
-        recovered = (_int(rec, "term", where, 1), vote, log)
-        if "servers" in doc:
-            servers = _int(doc, "servers", where, 1)
-        if "max_entries_per_append" in doc:
-            max_entries = _int(doc, "max_entries_per_append", where, 1)
-    if action == "Apply":
-        applied = (_int(doc, "index", where, 1), _int(doc, "term", where, 1))
-    return Event(file, line, t, node, batch, action, tuple(args), sent, post, recovered, servers, max_entries, applied)
+    return tuple(args)
+
+
+def _decode_post(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    post = doc["state"]
+    if not isinstance(post, dict) or set(post) != {"term", "role", "vote", "log", "commit"}:
+        raise LogFormatError(f"{where}: field 'state': expected {{term, role, vote, log, commit}}")
+    if post["role"] not in ROLES:
+        raise LogFormatError(f"{where}: state.role: {post['role']!r} is not one of {', '.join(ROLES)}")
+    return post
+
+
+def _decode_restart(doc: dict[str, Any], values: _Values, where: str) -> tuple[Persistent, Optional[int], Optional[int]]:
+    """A Restart's recovered state, and the servers and max_entries_per_append it says the node runs with."""
+    rec = doc.get("recovered")
+    if not isinstance(rec, dict) or set(rec) != {"term", "vote", "log"}:
+        raise LogFormatError(f"{where}: a Restart needs 'recovered': {{term, vote, log}}")
+    vote = rec["vote"]
+    if vote is not None and (isinstance(vote, bool) or not isinstance(vote, int)):
+        raise LogFormatError(f"{where}: recovered.vote: expected a server id or null")
+    log = tuple(Entry(e["term"], e["value"]) for e in values.entries(rec["log"], f"{where}: recovered.log"))
+    if any(isinstance(e.term, bool) or not isinstance(e.term, int) for e in log):
+        raise LogFormatError(f"{where}: recovered.log: every term must be an integer")
+    servers = _int(doc, "servers", where, 1) if "servers" in doc else None
+    max_entries = _int(doc, "max_entries_per_append", where, 1) if "max_entries_per_append" in doc else None
+    return (_int(rec, "term", where, 1), vote, log), servers, max_entries
 
 
 def log_files(paths: Iterable[Path]) -> list[Path]:
