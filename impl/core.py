@@ -35,7 +35,7 @@ from .messages import (
     INITIAL_PERSISTENT_STATE,
     AppendEntriesRequest,
     AppendEntriesResponse,
-    Command,
+    Value,
     Entry,
     HardState,
     Log,
@@ -395,12 +395,12 @@ class RaftCore:
         self.match_index = [0] * n
         return True
 
-    def client_request(self, command: Command) -> bool:
-        """Leader i receives a client request to add `command` to its log."""
+    def client_request(self, value: Value) -> bool:
+        """Leader i receives a client request to add `value` to its log."""
         if self.role != LEADER:
             return False
         self._log_changed_from(len(self.log) + 1)
-        self.log.append(Entry(self.current_term, command))
+        self.log.append(Entry(self.current_term, value))
         return True
 
     def agree_max(self) -> int:

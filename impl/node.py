@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional, cast
 
 from .core import CoreConfig, RaftCore, Ready, Received
-from .kv import NOOP, CommandError, KVStore, encode_write
+from .kv import NOOP, OperationError, KVStore, encode_write
 from .messages import (
     CANDIDATE,
     FOLLOWER,
@@ -144,7 +144,7 @@ class Node:
             from .tracelog import TracingCore
 
             tracing = TracingCore(self.core, trace)
-            tracing.record_restart()
+            tracing.record_node_start()
             self.core = cast(RaftCore, tracing)
         self.id = node_id
         self.kv = KVStore()
@@ -314,11 +314,11 @@ class Node:
     def write(self, token: Hashable, op: str, key: str, value: Optional[str] = None) -> None:
         """A client write (`put` or `delete`): a ClientRequest on the leader, a redirect elsewhere."""
         try:
-            command = encode_write(op, key, value)
-        except CommandError as e:
+            encoded = encode_write(op, key, value)
+        except OperationError as e:
             self._replies.append(Reply(token, self._reply_body(False, error="bad_request", message=str(e))))
             return
-        if not self.core.client_request(command):
+        if not self.core.client_request(encoded):
             self._redirect(token)
             return
         self._pending_writes[len(self.core.log)] = (token, self.core.current_term, op)
@@ -398,7 +398,7 @@ class Node:
 
     def _apply(self, committed: tuple[tuple[int, Entry], ...]) -> None:
         for index, entry in committed:
-            result = self.kv.apply(index, entry.command)
+            result = self.kv.apply(index, entry.value)
             pending = self._pending_writes.pop(index, None)
             if pending is not None:
                 token, term, op = pending

@@ -337,7 +337,7 @@ class NodeServer:
             self.trace = TraceLog(trace_path(cfg.trace_log, self.id), self.id)
         self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored, trace=self.trace)
         if self.trace is not None:
-            self.trace.flush()  # the Restart event
+            self.trace.flush()  # the NodeStart event
         self.log.info("node %d: started in term %d with %d log entries", self.id, stored.current_term, len(stored.log))
         host, port = cfg.addresses[self.id]
         loop = asyncio.get_running_loop()

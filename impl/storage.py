@@ -8,8 +8,8 @@ divergence).
 
 - `log`: an 8-byte header (`LFLOG`, version 1) then one record per entry:
   `u32 payload length | u32 CRC-32 of payload | payload`, the payload being
-  `u64 term | u8 kind | body` (kind 0: bytes command, body = the bytes; kind 1:
-  int command, body = i64).  Big-endian.  The i-th record is log index i.
+  `u64 term | u8 kind | body` (kind 0: a bytes value, body = the bytes; kind 1:
+  an int value, body = i64).  Big-endian.  The i-th record is log index i.
   Entries change only at the end (append, or truncate a suffix), so the file is
   append-only apart from truncation.
 - `state`: the term and vote, `LFHS | u8 version | u64 term | i64 vote (-1: none)
@@ -31,7 +31,7 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple, Optional, Protocol
 
-from .messages import Command, Entry, HardState, Log, PersistentState, INITIAL_PERSISTENT_STATE
+from .messages import Entry, HardState, Log, PersistentState, INITIAL_PERSISTENT_STATE, Value
 
 LOG_FILE = "log"
 STATE_FILE = "state"
@@ -253,13 +253,13 @@ class Recovery(NamedTuple):
 
 def encode_record(entry: Entry) -> bytes:
     """One log record for `entry` (header and payload)."""
-    term, command = entry
-    if isinstance(command, bool) or not isinstance(command, (bytes, int)):
-        raise StorageError(f"cannot store a command of type {type(command).__name__}; expected bytes or int")
-    if isinstance(command, int):
-        payload = _TERM.pack(term) + bytes((_KIND_INT,)) + _INT.pack(command)
+    term, value = entry
+    if isinstance(value, bool) or not isinstance(value, (bytes, int)):
+        raise StorageError(f"cannot store a value of type {type(value).__name__}; expected bytes or int")
+    if isinstance(value, int):
+        payload = _TERM.pack(term) + bytes((_KIND_INT,)) + _INT.pack(value)
     else:
-        payload = _TERM.pack(term) + bytes((_KIND_BYTES,)) + command
+        payload = _TERM.pack(term) + bytes((_KIND_BYTES,)) + value
     return _REC_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -267,14 +267,14 @@ def _decode_payload(payload: bytes) -> Entry:
     (term,) = _TERM.unpack_from(payload, 0)
     kind = payload[8]
     body = payload[9:]
-    command: Command
+    value: Value
     if kind == _KIND_BYTES:
-        command = bytes(body)
+        value = bytes(body)
     elif kind == _KIND_INT and len(body) == _INT.size:
-        (command,) = _INT.unpack(body)
+        (value,) = _INT.unpack(body)
     else:
-        raise ValueError(f"unknown command kind {kind}")
-    return Entry(term, command)
+        raise ValueError(f"unknown value kind {kind}")
+    return Entry(term, value)
 
 
 class Storage:

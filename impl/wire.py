@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 from .messages import (
     AppendEntriesRequest,
     AppendEntriesResponse,
-    Command,
     Entry,
     Message,
     RequestVoteRequest,
@@ -26,6 +25,7 @@ from .messages import (
     append_entries_response,
     request_vote_request,
     request_vote_response,
+    Value,
 )
 from .node import Envelope
 
@@ -61,7 +61,7 @@ _RVQ = struct.Struct(">QQQQHH")  # ctx, term, last_log_term, last_log_index, sou
 _RVP = struct.Struct(">QQBHH")  # ctx, term, granted, source, dest
 _AEQ = struct.Struct(">QQQQQHHI")  # ctx, term, prev_index, prev_term, commit, source, dest, count
 _AEP = struct.Struct(">QQBQHH")  # ctx, term, success, match_index, source, dest
-_ENTRY = struct.Struct(">QBI")  # term, command kind (0 bytes, 1 int), body length
+_ENTRY = struct.Struct(">QBI")  # term, value kind (0 bytes, 1 int), body length
 _INT = struct.Struct(">q")
 
 
@@ -147,10 +147,10 @@ def decode_hello_peer(body: bytes) -> tuple[int, int]:
     return node_id, servers
 
 
-def _encode_command(command: Command) -> tuple[int, bytes]:
-    if isinstance(command, int):
-        return 1, _INT.pack(command)
-    return 0, command
+def _encode_value(value: Value) -> tuple[int, bytes]:
+    if isinstance(value, int):
+        return 1, _INT.pack(value)
+    return 0, value
 
 
 def encode_envelope(env: Envelope) -> bytes:
@@ -164,8 +164,8 @@ def encode_envelope(env: Envelope) -> bytes:
         return encode_frame(APPEND_ENTRIES_RESPONSE, _AEP.pack(ctx, m.mterm, m.msuccess, m.mmatch_index, m.msource, m.mdest))  # type: ignore[union-attr]
     assert isinstance(m, AppendEntriesRequest)
     parts = [_AEQ.pack(ctx, m.mterm, m.mprev_log_index, m.mprev_log_term, m.mcommit_index, m.msource, m.mdest, len(m.mentries))]
-    for term, command in m.mentries:
-        kind, body = _encode_command(command)
+    for term, value in m.mentries:
+        kind, body = _encode_value(value)
         parts.append(_ENTRY.pack(term, kind, len(body)))
         parts.append(body)
     return encode_frame(APPEND_ENTRIES_REQUEST, b"".join(parts))
@@ -216,7 +216,7 @@ def decode_envelope(frame: Frame) -> Envelope:
             elif ekind == 1 and elen == _INT.size:
                 entries.append(Entry(eterm, _INT.unpack(raw)[0]))
             else:
-                raise FrameError(f"AppendEntriesRequest entry {k + 1}: unknown command kind {ekind}")
+                raise FrameError(f"AppendEntriesRequest entry {k + 1}: unknown value kind {ekind}")
         if pos != len(body):
             raise FrameError(f"AppendEntriesRequest: {len(body) - pos} bytes after the last entry")
         m = append_entries_request(term, prev_index, prev_term, tuple(entries), commit, src, dst)

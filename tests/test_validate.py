@@ -10,7 +10,9 @@ from typing import Any, Optional
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli.main import main
-from leaderfollower.checker.validate.validator import ValidationResult, Validator, read_events, validate
+import pytest
+
+from leaderfollower.checker.validate.validator import LogFormatError, ValidationResult, Validator, read_events, validate
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ServerId
 
@@ -27,7 +29,7 @@ def rv_resp(term: int, granted: bool, src: int, dst: int) -> dict[str, Any]:
 
 
 def restart(node: int, term: int = 1, vote: Optional[int] = None, log: list[Any] = [], b: int = 0) -> dict[str, Any]:
-    return {"node": node, "b": b, "action": "Restart", "args": [node], "servers": 3, "max_entries_per_append": 1,
+    return {"node": node, "b": b, "action": "NodeStart", "args": [node], "servers": 3, "max_entries_per_append": 1,
             "recovered": {"term": term, "vote": vote, "log": log}}
 
 
@@ -95,11 +97,19 @@ def test_cli_accepts_a_good_log(tmp_path: Path) -> None:
     assert out.output.startswith("VALID: 13 steps from 3 file(s)")
 
 
-def test_dropping_a_message_that_a_handler_takes(tmp_path: Path) -> None:
-    events = election()[:6] + [step(1, "DropMessage", rv_req(2, 0, 1))]
+def test_discarding_a_message_that_a_handler_takes(tmp_path: Path) -> None:
+    events = election()[:6] + [step(1, "Discard", rv_req(2, 0, 1))]
     result = check(tmp_path, events)
     assert result.mismatch is not None and result.mismatch.step == 7
-    assert result.mismatch.why == "the node dropped a message that the spec takes with UpdateTerm"
+    assert result.mismatch.why == "the node discarded a message that the spec takes with UpdateTerm"
+
+
+def test_spec_action_names_of_node_events_are_refused(tmp_path: Path) -> None:
+    """A log line cannot name the spec's Restart or DropMessage: a node logs NodeStart and Discard."""
+    for name in ("Restart", "DropMessage"):
+        events = election() + [step(1, name, 1)]
+        with pytest.raises(LogFormatError, match=f"unknown action \"{name}\""):
+            check(tmp_path, events)
 
 
 # ------------------------------------------------------------------ mismatches
@@ -235,4 +245,4 @@ def test_bad_fields_are_named(tmp_path: Path) -> None:
 
 def test_a_log_without_restart_events_is_refused(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["validate", str(write_log(tmp_path / "trace", [step(0, "Timeout", 0)]))])
-    assert out.exit_code == 2 and "no Restart event says how many servers" in out.output
+    assert out.exit_code == 2 and "no NodeStart event says how many servers" in out.output

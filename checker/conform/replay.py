@@ -180,7 +180,7 @@ class ReplayCluster:
         for m in ready.messages:
             self.bag[m] += 1
         for _, entry in ready.committed:
-            node.applied.append(entry.command)
+            node.applied.append(entry.value)
 
     # ----------------------------------------------------------------- steps
 

@@ -94,6 +94,8 @@ def test_cluster_with_kills_and_restarts_is_a_behaviour_of_the_spec(tmp_path: Pa
         await cluster.leader(exclude=old)
         await asyncio.sleep(0.4)
         cluster.start(old)
+        # Up (and so its NodeStart logged) before the run ends, however slowly the machine starts a process.
+        await eventually(lambda: cluster.role(old), f"node {old} is back up")
         await asyncio.sleep(0.8)
         stop.set()
         await writes
