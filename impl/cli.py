@@ -17,12 +17,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import click
 
-from .core import SEEDED_BUGS
-from .node import NodeConfig
 from .storage import StorageError
 from .server import Address, NodeServer, ServerConfig, local_addresses, run
 
@@ -64,34 +62,30 @@ def _setup_logging(level: str) -> None:
 @click.option("--trace-log", type=click.Path(path_type=Path), default=None,
               help="Append one JSON line per protocol step to this file (or to node<i>.jsonl in this folder),"
                    " for `leaderfollower validate`. Off by default.")
-@click.option("--seeded-bug", "seeded_bugs", multiple=True, hidden=True,
-              help="TEST ONLY: turn on a seeded bug (impl.core.SEEDED_BUGS) so the validation tests can catch it.")
-@click.option("--election-ticks", type=(click.IntRange(1), click.IntRange(1)), default=None, hidden=True,
-              help="TEST ONLY: election timeout range in ticks (MIN MAX), to make a scenario deterministic.")
 def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host: str, max_entries_per_append: int,
-                 log_level: str, trace_log: Optional[Path], seeded_bugs: tuple[str, ...],
-                 election_ticks: Optional[tuple[int, int]]) -> None:
+                 log_level: str, trace_log: Optional[Path]) -> None:
     """Run one node of a cluster in this process."""
     _setup_logging(log_level)
     if not 0 <= node_id < nodes:
         raise click.BadParameter(f"--id {node_id} outside 0..{nodes - 1}", param_hint="--id")
-    unknown = sorted(set(seeded_bugs) - set(SEEDED_BUGS))
-    if unknown:
-        raise click.BadParameter(f"unknown seeded bug(s) {unknown}; known: {sorted(SEEDED_BUGS)}", param_hint="--seeded-bug")
-    try:
-        node_config = NodeConfig() if election_ticks is None else NodeConfig(*election_ticks)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--election-ticks") from None
     config = ServerConfig(node_id, local_addresses(nodes, base_port, host), data_dir / f"node{node_id}",
-                          max_entries_per_append=max_entries_per_append, node=node_config,
-                          trace_log=trace_log, bugs=frozenset(seeded_bugs))
+                          max_entries_per_append=max_entries_per_append, trace_log=trace_log)
+    serve_node(config)
 
+
+def serve_node(config: ServerConfig, make_server: Callable[[ServerConfig], NodeServer] = NodeServer) -> None:
+    """Run one node until it stops; a ClickException (one line, exit 1) when it cannot start or fails.
+
+    `make_server` builds the server from its configuration (a seam: a test entry point
+    passes one that builds the node from other core and storage classes).
+    """
+    node_id = config.node_id
     # The log is a long-lived list of small tuples: frequent full collections
     # walk all of it and show up as 10-20 ms pauses in commit latency.
     gc.set_threshold(100_000, 50, 1_000)
 
     async def serve() -> Optional[BaseException]:
-        server = NodeServer(config)
+        server = make_server(config)
         await server.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -58,15 +58,6 @@ class ProtocolError(Exception):
     """
 
 
-SEEDED_BUGS: dict[str, str] = {
-    "vote-without-log-check": "grant a vote without checking that the candidate's log is up to date",
-    "vote-not-fsynced": "write the term and vote without fsync (storage)",
-    "accept-stale-term": "a follower accepts AppendEntries from a leader of an older term",
-    "apply-before-commit": "hand entries to the state machine before they are committed",
-}
-"""Test-only bugs the conformance checker must catch, by name (`CoreConfig.bugs`). Never set in real runs."""
-
-
 @dataclass(frozen=True)
 class CoreConfig:
     """What every server of a cluster must agree on."""
@@ -75,13 +66,8 @@ class CoreConfig:
     """Number of servers; their ids are 0..servers-1."""
     max_entries_per_append: int = 1
     """Option shared with the spec (raft.tla: 1): entries a leader puts in one AppendEntries."""
-    bugs: frozenset[str] = frozenset()
-    """Test only: seeded bugs (names from `SEEDED_BUGS`) for the conformance checker to catch."""
 
     def __post_init__(self) -> None:
-        unknown = set(self.bugs) - set(SEEDED_BUGS)
-        if unknown:
-            raise ValueError(f"CoreConfig.bugs: unknown seeded bug(s) {sorted(unknown)}; known: {sorted(SEEDED_BUGS)}")
         if self.servers < 1:
             raise ValueError(f"CoreConfig.servers: expected at least 1, got {self.servers}")
         if self.max_entries_per_append < 1:
@@ -169,6 +155,12 @@ class RaftCore:
 
     Construct a fresh server with `RaftCore(i, config)`, or one recovered from its
     storage with `RaftCore.recover(i, config, storage.load())`.
+
+    Three small methods carry one raft.tla expression each (`vote_log_ok`,
+    `append_log_ok`, `rejects_append_entries`) and one says how far the state
+    machine may be fed (`applicable_index`): they are the seams a subclass
+    overrides to model a broken implementation (checker/conform/mutants.py), the
+    way the spec's broken variants override spec actions.
     """
 
     def __init__(self, node_id: ServerId, config: CoreConfig, persistent: PersistentState = INITIAL_PERSISTENT_STATE) -> None:
@@ -294,15 +286,31 @@ class RaftCore:
         entries: Log = tuple(self.log[log_from - 1 :]) if log_from is not None else ()
         self._log_dirty_from = None
         committed: tuple[tuple[int, Entry], ...] = ()
-        apply_to = self.commit_index
-        if "apply-before-commit" in self.config.bugs:
-            apply_to = len(self.log)  # seeded bug (test only)
+        apply_to = self.applicable_index()
         if apply_to > self._applied:
             committed = tuple((k + 1, self.log[k]) for k in range(self._applied, apply_to))
             self._applied = apply_to
         messages = tuple(self._outbox)
         self._outbox.clear()
         return Ready(hard_state, log_from, entries, messages, committed)
+
+    def applicable_index(self) -> int:
+        """The highest log index whose entry may be handed to the state machine: the commit index."""
+        return self.commit_index
+
+    def vote_log_ok(self, m: RequestVoteRequest) -> bool:
+        """raft.tla's logOk of HandleRequestVoteRequest: the candidate's log is at least as up to date."""
+        last = self.last_term()
+        return m.mlast_log_term > last or (m.mlast_log_term == last and m.mlast_log_index >= len(self.log))
+
+    def append_log_ok(self, m: AppendEntriesRequest) -> bool:
+        """raft.tla's logOk of HandleAppendEntriesRequest: this log holds m's previous entry."""
+        prev = m.mprev_log_index
+        return prev == 0 or (0 < prev <= len(self.log) and m.mprev_log_term == self.log[prev - 1].term)
+
+    def rejects_append_entries(self, m: AppendEntriesRequest, log_ok: bool) -> bool:
+        """raft.tla's reject condition: m is from an older term, or a follower's log lacks m's previous entry."""
+        return m.mterm < self.current_term or (self.role == FOLLOWER and not log_ok)
 
     # ----------------------------------------------------------------- helpers
 
@@ -444,11 +452,7 @@ class RaftCore:
         if m.mterm > self.current_term:
             return False
         j = m.msource
-        last = self.last_term()
-        log_ok = m.mlast_log_term > last or (m.mlast_log_term == last and m.mlast_log_index >= len(self.log))
-        if "vote-without-log-check" in self.config.bugs:
-            log_ok = True  # seeded bug (test only)
-        grant = m.mterm == self.current_term and log_ok and self.voted_for in (None, j)
+        grant = m.mterm == self.current_term and self.vote_log_ok(m) and self.voted_for in (None, j)
         if grant:
             self.voted_for = j
         self._send(request_vote_response(self.current_term, grant, self.id, j))
@@ -474,11 +478,7 @@ class RaftCore:
         if m.mterm > self.current_term:
             return None
         j = m.msource
-        prev = m.mprev_log_index
-        log_ok = prev == 0 or (0 < prev <= len(self.log) and m.mprev_log_term == self.log[prev - 1].term)
-        if "accept-stale-term" in self.config.bugs and m.mterm < self.current_term and self.role == FOLLOWER and log_ok:
-            return self._accept_append_entries(m)  # seeded bug (test only)
-        if m.mterm < self.current_term or (self.role == FOLLOWER and not log_ok):
+        if self.rejects_append_entries(m, self.append_log_ok(m)):
             self._send(append_entries_response(self.current_term, False, 0, self.id, j))
             return _REJECT
         if self.role == CANDIDATE:

@@ -125,7 +125,11 @@ class _Read(NamedTuple):
 
 
 class Node:
-    """A server's behaviour over time: timers, elections, replication, client operations."""
+    """A server's behaviour over time: timers, elections, replication, client operations.
+
+    `core_class` is the protocol core it composes (`RaftCore`, or a subclass: the seam
+    `NodeServer` passes on).
+    """
 
     def __init__(
         self,
@@ -135,10 +139,11 @@ class Node:
         config: NodeConfig = NodeConfig(),
         persistent: Optional[PersistentState] = None,
         trace: Optional["TraceLog"] = None,
+        core_class: type[RaftCore] = RaftCore,
     ) -> None:
         self.config = config
         self.rng = rng
-        self.core = RaftCore.recover(node_id, core_config, persistent) if persistent else RaftCore(node_id, core_config)
+        self.core = core_class.recover(node_id, core_config, persistent) if persistent else core_class(node_id, core_config)
         if trace is not None:
             # Tracing on: the same core behind a recording wrapper (no wrapper, no cost, when off).
             from .tracelog import TracingCore

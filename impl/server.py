@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Optional, TypeVar, Union, cast
 
-from .core import CoreConfig
+from .core import CoreConfig, RaftCore
 from .messages import LEADER
 from .node import Envelope, Node, NodeConfig, NodeReady
 from .storage import RealFileLayer, Storage, StorageError
@@ -100,8 +100,6 @@ class ServerConfig:
     """Host to listen on (default: this server's host in `addresses`)."""
     trace_log: Optional[Path] = None
     """Write one JSON line per spec action here (a file, or a folder: `node<i>.jsonl` in it); None: off."""
-    bugs: frozenset[str] = frozenset()
-    """Test only: seeded bugs (`core.SEEDED_BUGS`) for the validation tests to catch. Never in real runs."""
     max_dial_backoff: Optional[float] = None
     """Longest pause between attempts to reach a peer, in seconds (None: one heartbeat interval).
 
@@ -293,10 +291,19 @@ class _Connection(asyncio.Protocol):
 
 
 class NodeServer:
-    """One running server; `await start()`, then `await stop()` (or `await wait_closed()`)."""
+    """One running server; `await start()`, then `await stop()` (or `await wait_closed()`).
 
-    def __init__(self, config: ServerConfig) -> None:
+    `core_class` and `storage_class` are the classes the server builds its protocol
+    core and its storage from: `RaftCore` and `Storage`, or subclasses of them (a
+    seam: the validation tests run nodes built from the conformance engine's
+    mutants through it, tests/support/mutant_node.py).
+    """
+
+    def __init__(self, config: ServerConfig, core_class: type[RaftCore] = RaftCore,
+                 storage_class: type[Storage] = Storage) -> None:
         self.config = config
+        self.core_class = core_class
+        self.storage_class = storage_class
         self.id = config.node_id
         self.n = len(config.addresses)
         self.log = logging.getLogger(f"leaderfollower.node{self.id}")
@@ -324,7 +331,7 @@ class NodeServer:
     async def start(self) -> None:
         """Recover from disk, listen, and start the timers and peer links."""
         cfg = self.config
-        self.storage = Storage(RealFileLayer(cfg.data_dir), name=str(cfg.data_dir), bugs=cfg.bugs)
+        self.storage = self.storage_class(RealFileLayer(cfg.data_dir), name=str(cfg.data_dir))
         stored = self.storage.load()
         if self.storage.recovery.torn_bytes:
             self.log.warning(
@@ -332,10 +339,11 @@ class NodeServer:
                 self.id, cfg.data_dir, self.storage.recovery.torn_bytes, self.storage.recovery.entries,
             )
         seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**63)
-        core_config = CoreConfig(self.n, cfg.max_entries_per_append, bugs=cfg.bugs)
+        core_config = CoreConfig(self.n, cfg.max_entries_per_append)
         if cfg.trace_log is not None:
             self.trace = TraceLog(trace_path(cfg.trace_log, self.id), self.id)
-        self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored, trace=self.trace)
+        self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored, trace=self.trace,
+                         core_class=self.core_class)
         if self.trace is not None:
             self.trace.flush()  # the NodeStart event
         self.log.info("node %d: started in term %d with %d log entries", self.id, stored.current_term, len(stored.log))

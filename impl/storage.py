@@ -1,10 +1,10 @@
 """Durable storage: an append-only log of checksummed records, and the term and vote.
 
 How this works: `Storage` keeps two files in a folder, written through a small
-`FileLayer` interface so that tests can swap the real files for `CrashFileLayer`,
-an in-memory layer that forgets, on `crash()`, every byte and every rename not yet
-fsync'd (the conformance harness uses it to turn a missing fsync into a visible
-divergence).
+`FileLayer` interface: `RealFileLayer` here, or any other implementation of the
+protocol (the conformance engine's crash-faithful layer, checker/conform/crashfiles.py,
+forgets on a simulated crash every byte and rename not yet fsync'd, which turns a
+missing fsync into a visible divergence).
 
 - `log`: an 8-byte header (`LFLOG`, version 1) then one record per entry:
   `u32 payload length | u32 CRC-32 of payload | payload`, the payload being
@@ -35,7 +35,8 @@ from .messages import Entry, HardState, Log, PersistentState, INITIAL_PERSISTENT
 
 LOG_FILE = "log"
 STATE_FILE = "state"
-_STATE_TMP = "state.tmp"
+STATE_TMP = "state.tmp"
+"""The temporary file a new term and vote is written to before it is renamed over `STATE_FILE`."""
 LOG_HEADER = b"LFLOG\x00\x01\x00"
 """Magic and format version (1) at the start of the log file."""
 _STATE_MAGIC = b"LFHS"
@@ -59,7 +60,12 @@ class StorageCorruption(StorageError):
 
 
 class FileLayer(Protocol):
-    """The file operations storage needs, by file name within one folder."""
+    """The file operations storage needs, by file name within one folder: the storage seam.
+
+    Durability is POSIX's and no more: a file's content is durable once `fsync`
+    returns, and the folder's names (creations, renames) once `fsync_dir` returns.
+    An implementation may keep anything else only until a crash.
+    """
 
     def exists(self, name: str) -> bool:
         """Whether the file exists."""
@@ -84,6 +90,9 @@ class FileLayer(Protocol):
 
     def fsync_dir(self) -> None:
         """Make the folder's entries (creations, renames) durable."""
+
+    def close(self) -> None:
+        """Release what the layer holds open (descriptors); it may be used again afterwards."""
 
 
 class RealFileLayer:
@@ -170,79 +179,6 @@ class RealFileLayer:
             self._forget(name)
 
 
-class _Inode:
-    def __init__(self, data: bytes = b"") -> None:
-        self.data = bytearray(data)
-        self.durable = b""
-
-
-class CrashFileLayer:
-    """An in-memory folder that loses, on `crash()`, everything not made durable.
-
-    A file's content is durable as of its last `fsync`; the folder's entries
-    (which names exist, renames) as of the last `fsync_dir`, as POSIX promises
-    and no more.  `crash(torn={"log": k})` also keeps the first k unsynced bytes
-    appended to a file, to simulate a write torn by the crash.  `fsyncs` counts
-    fsync calls (group-commit tests).
-    """
-
-    def __init__(self) -> None:
-        self._dir: dict[str, _Inode] = {}
-        self._durable_dir: dict[str, _Inode] = {}
-        self.fsyncs = 0
-
-    def exists(self, name: str) -> bool:
-        """Whether the file exists."""
-        return name in self._dir
-
-    def read(self, name: str) -> bytes:
-        """The whole content of the file; FileNotFoundError if absent."""
-        if name not in self._dir:
-            raise FileNotFoundError(name)
-        return bytes(self._dir[name].data)
-
-    def create(self, name: str, data: bytes) -> None:
-        """Create or replace the file (a new inode, as O_TRUNC on a fresh file would give)."""
-        self._dir[name] = _Inode(data)
-
-    def append(self, name: str, data: bytes) -> None:
-        """Append to the file, creating it if absent."""
-        if name not in self._dir:
-            self._dir[name] = _Inode()
-        self._dir[name].data += data
-
-    def truncate(self, name: str, size: int) -> None:
-        """Cut the file to `size` bytes."""
-        del self._dir[name].data[size:]
-
-    def fsync(self, name: str) -> None:
-        """Make the file's current content durable."""
-        self.fsyncs += 1
-        inode = self._dir[name]
-        inode.durable = bytes(inode.data)
-
-    def rename(self, src: str, dst: str) -> None:
-        """Rename (durable only after fsync_dir)."""
-        self._dir[dst] = self._dir.pop(src)
-
-    def fsync_dir(self) -> None:
-        """Make the current set of names durable."""
-        self.fsyncs += 1
-        self._durable_dir = dict(self._dir)
-
-    def crash(self, torn: Optional[dict[str, int]] = None) -> None:
-        """Lose every write and rename not made durable; optionally keep a torn prefix of unsynced appends."""
-        torn = torn or {}
-        self._dir = dict(self._durable_dir)
-        for name, inode in self._dir.items():
-            keep = inode.durable
-            extra = torn.get(name, 0)
-            if extra and bytes(inode.data[: len(keep)]) == keep:
-                keep = bytes(inode.data[: len(keep) + extra])
-            inode.data = bytearray(keep)
-            inode.durable = keep
-
-
 class Recovery(NamedTuple):
     """What `load` found besides the state itself (for the node's log)."""
 
@@ -263,6 +199,13 @@ def encode_record(entry: Entry) -> bytes:
     return _REC_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
+def encode_hard_state(hard: HardState) -> bytes:
+    """The content of the state file for a term and vote."""
+    vote = -1 if hard.voted_for is None else hard.voted_for
+    body = _STATE.pack(_STATE_MAGIC, _STATE_VERSION, hard.current_term, vote)
+    return body + _CRC.pack(zlib.crc32(body))
+
+
 def _decode_payload(payload: bytes) -> Entry:
     (term,) = _TERM.unpack_from(payload, 0)
     kind = payload[8]
@@ -280,10 +223,8 @@ def _decode_payload(payload: bytes) -> Entry:
 class Storage:
     """One server's durable term, vote and log (see the module comment)."""
 
-    def __init__(self, files: FileLayer, name: str = "storage", bugs: frozenset[str] = frozenset()) -> None:
+    def __init__(self, files: FileLayer, name: str = "storage") -> None:
         self.files = files
-        self.bugs = bugs
-        """Test only: seeded bugs (see `core.SEEDED_BUGS`); "vote-not-fsynced" skips the term/vote fsyncs."""
         self.name = name
         """How errors name this storage (the folder, for real files)."""
         self._offsets: list[int] = []  # byte offset of each record
@@ -395,7 +336,8 @@ class Storage:
         if not self._loaded:
             raise StorageError(f"{self.name}: save() before load(); recover first")
         if hard_state is not None and hard_state != self._hard_state:
-            self._save_hard_state(hard_state)
+            self.save_hard_state(hard_state)
+            self._hard_state = hard_state
         if log_from is not None:
             keep = log_from - 1
             if keep < 0 or keep > len(self._offsets):
@@ -414,24 +356,17 @@ class Storage:
                 self.files.append(LOG_FILE, b"".join(chunks))
             self.files.fsync(LOG_FILE)
 
-    def _save_hard_state(self, hard: HardState) -> None:
-        vote = -1 if hard.voted_for is None else hard.voted_for
-        body = _STATE.pack(_STATE_MAGIC, _STATE_VERSION, hard.current_term, vote)
-        self.files.create(_STATE_TMP, body + _CRC.pack(zlib.crc32(body)))
-        if "vote-not-fsynced" in self.bugs:
-            self.files.rename(_STATE_TMP, STATE_FILE)  # seeded bug (test only): nothing made durable
-        else:
-            self.files.fsync(_STATE_TMP)
-            self.files.rename(_STATE_TMP, STATE_FILE)
-            self.files.fsync_dir()
-        self._hard_state = hard
+    def save_hard_state(self, hard: HardState) -> None:
+        """Replace the stored term and vote durably: write a temporary file, fsync it, rename it over, fsync the folder."""
+        self.files.create(STATE_TMP, encode_hard_state(hard))
+        self.files.fsync(STATE_TMP)
+        self.files.rename(STATE_TMP, STATE_FILE)
+        self.files.fsync_dir()
 
     def write_persistent(self, state: PersistentState) -> None:
         """Replace everything stored with `state` (test hook: set up a server's disk through the real code)."""
         self.save(HardState(state.current_term, state.voted_for), 1, state.log)
 
     def close(self) -> None:
-        """Release open files (real files only)."""
-        close = getattr(self.files, "close", None)
-        if close is not None:
-            close()
+        """Release open files."""
+        self.files.close()

@@ -20,7 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from leaderfollower.impl.core import CoreConfig
 from leaderfollower.impl.messages import LEADER, Entry
 from leaderfollower.impl.node import Envelope, Node, NodeConfig
-from leaderfollower.impl.storage import CrashFileLayer, Storage
+from leaderfollower.checker.conform.crashfiles import CrashFileLayer
+from leaderfollower.impl.storage import Storage
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import election_safety, log_matching, state_machine_safety
 from leaderfollower.spec.raft import RaftSpec

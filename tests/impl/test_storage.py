@@ -7,9 +7,9 @@ import pytest
 
 from leaderfollower.impl.core import CoreConfig, RaftCore, VolatileState
 from leaderfollower.impl.messages import LEADER, Entry, HardState, PersistentState
+from leaderfollower.checker.conform.crashfiles import CrashFileLayer
 from leaderfollower.impl.storage import (
     LOG_FILE,
-    CrashFileLayer,
     Storage,
     StorageCorruption,
     encode_record,
