@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional, cast
 
 from .core import CoreConfig, RaftCore, Ready, Received
-from .kv import NOOP, OperationError, KVStore, encode_write
+from .kv import NOOP, KVStore, OperationError, SessionId, encode_write
 from .messages import (
     CANDIDATE,
     FOLLOWER,
@@ -316,12 +316,25 @@ class Node:
     def _reply_body(self, ok: bool, **fields: Any) -> dict[str, Any]:
         return {"ok": ok, "node": self.id, "term": self.core.current_term, **fields}
 
-    def write(self, token: Hashable, op: str, key: str, value: Optional[str] = None) -> None:
-        """A client write (`put` or `delete`): a ClientRequest on the leader, a redirect elsewhere."""
+    def write(self, token: Hashable, op: str, key: str, value: Optional[str] = None,
+              session: Optional[SessionId] = None) -> None:
+        """A client write (`put` or `delete`): a ClientRequest on the leader, a redirect elsewhere.
+
+        With a `session`, a write the state machine has already applied is not
+        appended again: its first result is the answer (kv.py, client sessions).
+        """
         try:
-            encoded = encode_write(op, key, value)
+            encoded = encode_write(op, key, value, session)
         except OperationError as e:
             self._replies.append(Reply(token, self._reply_body(False, error="bad_request", message=str(e))))
+            return
+        if self.core.role != LEADER:
+            self._redirect(token)
+            return
+        known = self.kv.answered(session) if session is not None else None
+        if known is not None:
+            # Applied, so committed: answer as the first attempt was answered.
+            self._replies.append(Reply(token, self._write_reply(known)))
             return
         if not self.core.client_request(encoded):
             self._redirect(token)
@@ -401,17 +414,20 @@ class Node:
                 self._reset_election_timer()
             self._last_role = core.role
 
+    def _write_reply(self, result: dict[str, Any]) -> dict[str, Any]:
+        if "error" in result:
+            return self._reply_body(False, **result,
+                                    message="the session of this write was forgotten: whether it was applied is unknown")
+        return self._reply_body(True, **result)
+
     def _apply(self, committed: tuple[tuple[int, Entry], ...]) -> None:
         for index, entry in committed:
             result = self.kv.apply(index, entry.value)
             pending = self._pending_writes.pop(index, None)
             if pending is not None:
-                token, term, op = pending
-                if entry.term == term:
-                    body = self._reply_body(True, index=index)
-                    if op == "delete":
-                        body["existed"] = bool(result)
-                    self._replies.append(Reply(token, body))
+                token, term, _ = pending
+                if entry.term == term and result is not None:
+                    self._replies.append(Reply(token, self._write_reply(result)))
                 else:
                     self._redirect(token, error="leadership_lost")
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Optional, TypeVar, Union, cast
 
 from .core import CoreConfig, RaftCore
+from .kv import OperationError, check_session
 from .messages import LEADER
 from .node import Envelope, Node, NodeConfig, NodeReady
 from .storage import RealFileLayer, Storage, StorageError
@@ -464,7 +465,15 @@ class NodeServer:
         if kind == "status":
             self._reply(op.token, self.status())
         elif kind in ("put", "delete"):
-            node.write(op.token, kind, key, req.get("value"))  # type: ignore[arg-type]
+            session = None
+            if "client" in req:
+                try:
+                    session = check_session(req.get("client"), req.get("seq"), req.get("ack", 0), req.get("retry", False))
+                except OperationError as e:
+                    self._reply(op.token, {"ok": False, "node": self.id, "term": node.term, "error": "bad_request",
+                                           "message": str(e)})
+                    return
+            node.write(op.token, kind, key, req.get("value"), session)  # type: ignore[arg-type]
         elif kind == "get" and isinstance(key, str):
             node.read(op.token, key, stale=bool(req.get("stale", False)))
         else:

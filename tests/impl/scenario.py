@@ -12,6 +12,9 @@ its messages go on the network, which the script controls.  Commands:
     campaign I                 node I's election timer fires
     tick-heartbeat I           node I's heartbeat timer fires (a leader sends AppendEntries)
     propose I KEY VALUE        a client put on node I
+    put I KEY VALUE CLIENT SEQ [retry]    a put in client session CLIENT, write number SEQ
+    delete I KEY CLIENT SEQ [retry]       a delete in a client session
+    kv I                       node I's key-value map
     deliver-msgs [I...]        deliver every message in flight (to I... only), in order
     stabilize                  deliver until nothing is in flight
     isolate I / heal           drop every message to and from I / stop dropping
@@ -28,6 +31,7 @@ from typing import Callable
 
 from leaderfollower.checker.conform.crashfiles import CrashFileLayer
 from leaderfollower.impl.core import CoreConfig
+from leaderfollower.impl.kv import SessionId
 from leaderfollower.impl.messages import Entry, Message
 from leaderfollower.impl.node import Envelope, Node, NodeConfig
 from leaderfollower.impl.storage import Storage
@@ -125,6 +129,19 @@ class Scenario:
     def propose(self, i: str, key: str, value: str) -> None:
         self.nodes[int(i)].write(("client", key, value), "put", key, value)
         self.flush(int(i))
+
+    def put(self, i: str, key: str, value: str, client: str, seq: str, retry: str = "") -> None:
+        session = SessionId(client, int(seq), int(seq), retry == "retry")
+        self.nodes[int(i)].write(("put", key, value, client, seq, retry), "put", key, value, session)
+        self.flush(int(i))
+
+    def delete(self, i: str, key: str, client: str, seq: str, retry: str = "") -> None:
+        session = SessionId(client, int(seq), int(seq), retry == "retry")
+        self.nodes[int(i)].write(("delete", key, client, seq, retry), "delete", key, None, session)
+        self.flush(int(i))
+
+    def kv(self, i: str) -> None:
+        self.out.append(json.dumps(self.nodes[int(i)].kv.data, sort_keys=True))
 
     def deliver_msgs(self, *nodes: str) -> None:
         if not self.deliver({int(i) for i in nodes}):
