@@ -6,8 +6,9 @@ protocol (the conformance engine's crash-faithful layer, checker/conform/crashfi
 forgets on a simulated crash every byte and rename not yet fsync'd, which turns a
 missing fsync into a visible divergence).
 
-- `log`: an 8-byte header (`LFLOG`, version 1) then one record per entry:
-  `u32 payload length | u32 CRC-32 of payload | payload`, the payload being
+- `log`: an 8-byte header (`LFLOG`, version 2) then one record per entry:
+  `u32 payload length | u32 CRC-32 of payload | u32 CRC-32 of the 8 bytes before
+  it | payload`, the payload being
   `u64 term | u8 kind | body` (kind 0: a bytes value, body = the bytes; kind 1:
   an int value, body = i64).  Big-endian.  The i-th record is log index i.
   Entries change only at the end (append, or truncate a suffix), so the file is
@@ -18,10 +19,21 @@ missing fsync into a visible divergence).
 
 `save` persists one Ready (term and vote, then log truncation and appends, each
 batch with one fsync: group commit) and returns only when it is durable, so the
-caller may then send.  `load` recovers: a torn last record (cut short, or a bad
-checksum on the final record, or a zero-filled tail) is truncated away; a bad
-record with valid data after it is corruption, and `load` refuses with
-`StorageCorruption` naming the file, record and byte offset.
+caller may then send.
+
+`load` recovers from a crash and refuses anything else.  A crash in the middle of
+an append leaves, after the last complete record, a prefix of what was being
+written (possibly extended with zeros, if the file's size reached the disk before
+its data).  So a tail is torn, and cut away, only if it is shorter than a record
+header, or all zeros, or a record whose header checks out (its own CRC: the length
+is trustworthy) and which the end of the file cuts short.  A crash cannot change
+the bytes of a complete record, nor make a length point past the end of the file
+in a header whose CRC holds: every other bad byte, the last record included, is
+damage, and `load` refuses with `StorageCorruption` naming the file, record and
+byte offset (it never cuts acknowledged entries to make the log readable).  The
+header CRC is what tells a torn tail from a damaged length field: without it, a
+flipped length pointing past the end of the file looks exactly like a torn last
+record and would cut every entry after it.
 """
 from __future__ import annotations
 
@@ -37,15 +49,16 @@ LOG_FILE = "log"
 STATE_FILE = "state"
 STATE_TMP = "state.tmp"
 """The temporary file a new term and vote is written to before it is renamed over `STATE_FILE`."""
-LOG_HEADER = b"LFLOG\x00\x01\x00"
-"""Magic and format version (1) at the start of the log file."""
+LOG_HEADER = b"LFLOG\x00\x02\x00"
+"""Magic and format version (2) at the start of the log file."""
 _STATE_MAGIC = b"LFHS"
 _STATE_VERSION = 1
-_REC_HEADER = struct.Struct(">II")
+_REC_HEADER = struct.Struct(">III")  # payload length, payload CRC, CRC of the 8 bytes before it
 _TERM = struct.Struct(">Q")
 _INT = struct.Struct(">q")
 _STATE = struct.Struct(">4sBQq")
 _CRC = struct.Struct(">I")
+_LEN_CRC = struct.Struct(">II")
 MAX_RECORD = 64 * 1024 * 1024
 """A record longer than this is not a record (a corrupt or torn length field)."""
 _KIND_BYTES, _KIND_INT = 0, 1
@@ -196,7 +209,8 @@ def encode_record(entry: Entry) -> bytes:
         payload = _TERM.pack(term) + bytes((_KIND_INT,)) + _INT.pack(value)
     else:
         payload = _TERM.pack(term) + bytes((_KIND_BYTES,)) + value
-    return _REC_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    head = _LEN_CRC.pack(len(payload), zlib.crc32(payload))
+    return head + _CRC.pack(zlib.crc32(head)) + payload
 
 
 def encode_hard_state(hard: HardState) -> bytes:
@@ -275,56 +289,60 @@ class Storage:
             return ()
         data = self.files.read(LOG_FILE)
         if data[: len(LOG_HEADER)] != LOG_HEADER:
-            raise StorageCorruption(f"{where}: bad header {data[:8]!r}, expected {LOG_HEADER!r} (not a version-1 log)")
+            raise StorageCorruption(f"{where}: bad header {data[:8]!r}, expected {LOG_HEADER!r} (not a version-2 log)")
         entries: list[Entry] = []
         offsets: list[int] = []
         pos = len(LOG_HEADER)
         size = len(data)
         while pos < size:
-            problem = None
-            if size - pos < _REC_HEADER.size:
-                problem = "header cut short"
-                torn = True
-            else:
-                length, crc = _REC_HEADER.unpack_from(data, pos)
-                end = pos + _REC_HEADER.size + length
-                if length < _TERM.size + 1 or length > MAX_RECORD:
-                    problem = f"impossible length {length}"
-                    torn = not any(data[pos:])  # a zero-filled tail
-                elif end > size:
-                    problem = f"record of {length} bytes cut short at end of file"
-                    torn = True
-                else:
-                    payload = data[pos + _REC_HEADER.size : end]
-                    if zlib.crc32(payload) != crc:
-                        problem = "checksum mismatch"
-                        torn = end == size or not any(data[pos:])
-                    else:
-                        try:
-                            entries.append(_decode_payload(payload))
-                        except ValueError as e:
-                            problem = str(e)
-                            torn = end == size
-                        else:
-                            offsets.append(pos)
-                            pos = end
-                            continue
-            if not torn:
+            torn = self._torn_tail(data, pos)
+            if torn:
+                # A crash cut the last write short: drop the tail for good.
+                self.files.truncate(LOG_FILE, pos)
+                self.files.fsync(LOG_FILE)
+                self.recovery = Recovery(size - pos, len(entries))
+                break
+            problem = self._check_record(data, pos)
+            if problem is not None:
                 raise StorageCorruption(
-                    f"{where}: record {len(entries) + 1} at byte {pos}: {problem}, with more data after it;"
-                    " the log is corrupt in the middle and this node refuses to start. Restore the folder from a"
-                    " backup, or remove it so that the node rejoins empty (only safe if a quorum still holds"
+                    f"{where}: record {len(entries) + 1} at byte {pos}: {problem}. This is damage, not a torn write"
+                    " (a crash only cuts the last record short), and this node refuses to start. Restore the folder"
+                    " from a backup, or remove it so that the node rejoins empty (only safe if a quorum still holds"
                     " every acknowledged write)."
                 )
-            # A torn tail: the crash cut the last write short.  Drop it for good.
-            self.files.truncate(LOG_FILE, pos)
-            self.files.fsync(LOG_FILE)
-            self.recovery = Recovery(size - pos, len(entries))
-            break
+            length = _REC_HEADER.unpack_from(data, pos)[0]
+            end = pos + _REC_HEADER.size + length
+            try:
+                entries.append(_decode_payload(data[pos + _REC_HEADER.size : end]))
+            except ValueError as e:
+                raise StorageCorruption(f"{where}: record {len(entries) + 1} at byte {pos}: {e}; this node refuses to start") from None
+            offsets.append(pos)
+            pos = end
         else:
             self.recovery = Recovery(0, len(entries))
         self._offsets, self._end = offsets, pos
         return tuple(entries)
+
+    @staticmethod
+    def _torn_tail(data: bytes, pos: int) -> bool:
+        """Whether everything from `pos` on is what a crash in mid-append leaves (see the module comment)."""
+        rest = len(data) - pos
+        if rest < _REC_HEADER.size or not any(data[pos:]):
+            return True  # a header cut short, or a zero-filled tail
+        length, _, head_crc = _REC_HEADER.unpack_from(data, pos)
+        return zlib.crc32(data[pos : pos + _LEN_CRC.size]) == head_crc and pos + _REC_HEADER.size + length > len(data)
+
+    @staticmethod
+    def _check_record(data: bytes, pos: int) -> Optional[str]:
+        """What is wrong with the complete record at `pos`, or None."""
+        length, crc, head_crc = _REC_HEADER.unpack_from(data, pos)
+        if zlib.crc32(data[pos : pos + _LEN_CRC.size]) != head_crc:
+            return "header checksum mismatch"
+        if length < _TERM.size + 1 or length > MAX_RECORD:
+            return f"impossible length {length}"
+        if zlib.crc32(data[pos + _REC_HEADER.size : pos + _REC_HEADER.size + length]) != crc:
+            return "checksum mismatch"
+        return None
 
     # ------------------------------------------------------------------- save
 

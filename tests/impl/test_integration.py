@@ -251,7 +251,7 @@ def test_corrupt_log_refuses_to_start_with_a_clear_error(tmp_path: Path) -> None
     s.save(None, 1, (Entry(1, b"aaaa"), Entry(1, b"bbbb")))
     s.close()
     data = bytearray((folder / LOG_FILE).read_bytes())
-    data[20] ^= 0xFF
+    data[24] ^= 0xFF  # in the first record's payload
     (folder / LOG_FILE).write_bytes(bytes(data))
     proc = subprocess.run(
         [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", "0", "--nodes", "1",
