@@ -330,7 +330,8 @@ class Storage:
         if rest < _REC_HEADER.size or not any(data[pos:]):
             return True  # a header cut short, or a zero-filled tail
         length, _, head_crc = _REC_HEADER.unpack_from(data, pos)
-        return zlib.crc32(data[pos : pos + _LEN_CRC.size]) == head_crc and pos + _REC_HEADER.size + length > len(data)
+        header_ok: bool = zlib.crc32(data[pos : pos + _LEN_CRC.size]) == head_crc
+        return header_ok and pos + _REC_HEADER.size + length > len(data)
 
     @staticmethod
     def _check_record(data: bytes, pos: int) -> Optional[str]:
