@@ -154,7 +154,7 @@ def client_command(ctx: click.Context, data_dir: Path, base_port: int, nodes: in
 
 
 def _run_client(ctx: click.Context, op: str, *args: Any, **kwargs: Any) -> None:
-    from .client import Client, ClientError
+    from .client import Client, ClientError, RequestTooLarge
 
     addresses, timeout = ctx.obj
 
@@ -166,6 +166,8 @@ def _run_client(ctx: click.Context, op: str, *args: Any, **kwargs: Any) -> None:
         reply = run(go())
     except ClientError as e:
         raise click.ClickException(str(e)) from e
+    except RequestTooLarge as e:
+        raise click.UsageError(str(e)) from e
     reply.pop("id", None)
     click.echo(json.dumps(reply))
     if not reply.get("ok"):

@@ -24,7 +24,7 @@ import secrets
 import time
 from typing import Any, Optional, cast
 
-from .kv import SESSION_EXPIRED
+from .kv import MAX_VALUE_BYTES, SESSION_EXPIRED, write_size
 from .server import Address
 from .wire import (
     CLIENT_REPLY,
@@ -41,6 +41,10 @@ from .wire import (
 
 class ClientError(Exception):
     """The cluster did not answer in time (the message says what was tried last)."""
+
+
+class RequestTooLarge(ValueError):
+    """A write whose key and value exceed the cluster's limit (`kv.MAX_VALUE_BYTES`); never sent."""
 
 
 class OutcomeUnknown(ClientError):
@@ -194,7 +198,14 @@ class Client:
         raise ClientError(f"no answer within {self.timeout}s; last: {last}")
 
     async def write(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Send a write (put or delete) as the next write of this client's session."""
+        """Send a write (put or delete) as the next write of this client's session.
+
+        Raises RequestTooLarge, without sending anything, for a key and value over
+        `kv.MAX_VALUE_BYTES` (the cluster would refuse it).
+        """
+        size = write_size(request.get("key"), request.get("value"))
+        if size > MAX_VALUE_BYTES:
+            raise RequestTooLarge(f"{request.get('op')}: key and value are {size} bytes; the limit is {MAX_VALUE_BYTES}")
         self._seq += 1
         seq = self._seq
         self._awaiting.add(seq)

@@ -66,12 +66,21 @@ class CoreConfig:
     """Number of servers; their ids are 0..servers-1."""
     max_entries_per_append: int = 1
     """Option shared with the spec (raft.tla: 1): entries a leader puts in one AppendEntries."""
+    max_bytes_per_append: Optional[int] = None
+    """Not in the spec: a budget for the entries' values in one AppendEntries (etcd's MaxSizePerMsg).
+
+    A batch stops before the entry that would take it over the budget, but always
+    carries at least one entry.  None: no budget (conformance runs, where the spec's
+    values are small ints).  A batch cut by it is the spec's AppendEntries with a
+    smaller `max_entries_per_append`, which is how the validator takes it."""
 
     def __post_init__(self) -> None:
         if self.servers < 1:
             raise ValueError(f"CoreConfig.servers: expected at least 1, got {self.servers}")
         if self.max_entries_per_append < 1:
             raise ValueError(f"CoreConfig.max_entries_per_append: expected at least 1, got {self.max_entries_per_append}")
+        if self.max_bytes_per_append is not None and self.max_bytes_per_append < 1:
+            raise ValueError(f"CoreConfig.max_bytes_per_append: expected at least 1 or None, got {self.max_bytes_per_append}")
 
 
 class Projection(NamedTuple):
@@ -384,7 +393,7 @@ class RaftCore:
         next_j = self.next_index[j]
         prev_index = next_j - 1
         prev_term = self._term_at(prev_index) if prev_index > 0 else 0
-        last_entry = min(len(self.log), next_j + self.config.max_entries_per_append - 1)
+        last_entry = self._batch_end(next_j)
         entries: Log = tuple(self.log[next_j - 1 : last_entry]) if last_entry >= next_j else ()
         self._send(
             append_entries_request(
@@ -392,6 +401,21 @@ class RaftCore:
             )
         )
         return True
+
+    def _batch_end(self, first: int) -> int:
+        # The last index of a batch starting at `first`: max_entries_per_append
+        # entries (the spec), fewer if the byte budget runs out first (at least one).
+        last = min(len(self.log), first + self.config.max_entries_per_append - 1)
+        budget = self.config.max_bytes_per_append
+        if budget is None:
+            return last
+        used = 0
+        for index in range(first, last + 1):
+            value = self.log[index - 1].value
+            used += len(value) if isinstance(value, bytes) else 8
+            if used > budget and index > first:
+                return index - 1
+        return last
 
     def become_leader(self) -> bool:
         """Candidate i, granted votes by a quorum, becomes leader."""

@@ -41,6 +41,9 @@ WRITE_OPS = ("put", "delete")
 MAX_SESSIONS = 10_000
 """Client sessions kept; the least recently used is forgotten beyond this (deterministically: in log order)."""
 
+MAX_VALUE_BYTES = 1024 * 1024
+"""Largest key plus value of one write, in UTF-8 bytes (a bound on entries, frames and batches)."""
+
 MAX_CLIENT_ID = 64
 """Longest client id, in characters."""
 
@@ -76,6 +79,11 @@ def check_session(client: Any, seq: Any, ack: Any, retry: Any = False) -> Sessio
     if not isinstance(retry, bool):
         raise OperationError(f"retry must be true or false, got {str(retry)[:40]!r}")
     return SessionId(client, seq, ack, retry)
+
+
+def write_size(key: Any, value: Any) -> int:
+    """The UTF-8 bytes of a write's key and value (what `MAX_VALUE_BYTES` bounds); non-strings count 0."""
+    return sum(len(s.encode()) for s in (key, value) if isinstance(s, str))
 
 
 def encode_write(op: str, key: str, value: Optional[str] = None, session: Optional[SessionId] = None) -> bytes:

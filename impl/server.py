@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine, Optional, TypeVar, Union, cast
 
 from .core import CoreConfig, RaftCore
-from .kv import OperationError, check_session
+from .kv import MAX_VALUE_BYTES, OperationError, check_session, write_size
 from .messages import LEADER
 from .node import Envelope, Node, NodeConfig, NodeReady
 from .storage import RealFileLayer, Storage, StorageError
@@ -94,6 +94,10 @@ class ServerConfig:
     node: NodeConfig = field(default_factory=NodeConfig)
     max_entries_per_append: int = 256
     """Entries per AppendEntries (the spec option; 1 is raft.tla)."""
+    max_bytes_per_append: Optional[int] = 1024 * 1024
+    """Budget for the values in one AppendEntries (etcd: 1 MiB per message); at least one entry is always sent."""
+    max_value_bytes: int = MAX_VALUE_BYTES
+    """Largest key plus value of a client write, in UTF-8 bytes; larger writes get the error `too_large`."""
     max_frame: int = MAX_FRAME
     seed: Optional[int] = None
     """Seed of the election-timeout generator (None: from the node id and the OS)."""
@@ -340,7 +344,7 @@ class NodeServer:
                 self.id, cfg.data_dir, self.storage.recovery.torn_bytes, self.storage.recovery.entries,
             )
         seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**63)
-        core_config = CoreConfig(self.n, cfg.max_entries_per_append)
+        core_config = CoreConfig(self.n, cfg.max_entries_per_append, cfg.max_bytes_per_append)
         if cfg.trace_log is not None:
             self.trace = TraceLog(trace_path(cfg.trace_log, self.id), self.id)
         self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored, trace=self.trace,
@@ -464,6 +468,10 @@ class NodeServer:
         key = req.get("key")
         if kind == "status":
             self._reply(op.token, self.status())
+        elif kind in ("put", "delete") and write_size(key, req.get("value")) > self.config.max_value_bytes:
+            self._reply(op.token, {"ok": False, "node": self.id, "term": node.term, "error": "too_large",
+                                   "message": f"{kind}: key and value are {write_size(key, req.get('value'))} bytes;"
+                                              f" the limit is {self.config.max_value_bytes}"})
         elif kind in ("put", "delete"):
             session = None
             if "client" in req:

@@ -160,6 +160,7 @@ class TracingCore:
             recovered={"term": core.current_term, "vote": core.voted_for, "log": encode_entries(core.log)},
             servers=core.config.servers,
             max_entries_per_append=core.config.max_entries_per_append,
+            max_bytes_per_append=core.config.max_bytes_per_append,
             version=TRACE_VERSION,
         )
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
@@ -86,6 +86,8 @@ class Event:
     """Restart: the term, vote and log the node recovered from its storage."""
     servers: Optional[int] = None
     max_entries_per_append: Optional[int] = None
+    max_bytes_per_append: Optional[int] = None
+    """NodeStart: the node's byte budget per AppendEntries (None: none; not a spec parameter)."""
     applied: Optional[tuple[int, int]] = None
     """Apply: the index and term of the last entry handed to the state machine."""
 
@@ -188,7 +190,7 @@ def _decode(doc: Any, values: _Values, file: str, line: int) -> Event:
         if post["role"] not in ROLES:
             raise LogFormatError(f"{where}: state.role: {post['role']!r} is not one of {', '.join(ROLES)}")
     recovered = None
-    servers = max_entries = None
+    servers = max_entries = max_bytes = None
     applied = None
     if action == NODE_START:
         rec = doc.get("recovered")
@@ -205,9 +207,12 @@ def _decode(doc: Any, values: _Values, file: str, line: int) -> Event:
             servers = _int(doc, "servers", where, 1)
         if "max_entries_per_append" in doc:
             max_entries = _int(doc, "max_entries_per_append", where, 1)
+        if doc.get("max_bytes_per_append") is not None:
+            max_bytes = _int(doc, "max_bytes_per_append", where, 1)
     if action == APPLY:
         applied = (_int(doc, "index", where, 1), _int(doc, "term", where, 1))
-    return Event(file, line, t, node, batch, action, tuple(args), sent, post, recovered, servers, max_entries, applied)
+    return Event(file, line, t, node, batch, action, tuple(args), sent, post, recovered, servers, max_entries,
+                 max_bytes, applied)
 
 
 def log_files(paths: Iterable[Path]) -> list[Path]:
@@ -325,6 +330,10 @@ class Validator:
         except ValueError as exc:
             raise LogFormatError(f"{first.where}: {exc}") from None
         self.spec = spec_class(params)
+        self._spec_class = spec_class
+        self._smaller_batches: dict[int, RaftSpec] = {}
+        self.byte_budget = first.max_bytes_per_append is not None
+        """Nodes cut AppendEntries batches by bytes: a batch of k entries is taken with max_entries_per_append k."""
         for e in events:
             if not 0 <= e.node < params.servers:
                 raise LogFormatError(f"{e.where}: node {e.node} outside 0..{params.servers - 1}")
@@ -437,7 +446,7 @@ class Validator:
             if got is not None:
                 return None, f"the node discarded a message that the spec takes with {got[0]}"
         action = Action(AS_SPEC_ACTION.get(ev.action, ev.action), ev.args)
-        nxt = self.spec.apply(s, action)
+        nxt = self._spec_for(ev).apply(s, action)
         if nxt is None:
             return None, self._not_enabled(s, ev)
         why = self._compare(s, nxt, ev)
@@ -448,6 +457,18 @@ class Validator:
             if not p.holds(self.spec, nxt):
                 return None, f"invariant {p.name} ({p.description}) is violated in the state after this step"
         return nxt, None
+
+    def _spec_for(self, ev: Event) -> RaftSpec:
+        """The spec that takes `ev`: for an AppendEntries a byte budget cut short, the spec whose batches are that long."""
+        if not (self.byte_budget and ev.action == "AppendEntries" and ev.sent is not None and len(ev.sent) == 1):
+            return self.spec
+        k = len(ev.sent[0].mentries)  # type: ignore[union-attr]
+        if not 1 <= k < self.spec.params.max_entries_per_append:
+            return self.spec
+        spec = self._smaller_batches.get(k)
+        if spec is None:
+            spec = self._smaller_batches[k] = self._spec_class(replace(self.spec.params, max_entries_per_append=k))
+        return spec
 
     def _apply(self, s: State, ev: Event) -> tuple[Optional[State], Optional[str]]:
         assert ev.applied is not None
