@@ -45,7 +45,9 @@ from .wire import (
     CLIENT_REQUEST,
     HELLO_CLIENT,
     HELLO_PEER,
+    MAX_CLIENT_FRAME,
     MAX_FRAME,
+    MAX_HELLO_FRAME,
     Frame,
     FrameDecoder,
     FrameError,
@@ -99,6 +101,14 @@ class ServerConfig:
     max_value_bytes: int = MAX_VALUE_BYTES
     """Largest key plus value of a client write, in UTF-8 bytes; larger writes get the error `too_large`."""
     max_frame: int = MAX_FRAME
+    """Largest frame a peer may send."""
+    max_client_connections: int = 256
+    """Connections that are not a peer's link (clients, and anyone who has not said hello yet) open at once;
+    beyond it a new connection is closed at once (1,100 idle connections once exhausted the file descriptors)."""
+    hello_timeout: float = 5.0
+    """Seconds a new connection has to say who it is."""
+    client_idle_timeout: float = 60.0
+    """A client connection that sends nothing for this long is closed."""
     seed: Optional[int] = None
     """Seed of the election-timeout generator (None: from the node id and the OS)."""
     bind_host: Optional[str] = None
@@ -211,43 +221,109 @@ def _writable(transport: asyncio.BaseTransport) -> bool:
     return not transport.is_closing()
 
 
+class RateLimitedLog:
+    """At most one line per `interval` seconds; the next line says how many were not logged.
+
+    For what a remote side can cause at will (a bad frame, a refused connection):
+    one ERROR line per bad connection let a fuzzer write about 830 KB of log per node.
+    """
+
+    def __init__(self, log: logging.Logger, interval: float = 1.0) -> None:
+        self.log = log
+        self.interval = interval
+        self._last = -interval
+        self._suppressed = 0
+
+    def error(self, fmt: str, *args: Any) -> None:
+        """Log one ERROR line, unless one was logged less than `interval` seconds ago."""
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._suppressed += 1
+            return
+        if self._suppressed:
+            fmt += " (and %d more like it not logged)"
+            args = (*args, self._suppressed)
+        self.log.error(fmt, *args)
+        self._last, self._suppressed = now, 0
+
+
 class _Connection(asyncio.Protocol):
     """A connection another process opened to this server: a peer's link or a client's.
 
     Frames are decoded in `data_received` as bytes arrive and posted to the
     server's inbox at once: one loop callback per received chunk, no reader task
-    or coroutine per frame.  The first frame says who is calling.  Anything
-    malformed, oversized or unknown is logged and closes this connection only.
+    or coroutine per frame.  The first frame says who is calling, within
+    `hello_timeout` seconds and `MAX_HELLO_FRAME` bytes; then a peer may send frames
+    up to `max_frame`, a client up to `MAX_CLIENT_FRAME`.  Connections that are not
+    (yet) a peer's count against `max_client_connections`: beyond it a new one is
+    closed at once.  A client connection that sends nothing for `client_idle_timeout`
+    seconds is closed.  Anything malformed, oversized or unknown is logged (rate
+    limited) and closes this connection only.
     """
 
     def __init__(self, server: "NodeServer") -> None:
         self.server = server
-        self.decoder = FrameDecoder(server.config.max_frame)
+        self.decoder = FrameDecoder(MAX_HELLO_FRAME)
         self.transport: Optional[asyncio.Transport] = None
         self._handle: Callable[[Frame], None] = self._hello
         self._source = -1  # the peer's id, once it said hello
         self._conn_id = 0  # the client's connection number, once it said hello
+        self._counted = False  # counted against max_client_connections
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._last_data = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Keep the transport (to reply, and to close it on stop)."""
+        """Keep the transport (to reply, and to close it on stop), or refuse it over the limit."""
         # A cast, not an isinstance check: uvloop's transports do not derive from asyncio's.
         self.transport = cast(asyncio.Transport, transport)
-        self.server._connections.add(self.transport)
+        server = self.server
+        if server._open_clients >= server.config.max_client_connections:
+            server.refusals.error("node %d: refusing a connection from %s: %d client connections open (the limit)",
+                                   server.id, transport.get_extra_info("peername"), server._open_clients)
+            transport.close()
+            return
+        server._open_clients += 1
+        self._counted = True
+        server._connections.add(self.transport)
+        self._timer = asyncio.get_running_loop().call_later(server.config.hello_timeout, self._hello_timed_out)
 
     def data_received(self, data: bytes) -> None:
         """Decode every complete frame and hand it on; close the connection on a bad one."""
+        self._last_data = time.monotonic()
         try:
             for frame in self.decoder.feed(data):
                 self._handle(frame)
         except FrameError as e:
+            self._close(str(e))
+
+    def _close(self, why: str) -> None:
+        assert self.transport is not None
+        server = self.server
+        server.bad_input.error("node %d: closing connection from %s: %s", server.id,
+                               self.transport.get_extra_info("peername"), why)
+        self.transport.close()
+
+    def _hello_timed_out(self) -> None:
+        self._timer = None
+        if self._handle == self._hello:
+            self._close(f"no hello within {self.server.config.hello_timeout}s")
+
+    def _idle_check(self) -> None:
+        idle = time.monotonic() - self._last_data
+        limit = self.server.config.client_idle_timeout
+        if idle >= limit:
+            self._timer = None
             assert self.transport is not None
-            server = self.server
-            server.log.error("node %d: closing connection from %s: %s", server.id,
-                             self.transport.get_extra_info("peername"), e)
+            self.server.log.debug("node %d: closing client connection idle for %.0fs", self.server.id, idle)
             self.transport.close()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(limit - idle, self._idle_check)
 
     def _hello(self, frame: Frame) -> None:
         server = self.server
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if frame.kind == HELLO_PEER:
             source, servers = decode_hello_peer(frame.body)
             if servers != server.n or not 0 <= source < server.n or source == server.id:
@@ -255,11 +331,16 @@ class _Connection(asyncio.Protocol):
                                  f" this is node {server.id} of {server.n}")
             self._source = source
             self._handle = self._peer_frame
+            self.decoder.max_frame = server.config.max_frame
+            server._open_clients -= 1  # a peer's link: not a client slot, and never idle-closed
+            self._counted = False
         elif frame.kind == HELLO_CLIENT:
             assert self.transport is not None
             self._conn_id = next(server._conn_ids)
             server._clients[self._conn_id] = self.transport
             self._handle = self._client_frame
+            self.decoder.max_frame = MAX_CLIENT_FRAME
+            self._timer = asyncio.get_running_loop().call_later(server.config.client_idle_timeout, self._idle_check)
         else:
             raise FrameError(f"first frame is {frame.kind}, expected a HelloPeer or HelloClient")
 
@@ -289,6 +370,12 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         """Forget the connection (a client's pending requests may still take effect)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._counted:
+            self.server._open_clients -= 1
+            self._counted = False
         if self.transport is not None:
             self.server._connections.discard(self.transport)
         if self._conn_id:
@@ -328,6 +415,11 @@ class NodeServer:
         self._conn_ids = itertools.count(1)
         self._conn_writers: set[asyncio.StreamWriter] = set()  # the connections this server dialled
         self._connections: set[asyncio.Transport] = set()  # the connections others opened to this server
+        self._open_clients = 0  # of those, the ones that are not a peer's link
+        self.bad_input = RateLimitedLog(self.log)
+        """Where bad frames are logged (a remote side can cause them at will)."""
+        self.refusals = RateLimitedLog(self.log)
+        """Where connections refused over the limit are logged."""
         self._persisting: Optional[_FsyncThread] = None  # the thread running the current fsync
         self.fsync_placement = FsyncPlacement()
 
@@ -550,7 +642,8 @@ class NodeServer:
 
     def _after_persist(self, rd: NodeReady, messages: tuple[Envelope, ...]) -> None:
         for line in rd.events:
-            self.log.info("node %d: %s", self.id, line)
+            # Role and term changes at INFO; commits (about 100 batches a second under load) at DEBUG.
+            self.log.log(logging.DEBUG if line.startswith("commit ") else logging.INFO, "node %d: %s", self.id, line)
         self._send(messages)
         for token, body in rd.replies:
             if body.get("error") in ("not_leader", "leadership_lost") and body.get("leader") is not None:

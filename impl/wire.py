@@ -32,7 +32,11 @@ from .node import Envelope
 VERSION = 1
 """The only wire version this code speaks."""
 MAX_FRAME = 16 * 1024 * 1024
-"""Frames longer than this (after the length field) are rejected."""
+"""Frames longer than this (after the length field) are rejected on peer links."""
+MAX_HELLO_FRAME = 1024
+"""The largest frame a connection may send before it has said who it is."""
+MAX_CLIENT_FRAME = 1024 * 1024 + 64 * 1024
+"""The largest frame a client may send (a write of `kv.MAX_VALUE_BYTES`, with its JSON around it)."""
 
 HELLO_PEER = 1
 HELLO_CLIENT = 2
@@ -82,34 +86,51 @@ def encode_frame(kind: int, body: bytes) -> bytes:
 
 
 class FrameDecoder:
-    """Bytes in, frames out; raises FrameError on a bad length, version or kind."""
+    """Bytes in, frames out; raises FrameError on a bad length, version or kind.
+
+    Linear in the bytes fed, however they are chunked: bytes are appended to one
+    buffer, a frame is parsed only once the buffer holds all of it (the length
+    prefix says how much that is), and the buffer is cut only when frames have
+    been taken from it.  `max_frame` may be changed between calls (a connection
+    allows larger frames once it has said who it is).
+    """
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self.max_frame = max_frame
         self._buf = bytearray()
+        self._need = 0  # bytes the buffer must hold before the frame at its start is complete (0: unknown)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet part of a complete frame."""
+        return len(self._buf)
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every frame now complete."""
-        # Parse in place and keep only the unfinished tail (one copy per call,
-        # not one deletion from the front of the buffer per frame); with no
-        # tail left over from the last call, parse `data` itself.
         buf: bytes | bytearray
         if self._buf:
             self._buf += data
+            if len(self._buf) < self._need:
+                return []  # the frame in progress is still incomplete: nothing to parse
             buf = self._buf
         else:
-            buf = data
+            buf = data  # nothing left over from the last call: parse `data` itself
         frames: list[Frame] = []
         pos, size = 0, len(buf)
+        self._need = 0
         while size - pos >= _LEN.size:
             (length,) = _LEN.unpack_from(buf, pos)
             check_length(length, self.max_frame)
             end = pos + _LEN.size + length
             if end > size:
+                self._need = end - pos
                 break
             frames.append(decode_payload(bytes(buf[pos + _LEN.size : end])))
             pos = end
-        self._buf = bytearray(buf[pos:])
+        if pos or buf is data:
+            # Keep only the unfinished tail, in a buffer of its own size (a large frame's
+            # buffer is released once the frame is taken).
+            self._buf = bytearray(buf[pos:])
         return frames
 
 
@@ -241,13 +262,15 @@ def decode_json(frame: Frame, expected: int) -> dict[str, Any]:
         obj = json.loads(frame.body)
     except ValueError as e:
         raise FrameError(f"{KINDS[expected]}: not JSON ({e})") from e
+    except RecursionError:
+        raise FrameError(f"{KINDS[expected]}: JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise FrameError(f"{KINDS[expected]}: expected a JSON object, got {type(obj).__name__}")
     return obj
 
 
 __all__ = [
-    "Frame", "FrameDecoder", "FrameError", "MAX_FRAME", "VERSION", "encode_frame", "encode_envelope",
+    "Frame", "FrameDecoder", "FrameError", "MAX_FRAME", "MAX_HELLO_FRAME", "MAX_CLIENT_FRAME", "VERSION", "encode_frame", "encode_envelope",
     "decode_envelope", "encode_hello_peer", "decode_hello_peer", "encode_json", "decode_json",
     "RequestVoteRequest", "RequestVoteResponse", "AppendEntriesResponse",
 ]
