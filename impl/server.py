@@ -632,6 +632,12 @@ class NodeServer:
             except (StorageError, OSError) as e:
                 self._fail(e)
                 return
+            except BaseException as e:  # noqa: BLE001 - any failure stops the node, as on the inline path
+                # Whatever went wrong, this batch is not known to be on disk: never
+                # send what it promises, never serve on.  Stop, loudly.
+                self.log.critical("node %d: internal error in the persist thread", self.id, exc_info=e)
+                self._fail(e, "internal error")
+                return
             if self._inbox and not self._drive_scheduled:
                 self._drive_scheduled = True
                 asyncio.get_running_loop().call_soon(self._drive)
