@@ -172,7 +172,6 @@ class Node:
         self._waiting_reads: list[tuple[Hashable, str]] = []  # until an entry of this term commits
         self._reads: list[_Read] = []
         self._round = 0  # last read round sent
-        self._round_wanted = False
         self._acked_round = [0] * n
 
     def _random_timeout(self) -> int:
@@ -432,9 +431,15 @@ class Node:
                     self._redirect(token, error="leadership_lost")
 
     def has_work(self) -> bool:
-        """Whether `ready()` would return something to do."""
+        """Whether `ready()` would return something to do.
+
+        Reads count: a read that waits for its round to start (it starts in
+        `ready()`, at once, not at the next heartbeat), or for its round's quorum
+        (answered in `ready()` as soon as the answers are in).
+        """
         return bool(
-            self._envelopes or self._replies or self._events or self.core.has_pending_ready() or self._round_wanted
+            self._envelopes or self._replies or self._events or self.core.has_pending_ready()
+            or self._waiting_reads or self._reads
         )
 
     def ready(self) -> NodeReady:
