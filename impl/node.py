@@ -172,6 +172,7 @@ class Node:
         self._waiting_reads: list[tuple[Hashable, str]] = []  # until an entry of this term commits
         self._reads: list[_Read] = []
         self._round = 0  # last read round sent
+        self._heard_commit = False  # took a commit index from a leader of its term since it started
         self._acked_round = [0] * n
 
     def _random_timeout(self) -> int:
@@ -262,6 +263,8 @@ class Node:
                 # A current leader exists: do not start an election against it.
                 self.leader_id = m.msource
                 self._elapsed = 0
+                if got.consumed and core.role == FOLLOWER:
+                    self._heard_commit = True  # accepted: the commit index is the leader's
             elif got.action == "HandleRequestVoteRequest" and core.voted_for == m.msource and m.msource != self.id:
                 self._elapsed = 0
             if got.consumed:
@@ -343,8 +346,19 @@ class Node:
             self.core.advance_commit_index()
 
     def read(self, token: Hashable, key: str, stale: bool = False) -> None:
-        """A client read: linearizable on the leader (a read round), or possibly stale anywhere."""
+        """A client read: linearizable on the leader (a read round), or possibly stale anywhere.
+
+        A stale read is refused (`not_caught_up`) until the node has, since it
+        started, taken a commit index from a leader of its term (or committed an
+        entry of its own term as leader): before that its state machine may lack
+        any number of committed writes, and "absent" would be a wrong answer.
+        """
         if stale:
+            if not (self._heard_commit or (self.core.role == LEADER and self._committed_own_term())):
+                self._replies.append(Reply(token, self._reply_body(
+                    False, error="not_caught_up", leader=self.leader_id,
+                    message="this node has not heard a leader's commit index since it started; read from the leader")))
+                return
             self._replies.append(Reply(token, self._reply_body(True, value=self.kv.get(key), stale=True)))
             return
         if self.core.role != LEADER:

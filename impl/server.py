@@ -428,7 +428,9 @@ class NodeServer:
     async def start(self) -> None:
         """Recover from disk, listen, and start the timers and peer links."""
         cfg = self.config
-        self.storage = self.storage_class(RealFileLayer(cfg.data_dir), name=str(cfg.data_dir))
+        files = RealFileLayer(cfg.data_dir)
+        files.check_writable()
+        self.storage = self.storage_class(files, name=str(cfg.data_dir))
         stored = self.storage.load()
         if self.storage.recovery.torn_bytes:
             self.log.warning(

@@ -133,6 +133,24 @@ class RealFileLayer:
         if fd is not None:
             os.close(fd)
 
+    def check_writable(self) -> None:
+        """Raise StorageError unless a file can be created, written, fsync'd and removed in the folder.
+
+        A read-only folder would otherwise show only at the first write, after the
+        node had started serving.
+        """
+        probe = self._path(".write-probe")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, b"probe")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise StorageError(f"{self.directory}: the data folder is not writable ({e.strerror})") from None
+
     def exists(self, name: str) -> bool:
         """Whether the file exists."""
         return os.path.exists(self._path(name))
