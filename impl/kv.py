@@ -51,6 +51,11 @@ SESSION_EXPIRED = "session_expired"
 """The error of a write whose session was forgotten: whether its first attempt was applied is unknown."""
 
 
+# One encoder and decoder for all writes: json.dumps/loads build or look up theirs per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+_DECODE = json.JSONDecoder().decode
+
+
 class OperationError(ValueError):
     """A client operation that cannot be encoded or a log value that cannot be decoded."""
 
@@ -101,7 +106,7 @@ def encode_write(op: str, key: str, value: Optional[str] = None, session: Option
         doc.update(client=session.client, seq=session.seq, ack=session.ack)
         if session.retry:
             doc["retry"] = True
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return _ENCODE(doc).encode()
 
 
 @dataclass
@@ -136,7 +141,7 @@ class KVStore:
         if isinstance(value, int) or value == NOOP:
             return None
         try:
-            op = json.loads(value)
+            op = _DECODE(value.decode())
             kind, key = op["op"], op["key"]
         except (ValueError, KeyError, TypeError) as e:
             raise OperationError(f"log entry {index}: undecodable value {value[:60]!r}: {e}") from e
@@ -147,9 +152,10 @@ class KVStore:
         session = self._session(op["client"], bool(op.get("retry", False)))
         if session is None:
             return {"error": SESSION_EXPIRED}
-        session.floor = max(session.floor, op["ack"])
-        for old in [s for s in session.results if s < session.floor]:
-            del session.results[old]
+        if op["ack"] > session.floor:
+            session.floor = op["ack"]
+            for old in [s for s in session.results if s < session.floor]:
+                del session.results[old]
         seq = op["seq"]
         if seq < session.floor:
             return {"error": SESSION_EXPIRED}  # the client said it had this answer already
