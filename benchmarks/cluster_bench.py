@@ -24,6 +24,10 @@ the committed reply.
   fresh fsync probe each round, and prints per-round rows and then the median of
   each system: this disk's fsync cost changes by 40x over minutes (0.1 ms to
   4 ms), so only interleaved medians compare.
+- The current tree's nodes run as `leaderfollower node` does by default, with mutual
+  TLS (the client with the cluster's client certificate); `--insecure-too` adds them
+  with `--insecure` (plain TCP) to the same run, to show what TLS costs. A
+  `--baseline` older than TLS runs plain TCP.
 - `--op get` measures linearizable reads instead (leaderfollower only): each
   client reads one key, put during the warm-up, one read after another; with one
   client the cluster is otherwise idle, which is where a read used to wait for
@@ -99,32 +103,38 @@ def extract_baseline(root: Path, ref: str) -> Path:
 
 
 def bench_leaderfollower(root: Path, clients: int, seconds: float, impl_dir: Optional[Path] = None,
-                         label: str = "leaderfollower (fsync)", op: str = "put") -> dict[str, Any]:
+                         label: str = "leaderfollower (fsync)", op: str = "put", tls: bool = True) -> dict[str, Any]:
     from leaderfollower.impl.client import Client
     from leaderfollower.impl.server import local_addresses, run as run_loop
+    from leaderfollower.impl.tls import client_context_for, ensure_cluster_certs
 
     base = free_base_port(3)
     data = Path(tempfile.mkdtemp(prefix=f"lf-{clients}-", dir=root))
     launch = ([sys.executable, "-c", _BASELINE_LAUNCHER, str(impl_dir)] if impl_dir is not None
               else [sys.executable, "-m", "leaderfollower.impl.cli"])
+    tls = tls and impl_dir is None  # a baseline's nodes speak whatever they spoke then: plain TCP
+    if tls:
+        ensure_cluster_certs(data, 3)
+    security = [] if impl_dir is not None or tls else ["--insecure"]
     procs = [
         subprocess.Popen(
             launch + ["node", "--id", str(i), "--nodes", "3",
-                      "--base-port", str(base), "--data-dir", str(data), "--log-level", "warning"],
+                      "--base-port", str(base), "--data-dir", str(data), "--log-level", "warning", *security],
         )
         for i in range(3)
     ]
+    context = client_context_for(data) if tls else None
     addresses = local_addresses(3, base)
     try:
         async def run() -> list[float]:
-            async with Client(addresses, timeout=30) as c:
+            async with Client(addresses, timeout=30, tls=context) as c:
                 await c.put("warmup", VALUE)
             latencies: list[float] = []
             stop_at = 0.0
             record = False
 
             async def worker(w: int) -> None:
-                async with Client(addresses, timeout=30) as c:
+                async with Client(addresses, timeout=30, tls=context) as c:
                     k = 0
                     while time.monotonic() < stop_at:
                         t0 = time.perf_counter()
@@ -346,6 +356,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="Rounds per client count, systems interleaved; medians at the end.")
     ap.add_argument("--baseline", default=None, metavar="GIT-REF",
                     help="Also run leaderfollower's impl/ as committed at this git ref (same client, same run).")
+    ap.add_argument("--insecure-too", action="store_true",
+                    help="Also run this tree's nodes with --insecure (plain TCP), to measure what TLS costs.")
     ap.add_argument("--op", choices=["put", "get"], default="put",
                     help="put: committed writes; get: linearizable reads of one key (leaderfollower only).")
     args = ap.parse_args()
@@ -356,6 +368,9 @@ def main() -> None:
             impl_dir = extract_baseline(root, args.baseline)
             label = f"leaderfollower@{args.baseline} (fsync)"
             systems.append((label, lambda r, c, s: bench_leaderfollower(r, c, s, impl_dir, label, args.op)))
+        if args.insecure_too:
+            systems.append(("leaderfollower --insecure", lambda r, c, s: bench_leaderfollower(
+                r, c, s, label="leaderfollower --insecure (fsync)", op=args.op, tls=False)))
         if args.op == "get":
             systems.append(("leaderfollower", lambda r, c, s: bench_leaderfollower(r, c, s, op="get")))
         else:

@@ -21,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import ssl
 import time
 from typing import Any, Optional, cast
 
 from .kv import MAX_VALUE_BYTES, SESSION_EXPIRED, write_size
 from .server import Address
+from .tls import node_name, peer_name
 from .wire import (
     CLIENT_REPLY,
     CLIENT_REQUEST,
@@ -99,9 +101,12 @@ class _Connection(asyncio.Protocol):
 class Client:
     """A connection to a cluster given every node's address."""
 
-    def __init__(self, addresses: tuple[Address, ...], timeout: float = 10.0, client_id: Optional[str] = None) -> None:
+    def __init__(self, addresses: tuple[Address, ...], timeout: float = 10.0, client_id: Optional[str] = None,
+                 tls: Optional[ssl.SSLContext] = None) -> None:
         self.addresses = addresses
         self.timeout = timeout
+        self.tls = tls
+        """Mutual TLS with the cluster's client certificate (`tls.client_context_for(data_dir)`); None: plain TCP."""
         self.client_id = client_id or secrets.token_hex(8)
         """This client's session name (random: two clients never share a session)."""
         self._target = 0
@@ -127,8 +132,12 @@ class Client:
     async def _connect(self) -> _Connection:
         if self._conn is None:
             host, port = self.addresses[self._target]
-            _, conn = await asyncio.get_running_loop().create_connection(_Connection, host, port)
+            _, conn = await asyncio.get_running_loop().create_connection(_Connection, host, port, ssl=self.tls)
             assert conn.transport is not None
+            if self.tls is not None and peer_name(conn.transport) != node_name(self._target):
+                conn.transport.close()
+                raise ConnectionRefusedError(f"{host}:{port} presented the certificate of"
+                                             f" {peer_name(conn.transport)!r}, not {node_name(self._target)!r}'s")
             conn.transport.write(encode_frame(HELLO_CLIENT, b""))
             self._conn = conn
         return self._conn

@@ -51,6 +51,14 @@ from .messages import (
 )
 
 
+TERM_LIMIT = 2**63 - 1
+"""The highest term a server takes: no message may carry a higher one, and a server at it does not time out."""
+MAX_TERM_JUMP = 2**32
+"""The most a message's term may exceed the receiver's: 2^32 election timeouts, centuries of them, is no real run."""
+INDEX_LIMIT = 2**62
+"""No log index in a message may exceed this."""
+
+
 class ProtocolError(Exception):
     """The caller used the core wrongly (a message for another server, a bad index).
 
@@ -370,7 +378,7 @@ class RaftCore:
 
     def timeout(self) -> bool:
         """Server i times out and starts a new election (its own vote travels as a message)."""
-        if self.role not in (FOLLOWER, CANDIDATE):
+        if self.role not in (FOLLOWER, CANDIDATE) or self.current_term >= TERM_LIMIT:
             return False
         self.current_term += 1
         self.role = CANDIDATE
@@ -559,6 +567,67 @@ class RaftCore:
         """Server i discards a response from an older term."""
         self._check_dest(m)
         return m.mterm < self.current_term
+
+    def check_message(self, m: Message) -> Optional[str]:
+        """Why m cannot come from a correct server (a forged or corrupt frame), or None if it can.
+
+        Every message a server following the spec sends passes: the ranges and
+        relations checked here hold for them (a leader never sends a commit index past
+        the entries it sends, entries of a later term than the message's, a success
+        for entries it does not have...).  A message that fails is to be dropped
+        before `receive`: taken, it could crash the core (a commit index past the
+        log), stop the cluster for good (a term at 2^64-1), or undo committed
+        entries.  Checks the addressing too, so a bad message never raises.
+        """
+        n = self.config.servers
+        if m.mdest != self.id or not 0 <= m.msource < n or m.msource == m.mdest and m.mtype.startswith("Append"):
+            return f"{m.mtype} from {m.msource} to {m.mdest} given to server {self.id} of {n}"
+        if not 1 <= m.mterm <= TERM_LIMIT:
+            return f"term {m.mterm} outside 1..{TERM_LIMIT}"
+        if m.mterm > self.current_term + MAX_TERM_JUMP:
+            return f"term {m.mterm} is more than {MAX_TERM_JUMP} past this server's {self.current_term}"
+        if m.mtype == "RequestVoteRequest":
+            if m.mlast_log_term > m.mterm or not 0 <= m.mlast_log_index <= INDEX_LIMIT:  # type: ignore[union-attr]
+                return "last log term past the message's term, or last log index out of range"
+        elif m.mtype == "AppendEntriesRequest":
+            return self._check_append_entries(m)  # type: ignore[arg-type]
+        elif m.mtype == "AppendEntriesResponse":
+            match = m.mmatch_index  # type: ignore[union-attr]
+            if not 0 <= match <= INDEX_LIMIT:
+                return f"match index {match} out of range"
+            if (m.msuccess and m.mterm == self.current_term and self.role == LEADER  # type: ignore[union-attr]
+                    and match > len(self.log)):
+                return f"success at match index {match}, past this leader's log of {len(self.log)}"
+        elif m.mtype != "RequestVoteResponse":
+            return f"unknown message type {m.mtype!r}"
+        return None
+
+    def _check_append_entries(self, m: AppendEntriesRequest) -> Optional[str]:
+        prev, commit, entries = m.mprev_log_index, m.mcommit_index, m.mentries
+        if not 0 <= prev <= INDEX_LIMIT or not 0 <= commit <= INDEX_LIMIT:
+            return "previous or commit index out of range"
+        if commit > prev + len(entries):
+            return f"commit index {commit} past the last entry it carries ({prev + len(entries)})"
+        if m.mprev_log_term > m.mterm or (prev == 0) != (m.mprev_log_term == 0):
+            return f"previous log term {m.mprev_log_term} does not fit index {prev} and term {m.mterm}"
+        last = m.mprev_log_term
+        for e in entries:
+            if not last <= e[0] <= m.mterm:
+                return f"entry terms out of order or past the message's term {m.mterm}"
+            last = e[0]
+        if m.mterm < self.current_term:
+            return None  # rejected by the handler anyway (with an answer that tells the sender the term)
+        # A correct leader's log holds every committed entry (Leader Completeness):
+        # a request of a current or newer term that contradicts one is forged.
+        for k, e in enumerate(entries):
+            index = prev + 1 + k
+            if index > min(self.commit_index, len(self.log)):
+                break
+            if self.log[index - 1].term != e[0]:
+                return f"it would replace committed entry {index}"
+        if 0 < prev <= min(self.commit_index, len(self.log)) and self.log[prev - 1].term != m.mprev_log_term:
+            return f"it contradicts committed entry {prev}"
+        return None
 
     def receive(self, m: Message) -> Optional[Received]:
         """raft.tla's Receive(m): run the one handler enabled for m, if any, and say which.

@@ -110,6 +110,8 @@ class NodeReady:
     replies: tuple[Reply, ...]
     events: tuple[str, ...]
     """One human line per role change, term change and commit advance, for the log."""
+    rejected: tuple[str, ...] = ()
+    """One line per peer message dropped as impossible from a correct server (`RaftCore.check_message`)."""
 
     @property
     def must_persist(self) -> bool:
@@ -164,6 +166,7 @@ class Node:
         self._envelopes: list[Envelope] = []
         self._replies: list[Reply] = []
         self._events: list[str] = []
+        self._rejected: list[str] = []
         self._elapsed = 0
         self._election_timeout = self._random_timeout()
         self._on_tick: Callable[[], None] = self._tick_follower
@@ -251,9 +254,17 @@ class Node:
     # ---------------------------------------------------------------- messages
 
     def step(self, envelope: Envelope) -> None:
-        """Receive one message (with its read-round context) and react to it."""
+        """Receive one message (with its read-round context) and react to it.
+
+        A message no correct server could have sent (`RaftCore.check_message`: a
+        forged or corrupt frame) is dropped, and said so in the next Ready.
+        """
         m, ctx = envelope
         core = self.core
+        reason = core.check_message(m)
+        if reason is not None:
+            self._rejected.append(f"{m.mtype} from {m.msource}: {reason}")
+            return
         was_leader = core.role == LEADER
         while True:
             got: Optional[Received] = core.receive(m)
@@ -452,7 +463,7 @@ class Node:
         (answered in `ready()` as soon as the answers are in).
         """
         return bool(
-            self._envelopes or self._replies or self._events or self.core.has_pending_ready()
+            self._envelopes or self._replies or self._events or self._rejected or self.core.has_pending_ready()
             or self._waiting_reads or self._reads
         )
 
@@ -476,11 +487,13 @@ class Node:
         if core.role == LEADER:
             self._answer_reads()
         out = NodeReady(
-            rd.hard_state, rd.log_from, rd.entries, tuple(self._envelopes), tuple(self._replies), tuple(self._events)
+            rd.hard_state, rd.log_from, rd.entries, tuple(self._envelopes), tuple(self._replies), tuple(self._events),
+            tuple(self._rejected),
         )
         self._envelopes.clear()
         self._replies.clear()
         self._events.clear()
+        self._rejected.clear()
         return out
 
 

@@ -11,6 +11,12 @@ by one fsync (group commit).  `FsyncPlacement` moves fsyncs to fresh threads
 while inline ones are slow (a regime of the benchmark VM, see the class); the
 driver then resumes when the thread is done.
 
+Authentication (impl/tls.py, docs/security.md): with `ServerConfig.tls`, every
+connection is mutual TLS against the cluster's own CA, a peer's hello must come
+with that peer's certificate, and a dialled peer must present its own: frames from
+anyone else never reach the protocol.  Every peer message is then checked by the
+core (`RaftCore.check_message`) before it is received.
+
 Peers: each server dials every other server (reconnecting with exponential
 backoff capped below the election timeout) and writes its messages straight onto
 that connection; it receives on the connections the others dialled, decoding
@@ -27,6 +33,7 @@ import itertools
 import logging
 import random
 import socket
+import ssl
 import _thread
 import time
 from collections import deque
@@ -39,6 +46,7 @@ from .kv import MAX_VALUE_BYTES, OperationError, check_session, write_size
 from .messages import LEADER
 from .node import Envelope, Node, NodeConfig, NodeReady
 from .storage import RealFileLayer, Storage, StorageError
+from .tls import Identity, node_name, peer_name
 from .tracelog import TraceLog, trace_path
 from .wire import (
     CLIENT_REPLY,
@@ -113,6 +121,9 @@ class ServerConfig:
     """Seed of the election-timeout generator (None: from the node id and the OS)."""
     bind_host: Optional[str] = None
     """Host to listen on (default: this server's host in `addresses`)."""
+    tls: Optional[Identity] = None
+    """This server's certificate, key and the cluster's CA: mutual TLS on every connection.
+    None: plain TCP, no authentication (anyone who can reach the port can rewrite the cluster)."""
     trace_log: Optional[Path] = None
     """Write one JSON line per spec action here (a file, or a folder: `node<i>.jsonl` in it); None: off."""
     max_dial_backoff: Optional[float] = None
@@ -291,7 +302,7 @@ class _Connection(asyncio.Protocol):
         """Decode every complete frame and hand it on; close the connection on a bad one."""
         self._last_data = time.monotonic()
         try:
-            for frame in self.decoder.feed(data):
+            for frame in self.decoder.frames(data):
                 self._handle(frame)
         except FrameError as e:
             self._close(str(e))
@@ -324,11 +335,15 @@ class _Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        certified = peer_name(self.transport) if server.config.tls is not None else None
         if frame.kind == HELLO_PEER:
             source, servers = decode_hello_peer(frame.body)
             if servers != server.n or not 0 <= source < server.n or source == server.id:
                 raise FrameError(f"peer hello from node {source} of a {servers}-server cluster;"
                                  f" this is node {server.id} of {server.n}")
+            if server.config.tls is not None and certified != node_name(source):
+                raise FrameError(f"peer hello as node {source} with the certificate of {certified!r}:"
+                                 f" only {node_name(source)!r} may speak as node {source}")
             self._source = source
             self._handle = self._peer_frame
             self.decoder.max_frame = server.config.max_frame
@@ -421,6 +436,7 @@ class NodeServer:
         self.refusals = RateLimitedLog(self.log)
         """Where connections refused over the limit are logged."""
         self._persisting: Optional[_FsyncThread] = None  # the thread running the current fsync
+        self._dial_tls: Optional[ssl.SSLContext] = None
         self.fsync_placement = FsyncPlacement()
 
     # ---------------------------------------------------------------- lifecycle
@@ -448,7 +464,10 @@ class NodeServer:
         self.log.info("node %d: started in term %d with %d log entries", self.id, stored.current_term, len(stored.log))
         host, port = cfg.addresses[self.id]
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), cfg.bind_host or host, port)
+        tls = cfg.tls.server_context() if cfg.tls is not None else None
+        self._dial_tls = cfg.tls.client_context() if cfg.tls is not None else None
+        self._server = await loop.create_server(lambda: _Connection(self), cfg.bind_host or host, port, ssl=tls,
+                                                ssl_handshake_timeout=cfg.hello_timeout if tls else None)
         self._tasks.append(asyncio.create_task(self._ticker()))
         for j in range(self.n):
             if j != self.id:
@@ -652,6 +671,8 @@ class NodeServer:
         for line in rd.events:
             # Role and term changes at INFO; commits (about 100 batches a second under load) at DEBUG.
             self.log.log(logging.DEBUG if line.startswith("commit ") else logging.INFO, "node %d: %s", self.id, line)
+        for reason in rd.rejected:
+            self.bad_input.error("node %d: dropped a peer message: %s", self.id, reason)
         self._send(messages)
         for token, body in rd.replies:
             if body.get("error") in ("not_leader", "leadership_lost") and body.get("leader") is not None:
@@ -689,8 +710,16 @@ class NodeServer:
         backoff = min(0.02, cap)
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, port)
-            except OSError:
+                reader, writer = await asyncio.open_connection(host, port, ssl=self._dial_tls,
+                                                               ssl_handshake_timeout=cap * 20 if self._dial_tls else None)
+            except (OSError, asyncio.TimeoutError):
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, cap)
+                continue
+            if self._dial_tls is not None and peer_name(writer.transport) != node_name(j):
+                self.bad_input.error("node %d: %s:%d presented the certificate of %r, not %r's; not using it",
+                                     self.id, host, port, peer_name(writer.transport), node_name(j))
+                writer.close()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, cap)
                 continue

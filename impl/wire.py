@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 from .messages import (
     AppendEntriesRequest,
@@ -107,31 +107,41 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every frame now complete."""
+        return list(self.frames(data))
+
+    def frames(self, data: bytes) -> Iterator[Frame]:
+        """Add received bytes; yield every frame now complete, one at a time.
+
+        Each frame's length is checked against `max_frame` as it is then, so a
+        consumer may change the limit between frames (after a hello).  Consume the
+        iterator fully unless it raises.
+        """
         buf: bytes | bytearray
         if self._buf:
             self._buf += data
             if len(self._buf) < self._need:
-                return []  # the frame in progress is still incomplete: nothing to parse
+                return  # the frame in progress is still incomplete: nothing to parse
             buf = self._buf
         else:
             buf = data  # nothing left over from the last call: parse `data` itself
-        frames: list[Frame] = []
         pos, size = 0, len(buf)
         self._need = 0
-        while size - pos >= _LEN.size:
-            (length,) = _LEN.unpack_from(buf, pos)
-            check_length(length, self.max_frame)
-            end = pos + _LEN.size + length
-            if end > size:
-                self._need = end - pos
-                break
-            frames.append(decode_payload(bytes(buf[pos + _LEN.size : end])))
-            pos = end
-        if pos or buf is data:
-            # Keep only the unfinished tail, in a buffer of its own size (a large frame's
-            # buffer is released once the frame is taken).
-            self._buf = bytearray(buf[pos:])
-        return frames
+        try:
+            while size - pos >= _LEN.size:
+                (length,) = _LEN.unpack_from(buf, pos)
+                check_length(length, self.max_frame)
+                end = pos + _LEN.size + length
+                if end > size:
+                    self._need = end - pos
+                    break
+                frame = decode_payload(bytes(buf[pos + _LEN.size : end]))
+                pos = end
+                yield frame
+        finally:
+            if pos or buf is data:
+                # Keep only the unfinished tail, in a buffer of its own size (a large
+                # frame's buffer is released once the frame is taken).
+                self._buf = bytearray(buf[pos:])
 
 
 def check_length(length: int, max_frame: int = MAX_FRAME) -> None:

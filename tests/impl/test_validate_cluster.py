@@ -46,7 +46,7 @@ class TracedCluster(ProcessCluster):
         self.procs[i] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
     async def role(self, i: int) -> Optional[str]:
-        c = Client(self.addresses, timeout=1)
+        c = self.client(timeout=1)
         try:
             return (await c.status(i))["role"]  # type: ignore[no-any-return]
         except (OSError, ConnectionError, asyncio.IncompleteReadError, ClientError):
@@ -59,10 +59,10 @@ class TracedCluster(ProcessCluster):
         return validate([self.trace_dir])
 
 
-async def writer(addresses: tuple[tuple[str, int], ...], stop: asyncio.Event, acked: list[str]) -> None:
+async def writer(cluster: ProcessCluster, stop: asyncio.Event, acked: list[str]) -> None:
     """Put keys one after another until `stop`, riding out elections (failed writes are retried)."""
     k = 0
-    async with Client(addresses, timeout=5) as c:
+    async with cluster.client(timeout=5) as c:
         while not stop.is_set():
             try:
                 if (await c.put(f"k{k}", f"v{k}"))["ok"]:
@@ -81,7 +81,7 @@ def test_cluster_with_kills_and_restarts_is_a_behaviour_of_the_spec(tmp_path: Pa
         leader = await cluster.leader()
         stop = asyncio.Event()
         acked: list[str] = []
-        writes = asyncio.create_task(writer(cluster.addresses, stop, acked))
+        writes = asyncio.create_task(writer(cluster, stop, acked))
         await asyncio.sleep(0.5)
         # A follower dies mid-write and comes back.
         follower = (leader + 1) % N
@@ -98,7 +98,7 @@ def test_cluster_with_kills_and_restarts_is_a_behaviour_of_the_spec(tmp_path: Pa
         old = await cluster.leader()
         cluster.kill(old)
         stop = asyncio.Event()
-        writes = asyncio.create_task(writer(cluster.addresses, stop, acked))
+        writes = asyncio.create_task(writer(cluster, stop, acked))
         await cluster.leader(exclude=old)
         await asyncio.sleep(0.4)
         cluster.start(old)
@@ -130,7 +130,7 @@ def test_vote_without_log_check_is_caught(tmp_path: Path) -> None:
         leader = await cluster.leader()
         stale, voter = (leader + 1) % N, (leader + 2) % N
         cluster.kill(stale)
-        async with Client(cluster.addresses, timeout=10) as c:
+        async with cluster.client() as c:
             for k in range(5):
                 assert (await c.put(f"k{k}", "v"))["ok"]  # committed on leader and voter, not on stale
         cluster.kill(leader)
@@ -158,7 +158,7 @@ def test_apply_before_commit_is_caught(tmp_path: Path) -> None:
         for i in range(N):
             cluster.start(i)
         await cluster.leader()
-        async with Client(cluster.addresses, timeout=10) as c:
+        async with cluster.client() as c:
             assert (await c.put("k", "v"))["ok"]
 
     try:

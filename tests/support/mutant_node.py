@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from leaderfollower.checker.conform.mutants import MUTANTS
-from leaderfollower.impl.cli import serve_node
+from leaderfollower.impl.cli import node_tls, serve_node
 from leaderfollower.impl.node import NodeConfig
 from leaderfollower.impl.server import NodeServer, ServerConfig, local_addresses
 
@@ -32,10 +32,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--base-port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--trace-log", type=Path, default=None)
+    parser.add_argument("--insecure", action="store_true", help="plain TCP, as `leaderfollower node --insecure`")
     args = parser.parse_args(argv)
     node = NodeConfig() if args.election_ticks is None else NodeConfig(*args.election_ticks)
     config = ServerConfig(args.id, local_addresses(args.nodes, args.base_port), args.data_dir / f"node{args.id}",
-                          node=node, trace_log=args.trace_log)
+                          node=node, trace_log=args.trace_log,
+                          tls=node_tls(args.data_dir, args.nodes, args.id, args.insecure))
     impl = MUTANTS[args.mutant].impl if args.mutant else None
 
     def make_server(cfg: ServerConfig) -> NodeServer:
