@@ -1,8 +1,6 @@
 """Byte budgets (issue 15, bug 3): AppendEntries batches bounded by bytes, writes bounded at the client API."""
 from __future__ import annotations
 
-import asyncio
-import random
 from pathlib import Path
 
 import pytest
@@ -12,10 +10,10 @@ from leaderfollower.impl.core import CoreConfig, RaftCore, VolatileState
 from leaderfollower.impl.kv import MAX_VALUE_BYTES
 from leaderfollower.impl.messages import LEADER, Entry, PersistentState
 from leaderfollower.impl.node import Envelope
-from leaderfollower.impl.server import ServerConfig, leader_of, run_in_process
+from leaderfollower.impl.server import ServerConfig, run_in_process
 from leaderfollower.impl.wire import MAX_FRAME, encode_envelope
 
-from test_integration import eventually, free_base_port, run
+from test_integration import free_base_port, run, running
 
 MIB = 1024 * 1024
 
@@ -57,23 +55,14 @@ def test_writes_over_the_limit_are_refused_with_a_clear_error(tmp_path: Path) ->
     async def scenario() -> None:
         servers = await run_in_process(3, free_base_port(), tmp_path)
         addresses = servers[0].config.addresses
-        try:
-            leader = await eventually(lambda: _value(leader_of(servers)), "a leader is elected")
-            async with Client(addresses) as c:
-                with pytest.raises(RequestTooLarge, match=f"the limit is {MAX_VALUE_BYTES}"):
-                    await c.put("k", "v" * (MAX_VALUE_BYTES + 1))
-                # Past the client's own check, the node refuses it too, and keeps serving.
-                reply = await c.request_once({"op": "put", "key": "k", "value": "v" * (MAX_VALUE_BYTES + 1)},
-                                             node=leader.id)
-                assert reply["ok"] is False and reply["error"] == "too_large"
-                assert (await c.put("k", "v" * (MAX_VALUE_BYTES - 1)))["ok"]
-                assert len((await c.get("k"))["value"]) == MAX_VALUE_BYTES - 1
-        finally:
-            for s in servers:
-                await s.stop()
+        async with running(servers) as leader, Client(addresses) as c:
+            with pytest.raises(RequestTooLarge, match=f"the limit is {MAX_VALUE_BYTES}"):
+                await c.put("k", "v" * (MAX_VALUE_BYTES + 1))
+            # Past the client's own check, the node refuses it too, and keeps serving.
+            reply = await c.request_once({"op": "put", "key": "k", "value": "v" * (MAX_VALUE_BYTES + 1)},
+                                         node=leader.id)
+            assert reply["ok"] is False and reply["error"] == "too_large"
+            assert (await c.put("k", "v" * (MAX_VALUE_BYTES - 1)))["ok"]
+            assert len((await c.get("k"))["value"]) == MAX_VALUE_BYTES - 1
 
     run(scenario())
-
-
-async def _value(v: object) -> object:
-    return v

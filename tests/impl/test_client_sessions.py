@@ -10,9 +10,9 @@ import pytest
 from leaderfollower.impl import kv as kv_module
 from leaderfollower.impl.client import Client, ClientError, OutcomeUnknown
 from leaderfollower.impl.kv import SESSION_EXPIRED, KVStore, SessionId, encode_write
-from leaderfollower.impl.server import leader_of, local_addresses, run_in_process
+from leaderfollower.impl.server import local_addresses, run_in_process
 
-from test_integration import eventually, free_base_port, run
+from test_integration import free_base_port, run, running
 
 
 def test_the_same_write_twice_in_the_log_is_applied_once_and_answers_alike() -> None:
@@ -51,8 +51,7 @@ def test_a_retry_over_tcp_is_answered_with_the_first_result(tmp_path: Path) -> N
     async def scenario() -> None:
         servers = await run_in_process(3, free_base_port(), tmp_path)
         addresses = servers[0].config.addresses
-        try:
-            leader = await eventually(lambda: _value(leader_of(servers)), "a leader is elected")
+        async with running(servers) as leader:
             async with Client(addresses) as c:
                 assert (await c.put("k", "1"))["ok"]
                 delete = {"op": "delete", "key": "k", "client": "b", "seq": 1, "ack": 1}
@@ -63,9 +62,6 @@ def test_a_retry_over_tcp_is_answered_with_the_first_result(tmp_path: Path) -> N
                 assert (await c.get("k"))["value"] == "2"
                 bad = await c.request_once({**delete, "seq": 0}, node=leader.id)
                 assert bad["error"] == "bad_request" and "seq must be an integer from 1" in bad["message"]
-        finally:
-            for s in servers:
-                await s.stop()
 
     run(scenario())
 
@@ -95,6 +91,3 @@ def test_a_write_sent_and_never_answered_is_unknown_and_one_never_sent_is_not() 
 
     run(scenario())
 
-
-async def _value(v: object) -> object:
-    return v

@@ -11,10 +11,10 @@ import pytest
 
 from leaderfollower.impl import wire
 from leaderfollower.impl.client import Client
-from leaderfollower.impl.server import leader_of, run_in_process
+from leaderfollower.impl.server import run_in_process
 from leaderfollower.impl.wire import CLIENT_REQUEST, HELLO_CLIENT, FrameDecoder, encode_frame
 
-from test_integration import eventually, free_base_port, run
+from test_integration import free_base_port, run, running
 
 
 def test_a_large_frame_fed_in_small_chunks_is_copied_a_bounded_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,8 +64,7 @@ def test_limits_and_timeouts_protect_the_node(tmp_path: Path, caplog: pytest.Log
                                        hello_timeout=0.3, client_idle_timeout=0.5)
         addresses = servers[0].config.addresses
         host, port = addresses[0]
-        try:
-            await eventually(lambda: _value(leader_of(servers)), "a leader is elected")
+        async with running(servers):
             # A connection that never says hello is closed after the hello timeout.
             silent = await asyncio.open_connection(host, port)
             assert await _closed_by_server(silent[1], silent[0])
@@ -85,9 +84,6 @@ def test_limits_and_timeouts_protect_the_node(tmp_path: Path, caplog: pytest.Log
             deep_r, deep_w = await asyncio.open_connection(host, port)
             deep_w.write(encode_frame(HELLO_CLIENT, b"") + encode_frame(CLIENT_REQUEST, b"[" * 200_000 + b"]" * 200_000))
             assert await _closed_by_server(deep_w, deep_r)
-        finally:
-            for s in servers:
-                await s.stop()
 
     with caplog.at_level(logging.DEBUG):
         run(scenario())
@@ -125,14 +121,9 @@ def test_bad_connections_are_logged_at_most_once_a_second(tmp_path: Path, caplog
 def test_commits_are_not_logged_at_info(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         servers = await run_in_process(3, free_base_port(), tmp_path)
-        try:
-            await eventually(lambda: _value(leader_of(servers)), "a leader is elected")
-            async with Client(servers[0].config.addresses) as c:
-                for k in range(20):
-                    assert (await c.put(f"k{k}", "v"))["ok"]
-        finally:
-            for s in servers:
-                await s.stop()
+        async with running(servers), Client(servers[0].config.addresses) as c:
+            for k in range(20):
+                assert (await c.put(f"k{k}", "v"))["ok"]
 
     with caplog.at_level(logging.INFO, logger="leaderfollower"):
         run(scenario())
@@ -140,6 +131,3 @@ def test_commits_are_not_logged_at_info(tmp_path: Path, caplog: pytest.LogCaptur
     assert any("role Candidate -> Leader" in m for m in infos)
     assert not any(": commit " in m for m in infos)
 
-
-async def _value(v: object) -> object:
-    return v

@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 import pytest
 
 from leaderfollower.impl.client import Client
 from leaderfollower.impl.messages import Entry
-from leaderfollower.impl.server import leader_of, local_addresses, run_in_process
+from leaderfollower.impl.server import NodeServer, leader_of, local_addresses, run_in_process
 from leaderfollower.impl.server import free_base_port as server_free_base_port
 from leaderfollower.impl.storage import LOG_FILE, Storage, encode_record
 from leaderfollower.impl.tls import client_context_for, ensure_cluster_certs
@@ -45,6 +46,16 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
             last = e
         await asyncio.sleep(0.05)
     raise AssertionError(f"never happened: {what} (last: {last!r})")
+
+
+@asynccontextmanager
+async def running(servers: list[NodeServer]) -> AsyncIterator[NodeServer]:
+    """Started servers, until a leader is elected; yields the leader, and stops them all at the end."""
+    try:
+        yield await eventually(lambda: _async(leader_of(servers)), "a leader is elected")
+    finally:
+        for s in servers:
+            await s.stop()
 
 
 async def stale_get(addresses: Any, node: int, key: str, tls: Any = None) -> Optional[str]:

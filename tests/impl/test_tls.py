@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import pytest
 
@@ -26,7 +26,7 @@ from leaderfollower.impl.server import NodeServer, ServerConfig, leader_of, loca
 from leaderfollower.impl.tls import CLIENT_NAME, Identity, client_context_for, ensure_cluster_certs, node_name
 from leaderfollower.impl.wire import encode_envelope, encode_hello_peer
 
-from test_integration import eventually, free_base_port, run
+from test_integration import free_base_port, run, running
 
 N = 3
 U64 = 2**64 - 1
@@ -78,8 +78,7 @@ def test_forged_frames_never_reach_a_node(tmp_path: Path, caplog: pytest.LogCapt
     async def scenario() -> None:
         servers = await tls_cluster(tmp_path)
         addresses = servers[0].config.addresses
-        try:
-            leader = await eventually(lambda: _value(leader_of(servers)), "a leader is elected")
+        async with running(servers) as leader:
             async with Client(addresses, tls=client_context_for(tmp_path)) as c:
                 for k in range(5):
                     assert (await c.put(f"k{k}", "v"))["ok"]
@@ -108,9 +107,6 @@ def test_forged_frames_never_reach_a_node(tmp_path: Path, caplog: pytest.LogCapt
             assert leader_of(servers) is leader
             async with Client(addresses, tls=client_context_for(tmp_path)) as c:
                 assert [(await c.get(f"k{k}"))["value"] for k in range(5)] == ["v"] * 5
-        finally:
-            for s in servers:
-                await s.stop()
 
     with caplog.at_level(logging.INFO):
         run(scenario())
@@ -122,15 +118,11 @@ def test_forged_frames_never_reach_a_node(tmp_path: Path, caplog: pytest.LogCapt
 def test_a_client_refuses_a_node_with_another_nodes_certificate(tmp_path: Path) -> None:
     async def scenario() -> None:
         servers = await tls_cluster(tmp_path)
-        try:
-            await eventually(lambda: _value(leader_of(servers)), "a leader is elected")
+        async with running(servers):
             swapped = (servers[1].config.addresses[1],)  # "node 0" is really node 1
             with pytest.raises(ClientError, match="presented the certificate of 'node1', not 'node0'"):
                 async with Client(swapped, timeout=1, tls=client_context_for(tmp_path)) as c:
                     await c.put("k", "v")
-        finally:
-            for s in servers:
-                await s.stop()
 
     run(scenario())
 
@@ -175,6 +167,3 @@ def test_the_cli_cluster_makes_certificates_and_the_client_uses_them(tmp_path: P
         cluster.terminate()
         cluster.wait(30)
 
-
-async def _value(v: Any) -> Any:
-    return v

@@ -18,7 +18,7 @@ from typing import Optional
 from test_integration import N, ProcessCluster, eventually, run
 
 from leaderfollower.checker.validate.validator import ValidationResult, validate
-from leaderfollower.impl.client import Client, ClientError
+from leaderfollower.impl.client import ClientError
 
 
 MUTANT_NODE = Path(__file__).resolve().parent.parent / "support" / "mutant_node.py"
