@@ -53,6 +53,7 @@ class Cluster(RuleBasedStateMachine):
     def flush(self, i: int) -> None:
         node = self.nodes[i]
         rd = node.ready()
+        assert rd.rejected == (), f"node {i} refused a message of a correct server: {rd.rejected}"
         self.storages[i].save(rd.hard_state, rd.log_from, rd.entries)
         self.network.extend(rd.messages)
         self.replies.extend(r.body for r in rd.replies)
