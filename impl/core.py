@@ -25,7 +25,7 @@ the message was consumed (`Received.consumed`) or stays to be handled again
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from .messages import (

@@ -40,14 +40,11 @@ from .messages import (
     CANDIDATE,
     FOLLOWER,
     LEADER,
-    AppendEntriesRequest,
-    AppendEntriesResponse,
     Entry,
     HardState,
     Log,
     Message,
     PersistentState,
-    RequestVoteResponse,
     ServerId,
 )
 

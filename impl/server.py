@@ -20,16 +20,15 @@ core (`RaftCore.check_message`) before it is received.
 Peers: each server dials every other server (reconnecting with exponential
 backoff capped below the election timeout) and writes its messages straight onto
 that connection; it receives on the connections the others dialled, decoding
-frames in the protocol callback as bytes arrive (`_Connection`: no reader task
-and no coroutine per frame).  A connection starts with a hello frame saying who is calling.
-Clients use the same port and start with a client hello.  Anything malformed,
-oversized or unknown is logged and closes that connection; the server keeps
-serving.  A storage failure stops the server loudly.
+frames in the protocol callback as bytes arrive (impl/inbound.py: no reader task
+and no coroutine per frame).  A connection starts with a hello frame saying who is
+calling.  Clients use the same port and start with a client hello.  Anything
+malformed, oversized or unknown is logged and closes that connection; the server
+keeps serving.  A storage failure stops the server loudly.
 """
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import random
 import socket
@@ -39,33 +38,17 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Optional, TypeVar, Union, cast
+from typing import Any, Callable, Coroutine, Optional, TypeVar, Union
 
 from .core import CoreConfig, RaftCore
+from .inbound import ClientOp, Inbound, InboundConnection, RateLimitedLog
 from .kv import MAX_VALUE_BYTES, OperationError, check_session, write_size
 from .messages import LEADER
 from .node import Envelope, Node, NodeConfig, NodeReady
 from .storage import RealFileLayer, Storage, StorageError
 from .tls import Identity, node_name, peer_name
 from .tracelog import TraceLog, trace_path
-from .wire import (
-    CLIENT_REPLY,
-    CLIENT_REQUEST,
-    HELLO_CLIENT,
-    HELLO_PEER,
-    MAX_CLIENT_FRAME,
-    MAX_FRAME,
-    MAX_HELLO_FRAME,
-    Frame,
-    FrameDecoder,
-    FrameError,
-    decode_envelope,
-    decode_hello_peer,
-    decode_json,
-    encode_envelope,
-    encode_hello_peer,
-    encode_json,
-)
+from .wire import CLIENT_REPLY, MAX_FRAME, encode_envelope, encode_hello_peer, encode_json
 
 Address = tuple[str, int]
 T = TypeVar("T")
@@ -213,16 +196,6 @@ class LinkUp:
         self.peer = peer
 
 
-class ClientOp:
-    """A client operation waiting in the inbox."""
-
-    __slots__ = ("token", "request")
-
-    def __init__(self, token: tuple[int, Any], request: dict[str, Any]) -> None:
-        self.token = token
-        self.request = request
-
-
 Event = Union[_Tick, Envelope, ClientOp, LinkUp]
 
 
@@ -230,171 +203,6 @@ def _writable(transport: asyncio.BaseTransport) -> bool:
     # uvloop raises on a write to a closed transport (asyncio ignores it): a
     # link or client that has just gone away must not stop the driver.
     return not transport.is_closing()
-
-
-class RateLimitedLog:
-    """At most one line per `interval` seconds; the next line says how many were not logged.
-
-    For what a remote side can cause at will (a bad frame, a refused connection):
-    one ERROR line per bad connection let a fuzzer write about 830 KB of log per node.
-    """
-
-    def __init__(self, log: logging.Logger, interval: float = 1.0) -> None:
-        self.log = log
-        self.interval = interval
-        self._last = -interval
-        self._suppressed = 0
-
-    def error(self, fmt: str, *args: Any) -> None:
-        """Log one ERROR line, unless one was logged less than `interval` seconds ago."""
-        now = time.monotonic()
-        if now - self._last < self.interval:
-            self._suppressed += 1
-            return
-        if self._suppressed:
-            fmt += " (and %d more like it not logged)"
-            args = (*args, self._suppressed)
-        self.log.error(fmt, *args)
-        self._last, self._suppressed = now, 0
-
-
-class _Connection(asyncio.Protocol):
-    """A connection another process opened to this server: a peer's link or a client's.
-
-    Frames are decoded in `data_received` as bytes arrive and posted to the
-    server's inbox at once: one loop callback per received chunk, no reader task
-    or coroutine per frame.  The first frame says who is calling, within
-    `hello_timeout` seconds and `MAX_HELLO_FRAME` bytes; then a peer may send frames
-    up to `max_frame`, a client up to `MAX_CLIENT_FRAME`.  Connections that are not
-    (yet) a peer's count against `max_client_connections`: beyond it a new one is
-    closed at once.  A client connection that sends nothing for `client_idle_timeout`
-    seconds is closed.  Anything malformed, oversized or unknown is logged (rate
-    limited) and closes this connection only.
-    """
-
-    def __init__(self, server: "NodeServer") -> None:
-        self.server = server
-        self.decoder = FrameDecoder(MAX_HELLO_FRAME)
-        self.transport: Optional[asyncio.Transport] = None
-        self._handle: Callable[[Frame], None] = self._hello
-        self._source = -1  # the peer's id, once it said hello
-        self._conn_id = 0  # the client's connection number, once it said hello
-        self._counted = False  # counted against max_client_connections
-        self._timer: Optional[asyncio.TimerHandle] = None
-        self._last_data = 0.0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Keep the transport (to reply, and to close it on stop), or refuse it over the limit."""
-        # A cast, not an isinstance check: uvloop's transports do not derive from asyncio's.
-        self.transport = cast(asyncio.Transport, transport)
-        server = self.server
-        if server._open_clients >= server.config.max_client_connections:
-            server.refusals.error("node %d: refusing a connection from %s: %d client connections open (the limit)",
-                                   server.id, transport.get_extra_info("peername"), server._open_clients)
-            transport.close()
-            return
-        server._open_clients += 1
-        self._counted = True
-        server._connections.add(self.transport)
-        self._timer = asyncio.get_running_loop().call_later(server.config.hello_timeout, self._hello_timed_out)
-
-    def data_received(self, data: bytes) -> None:
-        """Decode every complete frame and hand it on; close the connection on a bad one."""
-        self._last_data = time.monotonic()
-        try:
-            for frame in self.decoder.frames(data):
-                self._handle(frame)
-        except FrameError as e:
-            self._close(str(e))
-
-    def _close(self, why: str) -> None:
-        assert self.transport is not None
-        server = self.server
-        server.bad_input.error("node %d: closing connection from %s: %s", server.id,
-                               self.transport.get_extra_info("peername"), why)
-        self.transport.close()
-
-    def _hello_timed_out(self) -> None:
-        self._timer = None
-        if self._handle == self._hello:
-            self._close(f"no hello within {self.server.config.hello_timeout}s")
-
-    def _idle_check(self) -> None:
-        idle = time.monotonic() - self._last_data
-        limit = self.server.config.client_idle_timeout
-        if idle >= limit:
-            self._timer = None
-            assert self.transport is not None
-            self.server.log.debug("node %d: closing client connection idle for %.0fs", self.server.id, idle)
-            self.transport.close()
-        else:
-            self._timer = asyncio.get_running_loop().call_later(limit - idle, self._idle_check)
-
-    def _hello(self, frame: Frame) -> None:
-        server = self.server
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        certified = peer_name(self.transport) if server.config.tls is not None else None
-        if frame.kind == HELLO_PEER:
-            source, servers = decode_hello_peer(frame.body)
-            if servers != server.n or not 0 <= source < server.n or source == server.id:
-                raise FrameError(f"peer hello from node {source} of a {servers}-server cluster;"
-                                 f" this is node {server.id} of {server.n}")
-            if server.config.tls is not None and certified != node_name(source):
-                raise FrameError(f"peer hello as node {source} with the certificate of {certified!r}:"
-                                 f" only {node_name(source)!r} may speak as node {source}")
-            self._source = source
-            self._handle = self._peer_frame
-            self.decoder.max_frame = server.config.max_frame
-            server._open_clients -= 1  # a peer's link: not a client slot, and never idle-closed
-            self._counted = False
-        elif frame.kind == HELLO_CLIENT:
-            assert self.transport is not None
-            self._conn_id = next(server._conn_ids)
-            server._clients[self._conn_id] = self.transport
-            self._handle = self._client_frame
-            self.decoder.max_frame = MAX_CLIENT_FRAME
-            self._timer = asyncio.get_running_loop().call_later(server.config.client_idle_timeout, self._idle_check)
-        else:
-            raise FrameError(f"first frame is {frame.kind}, expected a HelloPeer or HelloClient")
-
-    def _peer_frame(self, frame: Frame) -> None:
-        env = decode_envelope(frame)
-        m = env.message
-        if m.msource != self._source or m.mdest != self.server.id:
-            raise FrameError(f"{m.mtype} from {m.msource} to {m.mdest} on node {self._source}'s link to node {self.server.id}")
-        self.server._post(env)
-
-    def _client_frame(self, frame: Frame) -> None:
-        req = decode_json(frame, CLIENT_REQUEST)
-        request_id = req.get("id")
-        if not isinstance(request_id, int):
-            raise FrameError(f"client request without an integer id: {str(req)[:80]}")
-        self.server._post(ClientOp((self._conn_id, request_id), req))
-
-    def pause_writing(self) -> None:
-        """A client that does not read its replies: stop reading its requests until it does."""
-        assert self.transport is not None
-        self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        """The client caught up with its replies: read its requests again."""
-        assert self.transport is not None
-        self.transport.resume_reading()
-
-    def connection_lost(self, exc: Optional[Exception]) -> None:
-        """Forget the connection (a client's pending requests may still take effect)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._counted:
-            self.server._open_clients -= 1
-            self._counted = False
-        if self.transport is not None:
-            self.server._connections.discard(self.transport)
-        if self._conn_id:
-            self.server._clients.pop(self._conn_id, None)
 
 
 class NodeServer:
@@ -426,11 +234,9 @@ class NodeServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._server: Optional[asyncio.base_events.Server] = None
         self._peer_writers: dict[int, asyncio.StreamWriter] = {}  # peer -> the connection this server dialled
-        self._clients: dict[int, asyncio.Transport] = {}
-        self._conn_ids = itertools.count(1)
         self._conn_writers: set[asyncio.StreamWriter] = set()  # the connections this server dialled
-        self._connections: set[asyncio.Transport] = set()  # the connections others opened to this server
-        self._open_clients = 0  # of those, the ones that are not a peer's link
+        self.inbound = Inbound(config.max_client_connections)
+        """The connections others opened to this server."""
         self.bad_input = RateLimitedLog(self.log)
         """Where bad frames are logged (a remote side can cause them at will)."""
         self.refusals = RateLimitedLog(self.log)
@@ -466,7 +272,7 @@ class NodeServer:
         loop = asyncio.get_running_loop()
         tls = cfg.tls.server_context() if cfg.tls is not None else None
         self._dial_tls = cfg.tls.client_context() if cfg.tls is not None else None
-        self._server = await loop.create_server(lambda: _Connection(self), cfg.bind_host or host, port, ssl=tls,
+        self._server = await loop.create_server(lambda: InboundConnection(self), cfg.bind_host or host, port, ssl=tls,
                                                 ssl_handshake_timeout=cfg.hello_timeout if tls else None)
         self._tasks.append(asyncio.create_task(self._ticker()))
         for j in range(self.n):
@@ -490,8 +296,7 @@ class NodeServer:
                 pass
         for w in list(self._conn_writers):
             w.close()
-        for transport in list(self._connections):
-            transport.close()
+        self.inbound.close_all()
         if self._server is not None:
             await self._server.wait_closed()
         if self._persisting is not None:
@@ -524,7 +329,8 @@ class NodeServer:
 
     # --------------------------------------------------------------- the driver
 
-    def _post(self, event: Event) -> None:
+    def post(self, event: Event) -> None:
+        """Queue an event for the driver (a peer message, a client operation, a tick, a link up)."""
         self._inbox.append(event)
         if not self._drive_scheduled:
             # One driver call per loop iteration: what arrives in the same
@@ -535,7 +341,7 @@ class NodeServer:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.config.tick_seconds)
-            self._post(_TICK)
+            self.post(_TICK)
 
     def _drive(self) -> None:
         self._drive_scheduled = False
@@ -684,7 +490,7 @@ class NodeServer:
         for env in envelopes:
             dest = env.message.mdest
             if dest == self.id:
-                self._post(env)
+                self.post(env)
             else:
                 writer = self._peer_writers.get(dest)
                 if (writer is None or not _writable(writer.transport)
@@ -697,7 +503,7 @@ class NodeServer:
 
     def _reply(self, token: Any, body: dict[str, Any]) -> None:
         conn_id, request_id = token
-        transport = self._clients.get(conn_id)
+        transport = self.inbound.clients.get(conn_id)
         if transport is None or not _writable(transport):
             return  # the client went away; its request may still have taken effect
         transport.write(encode_json(CLIENT_REPLY, {"id": request_id, **body}))
@@ -728,7 +534,7 @@ class NodeServer:
             try:
                 writer.write(encode_hello_peer(self.id, self.n))
                 self._peer_writers[j] = writer
-                self._post(LinkUp(j))
+                self.post(LinkUp(j))
                 # `_send` writes to this connection; the peer never writes back on it,
                 # so a read returns only when the link closes.
                 while await reader.read(4096):
