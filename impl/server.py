@@ -517,7 +517,7 @@ class NodeServer:
         while True:
             try:
                 reader, writer = await asyncio.open_connection(host, port, ssl=self._dial_tls,
-                                                               ssl_handshake_timeout=cap * 20 if self._dial_tls else None)
+                                                               ssl_handshake_timeout=self.config.hello_timeout if self._dial_tls else None)
             except (OSError, asyncio.TimeoutError):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, cap)
