@@ -25,9 +25,10 @@ to `RaftSpec`.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import NamedTuple, Union
+from typing import NamedTuple, Sequence, Union
 
 from .state import MESSAGE_TYPES, Log, Message
 
@@ -145,6 +146,12 @@ NETWORK_ACTIONS: tuple[ActionDef, ...] = tuple(row for row in ACTIONS if row.act
 def handlers_of(mtype: str) -> tuple[ActionDef, ...]:
     """The handlers that take messages of type `mtype`, in table order."""
     return tuple(row for row in HANDLERS if mtype in row.takes)
+
+
+def argument_tuples(row: ActionDef, servers: Sequence[int], values: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every argument tuple of a server action over these server ids and values, in `successors` order."""
+    domains = [servers if kind is ArgKind.SERVER else values for kind in row.args]
+    return list(itertools.product(*domains))
 
 
 def action_def(name: str) -> ActionDef:

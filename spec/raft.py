@@ -22,7 +22,6 @@ of the actions: `within_bounds` is the state constraint the explorer applies.
 from __future__ import annotations
 
 import functools
-import itertools
 from typing import Callable, ClassVar, Iterable, Iterator, NamedTuple, Optional, Union, cast
 
 from .actions import (
@@ -33,7 +32,7 @@ from .actions import (
     ActionName,
     Actor,
     Arg,
-    ArgKind,
+    argument_tuples,
 )
 from .params import Params
 from .state import (
@@ -346,8 +345,7 @@ class RaftSpec:
 
     def arguments(self, row: ActionDef) -> tuple[tuple[int, ...], ...]:
         """Every argument tuple of a server action, in `successors` order (servers, then values)."""
-        domains = [self.server_ids if kind is ArgKind.SERVER else self.value_ids for kind in row.args]
-        return tuple(itertools.product(*domains))
+        return tuple(argument_tuples(row, self.server_ids, self.value_ids))
 
     def handlers_of(self, mtype: str) -> tuple[tuple[ActionName, ActionMethod], ...]:
         """The handlers of this spec that take messages of type `mtype`: name and bound method, in table order."""

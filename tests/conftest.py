@@ -14,7 +14,16 @@ Helpers shared by several test files live in `tests/support/` (imported as
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test in its own temporary folder (commands may write into the working folder)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -16,6 +16,8 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner, Result
 
+from support.cli import check
+
 from leaderfollower.checker.cli.main import main
 from leaderfollower.checker.formats.itf import read_itf
 from leaderfollower.spec.params import Params
@@ -25,14 +27,8 @@ from leaderfollower.spec.variants import VARIANTS
 TINY_STATES, TINY_TRANSITIONS, TINY_DIAMETER = 1645, 6610, 27
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
-
-def check(*args: str) -> Result:
-    return CliRunner().invoke(main, ["check", *args], catch_exceptions=False)
 
 
 def write_user_spec(tmp_path: Path, source: str, name: str = "my_variant.py") -> Path:

@@ -22,6 +22,8 @@ from typing import Iterator, Optional
 import pytest
 from click.testing import CliRunner, Result
 
+from support.cli import check
+
 from leaderfollower.checker.cli.main import main
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.search import explore
@@ -81,14 +83,8 @@ RaisesInBecomeLeader: type[RaftSpec] = _namespace["RaisesInBecomeLeader"]  # typ
 NeverLeader: type[RaftSpec] = _namespace["NeverLeader"]  # type: ignore[assignment]
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
-
-def check(*args: str) -> Result:
-    return CliRunner().invoke(main, ["check", *args], catch_exceptions=False)
 
 
 def spec_file(tmp_path: Path) -> Path:

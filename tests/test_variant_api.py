@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from support.cli import check
+
 from leaderfollower.checker.cli.main import main
 from leaderfollower.checker.explore.local_steps import usable
 from leaderfollower.checker.explore.search import explore
@@ -113,14 +115,8 @@ def test_overriding_is_quorum_does_not_weaken_no_uncommitted_read() -> None:
 # ------------------------------------------------------------------ the command line
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
-
-def check(*args: str) -> Result:
-    return CliRunner().invoke(main, ["check", *args], catch_exceptions=False)
 
 
 def test_a_spec_file_imports_a_sibling_module(tmp_path: Path) -> None:

@@ -60,7 +60,6 @@ faster.  No symmetry breaking.
 """
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence, TypeAlias
@@ -68,7 +67,7 @@ from typing import Callable, Iterator, Optional, Sequence, TypeAlias
 import z3
 
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.actions import HANDLERS, NETWORK_ACTIONS, SERVER_ACTIONS, Action, ActionName, ArgKind
+from leaderfollower.spec.actions import HANDLERS, NETWORK_ACTIONS, SERVER_ACTIONS, Action, ActionName, argument_tuples
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import (
     CANDIDATE,
@@ -506,9 +505,8 @@ class BmcModel:
         # The spec's action table (spec/actions.py), in its order: server actions over
         # their argument tuples, then per bag slot the handlers (UpdateTerm reads no
         # sender: one instance per recipient) and the network's actions.
-        domains = {ArgKind.SERVER: self.servers, ArgKind.VALUE: range(self.params.values)}
         for row in SERVER_ACTIONS:
-            for args in itertools.product(*(domains[kind] for kind in row.args)):
+            for args in argument_tuples(row, self.servers, range(self.params.values)):
                 if row.name is ActionName.AppendEntries and args[0] == args[1]:
                     continue  # never enabled (the spec's guard)
                 yield Instance(row.name, args)

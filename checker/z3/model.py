@@ -35,13 +35,12 @@ a spec class without one is refused with an `EncodingError`.
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, fields, replace
 from typing import Callable, Iterable, Optional, Sequence
 
 import z3
 
-from leaderfollower.spec.actions import NETWORK_ACTIONS, SERVER_ACTIONS, ActionName, ArgKind, handlers_of
+from leaderfollower.spec.actions import NETWORK_ACTIONS, SERVER_ACTIONS, ActionName, argument_tuples, handlers_of
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import (
@@ -485,9 +484,8 @@ class Z3Model:
         # The spec's action table (spec/actions.py), in its order: server actions over
         # their argument tuples, then per message type and sender/recipient pair the
         # handlers of that type and the network's actions.
-        domains = {ArgKind.SERVER: self.servers, ArgKind.VALUE: range(self.params.values)}
         for row in SERVER_ACTIONS:
-            for args in itertools.product(*(domains[kind] for kind in row.args)):
+            for args in argument_tuples(row, self.servers, range(self.params.values)):
                 if row.name is ActionName.AppendEntries and args[0] == args[1]:
                     continue  # never enabled (the spec's guard)
                 yield Instance(row.name, args)
