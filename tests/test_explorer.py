@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.result import ExploreResult, Progress
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.store import permute_state
 from leaderfollower.checker.explore.traces import finding_trace, trace_to
@@ -191,6 +191,26 @@ def test_max_states_stops_the_search_early() -> None:
     result = run(TINY, max_states=100)
     assert not result.complete
     assert 100 <= result.distinct_states < 1645
+    assert result.stopped_by == "max-states" and result.incomplete_because == "state limit reached" and result.frontier > 0
+
+
+def test_a_stop_condition_stops_the_search_and_says_what_it_covered() -> None:
+    # How a budget plugs in: a function of the search's progress that gives a reason to stop.
+    seen: list[int] = []
+
+    def budget(p: Progress) -> Optional[str]:
+        seen.append(p.states)
+        return "budget of 300 states" if p.states >= 300 else None
+
+    result = explore(RaftSpec(TINY), stop_when=budget)
+    assert not result.complete and result.stopped_by == result.incomplete_because == "budget of 300 states"
+    assert 300 <= result.distinct_states < 1645 and result.frontier > 0
+    # The frontier is the states stored but not expanded: none of them is anyone's parent.
+    expanded = result.distinct_states - result.frontier
+    assert max(result.parent) == expanded - 1
+    assert seen and seen[-1] >= 300
+    # Without a stop, the same search is complete.
+    assert explore(RaftSpec(TINY), stop_when=lambda p: None).complete
 
 
 # ----------------------------------------------------------------- coverage
