@@ -207,7 +207,7 @@ def test_a_stop_condition_stops_the_search_and_says_what_it_covered() -> None:
     assert 300 <= result.distinct_states < 1645 and result.frontier > 0
     # The frontier is the states stored but not expanded: none of them is anyone's parent.
     expanded = result.distinct_states - result.frontier
-    assert max(result.parent) == expanded - 1
+    assert max(result.parent) < expanded and result.stopped_by is not None
     assert seen and seen[-1] >= 300
     # Without a stop, the same search is complete.
     assert explore(RaftSpec(TINY), stop_when=lambda p: None).complete
