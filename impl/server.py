@@ -98,6 +98,9 @@ class ServerConfig:
     """Seed of the election-timeout generator (None: from the node id and the OS)."""
     bind_host: Optional[str] = None
     """Host to listen on (default: this server's host in `addresses`)."""
+    source_host: Optional[str] = None
+    """Address this server's connections to its peers come from (None: the OS picks one).  Set it when every
+    server has an address of its own, so that peers and packet filters can tell which server is calling."""
     trace_log: Optional[Path] = None
     """Write one JSON line per spec action here (a file, or a folder: `node<i>.jsonl` in it); None: off."""
     bugs: frozenset[str] = frozenset()
@@ -561,9 +564,10 @@ class NodeServer:
         host, port = self.config.addresses[j]
         cap = self.config.dial_backoff_cap
         backoff = min(0.02, cap)
+        source = None if self.config.source_host is None else (self.config.source_host, 0)
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await asyncio.open_connection(host, port, local_addr=source)
             except OSError:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, cap)
