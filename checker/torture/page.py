@@ -114,7 +114,7 @@ def throughput_chart(result: "TortureResult") -> str:
         points = " ".join(f"{axes.x((k + 0.5) * bucket):.1f},{axes.y(c / bucket):.1f}" for k, c in enumerate(series))
         body.append(f'<polyline points="{points}" fill="none" stroke="{OUTCOME_COLOURS[outcome]}" stroke-width="1.5"/>')
     body += _legend([(f"{o}", OUTCOME_COLOURS[o]) for o in counts])
-    return _frame("throughput (completed operations per second)", body, "seconds", "ops/s")
+    return _frame("throughput (completed ops/s)", body, "seconds", "ops/s")
 
 
 def latency_chart(result: "TortureResult") -> str:
@@ -133,17 +133,17 @@ def latency_chart(result: "TortureResult") -> str:
                     f'fill="{colour}"/>')
     body += _legend([(k, c) for k, c in KIND_COLOURS.items()] + [("unknown", OUTCOME_COLOURS[UNKNOWN]),
                                                                   ("failed", OUTCOME_COLOURS[FAIL])])
-    note = f" (every {step}th operation)" if step > 1 else ""
-    return _frame(f"latency of each operation, ms, log scale{note}", body, "seconds (invocation)", "ms")
+    note = f", every {step}th op" if step > 1 else ""
+    return _frame(f"latency (ms, log scale{note})", body, "seconds (invocation)", "ms")
 
 
 def _legend(items: list[tuple[str, str]]) -> list[str]:
     out = []
-    x = WIDTH - RIGHT - 90 * len(items)
+    x = WIDTH - RIGHT - 70 * len(items)
     for label, colour in items:
         out.append(f'<rect x="{x}" y="5" width="10" height="10" fill="{colour}"/>'
                    f'<text x="{x + 14}" y="14" font-size="10">{esc(label)}</text>')
-        x += 90
+        x += 70
     return out
 
 

@@ -8,10 +8,11 @@ linearization of the larger history, with the operation taken out, is still a
 linearization of the smaller one:
 
 - a get can always go (it changes nothing);
-- a put can go when no remaining get returned its value and no remaining delete
-  answered "existed" (the only operations that could have observed it);
-- a delete can go when no remaining get returned "absent" and no remaining delete
-  answered "was absent";
+- a write can go when nothing remaining could have observed it: a get of its
+  value or a delete answering "existed" (for a put), a get of "absent" or a delete
+  answering "was absent" (for a delete), unless that operation completed before
+  the write began, or a write that stays certainly lies between the two (a get
+  that returned a put's value always observes that put);
 - a delete's answer can be forgotten (`existed` made unknown): a weaker claim.
 
 Whatever survives is therefore non-linearizable *because the original was*.  The
@@ -24,60 +25,66 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
+import bisect
 from typing import Callable, Optional, Sequence
 
 from .history import DELETE, GET, OK, PUT, Op
 from .linearizability import DEFAULT_MAX_CONFIGS, NOT_LINEARIZABLE, search_key, searchable
 
 
-class _Observers:
-    """What the remaining operations observe: the values gets returned, and absent/existed answers."""
+def _observes(op: Op, writer: Op) -> bool:
+    """Whether definite `op` could observe `writer` as the last write before it (a read of its value, or of
+    "absent" after a delete; a delete's "existed" after a put, or "was absent" after a delete)."""
+    if op.outcome != OK:
+        return False
+    if op.kind == GET:
+        return op.value == writer.value if writer.kind == PUT else op.value is None
+    if op.kind == DELETE and op.existed is not None:
+        return op.existed == (writer.kind == PUT)
+    return False
 
-    def __init__(self, ops: Sequence[Op]) -> None:
-        self.read_values: Counter[str] = Counter()
-        self.absent_reads = 0
-        self.existed_true = 0
-        self.existed_false = 0
-        for op in ops:
-            self.add(op, 1)
 
-    def add(self, op: Op, sign: int) -> None:
-        if op.outcome != OK:
-            return
-        if op.kind == GET:
-            if op.value is None:
-                self.absent_reads += sign
-            else:
-                self.read_values[op.value] += sign
-        elif op.kind == DELETE and op.existed is not None:
-            if op.existed:
-                self.existed_true += sign
-            else:
-                self.existed_false += sign
+class _Separators:
+    """Definite writes that certainly fall between two operations (`between(a, b)`), from a fixed set."""
 
-    def may_drop(self, op: Op) -> bool:
-        """Whether `op` can be dropped from the remaining operations (it is already not counted)."""
-        if op.kind == GET:
-            return True
-        if op.kind == PUT:
-            return self.read_values[op.value or ""] == 0 and self.existed_true == 0
-        return self.absent_reads == 0 and self.existed_false == 0
+    def __init__(self, writes: Sequence[Op]) -> None:
+        self.writes = sorted(writes, key=lambda w: w.invoke)
+        self.invokes = [w.invoke for w in self.writes]
+        # suffix_min[k]: the earliest completion among writes k.. (by invocation)
+        self.suffix_min = [0] * (len(self.writes) + 1)
+        self.suffix_min[-1] = 1 << 62
+        for k in range(len(self.writes) - 1, -1, -1):
+            self.suffix_min[k] = min(self.writes[k].complete, self.suffix_min[k + 1])
+
+    def between(self, a: Op, b: Op) -> bool:
+        """Whether some write began after `a` completed and completed before `b` began."""
+        return self.suffix_min[bisect.bisect_right(self.invokes, a.complete)] < b.invoke
+
+
+def _may_drop(op: Op, observers: Sequence[Op], separators: _Separators) -> bool:
+    """Whether dropping write `op` keeps every linearization valid: nothing remaining could observe it.
+
+    An observer could see `op` only if it may be linearized right after it with no
+    write in between; it cannot if it completed before `op` began, or if a definite
+    write certainly lies between them.
+    """
+    for o in observers:
+        if o.id != op.id and _observes(o, op) and not o.complete < op.invoke:
+            if o.kind == GET and op.kind == PUT:
+                return False  # the value read names this very put
+            if not separators.between(op, o):
+                return False
+    return True
 
 
 def _drop(ops: list[Op], chosen: set[int]) -> list[Op]:
-    """`ops` without those of `chosen` that may go (gets first, then deletes, then puts)."""
-    observers = _Observers(ops)
-    dropped: set[int] = set()
-    for kind in (GET, DELETE, PUT):
-        for op in ops:
-            if op.id in chosen and op.kind == kind:
-                observers.add(op, -1)
-                if observers.may_drop(op):
-                    dropped.add(op.id)
-                else:
-                    observers.add(op, 1)
-    return [op for op in ops if op.id not in dropped]
+    """`ops` without those of `chosen` that may go (every get; writes nothing remaining could observe)."""
+    kept = [op for op in ops if not (op.id in chosen and op.kind == GET)]
+    observers = [op for op in kept if op.outcome == OK and (op.kind == GET or op.existed is not None)]
+    # Only writes that surely stay may separate a dropped write from an observer.
+    separators = _Separators([op for op in kept if op.outcome == OK and op.is_write and op.id not in chosen])
+    dropped = {op.id for op in kept if op.id in chosen and op.is_write and _may_drop(op, observers, separators)}
+    return [op for op in kept if op.id not in dropped]
 
 
 def _forget(ops: list[Op], chosen: set[int]) -> list[Op]:
