@@ -5,5 +5,6 @@ format), `linearizability` (a Wing-Gong/Lowe search per key), `shrink` (a minima
 non-linearizable sub-history), `cluster` (node processes), `netns` (a network
 namespace with packet rules for partitions), `nemesis` (the faults), `workload`
 (recording clients), `durability` (acknowledged writes and the nodes' logs),
-`page` (the HTML page), `job` (the run as a whole) and `cli` (the click command).
+`page` (the HTML page) and `job` (the run as a whole).  The command is
+`leaderfollower torture` (checker/cli/torture.py).
 """

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from leaderfollower.checker.svg import FONT, esc
+from leaderfollower.checker.report.svg import FONT, esc
 
 from .history import FAIL, OK, UNKNOWN, Op
 
