@@ -50,8 +50,10 @@ def _check_file(path: Path) -> NoReturn:
         if k.result.status != LINEARIZABLE:
             click.echo(f"  key {k.key}: {k.result.status} {k.result.reason}".rstrip())
     for k in verdict.failing[:3]:
-        click.echo(f"minimal non-linearizable sub-history of key {k.key}:")
-        for op in shrink(groups[k.key]):
+        witness = shrink(groups[k.key])
+        click.echo(f"{'minimal' if witness.minimal else 'shrunk (out of time, not minimal)'} non-linearizable"
+                   f" sub-history of key {k.key}:")
+        for op in witness.ops:
             end = "..." if op.outcome == "unknown" else str(op.complete)
             click.echo(f"  [{op.invoke}, {end}] client {op.client}: {op.describe()}")
     sys.exit(EXIT_OK if verdict.status == LINEARIZABLE else EXIT_FAILED)
@@ -105,9 +107,10 @@ def torture(seconds: float, nodes: int, clients: int, keys: int, faults: str, ra
     click.echo(f"linearizability: {result.linearizability.status}; lost writes: {len(result.durability.lost)};"
                f" logs agree: {'yes' if not result.durability.disagreements else 'NO'};"
                f" crashed nodes: {len(result.crashed)}")
-    for key, ops in result.witnesses.items():
-        click.echo(f"minimal non-linearizable sub-history of key {key}:")
-        for op in ops:
+    for key, witness in result.witnesses.items():
+        click.echo(f"{'minimal' if witness.minimal else 'shrunk (out of time, not minimal)'} non-linearizable"
+                   f" sub-history of key {key}:")
+        for op in witness.ops:
             click.echo(f"  client {op.client}: {op.describe()}")
     for note in result.notes:
         click.echo(f"note: {note}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
-from leaderfollower.impl.messages import Log
+from leaderfollower.impl.messages import Command, Log
 from leaderfollower.impl.storage import Storage, StorageError
 
 from .history import DELETE, OK, PUT, Op
@@ -86,7 +86,7 @@ def _writes_in(doc: Any) -> Iterator[tuple[str, str, Optional[str]]]:
 
 def writes_of(log: Log) -> list[tuple[str, str, Optional[str]]]:
     """The writes in a log, in order (no-ops and non-JSON commands contribute none)."""
-    found = []
+    found: list[tuple[str, str, Optional[str]]] = []
     for entry in log:
         if isinstance(entry.command, bytes) and entry.command:
             try:
@@ -95,6 +95,10 @@ def writes_of(log: Log) -> list[tuple[str, str, Optional[str]]]:
                 continue
             found.extend(_writes_in(doc))
     return found
+
+
+def _short(command: Command) -> str:
+    return repr(command[:60] if isinstance(command, bytes) else command)
 
 
 def check_durability(history: Sequence[Op], folders: Mapping[int, Path],
@@ -121,8 +125,8 @@ def check_durability(history: Sequence[Op], folders: Mapping[int, Path],
                 if logs[a][k] != logs[b][k]:
                     ea, eb = logs[a][k], logs[b][k]
                     disagreements.append(LogDisagreement(
-                        a, b, k + 1, f"node {a} has term {ea.term} {ea.command[:60]!r},"
-                                     f" node {b} term {eb.term} {eb.command[:60]!r}"))
+                        a, b, k + 1, f"node {a} has term {ea.term} {_short(ea.command)},"
+                                     f" node {b} term {eb.term} {_short(eb.command)}"))
                     break
     lost: list[Op] = []
     if commits:

@@ -29,7 +29,7 @@ from .linearizability import INCONCLUSIVE, LINEARIZABLE, NOT_LINEARIZABLE, Histo
 from .nemesis import FaultWindow, Nemesis, NemesisConfig, describe
 from .netns import Namespace, NamespaceError, PacketRules, unavailable
 from .page import write_page
-from .shrink import shrink
+from .shrink import Witness, shrink
 from .workload import Recorder, WorkloadConfig, read_all, run_client
 
 VALID, INVALID, UNDECIDED = "valid", "invalid", "unknown"
@@ -69,7 +69,7 @@ class TortureResult:
     faults: list[FaultWindow]
     linearizability: HistoryVerdict
     durability: DurabilityResult
-    witnesses: dict[str, list[Op]]
+    witnesses: dict[str, Witness]
     """For each key whose history is not linearizable (at most three), a minimal sub-history."""
     crashed: dict[int, int]
     """Nodes that exited by themselves (not by the nemesis), with their exit codes."""
@@ -102,7 +102,8 @@ class TortureResult:
             "storage_problems": {**{str(i): e for i, e in self.durability.unreadable.items()},
                                  **{"other": p for p in self.durability.problems}},
             "crashed_nodes": self.crashed,
-            "witnesses": {key: [op.to_json() for op in ops] for key, ops in self.witnesses.items()},
+            "witnesses": {key: {"minimal": w.minimal, "ops": [op.to_json() for op in w.ops]}
+                          for key, w in self.witnesses.items()},
             "notes": self.notes,
         }
 
@@ -117,7 +118,7 @@ def verdict_of(linearizability: HistoryVerdict, durability: DurabilityResult, cr
     return VALID
 
 
-def witnesses_for(history: list[Op], verdict: HistoryVerdict, time_limit: float = 120.0) -> dict[str, list[Op]]:
+def witnesses_for(history: list[Op], verdict: HistoryVerdict, time_limit: float = 120.0) -> dict[str, Witness]:
     """A minimal non-linearizable sub-history for each failing key (the first three)."""
     groups = by_key(history)
     return {k.key: shrink(groups[k.key], time_limit=time_limit) for k in verdict.failing[:3]}

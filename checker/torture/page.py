@@ -221,10 +221,15 @@ def render_page(result: "TortureResult") -> str:
         "<h2>Checks</h2>", _table(checks, ("check", "result", "detail")),
         "<h2>Throughput and latency</h2>", throughput_chart(result), latency_chart(result),
     ]
-    for key, ops in result.witnesses.items():
-        parts += [f"<h2>Minimal non-linearizable sub-history of key {esc(key)} ({len(ops)} operations)</h2>",
+    for key, witness in result.witnesses.items():
+        ops = witness.ops
+        why = ("each was kept because dropping it makes the rest linearizable (or could hide what the original "
+               "history shows)" if witness.minimal else
+               "shrinking ran out of time, so some of them may not be needed")
+        parts += [f"<h2>{'Minimal n' if witness.minimal else 'N'}on-linearizable sub-history of key {esc(key)}"
+                  f" ({len(ops)} operations)</h2>",
                   "<p>No order of these operations respects both their real-time order and a register's "
-                  "behaviour; each was kept because dropping it makes the rest linearizable.</p>",
+                  f"behaviour; {why}.</p>",
                   witness_chart(ops),
                   _table([(str(op.id), str(op.client), op.describe(), f"{(op.invoke - result.started) / 1e6:.3f}",
                            "-" if op.outcome == UNKNOWN else f"{(op.complete - result.started) / 1e6:.3f}")

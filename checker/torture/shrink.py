@@ -24,6 +24,7 @@ by the same rules (they may not have happened at all).
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import time
 import bisect
 from typing import Callable, Optional, Sequence
@@ -32,59 +33,100 @@ from .history import DELETE, GET, OK, PUT, Op
 from .linearizability import DEFAULT_MAX_CONFIGS, NOT_LINEARIZABLE, search_key, searchable
 
 
-def _observes(op: Op, writer: Op) -> bool:
-    """Whether definite `op` could observe `writer` as the last write before it (a read of its value, or of
-    "absent" after a delete; a delete's "existed" after a put, or "was absent" after a delete)."""
-    if op.outcome != OK:
-        return False
-    if op.kind == GET:
-        return op.value == writer.value if writer.kind == PUT else op.value is None
-    if op.kind == DELETE and op.existed is not None:
-        return op.existed == (writer.kind == PUT)
-    return False
-
-
 class _Separators:
-    """Definite writes that certainly fall between two operations (`between(a, b)`), from a fixed set."""
+    """Definite writes that stay, to tell when one certainly falls between two operations."""
 
     def __init__(self, writes: Sequence[Op]) -> None:
-        self.writes = sorted(writes, key=lambda w: w.invoke)
-        self.invokes = [w.invoke for w in self.writes]
-        # suffix_min[k]: the earliest completion among writes k.. (by invocation)
-        self.suffix_min = [0] * (len(self.writes) + 1)
+        ordered = sorted(writes, key=lambda w: w.invoke)
+        self.invokes = [w.invoke for w in ordered]
+        # suffix_min[k]: the earliest completion among the writes from k on (by invocation)
+        self.suffix_min = [0] * (len(ordered) + 1)
         self.suffix_min[-1] = 1 << 62
-        for k in range(len(self.writes) - 1, -1, -1):
-            self.suffix_min[k] = min(self.writes[k].complete, self.suffix_min[k + 1])
+        for k in range(len(ordered) - 1, -1, -1):
+            self.suffix_min[k] = min(ordered[k].complete, self.suffix_min[k + 1])
 
-    def between(self, a: Op, b: Op) -> bool:
-        """Whether some write began after `a` completed and completed before `b` began."""
-        return self.suffix_min[bisect.bisect_right(self.invokes, a.complete)] < b.invoke
+    def screen(self, a: Op) -> int:
+        """The earliest completion of a write invoked after `a` completed: an operation invoked later than
+        this has a write certainly between it and `a`."""
+        return self.suffix_min[bisect.bisect_right(self.invokes, a.complete)]
 
 
-def _may_drop(op: Op, observers: Sequence[Op], separators: _Separators) -> bool:
-    """Whether dropping write `op` keeps every linearization valid: nothing remaining could observe it.
+class _ByInvoke:
+    """Operations sorted by invocation, with the two latest completions among each prefix."""
 
-    An observer could see `op` only if it may be linearized right after it with no
-    write in between; it cannot if it completed before `op` began, or if a definite
-    write certainly lies between them.
-    """
-    for o in observers:
-        if o.id != op.id and _observes(o, op) and not o.complete < op.invoke:
-            if o.kind == GET and op.kind == PUT:
-                return False  # the value read names this very put
-            if not separators.between(op, o):
-                return False
-    return True
+    def __init__(self, ops: Sequence[Op]) -> None:
+        ordered = sorted(ops, key=lambda o: o.invoke)
+        self.invokes = [o.invoke for o in ordered]
+        self.top: list[tuple[tuple[int, int], tuple[int, int]]] = []  # ((complete, id) best, second-best)
+        none = (-1, -1)
+        best, second = none, none
+        for o in ordered:
+            entry = (o.complete, o.id)
+            if entry > best:
+                best, second = entry, best
+            elif entry > second:
+                second = entry
+            self.top.append((best, second))
+
+    def reaches(self, w: Op, invoked_by: int) -> bool:
+        """Whether an operation other than `w`, invoked by `invoked_by`, completed at or after `w` began."""
+        k = bisect.bisect_right(self.invokes, invoked_by)
+        if k == 0:
+            return False
+        best, second = self.top[k - 1]
+        latest = best if best[1] != w.id else second
+        return latest[0] >= w.invoke
+
+
+class _Observers:
+    """The remaining operations that could observe a write: gets by the value they returned; answers of
+    "absent" (gets of nothing, deletes that found nothing); answers of "existed"."""
+
+    def __init__(self, ops: Sequence[Op]) -> None:
+        self.readers: dict[str, list[Op]] = {}
+        absent, existed = [], []
+        for op in ops:
+            if op.outcome != OK:
+                continue
+            if op.kind == GET:
+                if op.value is None:
+                    absent.append(op)
+                else:
+                    self.readers.setdefault(op.value, []).append(op)
+            elif op.kind == DELETE and op.existed is not None:
+                (existed if op.existed else absent).append(op)
+        self.absent = _ByInvoke(absent)
+        self.existed = _ByInvoke(existed)
+
+    def could_see(self, w: Op, separators: _Separators) -> bool:
+        """Whether a remaining operation could be linearized right after write `w` and observe it.
+
+        It cannot if it completed before `w` began, or if it began after some
+        write that stays had certainly come after `w` (`separators.screen`).  A get
+        that returned a put's value observes that put in any case.
+        """
+        if w.kind == PUT:
+            if any(o.complete >= w.invoke for o in self.readers.get(w.value or "", ())):
+                return True
+            return self.existed.reaches(w, separators.screen(w))
+        return self.absent.reaches(w, separators.screen(w))
 
 
 def _drop(ops: list[Op], chosen: set[int]) -> list[Op]:
-    """`ops` without those of `chosen` that may go (every get; writes nothing remaining could observe)."""
+    """`ops` without those of `chosen` that may go (every get; writes nothing remaining could observe).
+
+    Repeated until nothing more goes: a write dropped in one round may have been
+    the only observer that kept another one.
+    """
     kept = [op for op in ops if not (op.id in chosen and op.kind == GET)]
-    observers = [op for op in kept if op.outcome == OK and (op.kind == GET or op.existed is not None)]
     # Only writes that surely stay may separate a dropped write from an observer.
     separators = _Separators([op for op in kept if op.outcome == OK and op.is_write and op.id not in chosen])
-    dropped = {op.id for op in kept if op.id in chosen and op.is_write and _may_drop(op, observers, separators)}
-    return [op for op in kept if op.id not in dropped]
+    while True:
+        observers = _Observers(kept)
+        dropped = {op.id for op in kept if op.id in chosen and op.is_write and not observers.could_see(op, separators)}
+        if not dropped:
+            return kept
+        kept = [op for op in kept if op.id not in dropped]
 
 
 def _forget(ops: list[Op], chosen: set[int]) -> list[Op]:
@@ -92,12 +134,19 @@ def _forget(ops: list[Op], chosen: set[int]) -> list[Op]:
     return [dataclasses.replace(op, existed=None) if op.id in chosen and op.kind == DELETE else op for op in ops]
 
 
-def shrink(ops: Sequence[Op], max_configs: int = DEFAULT_MAX_CONFIGS, time_limit: Optional[float] = 60.0) -> list[Op]:
+@dataclass(frozen=True)
+class Witness:
+    """A non-linearizable sub-history, in invocation order; `minimal` unless shrinking ran out of time."""
+
+    ops: list[Op]
+    minimal: bool
+
+
+def shrink(ops: Sequence[Op], max_configs: int = DEFAULT_MAX_CONFIGS, time_limit: Optional[float] = 60.0) -> Witness:
     """A 1-minimal non-linearizable sub-history of `ops` (one key's operations, which must be non-linearizable).
 
-    Returns the operations in invocation order.  If `time_limit` seconds pass first,
-    the smallest witness found so far is returned (still non-linearizable, perhaps
-    not minimal).
+    If `time_limit` seconds pass first, the smallest witness found so far is
+    returned (still non-linearizable and still a witness, `minimal` False).
     """
     deadline = None if time_limit is None else time.monotonic() + time_limit
     current = sorted((op for op in ops if searchable(op)), key=lambda o: (o.invoke, o.id))
@@ -112,7 +161,7 @@ def shrink(ops: Sequence[Op], max_configs: int = DEFAULT_MAX_CONFIGS, time_limit
         for move in (_drop, _forget):
             current = _minimise(current, move, failing, deadline)
         if current == before:
-            return current
+            return Witness(current, deadline is None or time.monotonic() <= deadline)
 
 
 def _minimise(current: list[Op], move: Callable[[list[Op], set[int]], list[Op]],

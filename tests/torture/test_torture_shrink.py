@@ -35,7 +35,7 @@ def test_pause_case_shrinks_to_its_three_operations() -> None:
     noise = [op(10 + k, 3, GET, None, -100 + k, -99 + k) for k in range(5)]
     history = noise + [op(0, 0, PUT, "a", 0, 300), op(5, 4, PUT, "z", 150, 160), op(1, 1, PUT, "b", 310, 320),
                        op(6, 4, GET, "b", 325, 326), op(2, 2, GET, "a", 330, 340), op(7, 5, DELETE, None, 350, 360)]
-    witness = shrink(history)
+    witness = shrink(history).ops
     assert [o.id for o in witness] == [0, 1, 2]
     _check_witness(witness, history)
 
@@ -43,7 +43,7 @@ def test_pause_case_shrinks_to_its_three_operations() -> None:
 def test_delete_applied_twice_shrinks_to_put_and_delete() -> None:
     history = [op(0, 0, PUT, "v", 0, 10), op(3, 2, GET, "v", 11, 12), op(4, 2, PUT, "w", -50, -40),
                op(1, 0, DELETE, None, 20, 400, existed=False), op(5, 3, DELETE, None, 500, 510, existed=False)]
-    witness = shrink(history)
+    witness = shrink(history).ops
     assert [o.id for o in witness] == [0, 1]
 
 
@@ -51,7 +51,7 @@ def test_a_get_keeps_the_put_it_read() -> None:
     # Dropping the put would leave "get a" unexplained: a violation the original did not have.
     history = [op(0, 0, PUT, "a", 0, 10), op(1, 1, GET, "a", 20, 30), op(2, 0, PUT, "b", 40, 50),
                op(3, 1, GET, "a", 60, 70)]
-    witness = shrink(history)
+    witness = shrink(history).ops
     assert {o.id for o in witness} >= {0, 2, 3}
     _check_witness(witness, history)
 
@@ -68,7 +68,7 @@ def test_generated_violations_shrink_to_a_handful(mutate) -> None:  # type: igno
         broken = mutate(history, random.Random(seed))
         if broken is None:
             continue
-        witness = shrink(broken)
+        witness = shrink(broken).ops
         assert len(witness) <= 6, [o.describe() for o in witness]
         _check_witness(witness, broken)
 
@@ -79,7 +79,7 @@ def test_every_history_between_witness_and_original_is_not_linearizable(history:
     """The witness's violation is the original's: adding back any of the dropped operations cannot fix it."""
     if brute_force(history):
         return
-    witness = shrink(history)
+    witness = shrink(history).ops
     kept = {o.id for o in witness}
     dropped = [o for o in history if o.id not in kept and (o.outcome == OK or o.is_write)]
     for r in range(len(dropped) + 1):
