@@ -86,6 +86,19 @@ def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host:
                           max_entries_per_append=max_entries_per_append, node=node_config,
                           trace_log=trace_log, bugs=frozenset(seeded_bugs))
 
+    try:
+        failed = serve_node(config)
+    except (OSError, StorageError) as e:
+        raise click.ClickException(f"node {node_id}: cannot start: {e}") from e
+    if failed is not None:
+        raise click.ClickException(f"node {node_id} stopped: {failed}")
+
+
+def serve_node(config: ServerConfig) -> Optional[BaseException]:
+    """Run one server in this process until SIGTERM or SIGINT stops it; returns why it failed, or None.
+
+    Raises OSError or StorageError if it cannot start.
+    """
     # The log is a long-lived list of small tuples: frequent full collections
     # walk all of it and show up as 10-20 ms pauses in commit latency.
     gc.set_threshold(100_000, 50, 1_000)
@@ -99,12 +112,7 @@ def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host:
         await server.wait_closed()
         return server.failed
 
-    try:
-        failed = run(serve())
-    except (OSError, StorageError) as e:
-        raise click.ClickException(f"node {node_id}: cannot start: {e}") from e
-    if failed is not None:
-        raise click.ClickException(f"node {node_id} stopped: {failed}")
+    return run(serve())
 
 
 @click.command("cluster")

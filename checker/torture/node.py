@@ -8,15 +8,13 @@ tell the nodes apart.  Everything else is the implementation's own server.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from leaderfollower.impl.server import Address, NodeServer, ServerConfig, run
+from leaderfollower.impl.cli import serve_node
+from leaderfollower.impl.server import Address, ServerConfig
 from leaderfollower.impl.storage import StorageError
 
 
@@ -36,16 +34,6 @@ def format_addresses(addresses: Sequence[Address]) -> str:
     return ",".join(f"{host}:{port}" for host, port in addresses)
 
 
-async def _serve(config: ServerConfig) -> Optional[BaseException]:
-    server = NodeServer(config)
-    await server.start()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: loop.create_task(server.stop()))
-    await server.wait_closed()
-    return server.failed
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run node `--id` of the cluster `--addresses` with its data in `--data-dir`; the exit code says how it ended."""
     parser = argparse.ArgumentParser(prog="leaderfollower.checker.torture.node", description=__doc__)
@@ -61,9 +49,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not 0 <= args.id < len(addresses):
         parser.error(f"--id {args.id} outside 0..{len(addresses) - 1}")
     config = ServerConfig(args.id, addresses, args.data_dir, source_host=addresses[args.id][0])
-    gc.set_threshold(100_000, 50, 1_000)  # as `leaderfollower node`: fewer full collections of the log
     try:
-        failed = run(_serve(config))
+        failed = serve_node(config)
     except (OSError, StorageError) as e:
         print(f"node {args.id}: cannot start: {e}", file=sys.stderr)
         return 1

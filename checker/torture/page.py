@@ -177,10 +177,10 @@ def witness_chart(ops: Sequence[Op]) -> str:
             f'aria-label="minimal non-linearizable sub-history" style="{FONT}">' + "".join(body) + "</svg>")
 
 
-def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str] = ()) -> str:
+    head = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>" if header else ""
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def render_page(result: "TortureResult") -> str:
@@ -217,7 +217,7 @@ def render_page(result: "TortureResult") -> str:
         "text-align:left;vertical-align:top}.valid{color:#2e7d32}.invalid{color:#c62828}.unknown{color:#e08a00}",
         "</style></head><body>",
         f"<h1>torture: <span class='{esc(result.verdict)}'>{esc(result.verdict.upper())}</span></h1>",
-        _table(facts, ("", "")),
+        _table(facts),
         "<h2>Checks</h2>", _table(checks, ("check", "result", "detail")),
         "<h2>Throughput and latency</h2>", throughput_chart(result), latency_chart(result),
     ]

@@ -34,48 +34,43 @@ from .linearizability import DEFAULT_MAX_CONFIGS, NOT_LINEARIZABLE, search_key, 
 
 
 class _Separators:
-    """Definite writes that stay, to tell when one certainly falls between two operations."""
+    """Definite writes, to find one that certainly falls between two operations."""
 
     def __init__(self, writes: Sequence[Op]) -> None:
-        ordered = sorted(writes, key=lambda w: w.invoke)
-        self.invokes = [w.invoke for w in ordered]
-        # suffix_min[k]: the earliest completion among the writes from k on (by invocation)
-        self.suffix_min = [0] * (len(ordered) + 1)
-        self.suffix_min[-1] = 1 << 62
-        for k in range(len(ordered) - 1, -1, -1):
-            self.suffix_min[k] = min(ordered[k].complete, self.suffix_min[k + 1])
+        self.writes = sorted(writes, key=lambda w: w.invoke)
+        self.invokes = [w.invoke for w in self.writes]
 
-    def screen(self, a: Op) -> int:
-        """The earliest completion of a write invoked after `a` completed: an operation invoked later than
-        this has a write certainly between it and `a`."""
-        return self.suffix_min[bisect.bisect_right(self.invokes, a.complete)]
+    def between(self, a: Op, before: int) -> Optional[Op]:
+        """The latest-invoked write that began after `a` completed and completed before time `before`, if any.
+
+        The latest, so that the writes a drop relies on are the ones closest to
+        the observers, which a witness tends to need anyway.
+        """
+        low = bisect.bisect_right(self.invokes, a.complete)
+        for k in range(bisect.bisect_left(self.invokes, before) - 1, low - 1, -1):
+            if self.writes[k].complete < before:
+                return self.writes[k]
+        return None
 
 
 class _ByInvoke:
-    """Operations sorted by invocation, with the two latest completions among each prefix."""
+    """Operations sorted by invocation, to find the earliest-invoked one that completes at or after a time."""
 
     def __init__(self, ops: Sequence[Op]) -> None:
-        ordered = sorted(ops, key=lambda o: o.invoke)
-        self.invokes = [o.invoke for o in ordered]
-        self.top: list[tuple[tuple[int, int], tuple[int, int]]] = []  # ((complete, id) best, second-best)
-        none = (-1, -1)
-        best, second = none, none
-        for o in ordered:
-            entry = (o.complete, o.id)
-            if entry > best:
-                best, second = entry, best
-            elif entry > second:
-                second = entry
-            self.top.append((best, second))
+        self.ops = sorted(ops, key=lambda o: o.invoke)
+        self.prefix_max: list[int] = []  # the latest completion among ops[:k + 1]
+        latest = -1
+        for o in self.ops:
+            latest = max(latest, o.complete)
+            self.prefix_max.append(latest)
 
-    def reaches(self, w: Op, invoked_by: int) -> bool:
-        """Whether an operation other than `w`, invoked by `invoked_by`, completed at or after `w` began."""
-        k = bisect.bisect_right(self.invokes, invoked_by)
-        if k == 0:
-            return False
-        best, second = self.top[k - 1]
-        latest = best if best[1] != w.id else second
-        return latest[0] >= w.invoke
+    def earliest_reaching(self, w: Op) -> Optional[Op]:
+        """The earliest-invoked operation other than `w` that completed at or after `w` began."""
+        for k in range(bisect.bisect_left(self.prefix_max, w.invoke), len(self.ops)):
+            o = self.ops[k]
+            if o.complete >= w.invoke and o.id != w.id:
+                return o
+        return None
 
 
 class _Observers:
@@ -98,40 +93,72 @@ class _Observers:
         self.absent = _ByInvoke(absent)
         self.existed = _ByInvoke(existed)
 
-    def could_see(self, w: Op, separators: _Separators) -> bool:
-        """Whether a remaining operation could be linearized right after write `w` and observe it.
+    def blocking(self, w: Op, separators: Optional[_Separators]) -> tuple[bool, Optional[Op]]:
+        """Whether a remaining operation could be linearized right after write `w` and observe it; if not,
+        the write that certainly lies between `w` and every operation that could otherwise (None: none could).
 
-        It cannot if it completed before `w` began, or if it began after some
-        write that stays had certainly come after `w` (`separators.screen`).  A get
-        that returned a put's value observes that put in any case.
+        An operation cannot observe `w` if it completed before `w` began, or began
+        after a write that stays had certainly come after `w`.  A get that returned
+        a put's value observes that put in any case.
         """
-        if w.kind == PUT:
-            if any(o.complete >= w.invoke for o in self.readers.get(w.value or "", ())):
-                return True
-            return self.existed.reaches(w, separators.screen(w))
-        return self.absent.reaches(w, separators.screen(w))
+        if w.kind == PUT and any(o.complete >= w.invoke for o in self.readers.get(w.value or "", ())):
+            return True, None
+        first = (self.existed if w.kind == PUT else self.absent).earliest_reaching(w)
+        if first is None:
+            return False, None
+        separator = None if separators is None else separators.between(w, first.invoke)
+        return separator is None, separator
 
 
-def _drop(ops: list[Op], chosen: set[int]) -> list[Op]:
-    """`ops` without those of `chosen` that may go (every get; writes nothing remaining could observe).
+def _drop(ops: list[Op], chosen: set[int]) -> tuple[list[Op], set[int]]:
+    """`ops` without the writes of `chosen` that may go, and the writes that must stay for good because a drop
+    relied on them lying in between.
 
-    Repeated until nothing more goes: a write dropped in one round may have been
-    the only observer that kept another one.
+    The largest group of chosen writes that nothing
+    outside the group could observe goes at once (two deletes that both answered
+    "was absent" may observe each other, and go together).  When no write goes
+    that way, one write goes that only a write in between keeps from being
+    observed (that write is returned, to stay for good, and is not dropped here
+    either), and the groups are tried again.
     """
-    kept = [op for op in ops if not (op.id in chosen and op.kind == GET)]
-    # Only writes that surely stay may separate a dropped write from an observer.
-    separators = _Separators([op for op in kept if op.outcome == OK and op.is_write and op.id not in chosen])
-    while True:
+    kept = list(ops)
+    left = {op.id for op in kept if op.id in chosen and op.is_write}
+    pins: set[int] = set()
+    while left:
+        group = set(left)
+        while group:
+            outside = _Observers([op for op in kept if op.id not in group])
+            blocked = {op.id for op in kept if op.id in group and outside.blocking(op, None)[0]}
+            if not blocked:
+                break
+            group -= blocked
+        if group:
+            kept = [op for op in kept if op.id not in group]
+            left -= group
+            continue
         observers = _Observers(kept)
-        dropped = {op.id for op in kept if op.id in chosen and op.is_write and not observers.could_see(op, separators)}
-        if not dropped:
-            return kept
-        kept = [op for op in kept if op.id not in dropped]
+        separators = _Separators([op for op in kept if op.outcome == OK and op.is_write])
+        for op in kept:
+            if op.id in left:
+                blocked, separator = observers.blocking(op, separators)
+                if not blocked and separator is not None:
+                    kept = [o for o in kept if o.id != op.id]
+                    left -= {op.id, separator.id}
+                    pins.add(separator.id)
+                    break
+        else:
+            break
+    return kept, pins
 
 
-def _forget(ops: list[Op], chosen: set[int]) -> list[Op]:
-    """`ops` with the answers of the chosen deletes made unknown."""
-    return [dataclasses.replace(op, existed=None) if op.id in chosen and op.kind == DELETE else op for op in ops]
+def _weaken(ops: list[Op], chosen: set[int]) -> tuple[list[Op], set[int]]:
+    """`ops` without the chosen gets and with the chosen deletes' answers forgotten (nothing to pin)."""
+    return [dataclasses.replace(op, existed=None) if op.id in chosen and op.kind == DELETE else op
+            for op in ops if not (op.id in chosen and op.kind == GET)], set()
+
+
+def _observer(op: Op) -> bool:
+    return op.kind == GET or (op.kind == DELETE and op.existed is not None)
 
 
 @dataclass(frozen=True)
@@ -156,30 +183,41 @@ def shrink(ops: Sequence[Op], max_configs: int = DEFAULT_MAX_CONFIGS, time_limit
 
     if not failing(current):
         raise ValueError("shrink needs a non-linearizable history")
+    pinned: set[int] = set()
     while True:
         before = current
-        for move in (_drop, _forget):
-            current = _minimise(current, move, failing, deadline)
+        for move in (_weaken, _drop):
+            current = _minimise(current, move, failing, deadline, pinned)
         if current == before:
             return Witness(current, deadline is None or time.monotonic() <= deadline)
 
 
-def _minimise(current: list[Op], move: Callable[[list[Op], set[int]], list[Op]],
-              failing: Callable[[list[Op]], bool], deadline: Optional[float]) -> list[Op]:
+def _minimise(current: list[Op], move: Callable[[list[Op], set[int]], tuple[list[Op], set[int]]],
+              failing: Callable[[list[Op]], bool], deadline: Optional[float], pinned: set[int]) -> list[Op]:
+    """Apply `move` to chunks of `current` (halves, quarters, ... single operations) while the result stays
+    non-linearizable; `pinned` (updated) are writes a drop relied on, never dropped later.
+
+    Chunks are taken from the end backwards: the later operations (often
+    observers of earlier writes) go first, so that fewer drops of earlier writes
+    have to rely on a write in between, which would then have to stay.
+    """
     chunk = max(1, len(current) // 2)
     while True:
         changed = False
-        start = 0
-        while start < len(current):
+        chunk = min(chunk, max(1, len(current) // 2))
+        # Only the operations the move can change: a chunk without any is skipped at no cost.
+        ids = [op.id for op in current if (op.is_write if move is _drop else _observer(op))]
+        for end in range(len(ids), 0, -chunk):
             if deadline is not None and time.monotonic() > deadline:
                 return current
-            chosen = {op.id for op in current[start:start + chunk]}
-            candidate = move(current, chosen)
+            chosen = set(ids[max(0, end - chunk):end]) - pinned
+            if not chosen:
+                continue
+            candidate, pins = move(current, chosen)
             if candidate != current and failing(candidate):
                 current = candidate
+                pinned |= pins
                 changed = True
-            else:
-                start += chunk
         if chunk == 1 and not changed:
             return current
         if not changed or chunk > 1:

@@ -77,7 +77,7 @@ def precedes(a: Op, b: Op) -> bool:
     return a.outcome == OK and a.complete < b.invoke
 
 
-def stale_read(history: Sequence[Op], rng: random.Random) -> Optional[list[Op]]:
+def stale_read(history: Sequence[Op], rng: random.Random, overwrites: tuple[str, ...] = (PUT, DELETE)) -> Optional[list[Op]]:
     """A get made to return a value overwritten before it was invoked (put p, then write w, then get: p's value).
 
     Certainly not linearizable: p and w are definite, p completed before w began
@@ -88,7 +88,7 @@ def stale_read(history: Sequence[Op], rng: random.Random) -> Optional[list[Op]]:
     for r in gets:
         same = [op for op in history if op.key == r.key]
         writes = [op for op in same if op.is_write and precedes(op, r)]
-        for w in writes:
+        for w in (op for op in writes if op.kind in overwrites):
             for p in writes:
                 if p.kind == PUT and precedes(p, w) and p.value != r.value:
                     return [dataclasses.replace(op, value=p.value) if op.id == r.id else op for op in history]
@@ -97,7 +97,7 @@ def stale_read(history: Sequence[Op], rng: random.Random) -> Optional[list[Op]]:
 
 def late_put(history: Sequence[Op], rng: random.Random) -> Optional[list[Op]]:
     """The campaign's pause case: put p1 acknowledged, put p2 acknowledged later, then a get returns p1's value."""
-    return stale_read([op for op in history if op.kind != DELETE], rng)
+    return stale_read(history, rng, overwrites=(PUT,))
 
 
 def duplicate_delete(history: Sequence[Op], rng: random.Random) -> Optional[list[Op]]:
