@@ -3,23 +3,27 @@
 How this works.  Dropping operations from a non-linearizable history does not
 always leave a witness of the original's violation: drop the put that wrote `a`
 and a get that returned `a` is suddenly impossible, for a reason the original did
-not have.  So only drops that cannot create a violation are made; for each, every
-linearization of the larger history, with the operation taken out, is still a
-linearization of the smaller one:
+not have.  The witness W this module returns has a stronger property: W, with
+any of the dropped operations added back, is still not linearizable (so the
+violation is in W, whatever else happened).  Two kinds of steps keep it:
 
-- a get can always go (it changes nothing);
-- a write can go when nothing remaining could have observed it: a get of its
-  value or a delete answering "existed" (for a put), a get of "absent" or a delete
-  answering "was absent" (for a delete), unless that operation completed before
-  the write began, or a write that stays certainly lies between the two (a get
-  that returned a put's value always observes that put);
-- a delete's answer can be forgotten (`existed` made unknown): a weaker claim.
+- weakening an observer: a get can always go, and a delete's answer ("existed"
+  or "was absent") can always be forgotten; both only make linearizing easier;
+- dropping a write that nothing remaining could have observed: a get of its value
+  or a delete answering "existed" (for a put), a get of "absent" or a delete
+  answering "was absent" (for a delete).  An operation cannot observe a write if
+  it completed before the write began, or if a definite write certainly lies
+  between them; that write is then pinned (never dropped later), because the drop
+  relied on it.  A get that returned a put's value always observes that put.
+  Writes that observe only each other (two deletes that both answered "was
+  absent") go together.
 
-Whatever survives is therefore non-linearizable *because the original was*.  The
-drops are tried in halves, then quarters, and so on down to one operation at a
-time, until no single drop or forgetting keeps the history non-linearizable
-(1-minimal, as delta debugging calls it).  Writes of unknown outcome are dropped
-by the same rules (they may not have happened at all).
+Observers are weakened first, so that few remain to keep writes from going.
+Each kind of step is tried on halves of the operations, then quarters, down to
+one at a time, from the end of the history backwards, until no single step keeps
+the history non-linearizable (1-minimal, as delta debugging calls it).  A
+Hypothesis test checks the property above on random histories against a brute
+force.
 """
 from __future__ import annotations
 
