@@ -83,7 +83,8 @@ class _Observers:
 
     def __init__(self, ops: Sequence[Op]) -> None:
         self.readers: dict[str, list[Op]] = {}
-        absent, existed = [], []
+        absent: list[Op] = []
+        existed: list[Op] = []
         for op in ops:
             if op.outcome != OK:
                 continue
@@ -132,10 +133,10 @@ def _drop(ops: list[Op], chosen: set[int]) -> tuple[list[Op], set[int]]:
         group = set(left)
         while group:
             outside = _Observers([op for op in kept if op.id not in group])
-            blocked = {op.id for op in kept if op.id in group and outside.blocking(op, None)[0]}
-            if not blocked:
+            seen = {op.id for op in kept if op.id in group and outside.blocking(op, None)[0]}
+            if not seen:
                 break
-            group -= blocked
+            group -= seen
         if group:
             kept = [op for op in kept if op.id not in group]
             left -= group
