@@ -16,13 +16,25 @@ from pathlib import Path
 import pytest
 
 from leaderfollower.checker.torture.cluster import NodeProcesses
+from leaderfollower.checker.torture.durability import DurabilityResult
 from leaderfollower.checker.torture.history import load_history
-from leaderfollower.checker.torture.job import INVALID, VALID, TortureConfig, run_torture
-from leaderfollower.checker.torture.linearizability import LINEARIZABLE, NOT_LINEARIZABLE, check_history, search_key
+from leaderfollower.checker.torture.job import INVALID, UNDECIDED, VALID, TortureConfig, run_torture, verdict_of
+from leaderfollower.checker.torture.linearizability import (
+    LINEARIZABLE,
+    NOT_LINEARIZABLE,
+    HistoryVerdict,
+    KeyVerdict,
+    SearchResult,
+    check_history,
+    search_key,
+)
 from leaderfollower.checker.torture.nemesis import FAULTS, NemesisConfig
 from leaderfollower.checker.torture.netns import Namespace, PacketRules, unavailable
 from leaderfollower.checker.torture.workload import WorkloadConfig
 from leaderfollower.impl.client import Client
+from leaderfollower.impl.messages import Entry
+from leaderfollower.impl.server import free_base_port, local_addresses
+from leaderfollower.impl.storage import LOG_FILE, Storage
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -173,3 +185,31 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "not empty" in proc.stderr
     proc = _cli("--check", str(tmp_path / "missing.jsonl"))
     assert proc.returncode == 2 and "cannot read the history" in proc.stderr
+
+
+def test_a_node_that_exits_by_itself_is_told_from_one_the_nemesis_killed(tmp_path: Path) -> None:
+    cluster = NodeProcesses(local_addresses(2, free_base_port(2)), tmp_path)
+    # Node 0's log is corrupt in the middle: it refuses to start and exits with an error.
+    s = Storage.open(cluster.node_dir(0))
+    s.load()
+    s.save(None, 1, (Entry(1, b"aaaa"), Entry(1, b"bbbb")))
+    s.close()
+    data = bytearray((cluster.node_dir(0) / LOG_FILE).read_bytes())
+    data[20] ^= 0xFF
+    (cluster.node_dir(0) / LOG_FILE).write_bytes(bytes(data))
+    try:
+        cluster.start_all()
+        cluster.procs[0].wait(timeout=60)
+        cluster.kill(1)
+        assert cluster.exited() == {0: 1}
+    finally:
+        cluster.stop_all()
+    assert "refuses to start" in cluster.log_path(0).read_text()
+
+    fine = HistoryVerdict((KeyVerdict("k", SearchResult(LINEARIZABLE, 1, 0, 1), 0.0),), 0, 0.0)
+    gave_up = HistoryVerdict((KeyVerdict("k", SearchResult("unknown", 1, 0, 1, "out of time"), 0.0),), 0, 0.0)
+    holds = DurabilityResult({0: 1}, {0: 1})
+    assert verdict_of(fine, holds, {}) == VALID
+    assert verdict_of(fine, holds, {0: 1}) == INVALID
+    assert verdict_of(gave_up, holds, {}) == UNDECIDED
+    assert verdict_of(fine, DurabilityResult({0: 1}, {0: 1}, problems=["x"]), {}) == INVALID
