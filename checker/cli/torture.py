@@ -74,10 +74,12 @@ def _check_file(path: Path) -> NoReturn:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("torture-out"),
               show_default=True, help="Folder for history.jsonl, result.json, torture.html and the node data.")
 @click.option("--no-partitions", is_flag=True, help="Do not create a network namespace; no partitions.")
+@click.option("--insecure", is_flag=True, help="Plain TCP between nodes and from clients, no TLS (default: mutual TLS"
+              " with certificates made in OUT/data/tls, as `leaderfollower cluster` does).")
 @click.option("--check", "check_path", type=click.Path(path_type=Path), default=None,
               help="Only check this recorded history file (JSON Lines) for linearizability; start no cluster.")
 def torture(seconds: float, nodes: int, clients: int, keys: int, faults: str, rate: Optional[float],
-            op_timeout: float, seed: Optional[int], out: Path, no_partitions: bool,
+            op_timeout: float, seed: Optional[int], out: Path, no_partitions: bool, insecure: bool,
             check_path: Optional[Path]) -> None:
     """Run a real cluster under faults (kill -9, pauses, partitions) with concurrent clients, then check the history.
 
@@ -91,7 +93,7 @@ def torture(seconds: float, nodes: int, clients: int, keys: int, faults: str, ra
     if out.exists() and any(out.iterdir()):
         _usage(f"--out {out}: the folder is not empty; give a new or empty one")
     config = TortureConfig(
-        seconds=seconds, nodes=nodes, seed=seed, partitions=not no_partitions,
+        seconds=seconds, nodes=nodes, seed=seed, partitions=not no_partitions, tls=not insecure,
         workload=WorkloadConfig(clients=clients, keys=keys, rate=rate, op_timeout=op_timeout),
         nemesis=NemesisConfig(faults=_faults(faults)),
     )

@@ -1,7 +1,9 @@
 """The torture cluster: one process per node, which the nemesis can kill, restart, pause and resume.
 
 Each node runs `leaderfollower.checker.torture.node` with its own data folder and
-its own log file (stdout and stderr, appended across restarts).  `status` and
+its own log file (stdout and stderr, appended across restarts).  By default every
+connection is mutual TLS, as in `leaderfollower cluster`: the cluster's CA and
+certificates are made in the data folder's `tls/` before the nodes start.  `status` and
 `leader` ask the nodes themselves over the client port, with short timeouts, so a
 paused or dead node just does not answer.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import IO, Any, Optional, Sequence
 
 from leaderfollower.impl.client import Client
 from leaderfollower.impl.server import Address
+from leaderfollower.impl.tls import client_context_for, ensure_cluster_certs
 from leaderfollower.impl.wire import FrameError
 
 from .node import format_addresses
@@ -24,9 +28,15 @@ from .node import format_addresses
 class NodeProcesses:
     """The node processes of one cluster (started with `start_all`, always ended with `stop_all`)."""
 
-    def __init__(self, addresses: Sequence[Address], data_dir: Path) -> None:
+    def __init__(self, addresses: Sequence[Address], data_dir: Path, tls: bool = True) -> None:
         self.addresses = tuple(addresses)
         self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.tls: Optional[ssl.SSLContext] = None
+        """The clients' TLS context (None: plain TCP); the certificates are made in `data_dir/tls` here."""
+        if tls:
+            ensure_cluster_certs(data_dir, len(self.addresses))
+            self.tls = client_context_for(data_dir)
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.paused: set[int] = set()
         self._logs: dict[int, IO[bytes]] = {}
@@ -51,13 +61,13 @@ class NodeProcesses:
         self._logs[i] = open(self.log_path(i), "ab")
         self.procs[i] = subprocess.Popen(
             [sys.executable, "-m", "leaderfollower.checker.torture.node", "--id", str(i),
-             "--addresses", format_addresses(self.addresses), "--data-dir", str(self.node_dir(i))],
+             "--addresses", format_addresses(self.addresses), "--data-dir", str(self.node_dir(i)),
+             *(["--tls-from", str(self.data_dir)] if self.tls is not None else [])],
             stdout=self._logs[i], stderr=subprocess.STDOUT,
         )
 
     def start_all(self) -> None:
         """Start every node."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         for i in range(self.n):
             self.start(i)
 
@@ -113,7 +123,7 @@ class NodeProcesses:
         """Node i's status (role, term, commit index, ...), or None if it does not answer in time."""
         if not self.running(i) or i in self.paused:
             return None
-        client = Client(self.addresses, timeout=timeout)
+        client = Client(self.addresses, timeout=timeout, tls=self.tls)
         try:
             async with asyncio.timeout(timeout):
                 reply = await client.status(i)

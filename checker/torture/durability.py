@@ -6,7 +6,7 @@ it is the one each node reported just before it was stopped.  Agreement: for eve
 two nodes, the entries up to the smaller of their commit indexes are identical.
 Durability: in the committed prefix of the node that committed most, every
 acknowledged put appears (values are unique, so each is found by key and value),
-and every key has at least as many deletes as were acknowledged.  Log commands are
+and every key has at least as many deletes as were acknowledged.  Log values are
 read as JSON objects with `op` and `key` (and `value`), wherever they sit in the
 command, so a change of the envelope (client sessions add fields) does not matter.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
-from leaderfollower.impl.messages import Command, Log
+from leaderfollower.impl.messages import Log, Value
 from leaderfollower.impl.storage import Storage, StorageError
 
 from .history import DELETE, OK, PUT, Op
@@ -88,17 +88,17 @@ def writes_of(log: Log) -> list[tuple[str, str, Optional[str]]]:
     """The writes in a log, in order (no-ops and non-JSON commands contribute none)."""
     found: list[tuple[str, str, Optional[str]]] = []
     for entry in log:
-        if isinstance(entry.command, bytes) and entry.command:
+        if isinstance(entry.value, bytes) and entry.value:
             try:
-                doc = json.loads(entry.command)
+                doc = json.loads(entry.value)
             except ValueError:
                 continue
             found.extend(_writes_in(doc))
     return found
 
 
-def _short(command: Command) -> str:
-    return repr(command[:60] if isinstance(command, bytes) else command)
+def _short(value: Value) -> str:
+    return repr(value[:60] if isinstance(value, bytes) else value)
 
 
 def check_durability(history: Sequence[Op], folders: Mapping[int, Path],
@@ -125,8 +125,8 @@ def check_durability(history: Sequence[Op], folders: Mapping[int, Path],
                 if logs[a][k] != logs[b][k]:
                     ea, eb = logs[a][k], logs[b][k]
                     disagreements.append(LogDisagreement(
-                        a, b, k + 1, f"node {a} has term {ea.term} {_short(ea.command)},"
-                                     f" node {b} term {eb.term} {_short(eb.command)}"))
+                        a, b, k + 1, f"node {a} has term {ea.term} {_short(ea.value)},"
+                                     f" node {b} term {eb.term} {_short(eb.value)}"))
                     break
     lost: list[Op] = []
     if commits:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from leaderfollower.impl.server import Address, free_base_port, local_addresses, run
+from leaderfollower.impl.tls import TlsError
 
 from .cluster import NodeProcesses
 from .durability import DurabilityResult, check_durability
@@ -55,6 +56,8 @@ class TortureConfig:
     seed: Optional[int] = None
     partitions: bool = True
     """Make partitions with a network namespace where the machine allows it (False: never)."""
+    tls: bool = True
+    """Mutual TLS on every connection, as `leaderfollower cluster` has (False: plain TCP, `--insecure`)."""
     check_seconds: float = 600.0
     """Time the linearizability check may take before it says "unknown"."""
 
@@ -151,7 +154,14 @@ def run_torture(config: TortureConfig, out: Path, echo: Callable[[str], None] = 
         addresses = local_addresses(config.nodes, free_base_port(config.nodes))
         partitions = f"off: {reason}"
         echo(f"partitions: OFF, {reason}; running the other faults on 127.0.0.1")
-    cluster = NodeProcesses(addresses, out / "data")
+    try:
+        cluster = NodeProcesses(addresses, out / "data", tls=config.tls)
+    except (OSError, TlsError) as e:
+        if namespace is not None:
+            if rules is not None:
+                rules.close()
+            namespace.close()
+        raise TortureError(f"cannot make the cluster's certificates: {e}") from None
     try:
         recorder = Recorder()
         started = time.monotonic_ns()
@@ -186,7 +196,7 @@ async def _drive(config: TortureConfig, cluster: NodeProcesses, nemesis: Nemesis
     await _wait_for(lambda: _has_leader(cluster), 30.0, "the cluster elected no leader within 30 s")
     echo(f"cluster of {cluster.n} up; {config.workload.clients} clients for {config.seconds:.0f} s, seed {seed}")
     stop_at = time.monotonic() + config.seconds
-    tasks = [run_client(c, cluster.addresses, config.workload, recorder, stop_at, seed * 1000 + c)
+    tasks = [run_client(c, cluster.addresses, config.workload, recorder, stop_at, seed * 1000 + c, cluster.tls)
              for c in range(config.workload.clients)]
     await asyncio.gather(nemesis.run(stop_at), *tasks)
     crashed = cluster.exited()
@@ -203,7 +213,7 @@ async def _drive(config: TortureConfig, cluster: NodeProcesses, nemesis: Nemesis
     if not converged:
         notes.append(f"the nodes did not all catch up within {_CONVERGE_SECONDS:.0f} s of healing")
     await read_all(config.workload.clients, cluster.addresses, config.workload.keys, recorder,
-                   config.workload.op_timeout)
+                   config.workload.op_timeout, cluster.tls)
     statuses = await cluster.statuses(timeout=2.0)
     commit_index = {i: (st["commit_index"] if st is not None else None) for i, st in statuses.items()}
     return commit_index, crashed, notes

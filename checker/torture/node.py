@@ -3,7 +3,8 @@
 `leaderfollower node` gives every node the same host; here every node has an
 address of its own (127.0.0.11, 127.0.0.12, ... inside the job's network
 namespace) and dials its peers from it, so that the nemesis's packet rules can
-tell the nodes apart.  Everything else is the implementation's own server.
+tell the nodes apart.  Everything else is the implementation's own server, with
+mutual TLS from the cluster's certificates as `leaderfollower node` has.
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+import click
+
 from leaderfollower.impl.cli import serve_node
 from leaderfollower.impl.server import Address, ServerConfig
-from leaderfollower.impl.storage import StorageError
+from leaderfollower.impl.tls import Identity, node_name
 
 
 def parse_addresses(text: str) -> tuple[Address, ...]:
@@ -40,6 +43,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--id", type=int, required=True)
     parser.add_argument("--addresses", required=True, help="host:port of every node, comma-separated, by id")
     parser.add_argument("--data-dir", type=Path, required=True, help="this node's own folder")
+    parser.add_argument("--tls-from", type=Path, default=None,
+                        help="the cluster folder holding tls/ (its certificates); absent: plain TCP")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
@@ -48,14 +53,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(str(e))
     if not 0 <= args.id < len(addresses):
         parser.error(f"--id {args.id} outside 0..{len(addresses) - 1}")
-    config = ServerConfig(args.id, addresses, args.data_dir, source_host=addresses[args.id][0])
+    tls = None if args.tls_from is None else Identity.of(args.tls_from, node_name(args.id))
+    config = ServerConfig(args.id, addresses, args.data_dir, source_host=addresses[args.id][0], tls=tls)
     try:
-        failed = serve_node(config)
-    except (OSError, StorageError) as e:
-        print(f"node {args.id}: cannot start: {e}", file=sys.stderr)
-        return 1
-    if failed is not None:
-        print(f"node {args.id} stopped: {failed}", file=sys.stderr)
+        serve_node(config)
+    except click.ClickException as e:
+        print(e.format_message(), file=sys.stderr)
         return 1
     return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional, Sequence
@@ -85,10 +86,10 @@ class Recorder:
 
 
 async def run_client(client_id: int, addresses: Sequence[Address], config: WorkloadConfig, recorder: Recorder,
-                     stop_at: float, seed: int) -> None:
-    """One client's loop until `stop_at` (a `time.monotonic()` value)."""
+                     stop_at: float, seed: int, tls: Optional[ssl.SSLContext] = None) -> None:
+    """One client's loop until `stop_at` (a `time.monotonic()` value); `tls`: the cluster's client context."""
     rng = random.Random(seed)
-    client = Client(tuple(addresses), timeout=config.op_timeout)
+    client = Client(tuple(addresses), timeout=config.op_timeout, tls=tls)
     n = 0
     try:
         while time.monotonic() < stop_at:
@@ -107,7 +108,7 @@ async def run_client(client_id: int, addresses: Sequence[Address], config: Workl
             if op.outcome != OK:
                 # Start afresh: the old connection may still carry the unanswered request.
                 await client.close()
-                client = Client(tuple(addresses), timeout=config.op_timeout)
+                client = Client(tuple(addresses), timeout=config.op_timeout, tls=tls)
             if config.rate:
                 await asyncio.sleep(max(0.0, 1.0 / config.rate - (time.monotonic() - started)))
     finally:
@@ -115,10 +116,10 @@ async def run_client(client_id: int, addresses: Sequence[Address], config: Workl
 
 
 async def read_all(client_id: int, addresses: Sequence[Address], keys: int, recorder: Recorder,
-                   timeout: float) -> list[Op]:
+                   timeout: float, tls: Optional[ssl.SSLContext] = None) -> list[Op]:
     """A linearizable read of every key (recorded like any other operation), retried until one answers."""
     reads = []
-    client = Client(tuple(addresses), timeout=timeout)
+    client = Client(tuple(addresses), timeout=timeout, tls=tls)
     try:
         for k in range(keys):
             key = f"k{k}"

@@ -47,7 +47,7 @@ def test_agreeing_logs_with_every_acknowledged_write_hold(tmp_path: Path) -> Non
 
 
 def test_a_lost_acknowledged_put_and_delete_are_reported(tmp_path: Path) -> None:
-    log = [e for e in LOG if e.command != encode_write("put", "k", "b")]
+    log = [e for e in LOG if e.value != encode_write("put", "k", "b")]
     folders = _folders(tmp_path, [log, log, log])
     result = check_durability(HISTORY + [_op(9, DELETE, "k")], folders, {0: 4, 1: 4, 2: 4})
     assert [op.id for op in result.lost] == [2, 9]

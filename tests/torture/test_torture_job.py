@@ -96,14 +96,14 @@ def test_partition_is_made_by_kernel_rules_in_a_namespace_of_its_own(tmp_path: P
         rules.partition([[old], [i for i in range(3) if i != old]])
         new = await _eventually(lambda: _leader_other_than(cluster, old))
         assert new != old
-        stuck = Client(cluster.addresses, timeout=1.0)
+        stuck = Client(cluster.addresses, timeout=1.0, tls=cluster.tls)
         with pytest.raises(Exception):
             # The old leader takes the request but cannot reach a quorum.
             async with asyncio.timeout(1.5):
                 await stuck.request_once({"op": "put", "key": "k", "value": "v"}, node=old)
         await stuck.close()
         rules.heal()
-        async with Client(cluster.addresses, timeout=10) as c:
+        async with Client(cluster.addresses, timeout=10, tls=cluster.tls) as c:
             assert (await c.put("after", "heal"))["ok"]
         await _eventually(lambda: _all_follow(cluster, 3))
 
