@@ -21,12 +21,10 @@ from leaderfollower.checker.torture.history import load_history
 from leaderfollower.checker.torture.job import INVALID, UNDECIDED, VALID, TortureConfig, run_torture, verdict_of
 from leaderfollower.checker.torture.linearizability import (
     LINEARIZABLE,
-    NOT_LINEARIZABLE,
     HistoryVerdict,
     KeyVerdict,
     SearchResult,
     check_history,
-    search_key,
 )
 from leaderfollower.checker.torture.nemesis import FAULTS, NemesisConfig
 from leaderfollower.checker.torture.netns import Namespace, PacketRules, unavailable
@@ -60,13 +58,9 @@ def test_short_torture_run_records_checks_and_draws(tmp_path: Path) -> None:
     assert result.durability.holds, result.durability
     assert not result.crashed
     assert len(set(result.durability.commit_index.values())) == 1  # every node caught up
-    # Linearizability: clients without sessions may legitimately break it (issue 15, bug 1); when they do,
-    # the witness must be a real violation.
-    assert result.linearizability.status in (LINEARIZABLE, NOT_LINEARIZABLE)
-    assert result.verdict == (VALID if result.linearizability.status == LINEARIZABLE else INVALID)
-    for witness in result.witnesses.values():
-        assert search_key(witness.ops).status == NOT_LINEARIZABLE and witness.minimal and len(witness.ops) < 20
-    assert check_history(history).status == result.linearizability.status
+    # With client sessions (issue 15, bug 1) every check holds; a failure here is a finding: see the page.
+    assert result.verdict == VALID, (result.summary()["witnesses"], result.notes)
+    assert check_history(history).status == LINEARIZABLE
     summary = json.loads((tmp_path / "result.json").read_text())
     assert summary["verdict"] == result.verdict and summary["operations"] == len(history)
     page = (tmp_path / "torture.html").read_text()
