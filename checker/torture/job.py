@@ -12,6 +12,7 @@ shrink any violation to a minimal sub-history, and write `history.jsonl`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -132,49 +133,19 @@ def run_torture(config: TortureConfig, out: Path, echo: Callable[[str], None] = 
     out.mkdir(parents=True, exist_ok=True)
     seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(seed)
-    reason = unavailable() if config.partitions else "turned off (--no-partitions)"
-    namespace: Optional[Namespace] = None
-    rules: Optional[PacketRules] = None
-    addresses: tuple[Address, ...]
-    if reason is None:
+    with contextlib.ExitStack() as cleanup:
+        addresses, rules, partitions = _network(config, cleanup, echo)
         try:
-            namespace = Namespace(f"lftorture-{os.getpid()}").create()
-            hosts = [f"127.0.0.{11 + i}" for i in range(config.nodes)]
-            rules = PacketRules(hosts)
-        except NamespaceError as e:
-            if namespace is not None:
-                namespace.close()
-                namespace = None
-            reason = f"the namespace could not be set up: {e}"
-    if namespace is not None:
-        addresses = tuple((host, _NODE_PORT) for host in hosts)
-        partitions = "on"
-        echo(f"partitions: on (network namespace {namespace.name}, nodes on {', '.join(hosts)}, nftables rules)")
-    else:
-        addresses = local_addresses(config.nodes, free_base_port(config.nodes))
-        partitions = f"off: {reason}"
-        echo(f"partitions: OFF, {reason}; running the other faults on 127.0.0.1")
-    try:
-        cluster = NodeProcesses(addresses, out / "data", tls=config.tls)
-    except (OSError, TlsError) as e:
-        if namespace is not None:
-            if rules is not None:
-                rules.close()
-            namespace.close()
-        raise TortureError(f"cannot make the cluster's certificates: {e}") from None
-    try:
+            cluster = NodeProcesses(addresses, out / "data", tls=config.tls)
+        except (OSError, TlsError) as e:
+            raise TortureError(f"cannot make the cluster's certificates: {e}") from None
+        cleanup.callback(cluster.stop_all)  # before the namespace goes: the nodes live in it
         recorder = Recorder()
         started = time.monotonic_ns()
         cluster.start_all()
         nemesis = Nemesis(cluster, config.nemesis, rng, rules)
         commit_index, crashed, notes = run(_drive(config, cluster, nemesis, recorder, rules, seed, echo))
         ended = time.monotonic_ns()
-    finally:
-        cluster.stop_all()
-        if rules is not None:
-            rules.close()
-        if namespace is not None:
-            namespace.close()
     history = sorted(recorder.ops, key=lambda op: op.id)
     write_history(history, out / "history.jsonl")
     echo(f"recorded {len(history)} operations, {len(nemesis.windows)} faults; checking")
@@ -186,6 +157,34 @@ def run_torture(config: TortureConfig, out: Path, echo: Callable[[str], None] = 
     (out / "result.json").write_text(json.dumps(result.summary(), indent=1) + "\n")
     write_page(result, out / "torture.html")
     return result
+
+
+def _network(config: TortureConfig, cleanup: contextlib.ExitStack,
+             echo: Callable[[str], None]) -> tuple[tuple[Address, ...], Optional[PacketRules], str]:
+    """The nodes' addresses, the packet rules (None: no partitions) and what to say about partitions.
+
+    With partitions: a namespace of the job's own, each node on 127.0.0.<11+i>; its
+    removal is registered on `cleanup`.  Without (not allowed here, or turned off):
+    127.0.0.1 and free ports.
+    """
+    reason = unavailable() if config.partitions else "turned off (--no-partitions)"
+    if reason is None:
+        hosts = [f"127.0.0.{11 + i}" for i in range(config.nodes)]
+        try:
+            namespace = Namespace(f"lftorture-{os.getpid()}").create()
+        except NamespaceError as e:
+            reason = f"the namespace could not be set up: {e}"
+        else:
+            cleanup.callback(namespace.close)
+            try:
+                rules = PacketRules(hosts)
+            except NamespaceError as e:
+                raise TortureError(f"packet rules could not be set up in namespace {namespace.name}: {e}") from None
+            cleanup.callback(rules.close)
+            echo(f"partitions: on (network namespace {namespace.name}, nodes on {', '.join(hosts)}, nftables rules)")
+            return tuple((host, _NODE_PORT) for host in hosts), rules, "on"
+    echo(f"partitions: OFF, {reason}; running the other faults on 127.0.0.1")
+    return local_addresses(config.nodes, free_base_port(config.nodes)), None, f"off: {reason}"
 
 
 async def _drive(config: TortureConfig, cluster: NodeProcesses, nemesis: Nemesis, recorder: Recorder,
