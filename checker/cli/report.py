@@ -26,6 +26,7 @@ from leaderfollower.checker.explore.result import Progress
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report
+from leaderfollower.checker.jobs.profiles import PROFILES, ProfileError, get_profile
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -144,7 +145,8 @@ def _check_document(doc: dict[str, Any], from_json: Optional[Path], spec_cls: ty
 @model_options
 @click.option("--variants", "variants_text", default="all", show_default=True, help="Broken variants to explore for the 'bugs this checker catches' section: 'all' or NAME,NAME.")
 @click.option("--no-variants", is_flag=True, help="Leave out the broken variants (they take minutes on their catch parameters).")
-@click.option("--variant-max-states", type=int, default=VARIANT_MAX_STATES, show_default=True, help="State budget of each variant's search; 0: no limit.")
+@click.option("--profile", "profile_name", default=None, help=f"How deep the broken variants are searched: {', '.join(PROFILES)} (default: default: small parameters that still catch them).")
+@click.option("--variant-max-states", type=int, default=None, help=f"State budget of each variant's search; 0: no limit (default: the profile's, or {VARIANT_MAX_STATES:,}).")
 @click.option("--graph", "graph_text", default=None, help=f"The tiny configuration to draw as a state graph, KEY=VALUE,... over '{GRAPH_PARAMS.describe()}'; 'none' to leave it out.")
 @click.option("--from-json", "from_json", type=click.Path(dir_okay=False, path_type=Path), help="A 'verify --json' result document: add its Z3 and conformance results.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
@@ -155,7 +157,8 @@ def report(
     spec_ref: Optional[str],
     variants_text: str,
     no_variants: bool,
-    variant_max_states: int,
+    profile_name: Optional[str],
+    variant_max_states: Optional[int],
     graph_text: Optional[str],
     from_json: Optional[Path],
     quiet: bool,
@@ -170,6 +173,9 @@ def report(
         if not out.resolve().parent.is_dir():
             raise ReportUsageError(f"{out}: cannot write the report: folder {out.parent} does not exist")
         doc = read_result_document(from_json) if from_json is not None else None
+        profile = get_profile(profile_name)
+        if variant_max_states is None:
+            variant_max_states = profile.variant_max_states if profile.variant_max_states is not None else VARIANT_MAX_STATES
         if variant_max_states < 0:
             raise ReportUsageError(f"--variant-max-states: expected 0 (no limit) or a positive number, got {variant_max_states}")
         chosen = parse_variants(variants_text)
@@ -186,6 +192,8 @@ def report(
             extra, notes, conformance = engines_from_document(doc)
     except (UsageError, ReportUsageError, SpecLoadError, ConfigError, TypeError) as exc:
         _fail(str(exc))
+    except ProfileError as exc:
+        _fail(f"--profile: {exc}")
     say = None if quiet else (lambda line: click.echo(line, err=True))
     data = build_report(
         spec_cls,
@@ -199,6 +207,7 @@ def report(
         note=say,
         progress=None if quiet else _PeriodicProgress,
         variant_max_states=variant_max_states or None,
+        variant_params=profile.variant_params,
     )
     try:
         html_path, md_path = write_report(data, out)

@@ -17,6 +17,11 @@ and what was expected.
     z3_engine = "ic3"        # or "bmc"
     z3_seconds = 1800        # IC3's budget
     z3_depth = 17            # BMC's depth; IC3 stops at it if given
+    z3_proofs = ["ElectionSafety"]   # the inductive proofs to run (default: every one)
+    conform_sample = 2000    # conformance: one transition per action and this many more (default: all)
+
+A profile (`checker/jobs/profiles.py`, `verify --profile`) gives defaults for these
+options; the `[verify]` table and the flags override them.
 """
 from __future__ import annotations
 
@@ -91,7 +96,7 @@ def params_from_table(table: dict[str, Any], where: str, base: Params) -> Params
         raise ConfigError(f"{where}: {exc}") from None
 
 
-VERIFY_OPTIONS: tuple[str, ...] = ("z3_engine", "z3_depth", "z3_seconds", "workers")
+VERIFY_OPTIONS: tuple[str, ...] = ("z3_engine", "z3_depth", "z3_seconds", "workers", "z3_proofs", "conform_sample")
 """Engine options a `[verify]` table (or verify's flags) may set."""
 
 
@@ -105,7 +110,13 @@ def verify_options(table: dict[str, Any], where: str, flags: bool = False) -> di
         if key == "z3_engine":
             if value not in Z3_ENGINES:
                 raise ConfigError(f"{where}: {shown}: expected one of {', '.join(Z3_ENGINES)}")
-        elif key in ("z3_depth", "workers"):
+        elif key == "z3_proofs":
+            from leaderfollower.checker.z3.lemmas import PROOFS
+
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v in PROOFS for v in value):
+                raise ConfigError(f"{where}: {shown}: expected a list of proof names from {', '.join(PROOFS)}")
+            value = tuple(value)
+        elif key in ("z3_depth", "workers", "conform_sample"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{where}: {shown}: expected a non-negative integer")
         elif key == "z3_seconds":

@@ -24,6 +24,7 @@ class Status(StrEnum):
     HOLDS_TO_DEPTH = "holds-to-depth"
     UNPROVED = "unproved"
     CONFORMS = "conforms"
+    CONFORMS_ON_SAMPLE = "conforms-on-sample"
     DIVERGED = "diverged"
 
     @property
@@ -33,6 +34,8 @@ class Status(StrEnum):
 
 
 GOOD_STATUSES: frozenset[Status] = frozenset(
-    {Status.HOLDS, Status.WITNESSED, Status.PROVED, Status.HOLDS_EVERY_DEPTH, Status.HOLDS_TO_DEPTH, Status.CONFORMS}
+    {Status.HOLDS, Status.WITNESSED, Status.PROVED, Status.HOLDS_EVERY_DEPTH, Status.HOLDS_TO_DEPTH, Status.CONFORMS, Status.CONFORMS_ON_SAMPLE}
 )
-"""Statuses that count as success; anything else (violated, never-witnessed, unproved, ...) fails."""
+"""Statuses that count as success; anything else (violated, never-witnessed, unproved, ...) fails.
+`holds-to-depth` and `conforms-on-sample` are bounded successes: the engine's `covered`
+figure says how far it looked, and the verdict line lists them."""

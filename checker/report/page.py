@@ -97,6 +97,8 @@ class VariantOutcome:
     """The search ran to the end (or to the violation), not into the state budget."""
     scripted: bool = False
     """The figure replays the variant's scripted `scenario`, not an explorer counterexample."""
+    not_run: Optional[str] = None
+    """Why the explorer did not search this variant in this profile (its catch needs a large search)."""
 
     @property
     def caught(self) -> bool:
@@ -105,9 +107,11 @@ class VariantOutcome:
 
     @property
     def how(self) -> str:
-        """One word for the table: caught, missed, or out of budget."""
+        """One word for the table: caught, missed, out of budget, or not run (in this profile)."""
         if self.caught:
             return "caught"
+        if self.not_run is not None:
+            return "not-run"
         return "missed" if self.complete else "out-of-budget"
 
 
@@ -161,7 +165,7 @@ class ReportData:
             + ("; a scripted scenario shows the bug instead" if v.scripted else "")
             for v in self.variants
             if v.how == "out-of-budget"
-        ]
+        ] + [f"variant {v.name}: not searched: {v.not_run}" for v in self.variants if v.how == "not-run"]
 
     @property
     def ok(self) -> bool:
@@ -243,15 +247,33 @@ def _scenario_figure(cls: type[RaftSpec], params: Params, breaks: str) -> Option
     return None
 
 
-def run_variant(name: str, progress: Optional[ProgressFn] = None, max_states: Optional[int] = VARIANT_MAX_STATES) -> VariantOutcome:
-    """Explore one shipped broken variant on its catch parameters, stopping at the first violation.
+def params_for_variant(name: str, which: str = "catch") -> Params:
+    """The parameters a variant is explored on: its `quick_params` ("quick", when it has
+    them) or its `catch_params` ("catch")."""
+    cls = VARIANTS[name]
+    quick: Optional[Params] = getattr(cls, "quick_params", None)
+    return quick if which == "quick" and quick is not None else cls.catch_params
+
+
+def run_variant(
+    name: str, progress: Optional[ProgressFn] = None, max_states: Optional[int] = VARIANT_MAX_STATES, which: str = "catch"
+) -> VariantOutcome:
+    """Explore one shipped broken variant on its catch (or quick) parameters, stopping at the first violation.
 
     A search that reaches `max_states` stops there; the outcome says so, and the
     variant's scripted scenario (if any) stands in for the counterexample.
     """
     cls = VARIANTS[name]
+    params = params_for_variant(name, which)
+    if which == "quick" and getattr(cls, "quick_params", None) is None:
+        # Its catch needs a search of minutes: the quick profile leaves it to --profile full.
+        figure = _scenario_figure(cls, cls.catch_params, cls.breaks)
+        why = f"its bug needs a large search ({params.describe()}); run the report with --profile full"
+        return VariantOutcome(
+            name, cls.description, cls.breaks, params, [], 0, 0.0, figure, complete=False, scripted=figure is not None, not_run=why
+        )
     start = time.perf_counter()
-    result = explore(cls(cls.catch_params), keep_graph=False, stop_on_violation=True, progress=progress, max_states=max_states)
+    result = explore(cls(params), keep_graph=False, stop_on_violation=True, progress=progress, max_states=max_states)
     seconds = time.perf_counter() - start
     figure = None
     wanted = [f for f in result.violations if f.property == cls.breaks] or list(result.violations)
@@ -265,7 +287,7 @@ def run_variant(name: str, progress: Optional[ProgressFn] = None, max_states: Op
         name=name,
         description=cls.description,
         breaks=cls.breaks,
-        params=cls.catch_params,
+        params=params,
         violated=[f.property for f in result.violations],
         distinct_states=result.distinct_states,
         seconds=seconds,
@@ -289,6 +311,7 @@ def build_report(
     note: Optional[ProgressNote] = None,
     progress: Optional[ProgressFactory] = None,
     variant_max_states: Optional[int] = VARIANT_MAX_STATES,
+    variant_params: str = "catch",
 ) -> ReportData:
     """Explore (unless `result` is given) and collect everything the report shows.
 
@@ -298,6 +321,8 @@ def build_report(
     `note`: called with a line of progress before each long step.
     `progress`: called with the name of each exploration for a callback that gets the explorer's snapshots.
     `variant_max_states`: the state budget of each variant's search (None: no limit).
+    `variant_params`: "catch" (each variant's `catch_params`) or "quick" (its `quick_params`,
+    small ones that still catch it; a profile's choice, `checker/jobs/profiles.py`).
     """
     started = time.perf_counter()
     say = note or (lambda line: None)
@@ -318,8 +343,8 @@ def build_report(
         raise KeyError(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
     outcomes = []
     for name in names:
-        say(f"exploring variant {name}: {VARIANTS[name].catch_params.describe()}")
-        outcomes.append(run_variant(name, progress(name) if progress else None, variant_max_states))
+        say(f"exploring variant {name}: {params_for_variant(name, variant_params).describe()}")
+        outcomes.append(run_variant(name, progress(name) if progress else None, variant_max_states, variant_params))
     graph_svg, graph_states, graph_note = None, 0, "not drawn (no graph configuration given)"
     if graph_params is not None:
         say(f"exploring the graph configuration: {graph_params.describe()}")
@@ -603,11 +628,14 @@ def _bugs_section(data: ReportData) -> list[str]:
         for v in data.variants:
             out.append(f'<div class="card" id="variant-{esc(v.name)}">')
             out.append(f"<h3>Variant <code>{esc(v.name)}</code>: {esc(v.description)}</h3>")
-            out.append(
-                f"<p>Breaks <b>{esc(v.breaks)}</b>. Explored on <code>{esc(v.params.describe())}</code>: "
-                f"{v.distinct_states:,} states in {v.seconds:.1f} s{'' if v.complete else ' (stopped at the state budget)'}; "
-                f"violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
-            )
+            if v.not_run is not None:
+                out.append(f"<p>Breaks <b>{esc(v.breaks)}</b>. Not searched in this profile: {esc(v.not_run)}.</p>")
+            else:
+                out.append(
+                    f"<p>Breaks <b>{esc(v.breaks)}</b>. Explored on <code>{esc(v.params.describe())}</code>: "
+                    f"{v.distinct_states:,} states in {v.seconds:.1f} s{'' if v.complete else ' (stopped at the state budget)'}; "
+                    f"violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
+                )
             if v.figure:
                 if v.scripted:
                     out.append(f'<p class="note">{esc(v.figure.note)} The highlighted step {v.figure.steps} breaks {esc(v.figure.name)}.</p>')
@@ -616,7 +644,11 @@ def _bugs_section(data: ReportData) -> list[str]:
                 out.append(f'<div class="figure">{v.figure.diagram}</div>')
                 out.append(f"<details><summary>the trace as text</summary><pre>{esc(v.figure.text)}</pre></details>")
             else:
-                what = "the checker missed this bug on these parameters" if v.complete else "the search stopped at its state budget first"
+                what = (
+                    "the checker missed this bug on these parameters"
+                    if v.complete
+                    else "it was not searched in this profile" if v.not_run is not None else "the search stopped at its state budget first"
+                )
                 out.append(f'<p class="bad">No counterexample found: {what}.</p>')
             out.append("</div>")
     else:
