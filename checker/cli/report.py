@@ -22,7 +22,7 @@ from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 from leaderfollower.checker.jobs.config import ConfigError, load_config, params_from_table
-from leaderfollower.checker.explore.result import Progress
+from leaderfollower.checker.cli.common import ProgressLines
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report
@@ -88,18 +88,9 @@ def read_result_document(path: Path) -> dict[str, Any]:
     return doc
 
 
-class _PeriodicProgress:
-    """Explorer progress as a line on stderr every `interval` seconds: readable in a terminal and in CI logs."""
-
-    def __init__(self, what: str, interval: float = 15.0) -> None:
-        self.what = what
-        self.interval = interval
-        self.last = 0.0
-
-    def __call__(self, p: Progress) -> None:
-        if p.seconds - self.last >= self.interval:
-            self.last = p.seconds
-            click.echo(f"  {self.what}: {p.states:,} states, depth {p.depth}, queue {p.queue:,}, {p.seconds:.0f} s", err=True)
+def _progress_lines(what: str) -> ProgressLines:
+    """Explorer progress as a line on stderr every 15 s: readable in a terminal and in CI logs."""
+    return ProgressLines(f"  {what}", interval=15.0)
 
 
 def _the_model(
@@ -205,7 +196,7 @@ def report(
         engine_notes=notes,
         conformance=conformance,
         note=say,
-        progress=None if quiet else _PeriodicProgress,
+        progress=None if quiet else _progress_lines,
         variant_max_states=variant_max_states or None,
         variant_params=profile.variant_params,
     )

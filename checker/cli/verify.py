@@ -12,7 +12,7 @@ from rich.table import Table
 
 from leaderfollower.spec.params import PRESETS, Params
 
-from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, fail_usage
+from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, ProgressLines, UsageError, fail_usage, progress_display
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS, ConfigError, load_config, parse_engines, verify_options
 from leaderfollower.checker.jobs.profiles import PROFILES, ProfileError, get_profile
@@ -66,13 +66,13 @@ def verify(
         fail_usage(f"--profile: {exc}")
     spec = spec_cls(params)
     console = Console()
-    show = not quiet and sys.stderr.isatty()
-    bars: list[ProgressBar] = []
+    bars: list[ProgressBar | ProgressLines] = []
 
     def progress_for(engine: str) -> Any:
         for done in bars:  # rich allows one live display at a time
             done.close()
-        bar = ProgressBar(enabled=show, label={"explorer": "exploring"}.get(engine, engine))
+        # A bar on a terminal, a plain line every few seconds in a CI log.
+        bar = progress_display(quiet, label={"explorer": "exploring"}.get(engine, engine))
         bars.append(bar)
         return bar
 
