@@ -1,0 +1,207 @@
+"""The moves a walk can take from a packed state: the one place that knows the explorer's internals.
+
+How this works: a walk needs, at every state, the list of enabled transitions that
+stay within the bounds and change something, and the successor of the one it picks.
+The explorer already has both fast: states packed as interned server ids plus a bag
+id (`StateStore`), and every action memoised per acting server and bag
+(`LocalSteps`, checker/local_steps.py).  `WalkSteps` reads those caches directly and
+returns compact moves, `(action name index, label id, position, new part id)`, so a
+step builds only the successor it takes, not every successor's key as a search does.
+
+Stutter steps (a successor equal to its state: a `Restart` of a fresh follower, an
+`AdvanceCommitIndex` with nothing to commit) are left out: they change nothing, so a
+walk that takes one wastes a step, and the explorer checks no property on them.
+
+A spec whose actions may not be memoised (`local_steps.usable` is false) gets the
+same moves from `RaftSpec.successors`, interned the same way, only slower.
+
+The interned tables grow with every new server state and bag; `clear` drops them
+(and every key made from them) when a long run has made them large.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.state import State
+
+from ..explorer import StateStore, _find_raising_action
+from ..local_steps import LocalSteps, NonLocalAction, Result, server_actions
+from ..local_steps import usable as local_steps_usable
+
+Key = tuple[int, ...]
+Move = tuple[int, int, int, int]
+"""One enabled, in-bounds, non-stutter transition: (action name index, label id,
+position of the server it changes (n: none, only the bag; -1: several), the changed
+server's new id).  The new bag id comes in a list beside the moves (`WalkSteps.moves`)."""
+
+__all__ = ["Key", "WalkSteps", "NonLocalAction"]
+
+
+class _CachedActions(LocalSteps):
+    """`LocalSteps` with each server's action table built once (a walk misses the cache often)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._actions = [server_actions(self.spec, i) for i in range(self.n)]
+
+    def _fill_server(self, s: State, i: int, cache_key: tuple[int, int, int]) -> tuple[tuple[Result, ...], ...]:
+        entry = tuple(tuple(self._outcome(s, a, t, i) for a, act in kind for t in (act(s),) if t is not None) for kind in self._actions[i])
+        self.server_cache[cache_key] = entry
+        return entry
+
+
+class WalkSteps:
+    """Enabled moves and successors of packed states, for walks."""
+
+    def __init__(self, spec: RaftSpec) -> None:
+        self.spec = spec
+        self.n = spec.params.servers
+        self.memoised = local_steps_usable(spec)
+        self.names: list[str] = list(ACTION_NAMES)
+        self.name_ids: dict[str, int] = {name: k for k, name in enumerate(self.names)}
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every interned part and cached outcome (keys made before are no longer valid)."""
+        self.store = StateStore(self.spec, symmetry=False)
+        self.labels: list[Action] = []
+        self._label_ids: dict[Action, int] = {}
+        self.local = _CachedActions(self.spec, self.store, self._label_id, self.name_index)
+        self._wholes: list[Key] = []
+        self._server_hashes: list[int] = []
+        self._bag_hashes: list[int] = []
+        self.server_table = self.store.server_table
+        self.bag_table = self.store.bag_table
+
+    @property
+    def size(self) -> int:
+        """How many parts and outcomes are cached (to decide when to `clear`)."""
+        local = self.local
+        return len(self.server_table) + len(self.bag_table) + len(local.server_cache) + len(local.receive_cache)
+
+    def _label_id(self, action: Action) -> int:
+        lid = self._label_ids.get(action)
+        if lid is None:
+            lid = len(self.labels)
+            self._label_ids[action] = lid
+            self.labels.append(action)
+        return lid
+
+    def name_index(self, name: str) -> int:
+        """The index of an action name (a user's spec may add names of its own)."""
+        k = self.name_ids.get(name)
+        if k is None:
+            k = len(self.names)
+            self.names.append(name)
+            self.name_ids[name] = k
+        return k
+
+    def key(self, s: State) -> Key:
+        """The packed key of a concrete state (interning its parts)."""
+        return self.store.raw_key(s)
+
+    def fingerprint(self, key: Key) -> int:
+        """A hash of the state's contents, the same in every process forked from one parent."""
+        table, hashes = self.server_table, self._server_hashes
+        if len(hashes) < len(table):
+            hashes.extend(hash(srv) for srv in table[len(hashes) :])
+        bags, bag_hashes = self.bag_table, self._bag_hashes
+        if len(bag_hashes) < len(bags):
+            bag_hashes.extend(hash(bag) for bag in bags[len(bag_hashes) :])
+        n = self.n
+        return hash((*[hashes[x] for x in key[:n]], bag_hashes[key[n]]))
+
+    def state(self, key: Key) -> State:
+        """The concrete state a packed key stands for."""
+        return self.store.build(key)
+
+    def moves(self, key: Key) -> tuple[list[Move], list[int], int]:
+        """The in-bounds, non-stutter moves from `key`, their new bag ids, and how many actions were enabled at all.
+
+        Raises `NonLocalAction` if a spec declared local actions wrongly, and whatever a
+        spec action raises.
+        """
+        if not self.memoised:
+            return self._spec_moves(key)
+        n = self.n
+        bid = key[n]
+        local = self.local
+        server_cache = local.server_cache
+        moves: list[Move] = []
+        bags: list[int] = []
+        enabled = 0
+        for i in range(n):
+            sid = key[i]
+            entry = server_cache.get((i, sid, bid))
+            if entry is None:
+                entry = local._fill_server(self.store.build(key), i, (i, sid, bid))
+            for kind in entry:
+                enabled += len(kind)
+                for name, lid, new_sid, new_bid, ok in kind:
+                    if ok and (new_sid != sid or new_bid != bid):
+                        moves.append((name, lid, i, new_sid))
+                        bags.append(new_bid)
+        bag = local.bag_cache.get(bid)
+        if bag is None:
+            bag = local._fill_bag(self.store.build(key), bid)
+        dests, network = bag
+        if dests:
+            receive_cache = local.receive_cache
+            for k, dest in enumerate(dests):
+                rkey = (bid, k, key[dest])
+                got = receive_cache.get(rkey)
+                if got is None:
+                    got = local._fill_receive(self.store.build(key), k, rkey)
+                if got:
+                    enabled += 1
+                    name, lid, new_sid, new_bid, ok, i = got
+                    if ok and (new_sid != key[i] or new_bid != bid):
+                        moves.append((name, lid, i, new_sid))
+                        bags.append(new_bid)
+            for name, lid, new_bid, ok in network:
+                enabled += 1
+                if ok and new_bid != bid:
+                    moves.append((name, lid, n, -1))
+                    bags.append(new_bid)
+        return moves, bags, enabled
+
+    def _spec_moves(self, key: Key) -> tuple[list[Move], list[int], int]:
+        s = self.store.build(key)
+        n = self.n
+        store = self.store
+        moves: list[Move] = []
+        bags: list[int] = []
+        enabled = 0
+        self._wholes = []
+        for action, t in self.spec.successors(s):
+            enabled += 1
+            if t == s or not self.spec.within_bounds(t):
+                continue
+            changed = [k for k in range(n) if t.servers[k] != s.servers[k]]
+            name = self.name_index(action.name)
+            lid = self._label_id(action)
+            if len(changed) == 1:
+                moves.append((name, lid, changed[0], store.server_id(t.servers[changed[0]])))
+            elif not changed:
+                moves.append((name, lid, n, -1))
+            else:  # an action that changes several servers: the whole key, position -1
+                moves.append((name, lid, -1, len(self._wholes)))
+                self._wholes.append(store.raw_key(t))
+            bags.append(store.bag_id(t.messages))
+        return moves, bags, enabled
+
+    def successor(self, key: Key, move: Move, bag: int) -> Key:
+        """The key a move leads to."""
+        _, _, pos, part = move
+        n = self.n
+        if pos == n:
+            return (*key[:n], bag)
+        if pos < 0:  # only from `_spec_moves`, for the moves of its last call
+            return self._wholes[part]
+        return (*key[:pos], part, *key[pos + 1 : n], bag)
+
+    def culprit(self, key: Key) -> tuple[Optional[Action], str]:
+        """The action that raises in `key`'s state, and its error (for a finding)."""
+        return _find_raising_action(self.spec, self.state(key))
+
