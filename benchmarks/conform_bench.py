@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from leaderfollower.checker.conform_run import concretise, run_trace_replay
-from leaderfollower.checker.cover import edge_cover
-from leaderfollower.checker.explorer import explore
+from leaderfollower.checker.conform.run import concretise, run_trace_replay
+from leaderfollower.checker.explore.cover import edge_cover
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.spec.params import PRESETS
 from leaderfollower.spec.raft import RaftSpec
 

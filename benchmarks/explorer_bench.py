@@ -64,7 +64,7 @@ def _child(kind: str, params: Params, out: Any) -> None:
         gc.disable()  # the same treatment the explorer gives itself, so the ratio is fair
         states, transitions = plain_bfs(params)
     else:
-        from leaderfollower.checker.explorer import explore
+        from leaderfollower.checker.explore.search import explore
 
         spec = RaftSpec(params)
         result = explore(spec, keep_graph=kind != "explorer-nograph")

@@ -23,13 +23,13 @@ import time
 
 import z3
 
-from leaderfollower.checker.explorer import explore
-from leaderfollower.checker.prove import bmc, explorer_reach, prove_inductive
-from leaderfollower.checker.z3bmc import PROPERTIES as BMC_PROPERTIES
-from leaderfollower.checker.z3decode import SuccessorOracle
-from leaderfollower.checker.z3model import Z3Model
-from leaderfollower.checker.z3pdr import run_pdr
-from leaderfollower.spec.lemmas import DERIVED, PROOFS
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.z3.prove import bmc, explorer_reach, prove_inductive
+from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
+from leaderfollower.checker.z3.decode import SuccessorOracle
+from leaderfollower.checker.z3.model import Z3Model
+from leaderfollower.checker.z3.pdr import run_pdr
+from leaderfollower.checker.z3.lemmas import DERIVED, PROOFS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
 from leaderfollower.spec.variants import VARIANTS

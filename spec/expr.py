@@ -7,7 +7,7 @@ less-or-equal, min, a quorum of servers, "for every log index up to a bound",
 "two logs agree up to an index").  A
 `View` over a concrete spec `State` (`StateView`, here) returns Python ints and
 bools, so the explorer evaluates the invariant directly; the Z3 views
-(`checker/z3views.py`) return Z3 terms over a symbolic state, one for the
+(`checker/z3/views.py`) return Z3 terms over a symbolic state, one for the
 unbounded encoding of the inductive proofs and one for the finite-domain encoding
 of bounded model checking.  So the three engines read one definition
 (`spec/invariants.py`), and cannot drift apart; the agreement tests compare the

@@ -3,8 +3,8 @@
 How this works: each function here is the one definition of an always property of
 `spec/properties.py`.  The explorer evaluates it on a `StateView` of a concrete
 state; `prove` builds it as a Z3 term on a symbolic state, unbounded for the
-inductive proofs (`checker/z3views.Z3View`) or finite for bounded model checking
-(`checker/z3views.BmcView`).  `TypeOK` is not here: what "well typed" means
+inductive proofs (`checker/z3/views.py: Z3View`) or finite for bounded model checking
+(`checker/z3/views.py: BmcView`).  `TypeOK` is not here: what "well typed" means
 differs by engine (Python values, unbounded integers, bit-vectors), so each
 engine has its own, compared by the agreement tests.
 """

@@ -27,7 +27,6 @@ from .state import (
     NIL,
     AppendEntriesRequest,
     AppendEntriesResponse,
-    Bag,
     Entry,
     Log,
     Message,

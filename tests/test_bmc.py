@@ -1,4 +1,4 @@
-"""Bounded model checking on the finite-domain encoding (`checker/z3bmc.py`).
+"""Bounded model checking on the finite-domain encoding (`checker/z3/bmc.py`).
 
 Scenarios:
 - agreement, both directions: from every state of a small explored graph, a sample
@@ -22,10 +22,10 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explorer import ExploreResult, explore
-from leaderfollower.checker.prove import bmc
-from leaderfollower.checker.traces import replay
-from leaderfollower.checker.z3bmc import PROPERTIES, BmcModel, BState, EncodingError, Step
+from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.z3.prove import bmc
+from leaderfollower.checker.explore.traces import replay
+from leaderfollower.checker.z3.bmc import PROPERTIES, BmcModel, BState, EncodingError, Step
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.raft import Action, RaftSpec
@@ -296,7 +296,7 @@ def test_prove_reports_the_bmc_violation_with_exit_code_1() -> None:
 
     from click.testing import CliRunner
 
-    from leaderfollower.checker.cli import main
+    from leaderfollower.checker.cli.main import main
 
     args = ["prove", "--engine", "bmc", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--no-induction", "--json"]
     res = CliRunner().invoke(main, args + ["--depth", "11", "--property", "ElectionSafety", "--property", "NoUncommittedRead"])
@@ -312,7 +312,7 @@ def test_prove_reports_the_bmc_violation_with_exit_code_1() -> None:
 
 
 def test_verify_caps_the_bmc_depth_at_the_explored_diameter() -> None:
-    from leaderfollower.checker.verify import run_verify
+    from leaderfollower.checker.jobs.verify import run_verify
 
     params = Params(servers=1, max_term=3, max_log=1)
     doc = run_verify(RaftSpec(params), ("explorer", "z3-bounded"), options={"z3_engine": "bmc", "z3_depth": 100})

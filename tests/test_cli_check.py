@@ -16,8 +16,8 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner, Result
 
-from leaderfollower.checker.cli import main
-from leaderfollower.checker.itf import read_itf
+from leaderfollower.checker.cli.main import main
+from leaderfollower.checker.formats.itf import read_itf
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import election_safety
 from leaderfollower.spec.variants import VARIANTS

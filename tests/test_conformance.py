@@ -7,19 +7,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from leaderfollower.checker.cli import main
-from leaderfollower.checker.conform import Divergence, ReplayCluster, replay_trace
-from leaderfollower.checker.conform_run import (
+from leaderfollower.checker.cli.main import main
+from leaderfollower.checker.conform.replay import Divergence, ReplayCluster, replay_trace
+from leaderfollower.checker.conform.run import (
     concretise,
     random_walks,
     run_trace_replay,
     run_transition_conformance,
 )
-from leaderfollower.checker.cover import bfs_prefix, edge_cover
-from leaderfollower.checker.crashfiles import CrashableDirectory
-from leaderfollower.checker.explorer import explore
-from leaderfollower.checker.itf import read_itf
-from leaderfollower.checker.traces import trace_to
+from leaderfollower.checker.explore.cover import bfs_prefix, edge_cover
+from leaderfollower.checker.conform.crashfiles import CrashableDirectory
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.formats.itf import read_itf
+from leaderfollower.checker.explore.traces import trace_to
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import Action, RaftSpec
 

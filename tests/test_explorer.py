@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explorer import ExploreResult, explore, permute_state
-from leaderfollower.checker.traces import counterexample, trace_to
+from leaderfollower.checker.explore.search import ExploreResult, explore, permute_state
+from leaderfollower.checker.explore.traces import counterexample, trace_to
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import PROPERTIES, type_ok
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec

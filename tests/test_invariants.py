@@ -11,14 +11,14 @@ import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explorer import explore
-from leaderfollower.checker.z3bmc import PROPERTIES as BMC_PROPERTIES
-from leaderfollower.checker.z3bmc import BmcModel, run_bmc
-from leaderfollower.checker.z3model import Z3Model
-from leaderfollower.checker.z3views import BmcView, Z3View, invariant_for_bmc
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
+from leaderfollower.checker.z3.bmc import BmcModel, run_bmc
+from leaderfollower.checker.z3.model import Z3Model
+from leaderfollower.checker.z3.views import BmcView, Z3View, invariant_for_bmc
 from leaderfollower.spec.expr import StateView, Term, View, agree_below_by_index, agree_by_index
 from leaderfollower.spec.invariants import INVARIANTS
-from leaderfollower.spec.lemmas import PROPERTY_ENCODINGS
+from leaderfollower.checker.z3.lemmas import PROPERTY_ENCODINGS
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import PROPERTIES, Property, property_by_name
 from leaderfollower.spec.raft import RaftSpec

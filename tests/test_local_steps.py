@@ -1,4 +1,4 @@
-"""The memoised successors (checker/local_steps.py) give exactly the spec's own search.
+"""The memoised successors (checker/explore/local_steps.py) give exactly the spec's own search.
 
 Each test runs the same search twice, once with the actions memoised per (server,
 bag) and once calling the spec's `successors` on every state, and compares
@@ -13,8 +13,8 @@ from typing import Optional
 
 import pytest
 
-from leaderfollower.checker.explorer import ExploreResult, explore, permute_state
-from leaderfollower.checker.local_steps import usable
+from leaderfollower.checker.explore.search import ExploreResult, explore, permute_state
+from leaderfollower.checker.explore.local_steps import usable
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import NIL, State

@@ -1,4 +1,4 @@
-"""IC3 on the finite-domain encoding (`checker/z3pdr.py`).
+"""IC3 on the finite-domain encoding (`checker/z3/pdr.py`).
 
 Scenarios:
 - on the correct spec every property is proved at every depth, and the invariant
@@ -24,12 +24,12 @@ import pytest
 import z3
 from click.testing import CliRunner
 
-from leaderfollower.checker.cli import main
-from leaderfollower.checker.explorer import explore, permute_state
-from leaderfollower.checker.prove import ic3
-from leaderfollower.checker.traces import replay
-from leaderfollower.checker.z3bmc import PROPERTIES, BmcModel, BState, property_defs
-from leaderfollower.checker.z3pdr import Certificate, Cube, Pdr, PdrError, run_pdr
+from leaderfollower.checker.cli.main import main
+from leaderfollower.checker.explore.search import explore, permute_state
+from leaderfollower.checker.z3.prove import ic3
+from leaderfollower.checker.explore.traces import replay
+from leaderfollower.checker.z3.bmc import PROPERTIES, BmcModel, BState, property_defs
+from leaderfollower.checker.z3.pdr import Certificate, Cube, Pdr, PdrError, run_pdr
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.raft import RaftSpec

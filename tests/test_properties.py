@@ -268,7 +268,7 @@ def unfaithful_reads(prop: Property, spec: RaftSpec, states: list[State]) -> lis
 
 @pytest.fixture(scope="module")
 def reachable_tiny() -> tuple[RaftSpec, list[State]]:
-    from leaderfollower.checker.explorer import explore
+    from leaderfollower.checker.explore.search import explore
 
     spec = RaftSpec(Params(servers=2, values=1, max_term=2, max_log=1))
     result = explore(spec, keep_graph=False)

@@ -10,10 +10,10 @@ from functools import lru_cache
 import pytest
 from click.testing import CliRunner
 
-from leaderfollower.checker.cli import main
-from leaderfollower.checker.explorer import ExploreResult, explore
-from leaderfollower.checker.prove import IMPLIED, explorer_reach, prove_inductive
-from leaderfollower.spec.lemmas import COMMITMENT_LEMMAS, DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS
+from leaderfollower.checker.cli.main import main
+from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.z3.prove import IMPLIED, explorer_reach, prove_inductive
+from leaderfollower.checker.z3.lemmas import COMMITMENT_LEMMAS, DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
@@ -295,8 +295,8 @@ def test_cli_usage_errors_are_one_line(args: list[str], message: str) -> None:
 def test_the_server_index_names_the_servers_a_term_reads() -> None:
     import z3
 
-    from leaderfollower.checker.prove import ServerIndex
-    from leaderfollower.checker.z3model import Z3Model
+    from leaderfollower.checker.z3.prove import ServerIndex
+    from leaderfollower.checker.z3.model import Z3Model
 
     model = Z3Model(Params(servers=5))
     pre = model.fresh("pre")
@@ -314,8 +314,8 @@ def test_a_sliced_query_keeps_the_facts_about_its_servers_and_drops_the_others()
     names a bystander is dropped, so what needs it is not proved by the sliced query."""
     import z3
 
-    from leaderfollower.checker.prove import ServerIndex, _sliced_check, canonical_instances
-    from leaderfollower.checker.z3model import Z3Model
+    from leaderfollower.checker.z3.prove import ServerIndex, _sliced_check, canonical_instances
+    from leaderfollower.checker.z3.model import Z3Model
 
     model = Z3Model(Params(servers=5))
     pre = model.fresh("pre")
@@ -337,7 +337,7 @@ def test_support_of_an_existential_lemma_is_minimised_by_deletion() -> None:
     """CommitIsSafe's proofs go through witnesses, which unsat cores cannot see: each proved
     obligation still reports its support, and the support is needed (without the lemma named
     besides CommitIsSafe itself, AdvanceCommitIndex's obligation is not proved)."""
-    from leaderfollower.checker.prove import invariant_names
+    from leaderfollower.checker.z3.prove import invariant_names
 
     spec = RaftSpec(Params(servers=2))
     actions = ["Restart", "AdvanceCommitIndex"]

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from leaderfollower.checker.cli import main
-from leaderfollower.checker.report import ReportData, build_report, render_html, render_markdown, write_report
+from leaderfollower.checker.cli.main import main
+from leaderfollower.checker.report.page import ReportData, build_report, render_html, render_markdown, write_report
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import RaftSpec
 
@@ -230,7 +230,7 @@ def test_a_graph_configuration_too_big_to_draw_is_left_out_with_a_reason() -> No
 
 
 def test_a_variant_search_that_runs_out_of_budget_says_so_and_can_show_a_scripted_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
-    from leaderfollower.checker.report import run_variant
+    from leaderfollower.checker.report.page import run_variant
     from leaderfollower.spec.variants import VARIANTS
 
     out = run_variant("vote-not-persisted", max_states=1000)

@@ -5,10 +5,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from leaderfollower.checker import svg
-from leaderfollower.checker.check import finding_trace
-from leaderfollower.checker.explorer import ExploreResult, explore
-from leaderfollower.checker.traces import replay
+from leaderfollower.checker.report import svg
+from leaderfollower.checker.jobs.check import finding_trace
+from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.traces import replay
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import Action, RaftSpec
 from leaderfollower.spec.state import RequestVoteRequest

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explorer import ExploreResult, explore
-from leaderfollower.checker.itf import TraceFormatError, read_itf, to_itf, write_itf
-from leaderfollower.checker.traces import Step, TraceError, format_trace, replay, trace_to
+from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.formats.itf import TraceFormatError, read_itf, to_itf, write_itf
+from leaderfollower.checker.explore.traces import Step, TraceError, format_trace, replay, trace_to
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.raft import Action, RaftSpec
 from leaderfollower.spec.state import Entry

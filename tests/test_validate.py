@@ -9,8 +9,8 @@ from typing import Any, Optional
 
 from click.testing import CliRunner
 
-from leaderfollower.checker.cli import main
-from leaderfollower.checker.validate import ValidationResult, Validator, read_events, validate
+from leaderfollower.checker.cli.main import main
+from leaderfollower.checker.validate.validator import ValidationResult, Validator, read_events, validate
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ServerId
 

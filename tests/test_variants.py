@@ -23,11 +23,11 @@ from typing import Optional
 
 import pytest
 
-from leaderfollower.checker.explorer import explore
-from leaderfollower.checker.traces import counterexample
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.explore.traces import counterexample
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import PROPERTIES, Property, property_by_name
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import (
     CANDIDATE,
     FOLLOWER,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from leaderfollower.checker.cli import main
-from leaderfollower.checker.config import ConfigError, load_config
-from leaderfollower.checker.verify import RESULT_FORMAT, compare_with_baseline
+from leaderfollower.checker.cli.main import main
+from leaderfollower.checker.jobs.config import ConfigError, load_config
+from leaderfollower.checker.jobs.verify import RESULT_FORMAT, compare_with_baseline
 
 
 def run(*args: str):

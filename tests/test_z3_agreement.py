@@ -16,10 +16,10 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explorer import ExploreResult, explore
-from leaderfollower.checker.z3decode import SuccessorOracle
-from leaderfollower.checker.z3model import VARIANT_SWITCHES, Switches, Z3Model, switches_for
-from leaderfollower.spec.lemmas import LEMMAS, PROPERTY_ENCODINGS
+from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.z3.decode import SuccessorOracle
+from leaderfollower.checker.z3.model import VARIANT_SWITCHES, Switches, Z3Model, switches_for
+from leaderfollower.checker.z3.lemmas import LEMMAS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.raft import RaftSpec
@@ -127,7 +127,7 @@ def test_a_spec_without_an_encoding_is_refused() -> None:
     class Custom(RaftSpec):
         name = "custom"
 
-    from leaderfollower.checker.z3model import EncodingError
+    from leaderfollower.checker.z3.model import EncodingError
 
     with pytest.raises(EncodingError, match="custom.*no Z3 encoding"):
         switches_for(Custom)

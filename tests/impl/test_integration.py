@@ -16,7 +16,7 @@ import pytest
 
 from leaderfollower.impl.client import Client
 from leaderfollower.impl.messages import Entry
-from leaderfollower.impl.server import NodeServer, leader_of, local_addresses, run_in_process
+from leaderfollower.impl.server import leader_of, local_addresses, run_in_process
 from leaderfollower.impl.server import free_base_port as server_free_base_port
 from leaderfollower.impl.storage import LOG_FILE, Storage, encode_record
 from leaderfollower.impl.wire import HELLO_PEER, encode_frame, encode_hello_peer

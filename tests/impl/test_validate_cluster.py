@@ -16,7 +16,7 @@ from typing import Optional
 
 from test_integration import N, ProcessCluster, eventually, run
 
-from leaderfollower.checker.validate import ValidationResult, validate
+from leaderfollower.checker.validate.validator import ValidationResult, validate
 from leaderfollower.impl.client import Client, ClientError
 
 

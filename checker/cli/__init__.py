@@ -1,0 +1,1 @@
+"""The command line: one click group, one thin module per command over the jobs."""

@@ -1,0 +1,127 @@
+"""`leaderfollower check`: the exhaustive explorer alone, its tables and its counterexamples."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from leaderfollower.spec.params import PRESETS
+
+from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, build_params, fail_usage
+from leaderfollower.checker.cli.options import model_options, model_overrides
+from leaderfollower.checker.explore.exports import ExportError, dump_graph
+from leaderfollower.checker.explore.search import ExploreResult
+from leaderfollower.checker.explore.traces import format_trace
+from leaderfollower.checker.jobs.check import finding_trace, run_check, summarise, write_traces
+from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
+
+def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None:
+    """Print the summary, the property table and the action coverage."""
+    summary = Table(title=f"{doc['spec']}: {result.spec.params.describe()}", show_header=False)
+    summary.add_row("distinct states", f"{doc['distinct_states']:,}")
+    summary.add_row("transitions", f"{doc['transitions']:,}")
+    summary.add_row("diameter", str(doc["diameter"]))
+    summary.add_row("time", f"{doc['seconds']:.2f} s")
+    if doc["states_per_second"]:
+        summary.add_row("states/s", f"{doc['states_per_second']:,}")
+    summary.add_row("search", "complete" if doc["complete"] else "stopped early")
+    console.print(summary)
+    props = Table(title="properties")
+    for col in ("property", "kind", "status", "depth"):
+        props.add_column(col)
+    styles = {"holds": "green", "witnessed": "green", "violated": "bold red", "never-witnessed": "bold red"}
+    for row in doc["properties"]:
+        status = row["status"]
+        style = styles.get(status, "yellow")
+        props.add_row(row["name"], row["kind"], f"[{style}]{status}[/]", str(row.get("depth", "")))
+    console.print(props)
+    cov = Table(title="action coverage")
+    for col in ("action", "enabled", "within bounds", "new states"):
+        cov.add_column(col, justify="right" if col != "action" else "left")
+    for name, c in doc["coverage"].items():
+        flag = "" if c["within_bounds"] else "  [yellow](never fired)[/]"
+        cov.add_row(name + flag, f"{c['enabled']:,}", f"{c['within_bounds']:,}", f"{c['new_states']:,}")
+    console.print(cov)
+    if doc["deadlocks"]:
+        console.print(f"[bold red]deadlock[/]: {doc['deadlocks']} state(s) with no enabled action, e.g. state {result.deadlocks[0]}")
+
+
+@click.command()
+@click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
+@click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft, a shipped variant, FILE.py:Class or module:Class.")
+@model_options
+@click.option("--no-graph", is_flag=True, help="Keep only what shortest counterexamples need (for large runs).")
+@click.option("--continue", "keep_going", is_flag=True, help="Do not stop at the first violation; find each property's.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
+@click.option("--dump-graph", type=click.Path(dir_okay=False, path_type=Path), help="Write the state graph (.graphml or .dot).")
+@click.option("--dump-traces", type=click.Path(file_okay=False, path_type=Path), help="Write every counterexample and witness as ITF JSON here.")
+@click.option("--list-specs", is_flag=True, help="List the built-in spec names and exit.")
+def check(
+    preset: str,
+    spec_ref: str,
+    no_graph: bool,
+    keep_going: bool,
+    as_json: bool,
+    quiet: bool,
+    dump_graph: Optional[Path],
+    dump_traces: Optional[Path],
+    list_specs: bool,
+    **model: Any,
+) -> None:
+    """Explore every reachable state within the bounds and check every property."""
+    overrides = model_overrides(model)
+    if list_specs:
+        click.echo("\n".join(known_specs()))
+        return
+    try:
+        params = build_params(preset, overrides)
+        spec_cls = load_spec_class(spec_ref)
+        if dump_graph is not None and no_graph:
+            raise UsageError("--dump-graph needs the graph; drop --no-graph")
+        if dump_graph is not None and dump_graph.suffix.lower() not in (".graphml", ".dot", ".gv"):
+            raise UsageError(f"--dump-graph {dump_graph}: unknown extension {dump_graph.suffix or '(none)'}; use .graphml, .dot or .gv")
+    except (UsageError, SpecLoadError) as exc:
+        fail_usage(str(exc))
+    spec = spec_cls(params)
+    console = Console()
+    bar = ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
+    try:
+        result = run_check(spec, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar)
+    finally:
+        bar.close()
+    trace_dir = dump_traces
+    if trace_dir is None and result.violations:
+        trace_dir = Path("leaderfollower-traces")
+    trace_files = write_traces(result, trace_dir, include_witnesses=dump_traces is not None) if trace_dir else {}
+    if dump_graph is not None:
+        try:
+            dump_graph_file(result, dump_graph)
+        except ExportError as exc:
+            fail_usage(str(exc))
+    doc = summarise(result, trace_files)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    elif not quiet:
+        render(console, result, doc)
+        for f in result.violations:
+            console.print(f"\n[bold red]{f.property} violated[/] after {len(finding_trace(result, f)) - 1} steps:")
+            if f.error:
+                console.print(f"  {f.action}: {f.error}" if f.kind == "error" else f"  {f.error}")
+            console.print(format_trace(finding_trace(result, f)), markup=False, highlight=False)
+            if f.property in trace_files:
+                click.echo(f"trace written to {trace_files[f.property]}")
+    sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)
+
+
+def dump_graph_file(result: ExploreResult, path: Path) -> None:
+    """Write the graph, turning an OS error into a one-line ExportError."""
+    try:
+        dump_graph(result, path)
+    except OSError as exc:
+        raise ExportError(f"--dump-graph {path}: {exc.strerror}") from None

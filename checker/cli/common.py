@@ -1,0 +1,104 @@
+"""What every command shares: exit codes, one-line usage errors, the model's parameters, progress.
+
+Exit codes everywhere: 0 all properties hold, 1 a property is violated (or a
+sometimes property never held, or a deadlock), 2 a usage or input error, reported
+on one line.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, NoReturn, Optional
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from leaderfollower.spec.params import PRESETS, Params
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A one-line error about the command line or an input file."""
+
+
+def fail_usage(message: str) -> NoReturn:
+    """Print a one-line error and exit with the usage code."""
+    click.echo(f"leaderfollower: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+class OneLineErrors(click.Group):
+    """A click group whose usage errors are one line (`leaderfollower: error: ...`), exit 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+            click.echo(f"leaderfollower: error: {where}{exc.format_message()}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("leaderfollower: interrupted", err=True)
+            sys.exit(130)
+
+
+
+def build_params(preset: str, overrides: dict[str, Any]) -> Params:
+    """The preset's parameters with the command line's overrides applied."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    values = PRESETS[preset].to_dict()
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = value
+    try:
+        return Params(**values)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+class ProgressBar:
+    """A rich progress display on stderr that appears once a run has taken a second."""
+
+    def __init__(self, enabled: bool, label: str = "exploring") -> None:
+        self.enabled = enabled
+        self.label = label
+        self.progress: Optional[Progress] = None
+        self.task: Any = None
+        self.start = time.perf_counter()
+
+    def __call__(self, p: Any) -> None:
+        """Show the explorer's `Progress`, or a line of text (another engine's)."""
+        if not self.enabled:
+            return
+        if self.progress is None:
+            if time.perf_counter() - self.start < 1.0:
+                return
+            self.progress = Progress(
+                TextColumn(f"[bold]{self.label}[/]"),
+                BarColumn(bar_width=None, pulse_style="cyan"),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("explore", total=None, info="")
+        if isinstance(p, str):
+            info = p
+        else:
+            rate = p.states / p.seconds if p.seconds > 0 else 0
+            info = f"states {p.states:,}  depth {p.depth}  queue {p.queue:,}  {rate:,.0f} states/s"
+        self.progress.update(self.task, info=info)
+
+    def close(self) -> None:
+        """Stop the display for good (another engine's may follow)."""
+        self.enabled = False
+        if self.progress is not None:
+            self.progress.stop()
+

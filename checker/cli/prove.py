@@ -1,0 +1,281 @@
+"""`leaderfollower prove`: the spec's invariants checked with Z3 (bounded and inductive).
+
+Exit codes as for `check`: 0 every requested result holds (proved inductive, or no
+violation to the depth), 1 a property is violated or an induction step fails (or
+times out), 2 a usage error, reported on one line.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Optional
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leaderfollower.checker.z3.lemmas import PROOFS, PROPERTY_ENCODINGS, LEMMAS
+from leaderfollower.spec.params import PRESETS
+
+from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, UsageError, build_params, fail_usage
+from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS
+from leaderfollower.checker.z3.prove import BmcOutcome, InductionResult, bmc, explorer_reach, format_cti, ic3, prove_inductive
+from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
+from leaderfollower.checker.explore.traces import format_trace
+from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
+from leaderfollower.checker.z3.bmc import BmcModel
+from leaderfollower.checker.z3.model import EncodingError, Z3Model
+
+DEFAULT_DEPTH = Z3_BOUNDED_DEPTH
+"""Default depth of `--engine bmc` (`config.Z3_BOUNDED_DEPTH`, as verify's).  The issue
+asks for the default graph's diameter (52): out of BMC's reach, as each step costs 2x
+to 4x the one before.  The default engine, ic3, covers it and every depth beyond:
+it proves every always property of the default model in 8 to 12 minutes here
+(docs/performance-z3.md)."""
+
+
+class _Bar:
+    """A progress bar on stderr for the proof's obligations and BMC depths."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Optional[Progress] = None
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}[/]"),
+                BarColumn(bar_width=None),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.progress.start()
+        if what not in self.tasks:
+            self.tasks[what] = self.progress.add_task(what, total=total)
+        self.progress.update(self.tasks[what], completed=done, total=total)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _cti_doc(o: Any) -> Optional[dict[str, Any]]:
+    if o.cti is None:
+        return None
+    return {
+        "action": str(o.cti.action),
+        "reachable": o.cti.reachable,
+        "note": o.cti.note,
+        "text": format_cti(o.cti) if o.cti.before.servers else "",
+    }
+
+
+def induction_doc(r: InductionResult) -> dict[str, Any]:
+    return {
+        "property": r.property,
+        "status": "proved-inductive" if r.proved else ("violated" if r.failed else "unknown"),
+        "lemmas": list(r.lemmas),
+        "seconds": round(r.seconds, 3),
+        "obligations": [
+            {
+                "lemma": o.lemma,
+                "action": o.action or "Init",
+                "status": o.status,
+                "seconds": round(o.seconds, 3),
+                **({"support": list(o.support)} if o.support is not None else {}),
+                **({"cti": _cti_doc(o)} if o.cti is not None else {}),
+            }
+            for o in r.obligations
+        ],
+    }
+
+
+def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "property": o.property,
+        "engine": o.engine,
+        "status": o.status,
+        "depth": o.depth,
+        "seconds": round(o.seconds, 3),
+    }
+    if o.proved:
+        doc["invariant_clauses"] = o.clauses
+    if o.trace is not None:
+        doc["trace"] = [{"action": None if s.action is None else str(s.action)} for s in o.trace]
+    return doc
+
+
+@click.command()
+@click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
+@click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft or a shipped variant.")
+@click.option("--servers", type=int, help="Number of servers.")
+@click.option("--values", type=int, help="Number of client values.")
+@click.option("--max-term", type=int, help="BMC bound on every current_term.")
+@click.option("--max-log", type=int, help="BMC bound on every log's length.")
+@click.option("--max-copies", type=int, help="BMC bound on the copies of one message in flight.")
+@click.option("--max-in-flight", type=int, help="BMC bound on the distinct messages in flight.")
+@click.option("--property", "props", multiple=True, help="Property to check (repeatable; default: every always property; induction for those with an encoding).")
+@click.option("--depth", type=int, help=f"ic3: stop once this depth is cleared (default: run to a proof); bmc: the depth (default {DEFAULT_DEPTH}).  0 skips the bounded check.")
+@click.option(
+    "--engine",
+    type=click.Choice(Z3_ENGINES),
+    default="ic3",
+    show_default=True,
+    help="Bounded check: ic3 finds the shortest violation or proves the property at every depth of the bounded model; bmc unrolls to --depth.",
+)
+@click.option("--ic3-seconds", type=float, default=Z3_IC3_SECONDS, show_default=True, help="Time budget of --engine ic3 (then: no violation to the depth cleared).")
+@click.option("--no-induction", is_flag=True, help="Bounded model checking only.")
+@click.option("--lemmas", "lemma_list", help="Comma-separated lemmas to use instead of the shipped proof's.")
+@click.option("--support", is_flag=True, help="Report the minimal set of lemmas each obligation needs (unsat cores).")
+@click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True, help="Seconds per Z3 query.")
+@click.option("--reach/--no-reach", default=True, show_default=True, help="Ask the explorer whether a counterexample to induction's pre-state is reachable.")
+@click.option("--obligations", "show_obligations", is_flag=True, help="Print every obligation, not only failed ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
+def prove(
+    preset: str,
+    spec_ref: str,
+    servers: Optional[int],
+    values: Optional[int],
+    max_term: Optional[int],
+    max_log: Optional[int],
+    max_copies: Optional[int],
+    max_in_flight: Optional[int],
+    props: tuple[str, ...],
+    depth: Optional[int],
+    engine: str,
+    ic3_seconds: float,
+    no_induction: bool,
+    lemma_list: Optional[str],
+    support: bool,
+    timeout_s: float,
+    reach: bool,
+    show_obligations: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Check the invariants with Z3: on the bounded model (IC3 or BMC), and inductive proofs with the spec's lemmas."""
+    try:
+        overrides = {"servers": servers, "values": values, "max_term": max_term, "max_log": max_log}
+        params = build_params(preset, {**overrides, "max_copies": max_copies, "max_in_flight": max_in_flight})
+        spec_cls = load_spec_class(spec_ref)
+        spec = spec_cls(params)
+        Z3Model.for_spec(spec)
+        BmcModel.for_spec(spec)
+        chosen = list(props) or list(BMC_PROPERTIES)
+        for name in chosen:
+            if name not in BMC_PROPERTIES and name not in PROPERTY_ENCODINGS:
+                raise UsageError(f"property {name!r} has no Z3 encoding; known: {', '.join(BMC_PROPERTIES)}")
+        lemmas: Optional[list[str]] = None
+        if lemma_list is not None:
+            known = {lm.name for lm in LEMMAS}
+            lemmas = [x.strip() for x in lemma_list.split(",") if x.strip()]
+            for x in lemmas:
+                if x not in known:
+                    raise UsageError(f"unknown lemma {x!r}; known: {', '.join(sorted(known))}")
+        if depth is not None and depth < 0:
+            raise UsageError(f"--depth: expected at least 0, got {depth}")
+        if ic3_seconds <= 0:
+            raise UsageError(f"--ic3-seconds: expected a positive number of seconds, got {ic3_seconds}")
+        if timeout_s <= 0:
+            raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+    except (UsageError, SpecLoadError, EncodingError) as exc:
+        fail_usage(str(exc))
+    bmc_depth = DEFAULT_DEPTH if depth is None else depth
+    bar = _Bar(enabled=not (quiet or as_json) and sys.stderr.isatty())
+    start = time.perf_counter()
+    try:
+        bmc_names = [name for name in chosen if name in BMC_PROPERTIES]
+        if bmc_depth == 0:
+            bmc_results: list[BmcOutcome] = []
+        elif engine == "ic3":
+            bmc_results = ic3(spec, bmc_names, max_depth=depth, seconds=ic3_seconds, progress=bar)
+        else:
+            bmc_results = bmc(spec, bmc_names, bmc_depth, progress=bar)
+        inductions: list[InductionResult] = []
+        if not no_induction:
+            oracle = explorer_reach(spec) if reach else None
+            for name in chosen:
+                if name not in PROPERTY_ENCODINGS or (lemmas is None and name not in PROOFS):
+                    continue  # no induction encoding or no shipped proof: BMC only
+                inductions.append(
+                    prove_inductive(
+                        spec, name, lemmas, timeout_ms=int(timeout_s * 1000), support=support, reach=oracle, progress=bar
+                    )
+                )
+    finally:
+        bar.close()
+    ok = all(not b.violated for b in bmc_results) and all(r.proved for r in inductions)
+    doc = {
+        "spec": spec.name,
+        "params": params.to_dict(),
+        "ok": ok,
+        "seconds": round(time.perf_counter() - start, 3),
+        "bmc": [bmc_doc(b) for b in bmc_results],
+        "induction": [induction_doc(r) for r in inductions],
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    elif not quiet:
+        render(Console(), doc, bmc_results, inductions, bmc_depth, show_obligations or support)
+    sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
+
+
+def render(
+    console: Console, doc: dict[str, Any], bmcs: list[BmcOutcome], inds: list[InductionResult], depth: int, every: bool
+) -> None:
+    """A table per property, then each counterexample."""
+    table = Table(title=f"{doc['spec']}: prove ({doc['params']['servers']} servers)")
+    for col in ("property", "check", "status", "time"):
+        table.add_column(col)
+    for b in bmcs:
+        if b.violated:
+            status = f"[bold red]violated at depth {b.depth}[/] (shortest)"
+        elif b.proved:
+            status = f"[green]holds at every depth[/] (inductive invariant of {b.clauses} clauses, checked)"
+        else:
+            status = f"[green]holds to depth {b.depth}[/]"
+        table.add_row(b.property, b.engine.upper(), status, f"{b.seconds:.2f} s")
+    for r in inds:
+        if r.proved:
+            # An inductive invariant holds in every reachable state at this number of
+            # servers, whatever the depth, the terms, the logs or the messages in flight.
+            status = f"[green]proved inductive[/] ({len(r.lemmas)} lemmas; every depth, any term)"
+        elif r.failed:
+            status = f"[bold red]induction fails[/] ({len(r.failed)} obligations)"
+        else:
+            status = "[yellow]unknown (timeout)[/]"
+        table.add_row(r.property, "induction", status, f"{r.seconds:.2f} s")
+    console.print(table)
+    for r in inds:
+        obl = Table(title=f"{r.property}: obligations")
+        for col in ("lemma", "action", "status", "time", "support"):
+            obl.add_column(col)
+        shown = [o for o in r.obligations if every or o.status != "proved"]
+        if not shown:
+            continue
+        for o in shown:
+            style = {"proved": "green", "failed": "bold red"}.get(o.status, "yellow")
+            support = ", ".join(o.support) if o.support is not None else ""
+            obl.add_row(o.lemma, o.action or "Init", f"[{style}]{o.status}[/]", f"{o.seconds:.2f} s", support)
+        console.print(obl)
+        for o in r.failed:
+            if o.cti is None:
+                continue
+            where = {True: "reachable by the explorer: a real bug", False: "not reachable within the bounds: a missing lemma?", None: "reachability not checked"}[o.cti.reachable]
+            console.print(f"\n[bold red]counterexample to induction[/]: {o.action} breaks {o.lemma} ({where})")
+            if o.cti.note:
+                console.print(f"  {o.cti.note}")
+            if o.cti.before.servers:
+                console.print(format_cti(o.cti), markup=False, highlight=False)
+    for b in bmcs:
+        if b.trace is not None:
+            console.print(f"\n[bold red]{b.property} violated[/] after {b.depth} steps ({b.engine.upper()}):")
+            console.print(format_trace(b.trace), markup=False, highlight=False)

@@ -1,0 +1,173 @@
+"""`leaderfollower verify`: every engine on one model, one property x engine table, one verdict."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from leaderfollower.spec.params import PRESETS, Params
+
+from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, fail_usage
+from leaderfollower.checker.cli.options import model_options, model_overrides
+from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS, ConfigError, load_config, parse_engines, verify_options
+from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
+from leaderfollower.checker.jobs.verify import GOOD_STATUSES, available_engines, compare_with_baseline, run_verify, to_junit
+
+@click.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="A TOML run configuration ([model], [verify]).")
+@click.option("--preset", default=None, help=f"Named configuration: {', '.join(PRESETS)} (default: default).")
+@click.option("--spec", "spec_ref", default=None, help="raft, a shipped variant, FILE.py:Class or module:Class.")
+@click.option("--engines", default=None, help="Comma-separated engines to run (default: all).")
+@model_options
+@click.option("--z3-engine", type=click.Choice(Z3_ENGINES), default=None, help="z3-bounded's engine: ic3 (default; every depth) or bmc.")
+@click.option("--z3-depth", type=int, default=None, help=f"bmc's depth (default {Z3_BOUNDED_DEPTH}); ic3 stops once it is cleared.")
+@click.option("--z3-seconds", type=float, default=None, help=f"ic3's time budget (default {Z3_IC3_SECONDS:.0f}).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the result document here.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path), help="Fail on any unexpected difference from this result document.")
+@click.option("--update-baseline", is_flag=True, help="Write this run's result document to the --baseline file.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors and the baseline diff.")
+def verify(
+    config_file: Optional[Path],
+    preset: Optional[str],
+    spec_ref: Optional[str],
+    engines: Optional[str],
+    json_file: Optional[Path],
+    junit_file: Optional[Path],
+    baseline_file: Optional[Path],
+    update_baseline: bool,
+    quiet: bool,
+    z3_engine: Optional[str],
+    z3_depth: Optional[int],
+    z3_seconds: Optional[float],
+    **model: Any,
+) -> None:
+    """Run every engine on one model and print one verdict (the main job)."""
+    overrides = model_overrides(model)
+    try:
+        flags = verify_options({"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds}, "verify", flags=True)
+        options: dict[str, Any] = {}
+        if config_file is not None:
+            run = load_config(config_file)
+            options = dict(run.options)
+            base = run.params
+            spec_name = spec_ref or run.spec
+            engine_names = parse_engines(engines) if engines else (run.engines or available_engines())
+            preset_name = run.preset
+            if preset is not None:
+                raise UsageError("--preset and --config both pick the model; use one")
+        else:
+            preset_name = preset or "default"
+            if preset_name not in PRESETS:
+                raise UsageError(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}")
+            base = PRESETS[preset_name]
+            spec_name = spec_ref or "raft"
+            engine_names = parse_engines(engines) if engines else available_engines()
+        values = base.to_dict()
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = value
+        try:
+            params = Params(**values)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        spec_cls = load_spec_class(spec_name)
+        if update_baseline and baseline_file is None:
+            raise UsageError("--update-baseline needs --baseline FILE")
+        baseline = None
+        if baseline_file is not None and not update_baseline:
+            try:
+                baseline = json.loads(baseline_file.read_text())
+            except OSError as exc:
+                raise UsageError(f"--baseline {baseline_file}: cannot read: {exc.strerror}") from None
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"--baseline {baseline_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except (UsageError, SpecLoadError, ConfigError) as exc:
+        fail_usage(str(exc))
+    spec = spec_cls(params)
+    console = Console()
+    show = not quiet and sys.stderr.isatty()
+    bars: list[ProgressBar] = []
+
+    def progress_for(engine: str) -> Any:
+        for done in bars:  # rich allows one live display at a time
+            done.close()
+        bar = ProgressBar(enabled=show, label={"explorer": "exploring"}.get(engine, engine))
+        bars.append(bar)
+        return bar
+
+    try:
+        doc = run_verify(spec, engine_names, preset=preset_name, progress=progress_for, options={**options, **flags})
+    finally:
+        for bar in bars:
+            bar.close()
+    if json_file is not None:
+        json_file.write_text(json.dumps(doc, indent=2) + "\n")
+    if junit_file is not None:
+        junit_file.write_text(to_junit(doc))
+    if not quiet:
+        render_verify(console, doc)
+    exit_code = EXIT_OK if doc["ok"] else EXIT_VIOLATION
+    if update_baseline and baseline_file is not None:
+        baseline_file.write_text(json.dumps(doc, indent=2) + "\n")
+        console.print(f"baseline written to {baseline_file}")
+    elif baseline is not None:
+        diffs = compare_with_baseline(doc, baseline)
+        if diffs:
+            click.echo(f"differences from the baseline {baseline_file}:", err=True)
+            for line in diffs:
+                click.echo(f"  {line}", err=True)
+            exit_code = EXIT_VIOLATION
+        elif not quiet:
+            console.print(f"[green]matches the baseline[/] {baseline_file}")
+    sys.exit(exit_code)
+
+
+def render_verify(console: Console, doc: dict[str, Any]) -> None:
+    """The property x engine table, the engines' figures, and the verdict."""
+    engines = list(doc["engines"])
+    table = Table(title=f"{doc['spec']['name']}: {' '.join(f'{k}={v}' for k, v in doc['params'].items())}")
+    table.add_column("property")
+    table.add_column("kind")
+    for e in engines:
+        table.add_column(e)
+    styles = {"violated": "bold red", "never-witnessed": "bold red", "error": "bold red"}
+    for row in doc["properties"]:
+        cells = []
+        for e in engines:
+            status = row["results"].get(e, "-")
+            style = "green" if status in GOOD_STATUSES else styles.get(status, "yellow")
+            cells.append(f"[{style}]{status}[/]" if status != "-" else "-")
+        table.add_row(row["name"], row["kind"], *cells)
+    console.print(table)
+    figures = Table(title="engines", show_header=True)
+    figures.add_column("engine")
+    figures.add_column("result")
+    figures.add_column("figures")
+    figures.add_column("time", justify="right")
+    for e, section in doc["engines"].items():
+        facts = []
+        if "engine" in section:
+            facts.append(str(section["engine"]).upper())
+        for key in ("distinct_states", "transitions", "diameter", "depth", "frontier", "invariant_clauses", "obligations", "transitions_covered", "steps"):
+            if key in section:
+                value = section[key]
+                facts.append(f"{key.replace('_', ' ')} {value:,}" if isinstance(value, int) else f"{key.replace('_', ' ')} {value}")
+        if section.get("error"):
+            facts.append(f"error: {section['error']}")
+        verdict = "[green]ok[/]" if section["ok"] else "[bold red]FAILED[/]"
+        figures.add_row(e, verdict, ", ".join(facts), f"{section['seconds']:.1f} s")
+    console.print(figures)
+    for row in doc["properties"]:
+        for e in engines:
+            entry = doc["engines"][e]["properties"].get(row["name"], {})
+            if entry.get("status") == "violated" and entry.get("detail"):
+                console.print(f"\n[bold red]{row['name']} violated[/] ({e}):")
+                console.print(entry["detail"], markup=False, highlight=False)
+    verdict = "[bold green]VERIFIED[/]" if doc["ok"] else "[bold red]NOT VERIFIED[/]"
+    console.print(f"{verdict} in {doc['timings']['total_seconds']:.1f} s (spec {doc['spec']['fingerprint'][:19]})")

@@ -1,0 +1,1 @@
+"""Conformance: replaying the spec's traces through the real implementation and comparing after every step."""

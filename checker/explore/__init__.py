@@ -1,0 +1,1 @@
+"""The exhaustive explorer: the state store, the breadth-first search, memoised local steps, traces, covers and graph exports."""

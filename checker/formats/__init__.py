@@ -1,0 +1,1 @@
+"""Trace files: the Informal Trace Format (ITF) reader and writer."""

@@ -1,0 +1,380 @@
+"""The `verify` job: every engine on one model, one verdict, one result document.
+
+How this works: each engine is a function from a `VerifyContext` to an
+`EngineOutcome` (per-property statuses, figures, seconds).  `run_verify` runs the
+selected engines in order (the explorer first: the Z3 bounded depth and the
+conformance cover are taken from its graph) and assembles the result document,
+whose format is versioned and described in `docs/result-format.md`.  The same
+document feeds `--junit`, `--baseline` and the HTML report.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Optional
+from xml.sax.saxutils import escape, quoteattr
+
+from leaderfollower.spec.raft import RaftSpec
+
+from leaderfollower.checker.jobs.check import finding_trace, summarise
+from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
+from leaderfollower.checker.explore.traces import format_trace
+
+RESULT_FORMAT = "leaderfollower-result"
+RESULT_VERSION = 1
+
+GOOD_STATUSES = frozenset({"holds", "witnessed", "proved", "holds-every-depth", "holds-to-depth", "conforms"})
+"""Statuses that count as success; anything else (violated, never-witnessed, error, ...) fails."""
+
+
+@dataclass
+class EngineOutcome:
+    """What one engine found: per-property statuses, its own figures, and how long it took."""
+
+    engine: str
+    ok: bool
+    seconds: float
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    error: Optional[str] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The engine's section of the result document."""
+        out: dict[str, Any] = {"ok": self.ok, "seconds": round(self.seconds, 3), "properties": self.properties, **self.figures}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class VerifyContext:
+    """Shared inputs of the engines of one run; the explorer's result once it has run."""
+
+    spec: RaftSpec
+    progress: Optional[Callable[[str], Callable[[Any], None]]] = None
+    """Makes each engine's progress callback: it takes the explorer's `Progress`, or a line of text."""
+    explored: Optional[ExploreResult] = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+Engine = Callable[[VerifyContext], EngineOutcome]
+
+
+def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
+    """Exhaustive BFS of the model: every property on every reachable state within bounds."""
+    start = time.perf_counter()
+    progress = ctx.progress("explorer") if ctx.progress else None
+    result = explore(ctx.spec, keep_graph=True, stop_on_violation=False, progress=progress)
+    ctx.explored = result
+    doc = summarise(result)
+    props: dict[str, dict[str, Any]] = {}
+    for row in doc["properties"]:
+        entry: dict[str, Any] = {"kind": row["kind"], "status": row["status"]}
+        if "depth" in row:
+            entry["depth"] = row["depth"]
+        if row["status"] == "violated":
+            finding = next(f for f in result.violations if f.property == row["name"])
+            trace = finding_trace(result, finding)
+            entry["trace_length"] = len(trace) - 1
+            entry["detail"] = format_trace(trace)
+        props[row["name"]] = entry
+    covered = sum(1 for c in doc["coverage"].values() if c["within_bounds"])
+    figures = {
+        "distinct_states": doc["distinct_states"],
+        "transitions": doc["transitions"],
+        "diameter": doc["diameter"],
+        "states_per_second": doc["states_per_second"],
+        "states_per_depth": doc["states_per_depth"],
+        "deadlocks": doc["deadlocks"],
+        "coverage": doc["coverage"],
+        "actions_covered": covered,
+        "actions_total": len(doc["coverage"]),
+    }
+    return EngineOutcome("explorer", result.ok, time.perf_counter() - start, props, figures)
+
+
+def conformance_engine(ctx: VerifyContext) -> EngineOutcome:
+    """Replay an edge cover of the explored graph through the real implementation.
+
+    Each property is reported as `conforms` when every transition was replayed with
+    the implementation's state equal to the spec's after every step: the explorer's
+    verdict on the spec then holds for the implementation's runs too.
+    """
+    from leaderfollower.checker.conform.run import run_trace_replay
+
+    start = time.perf_counter()
+    if ctx.explored is None:
+        progress = ctx.progress("explorer") if ctx.progress else None
+        ctx.explored = explore(ctx.spec, keep_graph=True, stop_on_violation=False, progress=progress)
+    outcome = run_trace_replay(ctx.explored, workers=int(ctx.options.get("workers", 0)))
+    doc = outcome.to_dict()
+    status = "conforms" if outcome.ok else "diverged"
+    detail = "; ".join(f"step {d['step']} {d['action']}: {' | '.join(d['problems'])}" for d in doc["divergences"][:1])
+    props = {p.name: {"kind": p.kind, "status": status, **({"detail": detail} if detail else {})} for p in ctx.explored.properties}
+    figures = {k: v for k, v in doc.items() if k not in ("seconds",)}
+    return EngineOutcome("conformance", outcome.ok, time.perf_counter() - start, props, figures)
+
+
+def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
+    """Z3 model checking of every always property on the bounded model (`checker.z3bmc` encoding).
+
+    Options (`[verify]` in a config, or `--z3-*` flags): `z3_engine` is `ic3` (the
+    default: `checker.z3pdr`, the shortest violation or a proof at every depth,
+    `holds-every-depth`) or `bmc` (unrolled to `z3_depth`, `holds-to-depth`).
+    `z3_depth` is BMC's depth (default `config.Z3_BOUNDED_DEPTH`) and, for IC3, a
+    frontier to stop at (default: none).  BMC's depth is capped at the explored
+    graph's diameter when the explorer ran first, as every reachable state lies
+    within it; IC3 is not, as its answer is a proof, which no frontier stands for.
+    `z3_seconds` is IC3's budget (default `config.Z3_IC3_SECONDS`); a run cut short
+    reports `holds-to-depth` with the frontier it cleared.
+    """
+    from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_IC3_SECONDS
+    from leaderfollower.checker.z3.prove import bmc, ic3
+    from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
+
+    start = time.perf_counter()
+    engine = str(ctx.options.get("z3_engine", "ic3"))
+    asked = ctx.options.get("z3_depth")
+    diameter = ctx.explored.diameter if ctx.explored is not None and ctx.explored.complete else None
+    kinds = {p.name: p.kind for p in getattr(ctx.spec, "properties", ())}
+    figures: dict[str, Any] = {"engine": engine}
+    if engine == "bmc":
+        depth = int(Z3_BOUNDED_DEPTH if asked is None else asked)
+        depth = depth if diameter is None else min(depth, diameter)
+        outcomes = bmc(ctx.spec, list(BMC_PROPERTIES), depth)
+        figures["depth"] = depth
+    else:
+        stop = None if asked is None else int(asked)
+        seconds = float(ctx.options.get("z3_seconds", Z3_IC3_SECONDS))
+        bar = ctx.progress("z3-bounded") if ctx.progress else None
+
+        def frontier(what: str, k: int, total: int) -> None:
+            if bar is not None:
+                bar(f"IC3 frontier {k}")
+
+        outcomes = ic3(ctx.spec, list(BMC_PROPERTIES), max_depth=stop, seconds=seconds, progress=frontier)
+        # The frontier: IC3 found no violation within it (or stopped at the shortest one).
+        figures["frontier"] = max(o.depth for o in outcomes)
+        if any(o.proved for o in outcomes):
+            figures["invariant_clauses"] = max(o.clauses for o in outcomes)
+    props: dict[str, dict[str, Any]] = {}
+    for outcome in outcomes:
+        entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth, "status": outcome.status}
+        if outcome.violated and outcome.trace is not None:
+            entry["detail"] = format_trace(outcome.trace)
+        props[outcome.property] = entry
+    ok = all(entry["status"] in GOOD_STATUSES for entry in props.values())
+    return EngineOutcome("z3-bounded", ok, time.perf_counter() - start, props, figures)
+
+
+def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
+    """Z3 inductive proofs (`spec.lemmas.PROOFS`) at the model's number of servers, any depth and term.
+
+    `proved` when every (action, lemma) obligation holds; a failed obligation whose
+    pre-state the explorer reaches is a real `violated`; otherwise `unproved` (a
+    lemma is missing), which fails the run too.
+    """
+    from leaderfollower.checker.z3.lemmas import PROOFS
+
+    from leaderfollower.checker.z3.prove import explorer_reach, format_cti, prove_inductive
+
+    start = time.perf_counter()
+    kinds = {p.name: p.kind for p in getattr(ctx.spec, "properties", ())}
+    oracle = explorer_reach(ctx.spec)
+    props: dict[str, dict[str, Any]] = {}
+    obligations = 0
+    for name in PROOFS:
+        # A proof that leans on a property already shown violated cannot succeed: say so
+        # instead of spending its queries' timeouts.
+        broken = [dep for dep in PROOFS[name] if props.get(dep, {}).get("status") == "violated"]
+        if broken:
+            props[name] = {
+                "kind": kinds.get(name, "always"),
+                "status": "unproved",
+                "detail": f"its proof needs {', '.join(broken)}, which is violated",
+            }
+            continue
+        result = prove_inductive(ctx.spec, name, None, timeout_ms=60_000, reach=oracle)
+        obligations += len(result.obligations)
+        entry: dict[str, Any] = {"kind": kinds.get(name, "always"), "lemmas": list(result.lemmas)}
+        if result.proved:
+            entry["status"] = "proved"
+        else:
+            failed = result.failed
+            reachable = [o for o in failed if o.cti is not None and o.cti.reachable]
+            entry["status"] = "violated" if reachable else "unproved"
+            first = reachable[0] if reachable else failed[0] if failed else None
+            if first is not None and first.cti is not None:
+                entry["detail"] = f"{first.lemma} / {first.action}:\n" + format_cti(first.cti)
+        props[name] = entry
+    ok = all(entry["status"] in GOOD_STATUSES for entry in props.values())
+    return EngineOutcome("z3-inductive", ok, time.perf_counter() - start, props, {"obligations": obligations})
+
+
+ENGINE_FUNCTIONS: dict[str, Engine] = {
+    "explorer": explorer_engine,
+    "z3-bounded": z3_bounded_engine,
+    "z3-inductive": z3_inductive_engine,
+    "conformance": conformance_engine,
+}
+"""Engine name -> function; engines added by later modules register here."""
+
+
+def available_engines() -> tuple[str, ...]:
+    """The engines this build can run, in run order (the default of `verify`)."""
+    from leaderfollower.checker.jobs.config import ENGINES
+
+    return tuple(e for e in ENGINES if e in ENGINE_FUNCTIONS)
+
+
+def register_engine(name: str, fn: Engine) -> None:
+    """Make an engine available to `verify` under `name`."""
+    ENGINE_FUNCTIONS[name] = fn
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the tool, Python and the libraries that decide results."""
+    out = {"python": platform.python_version()}
+    for dist in ("leaderfollower", "networkx", "z3-solver", "rich", "click"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def run_verify(
+    spec: RaftSpec,
+    engines: tuple[str, ...],
+    *,
+    preset: Optional[str] = None,
+    progress: Optional[Callable[[str], Callable[[Any], None]]] = None,
+    options: Optional[dict[str, Any]] = None,
+) -> dict[str, Any]:
+    """Run the engines in order and return the result document."""
+    ctx = VerifyContext(spec=spec, progress=progress, options=dict(options or {}))
+    outcomes: dict[str, EngineOutcome] = {}
+    started = time.perf_counter()
+    for name in engines:
+        fn = ENGINE_FUNCTIONS.get(name)
+        if fn is None:
+            outcomes[name] = EngineOutcome(name, False, 0.0, error=f"engine {name!r} is not available in this build")
+            continue
+        try:
+            outcomes[name] = fn(ctx)
+        except Exception as exc:  # an engine crash is a failed engine, reported with its cause
+            outcomes[name] = EngineOutcome(name, False, 0.0, error=f"{type(exc).__name__}: {exc}")
+    properties = []
+    names: list[str] = []
+    kinds: dict[str, str] = {}
+    for outcome in outcomes.values():
+        for pname, entry in outcome.properties.items():
+            if pname not in kinds:
+                names.append(pname)
+                kinds[pname] = entry.get("kind", "always")
+    for pname in names:
+        per_engine = {e: o.properties[pname]["status"] for e, o in outcomes.items() if pname in o.properties}
+        properties.append(
+            {"name": pname, "kind": kinds[pname], "results": per_engine, "ok": all(s in GOOD_STATUSES for s in per_engine.values())}
+        )
+    return {
+        "format": RESULT_FORMAT,
+        "version": RESULT_VERSION,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "spec": {"name": spec.name, "description": spec.description, "fingerprint": spec_fingerprint(type(spec))},
+        "preset": preset,
+        "params": spec.params.to_dict(),
+        "tool": tool_versions(),
+        "ok": all(o.ok for o in outcomes.values()) and all(p["ok"] for p in properties),
+        "engines": {name: o.to_dict() for name, o in outcomes.items()},
+        "properties": properties,
+        "timings": {"total_seconds": round(time.perf_counter() - started, 3), **{n: round(o.seconds, 3) for n, o in outcomes.items()}},
+    }
+
+
+# ------------------------------------------------------------------- JUnit
+
+
+def to_junit(doc: dict[str, Any]) -> str:
+    """JUnit XML: one test suite per engine, one test case per property."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>']
+    total = sum(len(e["properties"]) or 1 for e in doc["engines"].values())
+    failures = 0
+    suites = []
+    for engine, section in doc["engines"].items():
+        cases = []
+        suite_failures = 0
+        props = section["properties"]
+        if not props:
+            suite_failures += 1
+            msg = section.get("error", "engine produced no results")
+            cases.append(
+                f'    <testcase classname="leaderfollower.{engine}" name="engine" time="{section["seconds"]}">'
+                f"<failure message={quoteattr(msg)}>{escape(msg)}</failure></testcase>"
+            )
+        for pname, entry in props.items():
+            status = entry["status"]
+            case = f'    <testcase classname="leaderfollower.{engine}" name={quoteattr(pname)} time="0">'
+            if status not in GOOD_STATUSES:
+                suite_failures += 1
+                detail = entry.get("detail", "")
+                message = quoteattr(f"{pname} {status} ({entry.get('kind', '')})")
+                case += f"<failure message={message}>{escape(detail)}</failure>"
+            else:
+                case += f"<system-out>{escape(status)}</system-out>"
+            cases.append(case + "</testcase>")
+        failures += suite_failures
+        suites.append(
+            f'  <testsuite name="leaderfollower.{engine}" tests="{max(len(props), 1)}" failures="{suite_failures}" '
+            f'time="{section["seconds"]}">\n' + "\n".join(cases) + "\n  </testsuite>"
+        )
+    lines.append(f'<testsuites name="leaderfollower verify" tests="{total}" failures="{failures}">')
+    lines.extend(suites)
+    lines.append("</testsuites>")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def compare_with_baseline(doc: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    """Every unexpected difference from a baseline result, one line each (empty: none)."""
+    diffs: list[str] = []
+    if baseline.get("format") != RESULT_FORMAT:
+        return [f"baseline is not a {RESULT_FORMAT} document"]
+    if baseline.get("version") != doc["version"]:
+        diffs.append(f"result format version {baseline.get('version')} -> {doc['version']}: update the baseline")
+    old_fp = baseline.get("spec", {}).get("fingerprint")
+    if old_fp != doc["spec"]["fingerprint"]:
+        diffs.append(f"spec fingerprint changed ({old_fp} -> {doc['spec']['fingerprint']}) and the baseline was not updated")
+    if baseline.get("params") != doc["params"]:
+        diffs.append(f"parameters differ: baseline {baseline.get('params')} vs now {doc['params']}")
+    for engine, section in doc["engines"].items():
+        old = baseline.get("engines", {}).get(engine)
+        if old is None:
+            diffs.append(f"{engine}: not in the baseline")
+            continue
+        for pname, entry in section["properties"].items():
+            before = old.get("properties", {}).get(pname, {}).get("status")
+            now = entry["status"]
+            if before != now:
+                kind = "regressed" if before in GOOD_STATUSES and now not in GOOD_STATUSES else "changed"
+                diffs.append(f"{engine}: {pname} {kind}: {before} -> {now}")
+        for pname in old.get("properties", {}):
+            if pname not in section["properties"]:
+                diffs.append(f"{engine}: {pname} is no longer checked")
+        for key in ("distinct_states", "transitions", "diameter", "actions_covered", "transitions_covered", "steps"):
+            if key in section or key in old:
+                if section.get(key) != old.get(key):
+                    diffs.append(f"{engine}: {key} changed: {old.get(key)} -> {section.get(key)}")
+        if "coverage" in section and "coverage" in old and section["coverage"] != old["coverage"]:
+            changed = sorted(a for a in section["coverage"] if section["coverage"][a] != old["coverage"].get(a))
+            diffs.append(f"{engine}: action coverage changed for {', '.join(changed) or 'removed actions'}")
+    for engine in baseline.get("engines", {}):
+        if engine not in doc["engines"]:
+            diffs.append(f"{engine}: in the baseline but not run now")
+    return diffs

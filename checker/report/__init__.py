@@ -1,0 +1,1 @@
+"""The design-review report: HTML and Markdown pages and their SVG pictures."""
