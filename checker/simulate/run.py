@@ -31,8 +31,8 @@ from typing import Any, Callable, Optional, Sequence
 from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
 
-from ..itf import write_itf
-from ..traces import Trace, replay
+from ..formats.itf import write_itf
+from ..explore.traces import Trace, replay
 from .shrink import Shrunk, shrink
 from .strategies import DEFAULT_STRATEGY, STRATEGIES
 from .walk import Budget, Found, WorkerResult, run_worker

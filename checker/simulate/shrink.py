@@ -29,7 +29,7 @@ from leaderfollower.spec.properties import Property
 from leaderfollower.spec.raft import Action, RaftSpec
 from leaderfollower.spec.state import Message, State
 
-from ..traces import Step, Trace, replay
+from ..explore.traces import Step, Trace, replay
 
 
 @dataclass

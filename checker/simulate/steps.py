@@ -25,9 +25,9 @@ from typing import Any, Optional
 from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
 from leaderfollower.spec.state import State
 
-from ..explorer import StateStore, _find_raising_action
-from ..local_steps import LocalSteps, NonLocalAction, Result, server_actions
-from ..local_steps import usable as local_steps_usable
+from ..explore.search import StateStore, _find_raising_action
+from ..explore.local_steps import LocalSteps, NonLocalAction, Result, server_actions
+from ..explore.local_steps import usable as local_steps_usable
 
 Key = tuple[int, ...]
 Move = tuple[int, int, int, int]
