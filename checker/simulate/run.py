@@ -140,7 +140,8 @@ def simulate(
     props: tuple[Property, ...] = tuple(properties if properties is not None else getattr(spec, "properties", PROPERTIES))
     start = time.perf_counter()
     if workers == 1:
-        results = [run_worker(spec, props, strategy, depth, seed, 0, Budget(walks=walks, seconds=seconds))]
+        report = None if progress is None else (lambda w, st: progress(Progress(w, st, time.perf_counter() - start)))
+        results = [run_worker(spec, props, strategy, depth, seed, 0, Budget(walks=walks, seconds=seconds, report=report))]
     else:
         results = _run_processes(spec, props, strategy, depth, seed, workers, walks, seconds, progress, start)
     wall = time.perf_counter() - start
@@ -165,9 +166,15 @@ def _worker_main(
     stop_on_found: bool,
     stop: Any,
     out: Any,
+    counters: Any,
 ) -> None:
+    def report(done_walks: int, done_steps: int) -> None:
+        counters[2 * worker] = done_walks
+        counters[2 * worker + 1] = done_steps
+
     try:
-        result = run_worker(spec, props, strategy, depth, seed, worker, Budget(walks=walks, seconds=seconds, stop=stop.is_set))
+        budget = Budget(walks=walks, seconds=seconds, stop=stop.is_set, report=report)
+        result = run_worker(spec, props, strategy, depth, seed, worker, budget)
         if result.violation is not None and stop_on_found:
             stop.set()
         out.put(("done", worker, result))
@@ -194,10 +201,11 @@ def _run_processes(
     out = ctx.Queue()
     # Without a clock, a run is reproducible only if no worker is cut short by another's find.
     stop_on_found = seconds is not None
+    counters = ctx.Array("q", 2 * workers, lock=False)
     procs = [
         ctx.Process(
             target=_worker_main,
-            args=(spec, props, strategy, depth, seed, k, share, seconds, stop_on_found, stop, out),
+            args=(spec, props, strategy, depth, seed, k, share, seconds, stop_on_found, stop, out, counters),
             daemon=True,
         )
         for k, share in enumerate(_shares(walks, workers))
@@ -212,7 +220,7 @@ def _run_processes(
                 what, worker, payload = out.get(timeout=0.5)
             except queue.Empty:
                 if progress is not None:
-                    progress(Progress(0, 0, time.perf_counter() - start))
+                    progress(Progress(sum(counters[0::2]), sum(counters[1::2]), time.perf_counter() - start))
                 if not any(p.is_alive() for p in procs) and out.empty():
                     errors.append("a worker process ended without a result")
                     break

@@ -30,10 +30,10 @@ from ..explore.local_steps import LocalSteps, NonLocalAction, Result, server_act
 from ..explore.local_steps import usable as local_steps_usable
 
 Key = tuple[int, ...]
-Move = tuple[int, int, int, int]
+Move = tuple[int, int, int, int, int]
 """One enabled, in-bounds, non-stutter transition: (action name index, label id,
 position of the server it changes (n: none, only the bag; -1: several), the changed
-server's new id).  The new bag id comes in a list beside the moves (`WalkSteps.moves`)."""
+server's new id, the new bag's id)."""
 
 __all__ = ["Key", "WalkSteps", "NonLocalAction"]
 
@@ -69,6 +69,9 @@ class WalkSteps:
         self._label_ids: dict[Action, int] = {}
         self.local = _CachedActions(self.spec, self.store, self._label_id, self.name_index)
         self._wholes: list[Key] = []
+        self._server_moves: dict[tuple[int, int, int], tuple[tuple[Move, ...], int]] = {}
+        self._bag_moves: dict[int, tuple[tuple[int, ...], tuple[Move, ...], int]] = {}
+        self._receive_moves: dict[tuple[int, int, int], Optional[Move | tuple[()]]] = {}
         self._server_hashes: list[int] = []
         self._bag_hashes: list[int] = []
         self.server_table = self.store.server_table
@@ -78,7 +81,7 @@ class WalkSteps:
     def size(self) -> int:
         """How many parts and outcomes are cached (to decide when to `clear`)."""
         local = self.local
-        return len(self.server_table) + len(self.bag_table) + len(local.server_cache) + len(local.receive_cache)
+        return len(self.server_table) + len(self.bag_table) + len(local.server_cache) + len(local.receive_cache) + len(self._server_moves)
 
     def _label_id(self, action: Action) -> int:
         lid = self._label_ids.get(action)
@@ -116,8 +119,8 @@ class WalkSteps:
         """The concrete state a packed key stands for."""
         return self.store.build(key)
 
-    def moves(self, key: Key) -> tuple[list[Move], list[int], int]:
-        """The in-bounds, non-stutter moves from `key`, their new bag ids, and how many actions were enabled at all.
+    def moves(self, key: Key) -> tuple[list[Move], int]:
+        """The in-bounds, non-stutter moves from `key`, and how many actions were enabled at all.
 
         Raises `NonLocalAction` if a spec declared local actions wrongly, and whatever a
         spec action raises.
@@ -126,52 +129,79 @@ class WalkSteps:
             return self._spec_moves(key)
         n = self.n
         bid = key[n]
-        local = self.local
-        server_cache = local.server_cache
+        server_moves = self._server_moves
         moves: list[Move] = []
-        bags: list[int] = []
         enabled = 0
         for i in range(n):
-            sid = key[i]
-            entry = server_cache.get((i, sid, bid))
-            if entry is None:
-                entry = local._fill_server(self.store.build(key), i, (i, sid, bid))
-            for kind in entry:
-                enabled += len(kind)
-                for name, lid, new_sid, new_bid, ok in kind:
-                    if ok and (new_sid != sid or new_bid != bid):
-                        moves.append((name, lid, i, new_sid))
-                        bags.append(new_bid)
-        bag = local.bag_cache.get(bid)
+            got = server_moves.get((i, key[i], bid))
+            if got is None:
+                got = self._fill_server(key, i)
+            moves += got[0]
+            enabled += got[1]
+        bag = self._bag_moves.get(bid)
         if bag is None:
-            bag = local._fill_bag(self.store.build(key), bid)
-        dests, network = bag
+            bag = self._fill_bag(key)
+        dests, network, network_enabled = bag
         if dests:
-            receive_cache = local.receive_cache
+            receive_moves = self._receive_moves
             for k, dest in enumerate(dests):
                 rkey = (bid, k, key[dest])
-                got = receive_cache.get(rkey)
-                if got is None:
-                    got = local._fill_receive(self.store.build(key), k, rkey)
-                if got:
+                move = receive_moves.get(rkey, False)
+                if move is False:
+                    move = self._fill_receive(key, k, rkey)
+                if move is not None:
                     enabled += 1
-                    name, lid, new_sid, new_bid, ok, i = got
-                    if ok and (new_sid != key[i] or new_bid != bid):
-                        moves.append((name, lid, i, new_sid))
-                        bags.append(new_bid)
-            for name, lid, new_bid, ok in network:
-                enabled += 1
-                if ok and new_bid != bid:
-                    moves.append((name, lid, n, -1))
-                    bags.append(new_bid)
-        return moves, bags, enabled
+                    if move:
+                        moves.append(move)
+            moves += network
+            enabled += network_enabled
+        return moves, enabled
 
-    def _spec_moves(self, key: Key) -> tuple[list[Move], list[int], int]:
+    # Misses: the explorer's memo computes the outcomes; these keep only the moves a walk may take.
+
+    def _fill_server(self, key: Key, i: int) -> tuple[tuple[Move, ...], int]:
+        sid, bid = key[i], key[self.n]
+        local = self.local
+        entry = local.server_cache.get((i, sid, bid))
+        if entry is None:
+            entry = local._fill_server(self.store.build(key), i, (i, sid, bid))
+        moves = tuple(
+            (name, lid, i, new_sid, new_bid) for kind in entry for name, lid, new_sid, new_bid, ok in kind if ok and (new_sid != sid or new_bid != bid)
+        )
+        got = (moves, sum(len(kind) for kind in entry))
+        self._server_moves[(i, sid, bid)] = got
+        return got
+
+    def _fill_bag(self, key: Key) -> tuple[tuple[int, ...], tuple[Move, ...], int]:
+        bid = key[self.n]
+        local = self.local
+        entry = local.bag_cache.get(bid)
+        if entry is None:
+            entry = local._fill_bag(self.store.build(key), bid)
+        dests, network = entry
+        moves = tuple((name, lid, self.n, -1, new_bid) for name, lid, new_bid, ok in network if ok and new_bid != bid)
+        got = (dests, moves, len(network))
+        self._bag_moves[bid] = got
+        return got
+
+    def _fill_receive(self, key: Key, k: int, rkey: tuple[int, int, int]) -> Optional[Move | tuple[()]]:
+        """The receive's move; () when it is enabled but not a move (out of bounds, stutter); None when not enabled."""
+        local = self.local
+        got = local.receive_cache.get(rkey)
+        if got is None:
+            got = local._fill_receive(self.store.build(key), k, rkey)
+        move: Optional[Move | tuple[()]] = None
+        if got:
+            name, lid, new_sid, new_bid, ok, i = got
+            move = (name, lid, i, new_sid, new_bid) if ok and (new_sid != key[i] or new_bid != key[self.n]) else ()
+        self._receive_moves[rkey] = move
+        return move
+
+    def _spec_moves(self, key: Key) -> tuple[list[Move], int]:
         s = self.store.build(key)
         n = self.n
         store = self.store
         moves: list[Move] = []
-        bags: list[int] = []
         enabled = 0
         self._wholes = []
         for action, t in self.spec.successors(s):
@@ -181,19 +211,19 @@ class WalkSteps:
             changed = [k for k in range(n) if t.servers[k] != s.servers[k]]
             name = self.name_index(action.name)
             lid = self._label_id(action)
+            bid = store.bag_id(t.messages)
             if len(changed) == 1:
-                moves.append((name, lid, changed[0], store.server_id(t.servers[changed[0]])))
+                moves.append((name, lid, changed[0], store.server_id(t.servers[changed[0]]), bid))
             elif not changed:
-                moves.append((name, lid, n, -1))
+                moves.append((name, lid, n, -1, bid))
             else:  # an action that changes several servers: the whole key, position -1
-                moves.append((name, lid, -1, len(self._wholes)))
+                moves.append((name, lid, -1, len(self._wholes), bid))
                 self._wholes.append(store.raw_key(t))
-            bags.append(store.bag_id(t.messages))
-        return moves, bags, enabled
+        return moves, enabled
 
-    def successor(self, key: Key, move: Move, bag: int) -> Key:
+    def successor(self, key: Key, move: Move) -> Key:
         """The key a move leads to."""
-        _, _, pos, part = move
+        _, _, pos, part, bag = move
         n = self.n
         if pos == n:
             return (*key[:n], bag)

@@ -154,17 +154,25 @@ class Guided(Strategy):
         self.since_new: list[int] = []
         self.replaced = 0
         self._sig_cache: dict[Key, tuple[Signature, int]] = {}
+        self._pids: list[int] = []
+        self._projections: dict[tuple[object, ...], int] = {}
         self._walk_cell = -1
         self._add(self.init_state, -1, (), 0, self._signature(steps.key(self.init_state)))
 
     def _signature(self, key: Key) -> tuple[Signature, int]:
-        servers_key = key[: self.n]
-        got = self._sig_cache.get(servers_key)
+        # Cached per tuple of the servers' protocol fields (many server states share them).
+        pids = self._pids
+        table = self.steps.server_table
+        if len(pids) < len(table):
+            projections = self._projections
+            for srv in table[len(pids) :]:
+                pids.append(projections.setdefault((srv.current_term, srv.role, srv.log, srv.commit_index), len(projections)))
+        pkey = tuple([pids[x] for x in key[: self.n]])
+        got = self._sig_cache.get(pkey)
         if got is None:
-            table = self.steps.server_table
-            servers = tuple([table[x] for x in servers_key])
+            servers = tuple([table[x] for x in key[: self.n]])
             got = (signature(servers), cost(servers))
-            self._sig_cache[servers_key] = got
+            self._sig_cache[pkey] = got
         return got
 
     def _add(self, state: State, parent: int, actions: tuple[Action, ...], depth: int, sig: tuple[Signature, int]) -> int:
@@ -227,6 +235,8 @@ class Guided(Strategy):
 
     def forget_keys(self) -> None:
         self._sig_cache.clear()
+        self._pids.clear()
+        self._projections.clear()
 
     def figures(self) -> dict[str, int]:
         return {"signatures": len(self.cell_entry), "archived_states": len(self.states), "replaced": self.replaced}

@@ -35,6 +35,9 @@ CLEAR_AT = 4_000_000
 DISTINCT_CAP = 2_000_000
 """Distinct states counted exactly up to this many per worker; beyond, the count is a lower bound."""
 
+REPORT_EVERY = 20_000
+"""Steps between two progress reports."""
+
 
 @dataclass
 class Found:
@@ -75,6 +78,8 @@ class Budget:
     walks: Optional[int] = None
     seconds: Optional[float] = None
     stop: Optional[Callable[[], bool]] = None
+    report: Optional[Callable[[int, int], None]] = None
+    """Told (walks, steps) now and then, for progress displays."""
 
 
 def worker_seed(seed: int, worker: int) -> int:
@@ -128,6 +133,8 @@ def _run(
     stop = budget.stop
     max_walks = budget.walks
     total_steps = 0
+    report = budget.report
+    reported = 0
 
     def found(prop: str, kind: str, entry: int, path: list[int], detail: str = "", extra: Optional[Action] = None) -> Found:
         labels = steps.labels
@@ -164,7 +171,7 @@ def _run(
         path: list[int] = []
         for _ in range(begin.limit):
             try:
-                moves, bags, enabled = steps.moves(key)
+                moves, enabled = steps.moves(key)
             except NonLocalAction as exc:
                 result.violation = found("LocalActions", "error", entry, path, str(exc), exc.action)
                 break
@@ -198,7 +205,7 @@ def _run(
                 if pick >= len(moves):  # rand() * total rounded up to total
                     pick = len(moves) - 1
             move = moves[pick]
-            nxt = steps.successor(key, move, bags[pick])
+            nxt = steps.successor(key, move)
             path.append(move[1])
             taken[move[0]] += 1
             at += 1
@@ -222,8 +229,9 @@ def _run(
             key = nxt
         if at > result.max_depth:
             result.max_depth = at
-        if total_steps & 0xFFFF == 0 and stop is not None and stop():
-            break
+        if report is not None and total_steps - reported >= REPORT_EVERY:
+            reported = total_steps
+            report(result.walks, total_steps)
     result.steps = total_steps
     result.seconds = time.perf_counter() - start_time
     result.taken = {names[k]: c for k, c in enumerate(taken) if c}
