@@ -196,7 +196,7 @@ def _run_processes(
     start: float,
 ) -> list[WorkerResult]:
     # Fork: a user's spec class loaded from a file exists in the children without being importable there.
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    ctx = multiprocessing.get_context("fork")
     stop = ctx.Event()
     out = ctx.Queue()
     # Without a clock, a run is reproducible only if no worker is cut short by another's find.

@@ -94,16 +94,16 @@ class _Judge:
         if failure is not None:
             return trace if failure == self.target else None
         for action in actions:
+            taken: Optional[Action] = action
             nxt = spec.apply(current, action)
             if nxt is None and lenient:
-                action, nxt = self._adapted(current, action)
-            if nxt is None or not spec.within_bounds(nxt):
+                taken, nxt = self._adapted(current, action)
+            if taken is None or nxt is None or not spec.within_bounds(nxt):
                 if lenient:
                     continue
                 return None
-            assert action is not None
             failure = self.step_failure(current, nxt) or self.state_failure(nxt)
-            trace.append(Step(action, nxt))
+            trace.append(Step(taken, nxt))
             current = nxt
             if failure is not None:
                 return trace if failure == self.target else None

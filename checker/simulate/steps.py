@@ -71,7 +71,7 @@ class WalkSteps:
         self._wholes: list[Key] = []
         self._server_moves: dict[tuple[int, int, int], tuple[tuple[Move, ...], int]] = {}
         self._bag_moves: dict[int, tuple[tuple[int, ...], tuple[Move, ...], int]] = {}
-        self._receive_moves: dict[tuple[int, int, int], Optional[Move | tuple[()]]] = {}
+        self._receive_moves: dict[tuple[int, int, int], tuple[bool, Optional[Move]]] = {}
         self._server_hashes: list[int] = []
         self._bag_hashes: list[int] = []
         self.server_table = self.store.server_table
@@ -133,11 +133,11 @@ class WalkSteps:
         moves: list[Move] = []
         enabled = 0
         for i in range(n):
-            got = server_moves.get((i, key[i], bid))
-            if got is None:
-                got = self._fill_server(key, i)
-            moves += got[0]
-            enabled += got[1]
+            server = server_moves.get((i, key[i], bid))
+            if server is None:
+                server = self._fill_server(key, i)
+            moves += server[0]
+            enabled += server[1]
         bag = self._bag_moves.get(bid)
         if bag is None:
             bag = self._fill_bag(key)
@@ -146,13 +146,13 @@ class WalkSteps:
             receive_moves = self._receive_moves
             for k, dest in enumerate(dests):
                 rkey = (bid, k, key[dest])
-                move = receive_moves.get(rkey, False)
-                if move is False:
-                    move = self._fill_receive(key, k, rkey)
-                if move is not None:
+                got = receive_moves.get(rkey)
+                if got is None:
+                    got = self._fill_receive(key, k, rkey)
+                if got[0]:
                     enabled += 1
-                    if move:
-                        moves.append(move)
+                    if got[1] is not None:
+                        moves.append(got[1])
             moves += network
             enabled += network_enabled
         return moves, enabled
@@ -184,18 +184,19 @@ class WalkSteps:
         self._bag_moves[bid] = got
         return got
 
-    def _fill_receive(self, key: Key, k: int, rkey: tuple[int, int, int]) -> Optional[Move | tuple[()]]:
-        """The receive's move; () when it is enabled but not a move (out of bounds, stutter); None when not enabled."""
+    def _fill_receive(self, key: Key, k: int, rkey: tuple[int, int, int]) -> tuple[bool, Optional[Move]]:
+        """Whether the receive is enabled, and its move (None where it is not one: out of bounds, stutter)."""
         local = self.local
         got = local.receive_cache.get(rkey)
         if got is None:
             got = local._fill_receive(self.store.build(key), k, rkey)
-        move: Optional[Move | tuple[()]] = None
+        result: tuple[bool, Optional[Move]] = (False, None)
         if got:
             name, lid, new_sid, new_bid, ok, i = got
-            move = (name, lid, i, new_sid, new_bid) if ok and (new_sid != key[i] or new_bid != key[self.n]) else ()
-        self._receive_moves[rkey] = move
-        return move
+            move = (name, lid, i, new_sid, new_bid) if ok and (new_sid != key[i] or new_bid != key[self.n]) else None
+            result = (True, move)
+        self._receive_moves[rkey] = result
+        return result
 
     def _spec_moves(self, key: Key) -> tuple[list[Move], int]:
         s = self.store.build(key)
