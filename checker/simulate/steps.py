@@ -39,11 +39,39 @@ __all__ = ["Key", "WalkSteps", "NonLocalAction"]
 
 
 class _CachedActions(LocalSteps):
-    """`LocalSteps` with each server's action table built once (a walk misses the cache often)."""
+    """`LocalSteps` made cheaper on misses, which walks have far more of than a search.
+
+    Each server's action table is built once, and the bounds of a successor are read
+    from its parts: `usable` guarantees `RaftSpec.within_bounds`, a conjunction over the
+    servers and the bag, and a walk's states are within bounds, so a successor is
+    within bounds exactly when its one changed server and its bag are (each checked
+    once, by `within_bounds` itself on a state made of that part alone).
+    """
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._actions = [server_actions(self.spec, i) for i in range(self.n)]
+        self._server_ok: dict[int, bool] = {}
+        self._bag_ok: dict[int, bool] = {}
+
+    def _outcome(self, s: State, action: Action, t: State, i: int) -> Result:
+        before, after = s.servers, t.servers
+        for k in range(self.n):
+            if k != i and after[k] is not before[k] and after[k] != before[k]:
+                return super()._outcome(s, action, t, i)  # raises NonLocalAction, naming the server
+        store = self.store
+        new_sid = store.server_id(after[i]) if i < self.n else -1
+        new_bid = store.bag_id(t.messages)
+        ok = self._bag_ok.get(new_bid)
+        if ok is None:
+            ok = self._bag_ok[new_bid] = self.spec.within_bounds(State((), t.messages))
+        if ok and new_sid >= 0:
+            server_ok = self._server_ok.get(new_sid)
+            if server_ok is None:
+                server_ok = self._server_ok[new_sid] = self.spec.within_bounds(State((after[i],), ()))
+            ok = server_ok
+        # Only transitions a walk may take get a label (-1: outside the bounds), as in `LocalSteps`.
+        return (self.name_index(action.name), self.label_id(action) if ok else -1, new_sid, new_bid, ok)
 
     def _fill_server(self, s: State, i: int, cache_key: tuple[int, int, int]) -> tuple[tuple[Result, ...], ...]:
         entry = tuple(tuple(self._outcome(s, a, t, i) for a, act in kind for t in (act(s),) if t is not None) for kind in self._actions[i])

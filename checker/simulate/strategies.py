@@ -16,9 +16,15 @@ uniform).  The guided strategy also looks at every state a walk reaches.
   signature joins the archive (and the walk goes on from it), and a state whose
   signature is known but which got there using lower terms replaces the archived one
   (terms are the budget a deep bug needs most).  Its walks prefer the moves that make
-  protocol progress (`PROGRESS_WEIGHTS`): messages are handled ten times as often as
-  a server times out, and faults (restart, drop, duplicate) are rare, so an election
-  or a replication round started in a segment usually finishes in it.
+  protocol progress (`PROGRESS_WEIGHTS`): a message is handled twenty times as often
+  as the cluster has a timeout, and faults (restart, drop, duplicate) are rarer
+  still, so an election or a replication round started in a segment usually
+  finishes in it.  Each walk varies these weights at random (each kind's by a factor
+  between a tenth and ten, as swarm walks do), because bugs differ in what they need:
+  figure 8 needs timeouts to be rare, a stale vote needs them often.  Timeouts and restarts are weighed per cluster, not per server
+  (each server's share is the weight divided by the number of servers): a five-server
+  cluster does not time out more often than a three-server one, or its elections
+  would rarely finish.
 
 Signatures say nothing about votes, replication indexes or messages, so the archive
 cannot tell two states apart that differ only there: the guided search is incomplete
@@ -38,8 +44,8 @@ from .signature import Signature, cost, signature
 from .steps import Key, WalkSteps
 
 PROGRESS_WEIGHTS: dict[str, float] = {
-    "Timeout": 1.0,
-    "Restart": 0.3,
+    "Timeout": 0.5,
+    "Restart": 0.15,
     "RequestVote": 3.0,
     "BecomeLeader": 10.0,
     "ClientRequest": 3.0,
@@ -49,9 +55,16 @@ PROGRESS_WEIGHTS: dict[str, float] = {
     "DropMessage": 0.3,
 }
 """The guided walks' weights; every other action (the message handlers, and a user
-spec's own actions) weighs `HANDLER_WEIGHT`."""
+spec's own actions) weighs `HANDLER_WEIGHT`.  Those of `PER_CLUSTER` are shared among
+the servers."""
+
+PER_CLUSTER: frozenset[str] = frozenset({"Timeout", "Restart"})
+"""Actions of one server that the environment triggers: their weight is the cluster's, split evenly."""
 
 HANDLER_WEIGHT = 10.0
+
+JITTER = 1.0
+"""Each guided walk multiplies each kind's weight by 10 ** uniform(-JITTER, JITTER)."""
 
 FAULTS: tuple[str, ...] = ("Timeout", "Restart", "DuplicateMessage", "DropMessage", "ClientRequest")
 """The kinds of actions a swarm walk may leave out (the environment's choices)."""
@@ -211,7 +224,14 @@ class Guided(Strategy):
         return Start(self.steps.key(self.states[entry]), entry, depth, self.weights(), max(0, min(self.segment, self.depth - depth)))
 
     def weights(self) -> Weights:
-        return [PROGRESS_WEIGHTS.get(name, HANDLER_WEIGHT) for name in self.steps.names]
+        # Each walk scales each kind's weight by its own factor between a tenth and ten
+        # (swarm-like): one bug needs rare timeouts, another stale messages to linger.
+        n = self.steps.n
+        uniform = self.rng.uniform
+        return [
+            PROGRESS_WEIGHTS.get(name, HANDLER_WEIGHT) / (n if name in PER_CLUSTER else 1) * 10 ** uniform(-JITTER, JITTER)
+            for name in self.steps.names
+        ]
 
     def observe(self, key: Key, entry: int, path: list[int], depth: int) -> int:
         sig = self._signature(key)
