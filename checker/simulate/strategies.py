@@ -19,9 +19,9 @@ uniform).  The guided strategy also looks at every state a walk reaches.
   protocol progress (`PROGRESS_WEIGHTS`): a message is handled twenty times as often
   as the cluster has a timeout, and faults (restart, drop, duplicate) are rarer
   still, so an election or a replication round started in a segment usually
-  finishes in it.  Each walk varies these weights at random (each kind's by a factor
-  between a tenth and ten, as swarm walks do), because bugs differ in what they need:
-  figure 8 needs timeouts to be rare, a stale vote needs them often.  Timeouts and restarts are weighed per cluster, not per server
+  finishes in it.  Half the walks vary these weights at random (each kind's by a
+  factor between a tenth and ten, as swarm walks do), because bugs differ in what
+  they need: figure 8 needs timeouts to be rare, a stale vote needs them often.  Timeouts and restarts are weighed per cluster, not per server
   (each server's share is the weight divided by the number of servers): a five-server
   cluster does not time out more often than a three-server one, or its elections
   would rarely finish.
@@ -64,7 +64,8 @@ PER_CLUSTER: frozenset[str] = frozenset({"Timeout", "Restart"})
 HANDLER_WEIGHT = 10.0
 
 JITTER = 1.0
-"""Each guided walk multiplies each kind's weight by 10 ** uniform(-JITTER, JITTER)."""
+JITTERED = 0.5
+"""The share of guided walks that multiply each kind's weight by 10 ** uniform(-JITTER, JITTER)."""
 
 FAULTS: tuple[str, ...] = ("Timeout", "Restart", "DuplicateMessage", "DropMessage", "ClientRequest")
 """The kinds of actions a swarm walk may leave out (the environment's choices)."""
@@ -224,14 +225,16 @@ class Guided(Strategy):
         return Start(self.steps.key(self.states[entry]), entry, depth, self.weights(), max(0, min(self.segment, self.depth - depth)))
 
     def weights(self) -> Weights:
-        # Each walk scales each kind's weight by its own factor between a tenth and ten
-        # (swarm-like): one bug needs rare timeouts, another stale messages to linger.
+        # Half the walks scale each kind's weight by its own factor between a tenth and
+        # ten (swarm-like): one bug needs timeouts to be rare, another needs stale
+        # messages to linger while terms move on.  The other half keep the weights as
+        # they are, which the deepest bugs need most (measured: docs/performance.md).
         n = self.steps.n
-        uniform = self.rng.uniform
-        return [
-            PROGRESS_WEIGHTS.get(name, HANDLER_WEIGHT) / (n if name in PER_CLUSTER else 1) * 10 ** uniform(-JITTER, JITTER)
-            for name in self.steps.names
-        ]
+        weights = [PROGRESS_WEIGHTS.get(name, HANDLER_WEIGHT) / (n if name in PER_CLUSTER else 1) for name in self.steps.names]
+        if self.rng.random() < JITTERED:
+            uniform = self.rng.uniform
+            weights = [w * 10 ** uniform(-JITTER, JITTER) for w in weights]
+        return weights
 
     def observe(self, key: Key, entry: int, path: list[int], depth: int) -> int:
         sig = self._signature(key)
