@@ -1,7 +1,7 @@
 """Commit throughput and latency of a 3-node cluster on loopback, side by side with PySyncObj and etcd.
 
 Usage: python benchmarks/cluster_bench.py [--seconds 5] [--clients 1,32] [--systems leaderfollower,pysyncobj,etcd]
-                                         [--repeat N] [--baseline GIT-REF]
+                                         [--repeat N] [--baseline GIT-REF] [--op put|get]
 
 Every system runs 3 members on 127.0.0.1 with data under one temporary folder
 (on the same disk as /tmp unless --data-root says otherwise), and receives the
@@ -24,6 +24,14 @@ the committed reply.
   fresh fsync probe each round, and prints per-round rows and then the median of
   each system: this disk's fsync cost changes by 40x over minutes (0.1 ms to
   4 ms), so only interleaved medians compare.
+- The current tree's nodes run as `leaderfollower node` does by default, with mutual
+  TLS (the client with the cluster's client certificate); `--insecure-too` adds them
+  with `--insecure` (plain TCP) to the same run, to show what TLS costs. A
+  `--baseline` older than TLS runs plain TCP.
+- `--op get` measures linearizable reads instead (leaderfollower only): each
+  client reads one key, put during the warm-up, one read after another; with one
+  client the cluster is otherwise idle, which is where a read used to wait for
+  the next heartbeat to start its quorum round (issue 15, bug 7).
 - etcd (Debian's `etcd-server`, if installed): three members, WAL fsync on;
   clients are threads with keep-alive HTTP connections to the v3 JSON gateway
   (`/v3/kv/put`), each sending to the leader.
@@ -95,38 +103,44 @@ def extract_baseline(root: Path, ref: str) -> Path:
 
 
 def bench_leaderfollower(root: Path, clients: int, seconds: float, impl_dir: Optional[Path] = None,
-                         label: str = "leaderfollower (fsync)") -> dict[str, Any]:
+                         label: str = "leaderfollower (fsync)", op: str = "put", tls: bool = True) -> dict[str, Any]:
     from leaderfollower.impl.client import Client
     from leaderfollower.impl.server import local_addresses, run as run_loop
+    from leaderfollower.impl.tls import client_context_for, ensure_cluster_certs
 
     base = free_base_port(3)
     data = Path(tempfile.mkdtemp(prefix=f"lf-{clients}-", dir=root))
     launch = ([sys.executable, "-c", _BASELINE_LAUNCHER, str(impl_dir)] if impl_dir is not None
               else [sys.executable, "-m", "leaderfollower.impl.cli"])
+    tls = tls and impl_dir is None  # a baseline's nodes speak whatever they spoke then: plain TCP
+    if tls:
+        ensure_cluster_certs(data, 3)
+    security = [] if impl_dir is not None or tls else ["--insecure"]
     procs = [
         subprocess.Popen(
             launch + ["node", "--id", str(i), "--nodes", "3",
-                      "--base-port", str(base), "--data-dir", str(data), "--log-level", "warning"],
+                      "--base-port", str(base), "--data-dir", str(data), "--log-level", "warning", *security],
         )
         for i in range(3)
     ]
+    context = client_context_for(data) if tls else None
     addresses = local_addresses(3, base)
     try:
         async def run() -> list[float]:
-            async with Client(addresses, timeout=30) as c:
+            async with Client(addresses, timeout=30, tls=context) as c:
                 await c.put("warmup", VALUE)
             latencies: list[float] = []
             stop_at = 0.0
             record = False
 
             async def worker(w: int) -> None:
-                async with Client(addresses, timeout=30) as c:
+                async with Client(addresses, timeout=30, tls=context) as c:
                     k = 0
                     while time.monotonic() < stop_at:
                         t0 = time.perf_counter()
-                        reply = await c.put(f"c{w}-{k}", VALUE)
+                        reply = await (c.put(f"c{w}-{k}", VALUE) if op == "put" else c.get("warmup"))
                         if not reply.get("ok"):
-                            raise RuntimeError(f"put failed: {reply}")
+                            raise RuntimeError(f"{op} failed: {reply}")
                         if record:
                             latencies.append(time.perf_counter() - t0)
                         k += 1
@@ -138,7 +152,7 @@ def bench_leaderfollower(root: Path, clients: int, seconds: float, impl_dir: Opt
             await asyncio.gather(*tasks)
             return latencies
 
-        return summarize(label, clients, run_loop(run()), seconds)
+        return summarize(label if op == "put" else f"{label} get", clients, run_loop(run()), seconds)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -342,6 +356,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="Rounds per client count, systems interleaved; medians at the end.")
     ap.add_argument("--baseline", default=None, metavar="GIT-REF",
                     help="Also run leaderfollower's impl/ as committed at this git ref (same client, same run).")
+    ap.add_argument("--insecure-too", action="store_true",
+                    help="Also run this tree's nodes with --insecure (plain TCP), to measure what TLS costs.")
+    ap.add_argument("--op", choices=["put", "get"], default="put",
+                    help="put: committed writes; get: linearizable reads of one key (leaderfollower only).")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="lf-bench-", dir=args.data_root))
     try:
@@ -349,8 +367,14 @@ def main() -> None:
         if args.baseline:
             impl_dir = extract_baseline(root, args.baseline)
             label = f"leaderfollower@{args.baseline} (fsync)"
-            systems.append((label, lambda r, c, s: bench_leaderfollower(r, c, s, impl_dir, label)))
-        systems += [(name, SYSTEMS[name]) for name in args.systems.split(",")]
+            systems.append((label, lambda r, c, s: bench_leaderfollower(r, c, s, impl_dir, label, args.op)))
+        if args.insecure_too:
+            systems.append(("leaderfollower --insecure", lambda r, c, s: bench_leaderfollower(
+                r, c, s, label="leaderfollower --insecure (fsync)", op=args.op, tls=False)))
+        if args.op == "get":
+            systems.append(("leaderfollower", lambda r, c, s: bench_leaderfollower(r, c, s, op="get")))
+        else:
+            systems += [(name, SYSTEMS[name]) for name in args.systems.split(",")]
         rows = []
         for clients in [int(c) for c in args.clients.split(",")]:
             for round_ in range(args.repeat):

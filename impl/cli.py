@@ -5,6 +5,11 @@ writes `cluster.json` (the addresses) into its data folder; `leaderfollower
 client ...` reads that file when it exists, and otherwise derives the same
 addresses from the same defaults (`--base-port`, `--nodes`), so the two agree
 with no options at all.
+
+Every connection is mutual TLS (impl/tls.py, docs/security.md): on first start
+the cluster's CA and certificates are made in `<data-dir>/tls/`, nodes use
+`node<i>.pem`, the client `client.pem`.  `--insecure` turns it off (plain TCP, no
+authentication), on every command of a cluster alike.
 """
 from __future__ import annotations
 
@@ -17,14 +22,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import click
 
-from .core import SEEDED_BUGS
-from .node import NodeConfig
 from .storage import StorageError
 from .server import Address, NodeServer, ServerConfig, local_addresses, run
+from .tls import TLS_DIR, Identity, TlsError, client_context_for, ensure_cluster_certs, node_name
 
 DEFAULT_DATA_DIR = "leaderfollower-data"
 DEFAULT_BASE_PORT = 7400
@@ -50,6 +54,21 @@ def _addresses(data_dir: Path, base_port: int, nodes: int, explicit: bool) -> tu
     return local_addresses(nodes, base_port)
 
 
+def node_tls(data_dir: Path, nodes: int, node_id: int, insecure: bool) -> Optional[Identity]:
+    """Node `node_id`'s TLS identity in the cluster folder `data_dir` (made on first start), or None if `insecure`."""
+    if insecure:
+        return None
+    try:
+        ensure_cluster_certs(data_dir, nodes)
+    except (OSError, TlsError) as e:
+        raise click.ClickException(f"node {node_id}: cannot make the cluster's certificates: {e}") from None
+    return Identity.of(data_dir, node_name(node_id))
+
+
+_INSECURE_HELP = ("Plain TCP, no TLS: anyone who can reach the ports can read and rewrite the cluster."
+                  " Every node and client of a cluster must agree.")
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper()), format="%(asctime)s %(levelname)s %(message)s")
 
@@ -64,34 +83,32 @@ def _setup_logging(level: str) -> None:
 @click.option("--trace-log", type=click.Path(path_type=Path), default=None,
               help="Append one JSON line per protocol step to this file (or to node<i>.jsonl in this folder),"
                    " for `leaderfollower validate`. Off by default.")
-@click.option("--seeded-bug", "seeded_bugs", multiple=True, hidden=True,
-              help="TEST ONLY: turn on a seeded bug (impl.core.SEEDED_BUGS) so the validation tests can catch it.")
-@click.option("--election-ticks", type=(click.IntRange(1), click.IntRange(1)), default=None, hidden=True,
-              help="TEST ONLY: election timeout range in ticks (MIN MAX), to make a scenario deterministic.")
+@click.option("--insecure", is_flag=True, help=_INSECURE_HELP)
 def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host: str, max_entries_per_append: int,
-                 log_level: str, trace_log: Optional[Path], seeded_bugs: tuple[str, ...],
-                 election_ticks: Optional[tuple[int, int]]) -> None:
+                 log_level: str, trace_log: Optional[Path], insecure: bool) -> None:
     """Run one node of a cluster in this process."""
     _setup_logging(log_level)
     if not 0 <= node_id < nodes:
         raise click.BadParameter(f"--id {node_id} outside 0..{nodes - 1}", param_hint="--id")
-    unknown = sorted(set(seeded_bugs) - set(SEEDED_BUGS))
-    if unknown:
-        raise click.BadParameter(f"unknown seeded bug(s) {unknown}; known: {sorted(SEEDED_BUGS)}", param_hint="--seeded-bug")
-    try:
-        node_config = NodeConfig() if election_ticks is None else NodeConfig(*election_ticks)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--election-ticks") from None
     config = ServerConfig(node_id, local_addresses(nodes, base_port, host), data_dir / f"node{node_id}",
-                          max_entries_per_append=max_entries_per_append, node=node_config,
-                          trace_log=trace_log, bugs=frozenset(seeded_bugs))
+                          max_entries_per_append=max_entries_per_append, trace_log=trace_log,
+                          tls=node_tls(data_dir, nodes, node_id, insecure))
+    serve_node(config)
 
+
+def serve_node(config: ServerConfig, make_server: Callable[[ServerConfig], NodeServer] = NodeServer) -> None:
+    """Run one node until it stops; a ClickException (one line, exit 1) when it cannot start or fails.
+
+    `make_server` builds the server from its configuration (a seam: a test entry point
+    passes one that builds the node from other core and storage classes).
+    """
+    node_id = config.node_id
     # The log is a long-lived list of small tuples: frequent full collections
     # walk all of it and show up as 10-20 ms pauses in commit latency.
     gc.set_threshold(100_000, 50, 1_000)
 
     async def serve() -> Optional[BaseException]:
-        server = NodeServer(config)
+        server = make_server(config)
         await server.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -101,7 +118,7 @@ def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host:
 
     try:
         failed = run(serve())
-    except (OSError, StorageError) as e:
+    except (OSError, StorageError, TlsError) as e:
         raise click.ClickException(f"node {node_id}: cannot start: {e}") from e
     if failed is not None:
         raise click.ClickException(f"node {node_id} stopped: {failed}")
@@ -114,10 +131,13 @@ def node_command(data_dir: Path, base_port: int, nodes: int, node_id: int, host:
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--trace-log", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for one trace file per node (node<i>.jsonl), for `leaderfollower validate`. Off by default.")
+@click.option("--insecure", is_flag=True, help=_INSECURE_HELP)
 def cluster_command(data_dir: Path, base_port: int, nodes: int, max_entries_per_append: int, log_level: str,
-                    trace_log: Optional[Path]) -> None:
+                    trace_log: Optional[Path], insecure: bool) -> None:
     """Start a local cluster on 127.0.0.1, one process per node; Ctrl-C stops it."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    if not insecure:
+        node_tls(data_dir, nodes, 0, insecure)  # the CA and every certificate, before any node starts
     if trace_log is not None:
         trace_log.mkdir(parents=True, exist_ok=True)
     addresses = local_addresses(nodes, base_port)
@@ -130,6 +150,8 @@ def cluster_command(data_dir: Path, base_port: int, nodes: int, max_entries_per_
                "--max-entries-per-append", str(max_entries_per_append), "--log-level", log_level]
         if trace_log is not None:
             cmd += ["--trace-log", str(trace_log)]
+        if insecure:
+            cmd.append("--insecure")
         procs.append(subprocess.Popen(cmd))
     try:
         while all(p.poll() is None for p in procs):
@@ -152,26 +174,38 @@ def cluster_command(data_dir: Path, base_port: int, nodes: int, max_entries_per_
 @click.group("client")
 @_common
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to keep trying.")
+@click.option("--insecure", is_flag=True, help=_INSECURE_HELP)
 @click.pass_context
-def client_command(ctx: click.Context, data_dir: Path, base_port: int, nodes: int, timeout: float) -> None:
+def client_command(ctx: click.Context, data_dir: Path, base_port: int, nodes: int, timeout: float, insecure: bool) -> None:
     """Talk to a cluster: put, get, delete, status."""
     explicit = any(ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE for p in ("base_port", "nodes"))
-    ctx.obj = (_addresses(data_dir, base_port, nodes, explicit), timeout)
+    tls = None
+    if not insecure:
+        try:
+            tls = client_context_for(data_dir)
+        except TlsError as e:
+            raise click.ClickException(str(e)) from None
+        if tls is None:
+            raise click.ClickException(f"no client certificate in {data_dir / TLS_DIR} (the cluster makes it on first"
+                                       " start); pass --data-dir of the cluster, or --insecure for a cluster without TLS")
+    ctx.obj = (_addresses(data_dir, base_port, nodes, explicit), timeout, tls)
 
 
 def _run_client(ctx: click.Context, op: str, *args: Any, **kwargs: Any) -> None:
-    from .client import Client, ClientError
+    from .client import Client, ClientError, RequestTooLarge
 
-    addresses, timeout = ctx.obj
+    addresses, timeout, tls = ctx.obj
 
     async def go() -> dict[str, Any]:
-        async with Client(addresses, timeout=timeout) as c:
+        async with Client(addresses, timeout=timeout, tls=tls) as c:
             return await getattr(c, op)(*args, **kwargs)  # type: ignore[no-any-return]
 
     try:
         reply = run(go())
     except ClientError as e:
         raise click.ClickException(str(e)) from e
+    except RequestTooLarge as e:
+        raise click.UsageError(str(e)) from e
     reply.pop("id", None)
     click.echo(json.dumps(reply))
     if not reply.get("ok"):

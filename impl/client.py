@@ -5,17 +5,29 @@ useful; replies are decoded in the connection's protocol callback as they
 arrive and handed to the waiting request by id (no reader coroutine per reply).  A reply naming another leader sends it there; a connection failure, or
 a node that knows no leader, makes it try the next address after a short pause,
 until `timeout` seconds have passed.  Every reply names the node and term that
-answered.  A write whose outcome is unknown (the leader lost leadership, or the
-connection broke after sending) is retried, which is safe for put and delete.
+answered.
+
+Writes go in a client session (kv.py; Raft thesis 6.3): the client names itself
+with a random id and numbers its writes; a write whose outcome it does not know
+(the leader lost leadership, the connection broke or the node went silent after
+the write was sent) is sent again with the same number, and the cluster applies it
+at most once and answers a retry with the first attempt's result.  A write that
+has no answer by the deadline raises `OutcomeUnknown` if it may have reached a
+leader (it may or may not have taken effect: never report it as done or as not
+done), and plain `ClientError` if it never left this process.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
+import ssl
 import time
 from typing import Any, Optional, cast
 
+from .kv import MAX_VALUE_BYTES, SESSION_EXPIRED, write_size
 from .server import Address
+from .tls import node_name, peer_name
 from .wire import (
     CLIENT_REPLY,
     CLIENT_REQUEST,
@@ -31,6 +43,18 @@ from .wire import (
 
 class ClientError(Exception):
     """The cluster did not answer in time (the message says what was tried last)."""
+
+
+class RequestTooLarge(ValueError):
+    """A write whose key and value exceed the cluster's limit (`kv.MAX_VALUE_BYTES`); never sent."""
+
+
+class OutcomeUnknown(ClientError):
+    """A write may or may not have taken effect: it was sent, and no answer says which.
+
+    A history checker must treat such a write as possibly applied at any time after
+    it was sent (Jepsen's "info" operations).
+    """
 
 
 class _Connection(asyncio.Protocol):
@@ -77,12 +101,20 @@ class _Connection(asyncio.Protocol):
 class Client:
     """A connection to a cluster given every node's address."""
 
-    def __init__(self, addresses: tuple[Address, ...], timeout: float = 10.0) -> None:
+    def __init__(self, addresses: tuple[Address, ...], timeout: float = 10.0, client_id: Optional[str] = None,
+                 tls: Optional[ssl.SSLContext] = None) -> None:
         self.addresses = addresses
         self.timeout = timeout
+        self.tls = tls
+        """Mutual TLS with the cluster's client certificate (`tls.client_context_for(data_dir)`); None: plain TCP."""
+        self.client_id = client_id or secrets.token_hex(8)
+        """This client's session name (random: two clients never share a session)."""
         self._target = 0
         self._ids = itertools.count(1)
         self._conn: Optional[_Connection] = None
+        self._seq = 0  # the last write number handed out
+        self._awaiting: set[int] = set()  # write numbers sent and not yet answered
+        self._written = False  # whether the last request_once got as far as writing its request
 
     async def close(self) -> None:
         """Close the connection."""
@@ -100,8 +132,12 @@ class Client:
     async def _connect(self) -> _Connection:
         if self._conn is None:
             host, port = self.addresses[self._target]
-            _, conn = await asyncio.get_running_loop().create_connection(_Connection, host, port)
+            _, conn = await asyncio.get_running_loop().create_connection(_Connection, host, port, ssl=self.tls)
             assert conn.transport is not None
+            if self.tls is not None and peer_name(conn.transport) != node_name(self._target):
+                conn.transport.close()
+                raise ConnectionRefusedError(f"{host}:{port} presented the certificate of"
+                                             f" {peer_name(conn.transport)!r}, not {node_name(self._target)!r}'s")
             conn.transport.write(encode_frame(HELLO_CLIENT, b""))
             self._conn = conn
         return self._conn
@@ -120,20 +156,32 @@ class Client:
         conn.waiting[request_id] = waiter
         try:
             conn.transport.write(encode_json(CLIENT_REQUEST, {**request, "id": request_id}))
+            self._written = True
             return await waiter
         finally:
             conn.waiting.pop(request_id, None)
 
-    async def request(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Send a request, following redirects and retrying until it succeeds or `timeout` passes."""
+    async def request(self, request: dict[str, Any], seq: Optional[int] = None) -> dict[str, Any]:
+        """Send a request, following redirects and retrying until it succeeds or `timeout` passes.
+
+        `seq`: the request is write number `seq` of this client's session; a retry
+        carries the same number.  Raises OutcomeUnknown for a write that may have
+        reached a leader and got no answer, ClientError otherwise.
+        """
         deadline = time.monotonic() + self.timeout
         last: Any = None
+        sent = False  # a write: whether any attempt may have reached a leader
         while time.monotonic() < deadline:
+            attempt = request
+            if seq is not None:
+                attempt = {**request, "client": self.client_id, "seq": seq, "ack": min(self._awaiting), "retry": sent}
+            self._written = False
             try:
                 # asyncio.timeout, not wait_for: no extra task (and loop hop) per request.
                 async with asyncio.timeout(max(0.05, deadline - time.monotonic())):
-                    reply = await self.request_once(request)
+                    reply = await self.request_once(attempt)
             except (OSError, ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
+                sent = sent or self._written
                 last = f"node {self._target}: {type(e).__name__} {e}"
                 await self.close()
                 self._target = (self._target + 1) % len(self.addresses)
@@ -141,6 +189,10 @@ class Client:
                 continue
             if reply.get("ok") or reply.get("error") == "bad_request":
                 return reply
+            if reply.get("error") == "leadership_lost":
+                sent = True  # appended by a leader that lost office: it may still commit
+            elif reply.get("error") == SESSION_EXPIRED:
+                raise OutcomeUnknown(f"{request.get('op')} {request.get('key')!r}: {reply.get('message')}")
             last = reply
             leader = reply.get("leader")
             await self.close()
@@ -149,11 +201,32 @@ class Client:
             else:
                 self._target = (self._target + 1) % len(self.addresses)
                 await asyncio.sleep(0.05)
+        if seq is not None and sent:
+            raise OutcomeUnknown(f"{request.get('op')} {request.get('key')!r}: sent, but no answer within"
+                                 f" {self.timeout}s: it may or may not have taken effect; last: {last}")
         raise ClientError(f"no answer within {self.timeout}s; last: {last}")
+
+    async def write(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send a write (put or delete) as the next write of this client's session.
+
+        Raises RequestTooLarge, without sending anything, for a key and value over
+        `kv.MAX_VALUE_BYTES` (the cluster would refuse it).
+        """
+        size = write_size(request.get("key"), request.get("value"))
+        if size > MAX_VALUE_BYTES:
+            raise RequestTooLarge(f"{request.get('op')}: key and value are {size} bytes; the limit is {MAX_VALUE_BYTES}")
+        self._seq += 1
+        seq = self._seq
+        self._awaiting.add(seq)
+        try:
+            return await self.request(request, seq=seq)
+        finally:
+            # Answered, or given up on: never sent again, so the cluster may forget its result.
+            self._awaiting.discard(seq)
 
     async def put(self, key: str, value: str) -> dict[str, Any]:
         """Set `key` to `value` (committed on a quorum when this returns)."""
-        return await self.request({"op": "put", "key": key, "value": value})
+        return await self.write({"op": "put", "key": key, "value": value})
 
     async def get(self, key: str, stale: bool = False) -> dict[str, Any]:
         """Read `key`: linearizable from the leader, or possibly stale from any node."""
@@ -161,7 +234,7 @@ class Client:
 
     async def delete(self, key: str) -> dict[str, Any]:
         """Remove `key`."""
-        return await self.request({"op": "delete", "key": key})
+        return await self.write({"op": "delete", "key": key})
 
     async def status(self, node: int) -> dict[str, Any]:
         """One node's role, term, leader and indexes."""

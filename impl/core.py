@@ -25,7 +25,7 @@ the message was consumed (`Received.consumed`) or stays to be handled again
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from .messages import (
@@ -35,7 +35,7 @@ from .messages import (
     INITIAL_PERSISTENT_STATE,
     AppendEntriesRequest,
     AppendEntriesResponse,
-    Command,
+    Value,
     Entry,
     HardState,
     Log,
@@ -51,20 +51,19 @@ from .messages import (
 )
 
 
+TERM_LIMIT = 2**63 - 1
+"""The highest term a server takes: no message may carry a higher one, and a server at it does not time out."""
+MAX_TERM_JUMP = 2**32
+"""The most a message's term may exceed the receiver's: 2^32 election timeouts, centuries of them, is no real run."""
+INDEX_LIMIT = 2**62
+"""No log index in a message may exceed this."""
+
+
 class ProtocolError(Exception):
     """The caller used the core wrongly (a message for another server, a bad index).
 
     Like h11's LocalProtocolError: the fault is on this side, not the peer's.
     """
-
-
-SEEDED_BUGS: dict[str, str] = {
-    "vote-without-log-check": "grant a vote without checking that the candidate's log is up to date",
-    "vote-not-fsynced": "write the term and vote without fsync (storage)",
-    "accept-stale-term": "a follower accepts AppendEntries from a leader of an older term",
-    "apply-before-commit": "hand entries to the state machine before they are committed",
-}
-"""Test-only bugs the conformance checker must catch, by name (`CoreConfig.bugs`). Never set in real runs."""
 
 
 @dataclass(frozen=True)
@@ -75,17 +74,21 @@ class CoreConfig:
     """Number of servers; their ids are 0..servers-1."""
     max_entries_per_append: int = 1
     """Option shared with the spec (raft.tla: 1): entries a leader puts in one AppendEntries."""
-    bugs: frozenset[str] = frozenset()
-    """Test only: seeded bugs (names from `SEEDED_BUGS`) for the conformance checker to catch."""
+    max_bytes_per_append: Optional[int] = None
+    """Not in the spec: a budget for the entries' values in one AppendEntries (etcd's MaxSizePerMsg).
+
+    A batch stops before the entry that would take it over the budget, but always
+    carries at least one entry.  None: no budget (conformance runs, where the spec's
+    values are small ints).  A batch cut by it is the spec's AppendEntries with a
+    smaller `max_entries_per_append`, which is how the validator takes it."""
 
     def __post_init__(self) -> None:
-        unknown = set(self.bugs) - set(SEEDED_BUGS)
-        if unknown:
-            raise ValueError(f"CoreConfig.bugs: unknown seeded bug(s) {sorted(unknown)}; known: {sorted(SEEDED_BUGS)}")
         if self.servers < 1:
             raise ValueError(f"CoreConfig.servers: expected at least 1, got {self.servers}")
         if self.max_entries_per_append < 1:
             raise ValueError(f"CoreConfig.max_entries_per_append: expected at least 1, got {self.max_entries_per_append}")
+        if self.max_bytes_per_append is not None and self.max_bytes_per_append < 1:
+            raise ValueError(f"CoreConfig.max_bytes_per_append: expected at least 1 or None, got {self.max_bytes_per_append}")
 
 
 class Projection(NamedTuple):
@@ -169,6 +172,12 @@ class RaftCore:
 
     Construct a fresh server with `RaftCore(i, config)`, or one recovered from its
     storage with `RaftCore.recover(i, config, storage.load())`.
+
+    Three small methods carry one raft.tla expression each (`vote_log_ok`,
+    `append_log_ok`, `rejects_append_entries`) and one says how far the state
+    machine may be fed (`applicable_index`): they are the seams a subclass
+    overrides to model a broken implementation (checker/conform/mutants.py), the
+    way the spec's broken variants override spec actions.
     """
 
     def __init__(self, node_id: ServerId, config: CoreConfig, persistent: PersistentState = INITIAL_PERSISTENT_STATE) -> None:
@@ -294,15 +303,31 @@ class RaftCore:
         entries: Log = tuple(self.log[log_from - 1 :]) if log_from is not None else ()
         self._log_dirty_from = None
         committed: tuple[tuple[int, Entry], ...] = ()
-        apply_to = self.commit_index
-        if "apply-before-commit" in self.config.bugs:
-            apply_to = len(self.log)  # seeded bug (test only)
+        apply_to = self.applicable_index()
         if apply_to > self._applied:
             committed = tuple((k + 1, self.log[k]) for k in range(self._applied, apply_to))
             self._applied = apply_to
         messages = tuple(self._outbox)
         self._outbox.clear()
         return Ready(hard_state, log_from, entries, messages, committed)
+
+    def applicable_index(self) -> int:
+        """The highest log index whose entry may be handed to the state machine: the commit index."""
+        return self.commit_index
+
+    def vote_log_ok(self, m: RequestVoteRequest) -> bool:
+        """raft.tla's logOk of HandleRequestVoteRequest: the candidate's log is at least as up to date."""
+        last = self.last_term()
+        return m.mlast_log_term > last or (m.mlast_log_term == last and m.mlast_log_index >= len(self.log))
+
+    def append_log_ok(self, m: AppendEntriesRequest) -> bool:
+        """raft.tla's logOk of HandleAppendEntriesRequest: this log holds m's previous entry."""
+        prev = m.mprev_log_index
+        return prev == 0 or (0 < prev <= len(self.log) and m.mprev_log_term == self.log[prev - 1].term)
+
+    def rejects_append_entries(self, m: AppendEntriesRequest, log_ok: bool) -> bool:
+        """raft.tla's reject condition: m is from an older term, or a follower's log lacks m's previous entry."""
+        return m.mterm < self.current_term or (self.role == FOLLOWER and not log_ok)
 
     # ----------------------------------------------------------------- helpers
 
@@ -353,7 +378,7 @@ class RaftCore:
 
     def timeout(self) -> bool:
         """Server i times out and starts a new election (its own vote travels as a message)."""
-        if self.role not in (FOLLOWER, CANDIDATE):
+        if self.role not in (FOLLOWER, CANDIDATE) or self.current_term >= TERM_LIMIT:
             return False
         self.current_term += 1
         self.role = CANDIDATE
@@ -376,7 +401,7 @@ class RaftCore:
         next_j = self.next_index[j]
         prev_index = next_j - 1
         prev_term = self._term_at(prev_index) if prev_index > 0 else 0
-        last_entry = min(len(self.log), next_j + self.config.max_entries_per_append - 1)
+        last_entry = self._batch_end(next_j)
         entries: Log = tuple(self.log[next_j - 1 : last_entry]) if last_entry >= next_j else ()
         self._send(
             append_entries_request(
@@ -384,6 +409,21 @@ class RaftCore:
             )
         )
         return True
+
+    def _batch_end(self, first: int) -> int:
+        # The last index of a batch starting at `first`: max_entries_per_append
+        # entries (the spec), fewer if the byte budget runs out first (at least one).
+        last = min(len(self.log), first + self.config.max_entries_per_append - 1)
+        budget = self.config.max_bytes_per_append
+        if budget is None:
+            return last
+        used = 0
+        for index in range(first, last + 1):
+            value = self.log[index - 1].value
+            used += len(value) if isinstance(value, bytes) else 8
+            if used > budget and index > first:
+                return index - 1
+        return last
 
     def become_leader(self) -> bool:
         """Candidate i, granted votes by a quorum, becomes leader."""
@@ -395,12 +435,12 @@ class RaftCore:
         self.match_index = [0] * n
         return True
 
-    def client_request(self, command: Command) -> bool:
-        """Leader i receives a client request to add `command` to its log."""
+    def client_request(self, value: Value) -> bool:
+        """Leader i receives a client request to add `value` to its log."""
         if self.role != LEADER:
             return False
         self._log_changed_from(len(self.log) + 1)
-        self.log.append(Entry(self.current_term, command))
+        self.log.append(Entry(self.current_term, value))
         return True
 
     def agree_max(self) -> int:
@@ -444,11 +484,7 @@ class RaftCore:
         if m.mterm > self.current_term:
             return False
         j = m.msource
-        last = self.last_term()
-        log_ok = m.mlast_log_term > last or (m.mlast_log_term == last and m.mlast_log_index >= len(self.log))
-        if "vote-without-log-check" in self.config.bugs:
-            log_ok = True  # seeded bug (test only)
-        grant = m.mterm == self.current_term and log_ok and self.voted_for in (None, j)
+        grant = m.mterm == self.current_term and self.vote_log_ok(m) and self.voted_for in (None, j)
         if grant:
             self.voted_for = j
         self._send(request_vote_response(self.current_term, grant, self.id, j))
@@ -474,11 +510,7 @@ class RaftCore:
         if m.mterm > self.current_term:
             return None
         j = m.msource
-        prev = m.mprev_log_index
-        log_ok = prev == 0 or (0 < prev <= len(self.log) and m.mprev_log_term == self.log[prev - 1].term)
-        if "accept-stale-term" in self.config.bugs and m.mterm < self.current_term and self.role == FOLLOWER and log_ok:
-            return self._accept_append_entries(m)  # seeded bug (test only)
-        if m.mterm < self.current_term or (self.role == FOLLOWER and not log_ok):
+        if self.rejects_append_entries(m, self.append_log_ok(m)):
             self._send(append_entries_response(self.current_term, False, 0, self.id, j))
             return _REJECT
         if self.role == CANDIDATE:
@@ -535,6 +567,67 @@ class RaftCore:
         """Server i discards a response from an older term."""
         self._check_dest(m)
         return m.mterm < self.current_term
+
+    def check_message(self, m: Message) -> Optional[str]:
+        """Why m cannot come from a correct server (a forged or corrupt frame), or None if it can.
+
+        Every message a server following the spec sends passes: the ranges and
+        relations checked here hold for them (a leader never sends a commit index past
+        the entries it sends, entries of a later term than the message's, a success
+        for entries it does not have...).  A message that fails is to be dropped
+        before `receive`: taken, it could crash the core (a commit index past the
+        log), stop the cluster for good (a term at 2^64-1), or undo committed
+        entries.  Checks the addressing too, so a bad message never raises.
+        """
+        n = self.config.servers
+        if m.mdest != self.id or not 0 <= m.msource < n or m.msource == m.mdest and m.mtype.startswith("Append"):
+            return f"{m.mtype} from {m.msource} to {m.mdest} given to server {self.id} of {n}"
+        if not 1 <= m.mterm <= TERM_LIMIT:
+            return f"term {m.mterm} outside 1..{TERM_LIMIT}"
+        if m.mterm > self.current_term + MAX_TERM_JUMP:
+            return f"term {m.mterm} is more than {MAX_TERM_JUMP} past this server's {self.current_term}"
+        if m.mtype == "RequestVoteRequest":
+            if m.mlast_log_term > m.mterm or not 0 <= m.mlast_log_index <= INDEX_LIMIT:  # type: ignore[union-attr]
+                return "last log term past the message's term, or last log index out of range"
+        elif m.mtype == "AppendEntriesRequest":
+            return self._check_append_entries(m)  # type: ignore[arg-type]
+        elif m.mtype == "AppendEntriesResponse":
+            match = m.mmatch_index  # type: ignore[union-attr]
+            if not 0 <= match <= INDEX_LIMIT:
+                return f"match index {match} out of range"
+            if (m.msuccess and m.mterm == self.current_term and self.role == LEADER  # type: ignore[union-attr]
+                    and match > len(self.log)):
+                return f"success at match index {match}, past this leader's log of {len(self.log)}"
+        elif m.mtype != "RequestVoteResponse":
+            return f"unknown message type {m.mtype!r}"
+        return None
+
+    def _check_append_entries(self, m: AppendEntriesRequest) -> Optional[str]:
+        prev, commit, entries = m.mprev_log_index, m.mcommit_index, m.mentries
+        if not 0 <= prev <= INDEX_LIMIT or not 0 <= commit <= INDEX_LIMIT:
+            return "previous or commit index out of range"
+        if commit > prev + len(entries):
+            return f"commit index {commit} past the last entry it carries ({prev + len(entries)})"
+        if m.mprev_log_term > m.mterm or (prev == 0) != (m.mprev_log_term == 0):
+            return f"previous log term {m.mprev_log_term} does not fit index {prev} and term {m.mterm}"
+        last = m.mprev_log_term
+        for e in entries:
+            if not last <= e[0] <= m.mterm:
+                return f"entry terms out of order or past the message's term {m.mterm}"
+            last = e[0]
+        if m.mterm < self.current_term:
+            return None  # rejected by the handler anyway (with an answer that tells the sender the term)
+        # A correct leader's log holds every committed entry (Leader Completeness):
+        # a request of a current or newer term that contradicts one is forged.
+        for k, e in enumerate(entries):
+            index = prev + 1 + k
+            if index > min(self.commit_index, len(self.log)):
+                break
+            if self.log[index - 1].term != e[0]:
+                return f"it would replace committed entry {index}"
+        if 0 < prev <= min(self.commit_index, len(self.log)) and self.log[prev - 1].term != m.mprev_log_term:
+            return f"it contradicts committed entry {prev}"
+        return None
 
     def receive(self, m: Message) -> Optional[Received]:
         """raft.tla's Receive(m): run the one handler enabled for m, if any, and say which.

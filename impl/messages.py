@@ -7,9 +7,10 @@ That is what lets the conformance harness compare the set of messages in flight
 without translating them.  This module is written independently of
 `leaderfollower.spec`: the implementation is what gets checked against the spec.
 
-A log entry is `(term, command)`.  A command is the client's operation: `bytes` in
-real runs (an encoded key-value operation, see `kv.py`) or a small `int` when the
-checker replays a spec trace whose values are integers.
+A log entry is `(term, value)`, named as the spec names it.  A value is the
+client's operation: `bytes` in real runs (an encoded key-value operation, see
+`kv.py`) or a small `int` when the checker replays a spec trace whose values are
+integers.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from typing import NamedTuple, Optional, Union
 ServerId = int
 """A server's identity: an integer from 0 to servers - 1."""
 
-Command = Union[bytes, int]
-"""A client operation stored in the log: encoded bytes, or an int for spec replay."""
+Value = Union[bytes, int]
+"""A client operation stored in the log (the spec's value): encoded bytes, or an int for spec replay."""
 
 FOLLOWER = "Follower"
 CANDIDATE = "Candidate"
@@ -29,10 +30,10 @@ ROLES: tuple[str, str, str] = (FOLLOWER, CANDIDATE, LEADER)
 
 
 class Entry(NamedTuple):
-    """One log entry: the term in which a leader created it and the client's command."""
+    """One log entry: the term in which a leader created it and the client's value (field for field the spec's)."""
 
     term: int
-    command: Command
+    value: Value
 
 
 Log = tuple[Entry, ...]

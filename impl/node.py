@@ -35,19 +35,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Hashable, NamedTuple, Optional, cast
 
 from .core import CoreConfig, RaftCore, Ready, Received
-from .kv import NOOP, CommandError, KVStore, encode_write
+from .kv import NOOP, KVStore, OperationError, SessionId, encode_write
 from .messages import (
     CANDIDATE,
     FOLLOWER,
     LEADER,
-    AppendEntriesRequest,
-    AppendEntriesResponse,
     Entry,
     HardState,
     Log,
     Message,
     PersistentState,
-    RequestVoteResponse,
     ServerId,
 )
 
@@ -110,6 +107,8 @@ class NodeReady:
     replies: tuple[Reply, ...]
     events: tuple[str, ...]
     """One human line per role change, term change and commit advance, for the log."""
+    rejected: tuple[str, ...] = ()
+    """One line per peer message dropped as impossible from a correct server (`RaftCore.check_message`)."""
 
     @property
     def must_persist(self) -> bool:
@@ -125,7 +124,11 @@ class _Read(NamedTuple):
 
 
 class Node:
-    """A server's behaviour over time: timers, elections, replication, client operations."""
+    """A server's behaviour over time: timers, elections, replication, client operations.
+
+    `core_class` is the protocol core it composes (`RaftCore`, or a subclass: the seam
+    `NodeServer` passes on).
+    """
 
     def __init__(
         self,
@@ -135,16 +138,17 @@ class Node:
         config: NodeConfig = NodeConfig(),
         persistent: Optional[PersistentState] = None,
         trace: Optional["TraceLog"] = None,
+        core_class: type[RaftCore] = RaftCore,
     ) -> None:
         self.config = config
         self.rng = rng
-        self.core = RaftCore.recover(node_id, core_config, persistent) if persistent else RaftCore(node_id, core_config)
+        self.core = core_class.recover(node_id, core_config, persistent) if persistent else core_class(node_id, core_config)
         if trace is not None:
             # Tracing on: the same core behind a recording wrapper (no wrapper, no cost, when off).
             from .tracelog import TracingCore
 
             tracing = TracingCore(self.core, trace)
-            tracing.record_restart()
+            tracing.record_node_start()
             self.core = cast(RaftCore, tracing)
         self.id = node_id
         self.kv = KVStore()
@@ -159,6 +163,7 @@ class Node:
         self._envelopes: list[Envelope] = []
         self._replies: list[Reply] = []
         self._events: list[str] = []
+        self._rejected: list[str] = []
         self._elapsed = 0
         self._election_timeout = self._random_timeout()
         self._on_tick: Callable[[], None] = self._tick_follower
@@ -167,7 +172,7 @@ class Node:
         self._waiting_reads: list[tuple[Hashable, str]] = []  # until an entry of this term commits
         self._reads: list[_Read] = []
         self._round = 0  # last read round sent
-        self._round_wanted = False
+        self._heard_commit = False  # took a commit index from a leader of its term since it started
         self._acked_round = [0] * n
 
     def _random_timeout(self) -> int:
@@ -246,9 +251,17 @@ class Node:
     # ---------------------------------------------------------------- messages
 
     def step(self, envelope: Envelope) -> None:
-        """Receive one message (with its read-round context) and react to it."""
+        """Receive one message (with its read-round context) and react to it.
+
+        A message no correct server could have sent (`RaftCore.check_message`: a
+        forged or corrupt frame) is dropped, and said so in the next Ready.
+        """
         m, ctx = envelope
         core = self.core
+        reason = core.check_message(m)
+        if reason is not None:
+            self._rejected.append(f"{m.mtype} from {m.msource}: {reason}")
+            return
         was_leader = core.role == LEADER
         while True:
             got: Optional[Received] = core.receive(m)
@@ -258,6 +271,8 @@ class Node:
                 # A current leader exists: do not start an election against it.
                 self.leader_id = m.msource
                 self._elapsed = 0
+                if got.consumed and core.role == FOLLOWER:
+                    self._heard_commit = True  # accepted: the commit index is the leader's
             elif got.action == "HandleRequestVoteRequest" and core.voted_for == m.msource and m.msource != self.id:
                 self._elapsed = 0
             if got.consumed:
@@ -311,14 +326,27 @@ class Node:
     def _reply_body(self, ok: bool, **fields: Any) -> dict[str, Any]:
         return {"ok": ok, "node": self.id, "term": self.core.current_term, **fields}
 
-    def write(self, token: Hashable, op: str, key: str, value: Optional[str] = None) -> None:
-        """A client write (`put` or `delete`): a ClientRequest on the leader, a redirect elsewhere."""
+    def write(self, token: Hashable, op: str, key: str, value: Optional[str] = None,
+              session: Optional[SessionId] = None) -> None:
+        """A client write (`put` or `delete`): a ClientRequest on the leader, a redirect elsewhere.
+
+        With a `session`, a write the state machine has already applied is not
+        appended again: its first result is the answer (kv.py, client sessions).
+        """
         try:
-            command = encode_write(op, key, value)
-        except CommandError as e:
+            encoded = encode_write(op, key, value, session)
+        except OperationError as e:
             self._replies.append(Reply(token, self._reply_body(False, error="bad_request", message=str(e))))
             return
-        if not self.core.client_request(command):
+        if self.core.role != LEADER:
+            self._redirect(token)
+            return
+        known = self.kv.answered(session) if session is not None else None
+        if known is not None:
+            # Applied, so committed: answer as the first attempt was answered.
+            self._replies.append(Reply(token, self._write_reply(known)))
+            return
+        if not self.core.client_request(encoded):
             self._redirect(token)
             return
         self._pending_writes[len(self.core.log)] = (token, self.core.current_term, op)
@@ -326,8 +354,19 @@ class Node:
             self.core.advance_commit_index()
 
     def read(self, token: Hashable, key: str, stale: bool = False) -> None:
-        """A client read: linearizable on the leader (a read round), or possibly stale anywhere."""
+        """A client read: linearizable on the leader (a read round), or possibly stale anywhere.
+
+        A stale read is refused (`not_caught_up`) until the node has, since it
+        started, taken a commit index from a leader of its term (or committed an
+        entry of its own term as leader): before that its state machine may lack
+        any number of committed writes, and "absent" would be a wrong answer.
+        """
         if stale:
+            if not (self._heard_commit or (self.core.role == LEADER and self._committed_own_term())):
+                self._replies.append(Reply(token, self._reply_body(
+                    False, error="not_caught_up", leader=self.leader_id,
+                    message="this node has not heard a leader's commit index since it started; read from the leader")))
+                return
             self._replies.append(Reply(token, self._reply_body(True, value=self.kv.get(key), stale=True)))
             return
         if self.core.role != LEADER:
@@ -396,24 +435,33 @@ class Node:
                 self._reset_election_timer()
             self._last_role = core.role
 
+    def _write_reply(self, result: dict[str, Any]) -> dict[str, Any]:
+        if "error" in result:
+            return self._reply_body(False, **result,
+                                    message="the session of this write was forgotten: whether it was applied is unknown")
+        return self._reply_body(True, **result)
+
     def _apply(self, committed: tuple[tuple[int, Entry], ...]) -> None:
         for index, entry in committed:
-            result = self.kv.apply(index, entry.command)
+            result = self.kv.apply(index, entry.value)
             pending = self._pending_writes.pop(index, None)
             if pending is not None:
-                token, term, op = pending
-                if entry.term == term:
-                    body = self._reply_body(True, index=index)
-                    if op == "delete":
-                        body["existed"] = bool(result)
-                    self._replies.append(Reply(token, body))
+                token, term, _ = pending
+                if entry.term == term and result is not None:
+                    self._replies.append(Reply(token, self._write_reply(result)))
                 else:
                     self._redirect(token, error="leadership_lost")
 
     def has_work(self) -> bool:
-        """Whether `ready()` would return something to do."""
+        """Whether `ready()` would return something to do.
+
+        Reads count: a read that waits for its round to start (it starts in
+        `ready()`, at once, not at the next heartbeat), or for its round's quorum
+        (answered in `ready()` as soon as the answers are in).
+        """
         return bool(
-            self._envelopes or self._replies or self._events or self.core.has_pending_ready() or self._round_wanted
+            self._envelopes or self._replies or self._events or self._rejected or self.core.has_pending_ready()
+            or self._waiting_reads or self._reads
         )
 
     def ready(self) -> NodeReady:
@@ -436,11 +484,13 @@ class Node:
         if core.role == LEADER:
             self._answer_reads()
         out = NodeReady(
-            rd.hard_state, rd.log_from, rd.entries, tuple(self._envelopes), tuple(self._replies), tuple(self._events)
+            rd.hard_state, rd.log_from, rd.entries, tuple(self._envelopes), tuple(self._replies), tuple(self._events),
+            tuple(self._rejected),
         )
         self._envelopes.clear()
         self._replies.clear()
         self._events.clear()
+        self._rejected.clear()
         return out
 
 

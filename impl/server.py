@@ -11,50 +11,44 @@ by one fsync (group commit).  `FsyncPlacement` moves fsyncs to fresh threads
 while inline ones are slow (a regime of the benchmark VM, see the class); the
 driver then resumes when the thread is done.
 
+Authentication (impl/tls.py, docs/security.md): with `ServerConfig.tls`, every
+connection is mutual TLS against the cluster's own CA, a peer's hello must come
+with that peer's certificate, and a dialled peer must present its own: frames from
+anyone else never reach the protocol.  Every peer message is then checked by the
+core (`RaftCore.check_message`) before it is received.
+
 Peers: each server dials every other server (reconnecting with exponential
 backoff capped below the election timeout) and writes its messages straight onto
 that connection; it receives on the connections the others dialled, decoding
-frames in the protocol callback as bytes arrive (`_Connection`: no reader task
-and no coroutine per frame).  A connection starts with a hello frame saying who is calling.
-Clients use the same port and start with a client hello.  Anything malformed,
-oversized or unknown is logged and closes that connection; the server keeps
-serving.  A storage failure stops the server loudly.
+frames in the protocol callback as bytes arrive (impl/inbound.py: no reader task
+and no coroutine per frame).  A connection starts with a hello frame saying who is
+calling.  Clients use the same port and start with a client hello.  Anything
+malformed, oversized or unknown is logged and closes that connection; the server
+keeps serving.  A storage failure stops the server loudly.
 """
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import random
 import socket
+import ssl
 import _thread
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Optional, TypeVar, Union, cast
+from typing import Any, Callable, Coroutine, Optional, TypeVar, Union
 
-from .core import CoreConfig
+from .core import CoreConfig, RaftCore
+from .inbound import ClientOp, Inbound, InboundConnection, RateLimitedLog
+from .kv import MAX_VALUE_BYTES, OperationError, check_session, write_size
 from .messages import LEADER
 from .node import Envelope, Node, NodeConfig, NodeReady
 from .storage import RealFileLayer, Storage, StorageError
+from .tls import Identity, node_name, peer_name
 from .tracelog import TraceLog, trace_path
-from .wire import (
-    CLIENT_REPLY,
-    CLIENT_REQUEST,
-    HELLO_CLIENT,
-    HELLO_PEER,
-    MAX_FRAME,
-    Frame,
-    FrameDecoder,
-    FrameError,
-    decode_envelope,
-    decode_hello_peer,
-    decode_json,
-    encode_envelope,
-    encode_hello_peer,
-    encode_json,
-)
+from .wire import CLIENT_REPLY, MAX_FRAME, encode_envelope, encode_hello_peer, encode_json
 
 Address = tuple[str, int]
 T = TypeVar("T")
@@ -93,15 +87,28 @@ class ServerConfig:
     node: NodeConfig = field(default_factory=NodeConfig)
     max_entries_per_append: int = 256
     """Entries per AppendEntries (the spec option; 1 is raft.tla)."""
+    max_bytes_per_append: Optional[int] = 1024 * 1024
+    """Budget for the values in one AppendEntries (etcd: 1 MiB per message); at least one entry is always sent."""
+    max_value_bytes: int = MAX_VALUE_BYTES
+    """Largest key plus value of a client write, in UTF-8 bytes; larger writes get the error `too_large`."""
     max_frame: int = MAX_FRAME
+    """Largest frame a peer may send."""
+    max_client_connections: int = 256
+    """Connections that are not a peer's link (clients, and anyone who has not said hello yet) open at once;
+    beyond it a new connection is closed at once (1,100 idle connections once exhausted the file descriptors)."""
+    hello_timeout: float = 5.0
+    """Seconds a new connection has to say who it is."""
+    client_idle_timeout: float = 60.0
+    """A client connection that sends nothing for this long is closed."""
     seed: Optional[int] = None
     """Seed of the election-timeout generator (None: from the node id and the OS)."""
     bind_host: Optional[str] = None
     """Host to listen on (default: this server's host in `addresses`)."""
+    tls: Optional[Identity] = None
+    """This server's certificate, key and the cluster's CA: mutual TLS on every connection.
+    None: plain TCP, no authentication (anyone who can reach the port can rewrite the cluster)."""
     trace_log: Optional[Path] = None
     """Write one JSON line per spec action here (a file, or a folder: `node<i>.jsonl` in it); None: off."""
-    bugs: frozenset[str] = frozenset()
-    """Test only: seeded bugs (`core.SEEDED_BUGS`) for the validation tests to catch. Never in real runs."""
     max_dial_backoff: Optional[float] = None
     """Longest pause between attempts to reach a peer, in seconds (None: one heartbeat interval).
 
@@ -189,16 +196,6 @@ class LinkUp:
         self.peer = peer
 
 
-class ClientOp:
-    """A client operation waiting in the inbox."""
-
-    __slots__ = ("token", "request")
-
-    def __init__(self, token: tuple[int, Any], request: dict[str, Any]) -> None:
-        self.token = token
-        self.request = request
-
-
 Event = Union[_Tick, Envelope, ClientOp, LinkUp]
 
 
@@ -208,95 +205,20 @@ def _writable(transport: asyncio.BaseTransport) -> bool:
     return not transport.is_closing()
 
 
-class _Connection(asyncio.Protocol):
-    """A connection another process opened to this server: a peer's link or a client's.
+class NodeServer:
+    """One running server; `await start()`, then `await stop()` (or `await wait_closed()`).
 
-    Frames are decoded in `data_received` as bytes arrive and posted to the
-    server's inbox at once: one loop callback per received chunk, no reader task
-    or coroutine per frame.  The first frame says who is calling.  Anything
-    malformed, oversized or unknown is logged and closes this connection only.
+    `core_class` and `storage_class` are the classes the server builds its protocol
+    core and its storage from: `RaftCore` and `Storage`, or subclasses of them (a
+    seam: the validation tests run nodes built from the conformance engine's
+    mutants through it, tests/support/mutant_node.py).
     """
 
-    def __init__(self, server: "NodeServer") -> None:
-        self.server = server
-        self.decoder = FrameDecoder(server.config.max_frame)
-        self.transport: Optional[asyncio.Transport] = None
-        self._handle: Callable[[Frame], None] = self._hello
-        self._source = -1  # the peer's id, once it said hello
-        self._conn_id = 0  # the client's connection number, once it said hello
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Keep the transport (to reply, and to close it on stop)."""
-        # A cast, not an isinstance check: uvloop's transports do not derive from asyncio's.
-        self.transport = cast(asyncio.Transport, transport)
-        self.server._connections.add(self.transport)
-
-    def data_received(self, data: bytes) -> None:
-        """Decode every complete frame and hand it on; close the connection on a bad one."""
-        try:
-            for frame in self.decoder.feed(data):
-                self._handle(frame)
-        except FrameError as e:
-            assert self.transport is not None
-            server = self.server
-            server.log.error("node %d: closing connection from %s: %s", server.id,
-                             self.transport.get_extra_info("peername"), e)
-            self.transport.close()
-
-    def _hello(self, frame: Frame) -> None:
-        server = self.server
-        if frame.kind == HELLO_PEER:
-            source, servers = decode_hello_peer(frame.body)
-            if servers != server.n or not 0 <= source < server.n or source == server.id:
-                raise FrameError(f"peer hello from node {source} of a {servers}-server cluster;"
-                                 f" this is node {server.id} of {server.n}")
-            self._source = source
-            self._handle = self._peer_frame
-        elif frame.kind == HELLO_CLIENT:
-            assert self.transport is not None
-            self._conn_id = next(server._conn_ids)
-            server._clients[self._conn_id] = self.transport
-            self._handle = self._client_frame
-        else:
-            raise FrameError(f"first frame is {frame.kind}, expected a HelloPeer or HelloClient")
-
-    def _peer_frame(self, frame: Frame) -> None:
-        env = decode_envelope(frame)
-        m = env.message
-        if m.msource != self._source or m.mdest != self.server.id:
-            raise FrameError(f"{m.mtype} from {m.msource} to {m.mdest} on node {self._source}'s link to node {self.server.id}")
-        self.server._post(env)
-
-    def _client_frame(self, frame: Frame) -> None:
-        req = decode_json(frame, CLIENT_REQUEST)
-        request_id = req.get("id")
-        if not isinstance(request_id, int):
-            raise FrameError(f"client request without an integer id: {str(req)[:80]}")
-        self.server._post(ClientOp((self._conn_id, request_id), req))
-
-    def pause_writing(self) -> None:
-        """A client that does not read its replies: stop reading its requests until it does."""
-        assert self.transport is not None
-        self.transport.pause_reading()
-
-    def resume_writing(self) -> None:
-        """The client caught up with its replies: read its requests again."""
-        assert self.transport is not None
-        self.transport.resume_reading()
-
-    def connection_lost(self, exc: Optional[Exception]) -> None:
-        """Forget the connection (a client's pending requests may still take effect)."""
-        if self.transport is not None:
-            self.server._connections.discard(self.transport)
-        if self._conn_id:
-            self.server._clients.pop(self._conn_id, None)
-
-
-class NodeServer:
-    """One running server; `await start()`, then `await stop()` (or `await wait_closed()`)."""
-
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, core_class: type[RaftCore] = RaftCore,
+                 storage_class: type[Storage] = Storage) -> None:
         self.config = config
+        self.core_class = core_class
+        self.storage_class = storage_class
         self.id = config.node_id
         self.n = len(config.addresses)
         self.log = logging.getLogger(f"leaderfollower.node{self.id}")
@@ -312,11 +234,15 @@ class NodeServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._server: Optional[asyncio.base_events.Server] = None
         self._peer_writers: dict[int, asyncio.StreamWriter] = {}  # peer -> the connection this server dialled
-        self._clients: dict[int, asyncio.Transport] = {}
-        self._conn_ids = itertools.count(1)
         self._conn_writers: set[asyncio.StreamWriter] = set()  # the connections this server dialled
-        self._connections: set[asyncio.Transport] = set()  # the connections others opened to this server
+        self.inbound = Inbound(config.max_client_connections)
+        """The connections others opened to this server."""
+        self.bad_input = RateLimitedLog(self.log)
+        """Where bad frames are logged (a remote side can cause them at will)."""
+        self.refusals = RateLimitedLog(self.log)
+        """Where connections refused over the limit are logged."""
         self._persisting: Optional[_FsyncThread] = None  # the thread running the current fsync
+        self._dial_tls: Optional[ssl.SSLContext] = None
         self.fsync_placement = FsyncPlacement()
 
     # ---------------------------------------------------------------- lifecycle
@@ -324,7 +250,9 @@ class NodeServer:
     async def start(self) -> None:
         """Recover from disk, listen, and start the timers and peer links."""
         cfg = self.config
-        self.storage = Storage(RealFileLayer(cfg.data_dir), name=str(cfg.data_dir), bugs=cfg.bugs)
+        files = RealFileLayer(cfg.data_dir)
+        files.check_writable()
+        self.storage = self.storage_class(files, name=str(cfg.data_dir))
         stored = self.storage.load()
         if self.storage.recovery.torn_bytes:
             self.log.warning(
@@ -332,16 +260,20 @@ class NodeServer:
                 self.id, cfg.data_dir, self.storage.recovery.torn_bytes, self.storage.recovery.entries,
             )
         seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**63)
-        core_config = CoreConfig(self.n, cfg.max_entries_per_append, bugs=cfg.bugs)
+        core_config = CoreConfig(self.n, cfg.max_entries_per_append, cfg.max_bytes_per_append)
         if cfg.trace_log is not None:
             self.trace = TraceLog(trace_path(cfg.trace_log, self.id), self.id)
-        self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored, trace=self.trace)
+        self.node = Node(self.id, core_config, random.Random(seed), cfg.node, stored, trace=self.trace,
+                         core_class=self.core_class)
         if self.trace is not None:
-            self.trace.flush()  # the Restart event
+            self.trace.flush()  # the NodeStart event
         self.log.info("node %d: started in term %d with %d log entries", self.id, stored.current_term, len(stored.log))
         host, port = cfg.addresses[self.id]
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), cfg.bind_host or host, port)
+        tls = cfg.tls.server_context() if cfg.tls is not None else None
+        self._dial_tls = cfg.tls.client_context() if cfg.tls is not None else None
+        self._server = await loop.create_server(lambda: InboundConnection(self), cfg.bind_host or host, port, ssl=tls,
+                                                ssl_handshake_timeout=cfg.hello_timeout if tls else None)
         self._tasks.append(asyncio.create_task(self._ticker()))
         for j in range(self.n):
             if j != self.id:
@@ -364,8 +296,7 @@ class NodeServer:
                 pass
         for w in list(self._conn_writers):
             w.close()
-        for transport in list(self._connections):
-            transport.close()
+        self.inbound.close_all()
         if self._server is not None:
             await self._server.wait_closed()
         if self._persisting is not None:
@@ -398,7 +329,8 @@ class NodeServer:
 
     # --------------------------------------------------------------- the driver
 
-    def _post(self, event: Event) -> None:
+    def post(self, event: Event) -> None:
+        """Queue an event for the driver (a peer message, a client operation, a tick, a link up)."""
         self._inbox.append(event)
         if not self._drive_scheduled:
             # One driver call per loop iteration: what arrives in the same
@@ -409,7 +341,7 @@ class NodeServer:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.config.tick_seconds)
-            self._post(_TICK)
+            self.post(_TICK)
 
     def _drive(self) -> None:
         self._drive_scheduled = False
@@ -455,8 +387,20 @@ class NodeServer:
         key = req.get("key")
         if kind == "status":
             self._reply(op.token, self.status())
+        elif kind in ("put", "delete") and write_size(key, req.get("value")) > self.config.max_value_bytes:
+            self._reply(op.token, {"ok": False, "node": self.id, "term": node.term, "error": "too_large",
+                                   "message": f"{kind}: key and value are {write_size(key, req.get('value'))} bytes;"
+                                              f" the limit is {self.config.max_value_bytes}"})
         elif kind in ("put", "delete"):
-            node.write(op.token, kind, key, req.get("value"))  # type: ignore[arg-type]
+            session = None
+            if "client" in req:
+                try:
+                    session = check_session(req.get("client"), req.get("seq"), req.get("ack", 0), req.get("retry", False))
+                except OperationError as e:
+                    self._reply(op.token, {"ok": False, "node": self.id, "term": node.term, "error": "bad_request",
+                                           "message": str(e)})
+                    return
+            node.write(op.token, kind, key, req.get("value"), session)  # type: ignore[arg-type]
         elif kind == "get" and isinstance(key, str):
             node.read(op.token, key, stale=bool(req.get("stale", False)))
         else:
@@ -515,6 +459,12 @@ class NodeServer:
             except (StorageError, OSError) as e:
                 self._fail(e)
                 return
+            except BaseException as e:  # noqa: BLE001 - any failure stops the node, as on the inline path
+                # Whatever went wrong, this batch is not known to be on disk: never
+                # send what it promises, never serve on.  Stop, loudly.
+                self.log.critical("node %d: internal error in the persist thread", self.id, exc_info=e)
+                self._fail(e, "internal error")
+                return
             if self._inbox and not self._drive_scheduled:
                 self._drive_scheduled = True
                 asyncio.get_running_loop().call_soon(self._drive)
@@ -525,7 +475,10 @@ class NodeServer:
 
     def _after_persist(self, rd: NodeReady, messages: tuple[Envelope, ...]) -> None:
         for line in rd.events:
-            self.log.info("node %d: %s", self.id, line)
+            # Role and term changes at INFO; commits (about 100 batches a second under load) at DEBUG.
+            self.log.log(logging.DEBUG if line.startswith("commit ") else logging.INFO, "node %d: %s", self.id, line)
+        for reason in rd.rejected:
+            self.bad_input.error("node %d: dropped a peer message: %s", self.id, reason)
         self._send(messages)
         for token, body in rd.replies:
             if body.get("error") in ("not_leader", "leadership_lost") and body.get("leader") is not None:
@@ -537,7 +490,7 @@ class NodeServer:
         for env in envelopes:
             dest = env.message.mdest
             if dest == self.id:
-                self._post(env)
+                self.post(env)
             else:
                 writer = self._peer_writers.get(dest)
                 if (writer is None or not _writable(writer.transport)
@@ -550,7 +503,7 @@ class NodeServer:
 
     def _reply(self, token: Any, body: dict[str, Any]) -> None:
         conn_id, request_id = token
-        transport = self._clients.get(conn_id)
+        transport = self.inbound.clients.get(conn_id)
         if transport is None or not _writable(transport):
             return  # the client went away; its request may still have taken effect
         transport.write(encode_json(CLIENT_REPLY, {"id": request_id, **body}))
@@ -563,8 +516,16 @@ class NodeServer:
         backoff = min(0.02, cap)
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, port)
-            except OSError:
+                reader, writer = await asyncio.open_connection(host, port, ssl=self._dial_tls,
+                                                               ssl_handshake_timeout=self.config.hello_timeout if self._dial_tls else None)
+            except (OSError, asyncio.TimeoutError):
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, cap)
+                continue
+            if self._dial_tls is not None and peer_name(writer.transport) != node_name(j):
+                self.bad_input.error("node %d: %s:%d presented the certificate of %r, not %r's; not using it",
+                                     self.id, host, port, peer_name(writer.transport), node_name(j))
+                writer.close()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, cap)
                 continue
@@ -573,7 +534,7 @@ class NodeServer:
             try:
                 writer.write(encode_hello_peer(self.id, self.n))
                 self._peer_writers[j] = writer
-                self._post(LinkUp(j))
+                self.post(LinkUp(j))
                 # `_send` writes to this connection; the peer never writes back on it,
                 # so a read returns only when the link closes.
                 while await reader.read(4096):

@@ -1,15 +1,16 @@
 """Durable storage: an append-only log of checksummed records, and the term and vote.
 
 How this works: `Storage` keeps two files in a folder, written through a small
-`FileLayer` interface so that tests can swap the real files for `CrashFileLayer`,
-an in-memory layer that forgets, on `crash()`, every byte and every rename not yet
-fsync'd (the conformance harness uses it to turn a missing fsync into a visible
-divergence).
+`FileLayer` interface: `RealFileLayer` here, or any other implementation of the
+protocol (the conformance engine's crash-faithful layer, checker/conform/crashfiles.py,
+forgets on a simulated crash every byte and rename not yet fsync'd, which turns a
+missing fsync into a visible divergence).
 
-- `log`: an 8-byte header (`LFLOG`, version 1) then one record per entry:
-  `u32 payload length | u32 CRC-32 of payload | payload`, the payload being
-  `u64 term | u8 kind | body` (kind 0: bytes command, body = the bytes; kind 1:
-  int command, body = i64).  Big-endian.  The i-th record is log index i.
+- `log`: an 8-byte header (`LFLOG`, version 2) then one record per entry:
+  `u32 payload length | u32 CRC-32 of payload | u32 CRC-32 of the 8 bytes before
+  it | payload`, the payload being
+  `u64 term | u8 kind | body` (kind 0: a bytes value, body = the bytes; kind 1:
+  an int value, body = i64).  Big-endian.  The i-th record is log index i.
   Entries change only at the end (append, or truncate a suffix), so the file is
   append-only apart from truncation.
 - `state`: the term and vote, `LFHS | u8 version | u64 term | i64 vote (-1: none)
@@ -18,10 +19,21 @@ divergence).
 
 `save` persists one Ready (term and vote, then log truncation and appends, each
 batch with one fsync: group commit) and returns only when it is durable, so the
-caller may then send.  `load` recovers: a torn last record (cut short, or a bad
-checksum on the final record, or a zero-filled tail) is truncated away; a bad
-record with valid data after it is corruption, and `load` refuses with
-`StorageCorruption` naming the file, record and byte offset.
+caller may then send.
+
+`load` recovers from a crash and refuses anything else.  A crash in the middle of
+an append leaves, after the last complete record, a prefix of what was being
+written (possibly extended with zeros, if the file's size reached the disk before
+its data).  So a tail is torn, and cut away, only if it is shorter than a record
+header, or all zeros, or a record whose header checks out (its own CRC: the length
+is trustworthy) and which the end of the file cuts short.  A crash cannot change
+the bytes of a complete record, nor make a length point past the end of the file
+in a header whose CRC holds: every other bad byte, the last record included, is
+damage, and `load` refuses with `StorageCorruption` naming the file, record and
+byte offset (it never cuts acknowledged entries to make the log readable).  The
+header CRC is what tells a torn tail from a damaged length field: without it, a
+flipped length pointing past the end of the file looks exactly like a torn last
+record and would cut every entry after it.
 """
 from __future__ import annotations
 
@@ -31,20 +43,22 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple, Optional, Protocol
 
-from .messages import Command, Entry, HardState, Log, PersistentState, INITIAL_PERSISTENT_STATE
+from .messages import Entry, HardState, Log, PersistentState, INITIAL_PERSISTENT_STATE, Value
 
 LOG_FILE = "log"
 STATE_FILE = "state"
-_STATE_TMP = "state.tmp"
-LOG_HEADER = b"LFLOG\x00\x01\x00"
-"""Magic and format version (1) at the start of the log file."""
+STATE_TMP = "state.tmp"
+"""The temporary file a new term and vote is written to before it is renamed over `STATE_FILE`."""
+LOG_HEADER = b"LFLOG\x00\x02\x00"
+"""Magic and format version (2) at the start of the log file."""
 _STATE_MAGIC = b"LFHS"
 _STATE_VERSION = 1
-_REC_HEADER = struct.Struct(">II")
+_REC_HEADER = struct.Struct(">III")  # payload length, payload CRC, CRC of the 8 bytes before it
 _TERM = struct.Struct(">Q")
 _INT = struct.Struct(">q")
 _STATE = struct.Struct(">4sBQq")
 _CRC = struct.Struct(">I")
+_LEN_CRC = struct.Struct(">II")
 MAX_RECORD = 64 * 1024 * 1024
 """A record longer than this is not a record (a corrupt or torn length field)."""
 _KIND_BYTES, _KIND_INT = 0, 1
@@ -59,7 +73,12 @@ class StorageCorruption(StorageError):
 
 
 class FileLayer(Protocol):
-    """The file operations storage needs, by file name within one folder."""
+    """The file operations storage needs, by file name within one folder: the storage seam.
+
+    Durability is POSIX's and no more: a file's content is durable once `fsync`
+    returns, and the folder's names (creations, renames) once `fsync_dir` returns.
+    An implementation may keep anything else only until a crash.
+    """
 
     def exists(self, name: str) -> bool:
         """Whether the file exists."""
@@ -84,6 +103,9 @@ class FileLayer(Protocol):
 
     def fsync_dir(self) -> None:
         """Make the folder's entries (creations, renames) durable."""
+
+    def close(self) -> None:
+        """Release what the layer holds open (descriptors); it may be used again afterwards."""
 
 
 class RealFileLayer:
@@ -110,6 +132,24 @@ class RealFileLayer:
         fd = self._fds.pop(name, None)
         if fd is not None:
             os.close(fd)
+
+    def check_writable(self) -> None:
+        """Raise StorageError unless a file can be created, written, fsync'd and removed in the folder.
+
+        A read-only folder would otherwise show only at the first write, after the
+        node had started serving.
+        """
+        probe = self._path(".write-probe")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, b"probe")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise StorageError(f"{self.directory}: the data folder is not writable ({e.strerror})") from None
 
     def exists(self, name: str) -> bool:
         """Whether the file exists."""
@@ -170,79 +210,6 @@ class RealFileLayer:
             self._forget(name)
 
 
-class _Inode:
-    def __init__(self, data: bytes = b"") -> None:
-        self.data = bytearray(data)
-        self.durable = b""
-
-
-class CrashFileLayer:
-    """An in-memory folder that loses, on `crash()`, everything not made durable.
-
-    A file's content is durable as of its last `fsync`; the folder's entries
-    (which names exist, renames) as of the last `fsync_dir`, as POSIX promises
-    and no more.  `crash(torn={"log": k})` also keeps the first k unsynced bytes
-    appended to a file, to simulate a write torn by the crash.  `fsyncs` counts
-    fsync calls (group-commit tests).
-    """
-
-    def __init__(self) -> None:
-        self._dir: dict[str, _Inode] = {}
-        self._durable_dir: dict[str, _Inode] = {}
-        self.fsyncs = 0
-
-    def exists(self, name: str) -> bool:
-        """Whether the file exists."""
-        return name in self._dir
-
-    def read(self, name: str) -> bytes:
-        """The whole content of the file; FileNotFoundError if absent."""
-        if name not in self._dir:
-            raise FileNotFoundError(name)
-        return bytes(self._dir[name].data)
-
-    def create(self, name: str, data: bytes) -> None:
-        """Create or replace the file (a new inode, as O_TRUNC on a fresh file would give)."""
-        self._dir[name] = _Inode(data)
-
-    def append(self, name: str, data: bytes) -> None:
-        """Append to the file, creating it if absent."""
-        if name not in self._dir:
-            self._dir[name] = _Inode()
-        self._dir[name].data += data
-
-    def truncate(self, name: str, size: int) -> None:
-        """Cut the file to `size` bytes."""
-        del self._dir[name].data[size:]
-
-    def fsync(self, name: str) -> None:
-        """Make the file's current content durable."""
-        self.fsyncs += 1
-        inode = self._dir[name]
-        inode.durable = bytes(inode.data)
-
-    def rename(self, src: str, dst: str) -> None:
-        """Rename (durable only after fsync_dir)."""
-        self._dir[dst] = self._dir.pop(src)
-
-    def fsync_dir(self) -> None:
-        """Make the current set of names durable."""
-        self.fsyncs += 1
-        self._durable_dir = dict(self._dir)
-
-    def crash(self, torn: Optional[dict[str, int]] = None) -> None:
-        """Lose every write and rename not made durable; optionally keep a torn prefix of unsynced appends."""
-        torn = torn or {}
-        self._dir = dict(self._durable_dir)
-        for name, inode in self._dir.items():
-            keep = inode.durable
-            extra = torn.get(name, 0)
-            if extra and bytes(inode.data[: len(keep)]) == keep:
-                keep = bytes(inode.data[: len(keep) + extra])
-            inode.data = bytearray(keep)
-            inode.durable = keep
-
-
 class Recovery(NamedTuple):
     """What `load` found besides the state itself (for the node's log)."""
 
@@ -253,37 +220,43 @@ class Recovery(NamedTuple):
 
 def encode_record(entry: Entry) -> bytes:
     """One log record for `entry` (header and payload)."""
-    term, command = entry
-    if isinstance(command, bool) or not isinstance(command, (bytes, int)):
-        raise StorageError(f"cannot store a command of type {type(command).__name__}; expected bytes or int")
-    if isinstance(command, int):
-        payload = _TERM.pack(term) + bytes((_KIND_INT,)) + _INT.pack(command)
+    term, value = entry
+    if isinstance(value, bool) or not isinstance(value, (bytes, int)):
+        raise StorageError(f"cannot store a value of type {type(value).__name__}; expected bytes or int")
+    if isinstance(value, int):
+        payload = _TERM.pack(term) + bytes((_KIND_INT,)) + _INT.pack(value)
     else:
-        payload = _TERM.pack(term) + bytes((_KIND_BYTES,)) + command
-    return _REC_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        payload = _TERM.pack(term) + bytes((_KIND_BYTES,)) + value
+    head = _LEN_CRC.pack(len(payload), zlib.crc32(payload))
+    return head + _CRC.pack(zlib.crc32(head)) + payload
+
+
+def encode_hard_state(hard: HardState) -> bytes:
+    """The content of the state file for a term and vote."""
+    vote = -1 if hard.voted_for is None else hard.voted_for
+    body = _STATE.pack(_STATE_MAGIC, _STATE_VERSION, hard.current_term, vote)
+    return body + _CRC.pack(zlib.crc32(body))
 
 
 def _decode_payload(payload: bytes) -> Entry:
     (term,) = _TERM.unpack_from(payload, 0)
     kind = payload[8]
     body = payload[9:]
-    command: Command
+    value: Value
     if kind == _KIND_BYTES:
-        command = bytes(body)
+        value = bytes(body)
     elif kind == _KIND_INT and len(body) == _INT.size:
-        (command,) = _INT.unpack(body)
+        (value,) = _INT.unpack(body)
     else:
-        raise ValueError(f"unknown command kind {kind}")
-    return Entry(term, command)
+        raise ValueError(f"unknown value kind {kind}")
+    return Entry(term, value)
 
 
 class Storage:
     """One server's durable term, vote and log (see the module comment)."""
 
-    def __init__(self, files: FileLayer, name: str = "storage", bugs: frozenset[str] = frozenset()) -> None:
+    def __init__(self, files: FileLayer, name: str = "storage") -> None:
         self.files = files
-        self.bugs = bugs
-        """Test only: seeded bugs (see `core.SEEDED_BUGS`); "vote-not-fsynced" skips the term/vote fsyncs."""
         self.name = name
         """How errors name this storage (the folder, for real files)."""
         self._offsets: list[int] = []  # byte offset of each record
@@ -334,56 +307,61 @@ class Storage:
             return ()
         data = self.files.read(LOG_FILE)
         if data[: len(LOG_HEADER)] != LOG_HEADER:
-            raise StorageCorruption(f"{where}: bad header {data[:8]!r}, expected {LOG_HEADER!r} (not a version-1 log)")
+            raise StorageCorruption(f"{where}: bad header {data[:8]!r}, expected {LOG_HEADER!r} (not a version-2 log)")
         entries: list[Entry] = []
         offsets: list[int] = []
         pos = len(LOG_HEADER)
         size = len(data)
         while pos < size:
-            problem = None
-            if size - pos < _REC_HEADER.size:
-                problem = "header cut short"
-                torn = True
-            else:
-                length, crc = _REC_HEADER.unpack_from(data, pos)
-                end = pos + _REC_HEADER.size + length
-                if length < _TERM.size + 1 or length > MAX_RECORD:
-                    problem = f"impossible length {length}"
-                    torn = not any(data[pos:])  # a zero-filled tail
-                elif end > size:
-                    problem = f"record of {length} bytes cut short at end of file"
-                    torn = True
-                else:
-                    payload = data[pos + _REC_HEADER.size : end]
-                    if zlib.crc32(payload) != crc:
-                        problem = "checksum mismatch"
-                        torn = end == size or not any(data[pos:])
-                    else:
-                        try:
-                            entries.append(_decode_payload(payload))
-                        except ValueError as e:
-                            problem = str(e)
-                            torn = end == size
-                        else:
-                            offsets.append(pos)
-                            pos = end
-                            continue
-            if not torn:
+            torn = self._torn_tail(data, pos)
+            if torn:
+                # A crash cut the last write short: drop the tail for good.
+                self.files.truncate(LOG_FILE, pos)
+                self.files.fsync(LOG_FILE)
+                self.recovery = Recovery(size - pos, len(entries))
+                break
+            problem = self._check_record(data, pos)
+            if problem is not None:
                 raise StorageCorruption(
-                    f"{where}: record {len(entries) + 1} at byte {pos}: {problem}, with more data after it;"
-                    " the log is corrupt in the middle and this node refuses to start. Restore the folder from a"
-                    " backup, or remove it so that the node rejoins empty (only safe if a quorum still holds"
+                    f"{where}: record {len(entries) + 1} at byte {pos}: {problem}. This is damage, not a torn write"
+                    " (a crash only cuts the last record short), and this node refuses to start. Restore the folder"
+                    " from a backup, or remove it so that the node rejoins empty (only safe if a quorum still holds"
                     " every acknowledged write)."
                 )
-            # A torn tail: the crash cut the last write short.  Drop it for good.
-            self.files.truncate(LOG_FILE, pos)
-            self.files.fsync(LOG_FILE)
-            self.recovery = Recovery(size - pos, len(entries))
-            break
+            length = _REC_HEADER.unpack_from(data, pos)[0]
+            end = pos + _REC_HEADER.size + length
+            try:
+                entries.append(_decode_payload(data[pos + _REC_HEADER.size : end]))
+            except ValueError as e:
+                raise StorageCorruption(f"{where}: record {len(entries) + 1} at byte {pos}: {e}; this node refuses to start") from None
+            offsets.append(pos)
+            pos = end
         else:
             self.recovery = Recovery(0, len(entries))
         self._offsets, self._end = offsets, pos
         return tuple(entries)
+
+    @staticmethod
+    def _torn_tail(data: bytes, pos: int) -> bool:
+        """Whether everything from `pos` on is what a crash in mid-append leaves (see the module comment)."""
+        rest = len(data) - pos
+        if rest < _REC_HEADER.size or not any(data[pos:]):
+            return True  # a header cut short, or a zero-filled tail
+        length, _, head_crc = _REC_HEADER.unpack_from(data, pos)
+        header_ok: bool = zlib.crc32(data[pos : pos + _LEN_CRC.size]) == head_crc
+        return header_ok and pos + _REC_HEADER.size + length > len(data)
+
+    @staticmethod
+    def _check_record(data: bytes, pos: int) -> Optional[str]:
+        """What is wrong with the complete record at `pos`, or None."""
+        length, crc, head_crc = _REC_HEADER.unpack_from(data, pos)
+        if zlib.crc32(data[pos : pos + _LEN_CRC.size]) != head_crc:
+            return "header checksum mismatch"
+        if length < _TERM.size + 1 or length > MAX_RECORD:
+            return f"impossible length {length}"
+        if zlib.crc32(data[pos + _REC_HEADER.size : pos + _REC_HEADER.size + length]) != crc:
+            return "checksum mismatch"
+        return None
 
     # ------------------------------------------------------------------- save
 
@@ -395,7 +373,8 @@ class Storage:
         if not self._loaded:
             raise StorageError(f"{self.name}: save() before load(); recover first")
         if hard_state is not None and hard_state != self._hard_state:
-            self._save_hard_state(hard_state)
+            self.save_hard_state(hard_state)
+            self._hard_state = hard_state
         if log_from is not None:
             keep = log_from - 1
             if keep < 0 or keep > len(self._offsets):
@@ -414,24 +393,17 @@ class Storage:
                 self.files.append(LOG_FILE, b"".join(chunks))
             self.files.fsync(LOG_FILE)
 
-    def _save_hard_state(self, hard: HardState) -> None:
-        vote = -1 if hard.voted_for is None else hard.voted_for
-        body = _STATE.pack(_STATE_MAGIC, _STATE_VERSION, hard.current_term, vote)
-        self.files.create(_STATE_TMP, body + _CRC.pack(zlib.crc32(body)))
-        if "vote-not-fsynced" in self.bugs:
-            self.files.rename(_STATE_TMP, STATE_FILE)  # seeded bug (test only): nothing made durable
-        else:
-            self.files.fsync(_STATE_TMP)
-            self.files.rename(_STATE_TMP, STATE_FILE)
-            self.files.fsync_dir()
-        self._hard_state = hard
+    def save_hard_state(self, hard: HardState) -> None:
+        """Replace the stored term and vote durably: write a temporary file, fsync it, rename it over, fsync the folder."""
+        self.files.create(STATE_TMP, encode_hard_state(hard))
+        self.files.fsync(STATE_TMP)
+        self.files.rename(STATE_TMP, STATE_FILE)
+        self.files.fsync_dir()
 
     def write_persistent(self, state: PersistentState) -> None:
         """Replace everything stored with `state` (test hook: set up a server's disk through the real code)."""
         self.save(HardState(state.current_term, state.voted_for), 1, state.log)
 
     def close(self) -> None:
-        """Release open files (real files only)."""
-        close = getattr(self.files, "close", None)
-        if close is not None:
-            close()
+        """Release open files."""
+        self.files.close()

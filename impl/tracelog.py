@@ -15,11 +15,13 @@ machine, so the logs of several node processes merge by it), `b` the batch (one
 flush of the shell), `args` the spec action's arguments (server ids, a value, or
 the message, with raft.tla's field names as in the ITF traces), `sent` the messages
 the step produced and `state` the node's variables after it.  Log entries are
-`{"term": t, "value": v}` where v is the command: an int as is, bytes as hex.
-Three more events: `Restart` when a node starts from its storage (with what it
-recovered), `DropMessage` when the node discards a message no handler takes
-(raft.tla leaves it in the bag; a real node drops it), and `Apply` (not a spec
-action, an observation) when entries are handed to the state machine.
+`{"term": t, "value": v}`: an int value as is, bytes as hex.
+Three more events, named so that none can be taken for a spec action: `NodeStart`
+when a process starts from its storage (every start, the first one included, with
+what it recovered; the validator takes it as raft.tla's Restart), `Discard` when
+the node discards a message no handler takes (raft.tla leaves it in the bag; a
+real node drops it), and `Apply` (an observation) when entries are handed to the
+state machine.
 
 Events are buffered and written by `flush()`, one `os.write` per batch; the shell
 calls it before it persists or sends anything the batch produced, so a message is
@@ -36,9 +38,18 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .core import RaftCore, Ready, Received
-from .messages import Command, Entry, Message, PersistentState, ServerId
+from .messages import Entry, Message, PersistentState, ServerId, Value
 
 TRACE_VERSION = 1
+
+NODE_START = "NodeStart"
+"""Event: a node process started from what its storage recovered (every start; raft.tla's Restart)."""
+DISCARD = "Discard"
+"""Event: the node discarded a message that no handler takes (raft.tla would leave it in the bag)."""
+APPLY = "Apply"
+"""Event: entries handed to the state machine (an observation, not a transition)."""
+EVENTS = (NODE_START, DISCARD, APPLY)
+"""The events that are not spec actions; every other event is named after the spec action it is."""
 
 
 def _camel(name: str) -> str:
@@ -47,9 +58,9 @@ def _camel(name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def encode_value(command: Command) -> Any:
-    """A command as a JSON value: an int as is, bytes as a hex string."""
-    return command if isinstance(command, int) else command.hex()
+def encode_value(value: Value) -> Any:
+    """An entry's value as JSON: an int as is, bytes as a hex string."""
+    return value if isinstance(value, int) else value.hex()
 
 
 def encode_entries(log: Sequence[Entry]) -> list[dict[str, Any]]:
@@ -140,15 +151,16 @@ class TracingCore:
         sent = [encode_message(m) for m in core._outbox[sent_from:]]
         self._log.record(action, args, sent=sent, state=_state(core))
 
-    def record_restart(self) -> None:
-        """Record that this node (re)started from what its storage holds: raft.tla's Restart."""
+    def record_node_start(self) -> None:
+        """Record that this node (re)started from what its storage holds (`NODE_START`)."""
         core = self._core
         self._log.record(
-            "Restart",
+            NODE_START,
             [core.id],
             recovered={"term": core.current_term, "vote": core.voted_for, "log": encode_entries(core.log)},
             servers=core.config.servers,
             max_entries_per_append=core.config.max_entries_per_append,
+            max_bytes_per_append=core.config.max_bytes_per_append,
             version=TRACE_VERSION,
         )
 
@@ -162,9 +174,9 @@ class TracingCore:
     # ------------------------------------------------------------------ actions
 
     def restart(self, stored: Optional[PersistentState] = None) -> bool:
-        """raft.tla's Restart (in-process restarts in tests), recorded with what was recovered."""
+        """raft.tla's Restart (in-process restarts in tests), recorded as a `NODE_START` with what was recovered."""
         ok = self._core.restart(stored)
-        self.record_restart()
+        self.record_node_start()
         return ok
 
     def timeout(self) -> bool:
@@ -182,12 +194,12 @@ class TracingCore:
     def advance_commit_index(self) -> bool:
         return self._server_action("AdvanceCommitIndex", "advance_commit_index")
 
-    def client_request(self, command: Command) -> bool:
+    def client_request(self, value: Value) -> bool:
         core = self._core
         before = len(core._outbox)
-        ok = core.client_request(command)
+        ok = core.client_request(value)
         if ok:
-            self._record("ClientRequest", [core.id, encode_value(command)], before)
+            self._record("ClientRequest", [core.id, encode_value(value)], before)
         return ok
 
     def receive(self, m: Message) -> Optional[Received]:
@@ -196,7 +208,7 @@ class TracingCore:
         got = core.receive(m)
         if got is None:
             # No handler takes m: the real node drops it (raft.tla would leave it in the bag).
-            self._log.record("DropMessage", [encode_message(m)], sent=[], state=_state(core))
+            self._log.record(DISCARD, [encode_message(m)], sent=[], state=_state(core))
         else:
             self._record(got.action, [encode_message(m)], before)
         return got
@@ -205,5 +217,5 @@ class TracingCore:
         rd = self._core.ready()
         if rd.committed:
             index, entry = rd.committed[-1]
-            self._log.record("Apply", [self._core.id], index=index, term=entry.term, state=_state(self._core))
+            self._log.record(APPLY, [self._core.id], index=index, term=entry.term, state=_state(self._core))
         return rd

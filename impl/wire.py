@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 from .messages import (
     AppendEntriesRequest,
     AppendEntriesResponse,
-    Command,
     Entry,
     Message,
     RequestVoteRequest,
@@ -26,13 +25,18 @@ from .messages import (
     append_entries_response,
     request_vote_request,
     request_vote_response,
+    Value,
 )
 from .node import Envelope
 
 VERSION = 1
 """The only wire version this code speaks."""
 MAX_FRAME = 16 * 1024 * 1024
-"""Frames longer than this (after the length field) are rejected."""
+"""Frames longer than this (after the length field) are rejected on peer links."""
+MAX_HELLO_FRAME = 1024
+"""The largest frame a connection may send before it has said who it is."""
+MAX_CLIENT_FRAME = 1024 * 1024 + 64 * 1024
+"""The largest frame a client may send (a write of `kv.MAX_VALUE_BYTES`, with its JSON around it)."""
 
 HELLO_PEER = 1
 HELLO_CLIENT = 2
@@ -61,7 +65,7 @@ _RVQ = struct.Struct(">QQQQHH")  # ctx, term, last_log_term, last_log_index, sou
 _RVP = struct.Struct(">QQBHH")  # ctx, term, granted, source, dest
 _AEQ = struct.Struct(">QQQQQHHI")  # ctx, term, prev_index, prev_term, commit, source, dest, count
 _AEP = struct.Struct(">QQBQHH")  # ctx, term, success, match_index, source, dest
-_ENTRY = struct.Struct(">QBI")  # term, command kind (0 bytes, 1 int), body length
+_ENTRY = struct.Struct(">QBI")  # term, value kind (0 bytes, 1 int), body length
 _INT = struct.Struct(">q")
 
 
@@ -82,35 +86,62 @@ def encode_frame(kind: int, body: bytes) -> bytes:
 
 
 class FrameDecoder:
-    """Bytes in, frames out; raises FrameError on a bad length, version or kind."""
+    """Bytes in, frames out; raises FrameError on a bad length, version or kind.
+
+    Linear in the bytes fed, however they are chunked: bytes are appended to one
+    buffer, a frame is parsed only once the buffer holds all of it (the length
+    prefix says how much that is), and the buffer is cut only when frames have
+    been taken from it.  `max_frame` may be changed between calls (a connection
+    allows larger frames once it has said who it is).
+    """
 
     def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self.max_frame = max_frame
         self._buf = bytearray()
+        self._need = 0  # bytes the buffer must hold before the frame at its start is complete (0: unknown)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet part of a complete frame."""
+        return len(self._buf)
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every frame now complete."""
-        # Parse in place and keep only the unfinished tail (one copy per call,
-        # not one deletion from the front of the buffer per frame); with no
-        # tail left over from the last call, parse `data` itself.
+        return list(self.frames(data))
+
+    def frames(self, data: bytes) -> Iterator[Frame]:
+        """Add received bytes; yield every frame now complete, one at a time.
+
+        Each frame's length is checked against `max_frame` as it is then, so a
+        consumer may change the limit between frames (after a hello).  Consume the
+        iterator fully unless it raises.
+        """
         buf: bytes | bytearray
         if self._buf:
             self._buf += data
+            if len(self._buf) < self._need:
+                return  # the frame in progress is still incomplete: nothing to parse
             buf = self._buf
         else:
-            buf = data
-        frames: list[Frame] = []
+            buf = data  # nothing left over from the last call: parse `data` itself
         pos, size = 0, len(buf)
-        while size - pos >= _LEN.size:
-            (length,) = _LEN.unpack_from(buf, pos)
-            check_length(length, self.max_frame)
-            end = pos + _LEN.size + length
-            if end > size:
-                break
-            frames.append(decode_payload(bytes(buf[pos + _LEN.size : end])))
-            pos = end
-        self._buf = bytearray(buf[pos:])
-        return frames
+        self._need = 0
+        try:
+            while size - pos >= _LEN.size:
+                (length,) = _LEN.unpack_from(buf, pos)
+                check_length(length, self.max_frame)
+                end = pos + _LEN.size + length
+                if end > size:
+                    self._need = end - pos
+                    break
+                frame = decode_payload(bytes(buf[pos + _LEN.size : end]))
+                pos = end
+                yield frame
+        finally:
+            if pos or buf is data:
+                # Keep only the unfinished tail, in a buffer of its own size (a large
+                # frame's buffer is released once the frame is taken).
+                self._buf = bytearray(buf[pos:])
 
 
 def check_length(length: int, max_frame: int = MAX_FRAME) -> None:
@@ -147,10 +178,10 @@ def decode_hello_peer(body: bytes) -> tuple[int, int]:
     return node_id, servers
 
 
-def _encode_command(command: Command) -> tuple[int, bytes]:
-    if isinstance(command, int):
-        return 1, _INT.pack(command)
-    return 0, command
+def _encode_value(value: Value) -> tuple[int, bytes]:
+    if isinstance(value, int):
+        return 1, _INT.pack(value)
+    return 0, value
 
 
 def encode_envelope(env: Envelope) -> bytes:
@@ -164,8 +195,8 @@ def encode_envelope(env: Envelope) -> bytes:
         return encode_frame(APPEND_ENTRIES_RESPONSE, _AEP.pack(ctx, m.mterm, m.msuccess, m.mmatch_index, m.msource, m.mdest))  # type: ignore[union-attr]
     assert isinstance(m, AppendEntriesRequest)
     parts = [_AEQ.pack(ctx, m.mterm, m.mprev_log_index, m.mprev_log_term, m.mcommit_index, m.msource, m.mdest, len(m.mentries))]
-    for term, command in m.mentries:
-        kind, body = _encode_command(command)
+    for term, value in m.mentries:
+        kind, body = _encode_value(value)
         parts.append(_ENTRY.pack(term, kind, len(body)))
         parts.append(body)
     return encode_frame(APPEND_ENTRIES_REQUEST, b"".join(parts))
@@ -216,7 +247,7 @@ def decode_envelope(frame: Frame) -> Envelope:
             elif ekind == 1 and elen == _INT.size:
                 entries.append(Entry(eterm, _INT.unpack(raw)[0]))
             else:
-                raise FrameError(f"AppendEntriesRequest entry {k + 1}: unknown command kind {ekind}")
+                raise FrameError(f"AppendEntriesRequest entry {k + 1}: unknown value kind {ekind}")
         if pos != len(body):
             raise FrameError(f"AppendEntriesRequest: {len(body) - pos} bytes after the last entry")
         m = append_entries_request(term, prev_index, prev_term, tuple(entries), commit, src, dst)
@@ -241,13 +272,15 @@ def decode_json(frame: Frame, expected: int) -> dict[str, Any]:
         obj = json.loads(frame.body)
     except ValueError as e:
         raise FrameError(f"{KINDS[expected]}: not JSON ({e})") from e
+    except RecursionError:
+        raise FrameError(f"{KINDS[expected]}: JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise FrameError(f"{KINDS[expected]}: expected a JSON object, got {type(obj).__name__}")
     return obj
 
 
 __all__ = [
-    "Frame", "FrameDecoder", "FrameError", "MAX_FRAME", "VERSION", "encode_frame", "encode_envelope",
+    "Frame", "FrameDecoder", "FrameError", "MAX_FRAME", "MAX_HELLO_FRAME", "MAX_CLIENT_FRAME", "VERSION", "encode_frame", "encode_envelope",
     "decode_envelope", "encode_hello_peer", "decode_hello_peer", "encode_json", "decode_json",
     "RequestVoteRequest", "RequestVoteResponse", "AppendEntriesResponse",
 ]

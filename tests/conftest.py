@@ -17,6 +17,8 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-long", action="store_true", help="also run the tests marked long (minutes each)")
+    parser.addoption("--rewrite-golden", action="store_true",
+                     help="rewrite the golden output of the scenario files (tests/impl/testdata) with what the code prints now")
 
 
 def pytest_configure(config: pytest.Config) -> None:

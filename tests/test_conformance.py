@@ -17,6 +17,7 @@ from leaderfollower.checker.conform.run import (
 )
 from leaderfollower.checker.explore.cover import bfs_prefix, edge_cover
 from leaderfollower.checker.conform.crashfiles import CrashableDirectory
+from leaderfollower.checker.conform.mutants import MUTANTS
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.formats.itf import read_itf
 from leaderfollower.checker.explore.traces import trace_to
@@ -144,7 +145,7 @@ def test_a_refused_action_is_a_divergence(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bug", ["vote-not-fsynced", "apply-before-commit"])
 def test_replay_catches_seeded_bug_in_the_tiny_cover(tiny_result, bug: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    outcome = run_trace_replay(tiny_result, workers=2, core_options={"bugs": frozenset([bug])})
+    outcome = run_trace_replay(tiny_result, workers=2, impl=MUTANTS[bug].impl)
     assert not outcome.ok
     first = outcome.divergences[0]
     assert first.file is not None and Path(first.file).exists()
@@ -160,7 +161,7 @@ def test_replay_catches_seeded_bug_in_the_tiny_cover(tiny_result, bug: str, tmp_
 @pytest.mark.parametrize("bug", ["vote-without-log-check", "accept-stale-term"])
 def test_random_walks_at_deeper_bounds_catch_seeded_bug(bug: str, tmp_path: Path) -> None:
     outcome = random_walks(
-        RaftSpec(DEEP), walks=300, length=120, seed=1, core_options={"bugs": frozenset([bug])}, divergence_dir=tmp_path
+        RaftSpec(DEEP), walks=300, length=120, seed=1, impl=MUTANTS[bug].impl, divergence_dir=tmp_path
     )
     assert outcome.divergences, f"{bug} was not caught"
     meta, trace = read_itf(Path(outcome.divergences[0].file or ""))

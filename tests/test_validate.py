@@ -10,7 +10,9 @@ from typing import Any, Optional
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli.main import main
-from leaderfollower.checker.validate.validator import ValidationResult, Validator, read_events, validate
+import pytest
+
+from leaderfollower.checker.validate.validator import LogFormatError, ValidationResult, Validator, read_events, validate
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ServerId
 
@@ -26,9 +28,10 @@ def rv_resp(term: int, granted: bool, src: int, dst: int) -> dict[str, Any]:
     return {"mtype": "RequestVoteResponse", "mterm": term, "mvoteGranted": granted, "msource": src, "mdest": dst}
 
 
-def restart(node: int, term: int = 1, vote: Optional[int] = None, log: list[Any] = [], b: int = 0) -> dict[str, Any]:
-    return {"node": node, "b": b, "action": "Restart", "args": [node], "servers": 3, "max_entries_per_append": 1,
-            "recovered": {"term": term, "vote": vote, "log": log}}
+def restart(node: int, term: int = 1, vote: Optional[int] = None, log: list[Any] = [], b: int = 0,
+            **options: Any) -> dict[str, Any]:
+    return {"node": node, "b": b, "action": "NodeStart", "args": [node], "servers": 3, "max_entries_per_append": 1,
+            "recovered": {"term": term, "vote": vote, "log": log}, **options}
 
 
 def step(node: int, action: str, *args: Any, b: int = 1, **fields: Any) -> dict[str, Any]:
@@ -95,11 +98,37 @@ def test_cli_accepts_a_good_log(tmp_path: Path) -> None:
     assert out.output.startswith("VALID: 13 steps from 3 file(s)")
 
 
-def test_dropping_a_message_that_a_handler_takes(tmp_path: Path) -> None:
-    events = election()[:6] + [step(1, "DropMessage", rv_req(2, 0, 1))]
+def test_discarding_a_message_that_a_handler_takes(tmp_path: Path) -> None:
+    events = election()[:6] + [step(1, "Discard", rv_req(2, 0, 1))]
     result = check(tmp_path, events)
     assert result.mismatch is not None and result.mismatch.step == 7
-    assert result.mismatch.why == "the node dropped a message that the spec takes with UpdateTerm"
+    assert result.mismatch.why == "the node discarded a message that the spec takes with UpdateTerm"
+
+
+def test_spec_action_names_of_node_events_are_refused(tmp_path: Path) -> None:
+    """A log line cannot name the spec's Restart or DropMessage: a node logs NodeStart and Discard."""
+    for name in ("Restart", "DropMessage"):
+        events = election() + [step(1, name, 1)]
+        with pytest.raises(LogFormatError, match=f"unknown action \"{name}\""):
+            check(tmp_path, events)
+
+
+def test_a_batch_cut_short_by_the_byte_budget_is_the_spec_with_smaller_batches(tmp_path: Path) -> None:
+    """Nodes that bound AppendEntries by bytes (issue 15, bug 3) send fewer entries than max_entries_per_append."""
+    def run(budget: Optional[int]) -> ValidationResult:
+        options = {"max_entries_per_append": 2, "max_bytes_per_append": budget}
+        events = [restart(k, **options) for k in range(3)] + election()[3:] + [
+            step(0, "ClientRequest", 0, "6b32", b=3, state=state(2, "Leader", 0, log=2)),
+            step(0, "AppendEntries", 0, 1, b=3, sent=[{
+                "mtype": "AppendEntriesRequest", "mterm": 2, "mprevLogIndex": 0, "mprevLogTerm": 0,
+                "mentries": [{"term": 2, "value": "6b31"}], "mcommitIndex": 0, "msource": 0, "mdest": 1}]),
+        ]
+        return check(tmp_path, events)
+
+    assert run(1).ok
+    refused = run(None)
+    assert refused.mismatch is not None and refused.mismatch.event.action == "AppendEntries"
+    assert "successor differs from what the node logged: sent" in refused.mismatch.why
 
 
 # ------------------------------------------------------------------ mismatches
@@ -235,4 +264,4 @@ def test_bad_fields_are_named(tmp_path: Path) -> None:
 
 def test_a_log_without_restart_events_is_refused(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["validate", str(write_log(tmp_path / "trace", [step(0, "Timeout", 0)]))])
-    assert out.exit_code == 2 and "no Restart event says how many servers" in out.output
+    assert out.exit_code == 2 and "no NodeStart event says how many servers" in out.output

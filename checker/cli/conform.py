@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 from rich.console import Console
@@ -16,6 +16,9 @@ from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressB
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.jobs.check import run_check
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
+
+if TYPE_CHECKING:
+    from leaderfollower.checker.conform.mutants import Implementation
 
 @click.command()
 @click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
@@ -29,7 +32,7 @@ from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
 @click.option("--seed", type=int, default=1, show_default=True, help="Random mode: seed.")
 @click.option("--trace", "--replay", "replay_file_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Replay one ITF trace file (a counterexample or witness of check or simulate, or a saved divergence) and stop.")
-@click.option("--bug", "bugs", multiple=True, help="Test only: turn on a seeded implementation bug (see docs/conformance.md).")
+@click.option("--bug", "bugs", multiple=True, help="Replay through a broken implementation instead (checker/conform/mutants.py, docs/conformance.md), to see the checker catch it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def conform(
     preset: str,
@@ -53,7 +56,7 @@ def conform(
     try:
         params = build_params(preset, overrides)
         spec_cls = load_spec_class(spec_ref)
-        core_options = bug_options(bugs)
+        impl = bug_options(bugs)
     except (UsageError, SpecLoadError) as exc:
         fail_usage(str(exc))
     console = Console()
@@ -69,7 +72,7 @@ def conform(
             except (TypeError, ValueError) as exc:
                 fail_usage(f"{replay_file_path}: #meta.params: {exc}")
         try:
-            steps = replay_file(trace, spec_cls(params), core_options)
+            steps = replay_file(trace, spec_cls(params), impl)
         except Divergence as div:
             console.print(f"[bold red]divergence[/] at step {div.step}: {div.action}", highlight=False)
             for line in div.problems:
@@ -87,7 +90,7 @@ def conform(
         sys.exit(EXIT_OK)
     spec = spec_cls(params)
     if level == "random":
-        outcome = random_walks(spec, walks=walks, length=length, seed=seed, core_options=core_options)
+        outcome = random_walks(spec, walks=walks, length=length, seed=seed, impl=impl)
     else:
         bar = ProgressBar(enabled=not as_json and sys.stderr.isatty())
         try:
@@ -95,9 +98,9 @@ def conform(
         finally:
             bar.close()
         if level == "replay":
-            outcome = run_trace_replay(result, workers=workers, core_options=core_options)
+            outcome = run_trace_replay(result, workers=workers, impl=impl)
         else:
-            outcome = run_transition_conformance(result, workers=workers, core_options=core_options)
+            outcome = run_transition_conformance(result, workers=workers, impl=impl)
     doc = outcome.to_dict()
     if as_json:
         click.echo(json.dumps(doc, indent=2))
@@ -121,13 +124,11 @@ def conform(
     sys.exit(EXIT_OK if outcome.ok else EXIT_VIOLATION)
 
 
-def bug_options(bugs: tuple[str, ...]) -> dict[str, Any]:
-    """The core options that turn on seeded bugs; UsageError for an unknown bug name."""
-    if not bugs:
-        return {}
-    from leaderfollower.impl.core import SEEDED_BUGS
+def bug_options(bugs: tuple[str, ...]) -> "Implementation":
+    """The implementation with the named seeded bugs (checker/conform/mutants.py); UsageError for an unknown name."""
+    from leaderfollower.checker.conform.mutants import UnknownMutant, implementation
 
-    for b in bugs:
-        if b not in SEEDED_BUGS:
-            raise UsageError(f"unknown seeded bug {b!r}; known: {', '.join(sorted(SEEDED_BUGS))}")
-    return {"bugs": frozenset(bugs)}
+    try:
+        return implementation(bugs)
+    except UnknownMutant as e:
+        raise UsageError(str(e)) from None

@@ -37,6 +37,7 @@ from leaderfollower.spec.raft import Action, Arg, format_message
 from leaderfollower.spec.state import Message, ServerState, State
 
 from leaderfollower.checker.conform.crashfiles import CrashableDirectory
+from leaderfollower.checker.conform.mutants import REAL, Implementation
 
 
 class Divergence(Exception):
@@ -69,8 +70,8 @@ class _Node:
 class ReplayCluster:
     """Real cores with real storage, and a network the harness controls.
 
-    `bugs` is passed to the core's test-only bug switch (seeded bugs, to show that
-    replay catches them); real runs never set it.
+    `impl` names the core and storage classes nodes are built from: the real ones,
+    or a mutant of checker/conform/mutants.py (to show that replay catches it).
     """
 
     def __init__(
@@ -79,19 +80,20 @@ class ReplayCluster:
         workdir: Path,
         *,
         max_entries_per_append: int = 1,
-        core_options: Optional[dict[str, Any]] = None,
+        impl: Implementation = REAL,
     ) -> None:
         self.n = servers
         self.workdir = workdir
-        self.config = CoreConfig(servers=servers, max_entries_per_append=max_entries_per_append, **(core_options or {}))
+        self.impl = impl
+        self.config = CoreConfig(servers=servers, max_entries_per_append=max_entries_per_append)
         self.bag: Counter[Any] = Counter()
         self.nodes: list[_Node] = []
         # Per node, the snapshot part that equals its current state (None: changed since).
         self._parts: list[Optional[tuple[Any, ...]]] = [None] * servers
         for i in range(servers):
             files = CrashableDirectory(workdir / f"s{i}")
-            storage = Storage(files, name=f"s{i}", bugs=self.config.bugs)
-            core = RaftCore.recover(i, self.config, storage.load())
+            storage = impl.storage(files, name=f"s{i}")
+            core = impl.core.recover(i, self.config, storage.load())
             self.nodes.append(_Node(files, storage, core, []))
 
     def reset(self) -> None:
@@ -100,20 +102,20 @@ class ReplayCluster:
         self._parts = [None] * self.n
         for i, node in enumerate(self.nodes):
             node.files.wipe()
-            storage = Storage(node.files, name=f"s{i}", bugs=self.config.bugs)
-            self.nodes[i] = _Node(node.files, storage, RaftCore.recover(i, self.config, storage.load()), [])
+            storage = self.impl.storage(node.files, name=f"s{i}")
+            self.nodes[i] = _Node(node.files, storage, self.impl.core.recover(i, self.config, storage.load()), [])
 
     @classmethod
-    def at_state(cls, state: State, workdir: Path, *, max_entries_per_append: int = 1, core_options: Optional[dict[str, Any]] = None) -> "ReplayCluster":
+    def at_state(cls, state: State, workdir: Path, *, max_entries_per_append: int = 1, impl: Implementation = REAL) -> "ReplayCluster":
         """A cluster put in a given spec state: persistent state written by the real storage code,
         volatile state through the core's documented test hook, messages in the bag."""
-        cluster = cls(len(state.servers), workdir, max_entries_per_append=max_entries_per_append, core_options=core_options)
+        cluster = cls(len(state.servers), workdir, max_entries_per_append=max_entries_per_append, impl=impl)
         for i, srv in enumerate(state.servers):
             node = cluster.nodes[i]
             log = tuple(impl_messages.Entry(e.term, e.value) for e in srv.log)
             node.storage.save(HardState(srv.current_term, srv.voted_for), 1, log)
             node.files.crash()  # only what the storage code made durable is there
-            node.storage = Storage(node.files, name=f"s{i}", bugs=cluster.config.bugs)
+            node.storage = impl.storage(node.files, name=f"s{i}")
             volatile = VolatileState(
                 role=srv.role,
                 commit_index=srv.commit_index,
@@ -122,7 +124,7 @@ class ReplayCluster:
                 next_index=srv.next_index,
                 match_index=srv.match_index,
             )
-            node.core = RaftCore.recover(i, cluster.config, node.storage.load(), volatile=volatile)
+            node.core = impl.core.recover(i, cluster.config, node.storage.load(), volatile=volatile)
             node.applied = []
             cluster._flush(i)
         for m, count in state.messages:
@@ -154,10 +156,10 @@ class ReplayCluster:
             model, storage_state, core, applied = part
             node = self.nodes[i]
             node.files.restore(model)
-            storage = Storage.__new__(Storage)
+            storage = self.impl.storage.__new__(self.impl.storage)
             vars(storage).update(_copy_fields(storage_state))
             storage.files = node.files
-            new_core = RaftCore.__new__(RaftCore)
+            new_core = self.impl.core.__new__(self.impl.core)
             vars(new_core).update(_copy_fields(core))
             self.nodes[i] = _Node(node.files, storage, new_core, list(applied))
             self._parts[i] = part
@@ -180,7 +182,7 @@ class ReplayCluster:
         for m in ready.messages:
             self.bag[m] += 1
         for _, entry in ready.committed:
-            node.applied.append(entry.command)
+            node.applied.append(entry.value)
 
     # ----------------------------------------------------------------- steps
 
@@ -244,8 +246,8 @@ class ReplayCluster:
         node = self.nodes[i]
         self._parts[i] = None
         node.files.crash()
-        storage = Storage(node.files, name=f"s{i}", bugs=self.config.bugs)
-        core = RaftCore.recover(i, self.config, storage.load())
+        storage = self.impl.storage(node.files, name=f"s{i}")
+        core = self.impl.core.recover(i, self.config, storage.load())
         self.nodes[i] = _Node(node.files, storage, core, [])
 
     # ------------------------------------------------------------- compare
@@ -358,7 +360,7 @@ def replay_trace(
     actions: Sequence[Optional[Action]],
     *,
     max_entries_per_append: int = 1,
-    core_options: Optional[dict[str, Any]] = None,
+    impl: Implementation = REAL,
     workdir: Optional[Path] = None,
     cluster: Optional[ReplayCluster] = None,
 ) -> int:
@@ -373,7 +375,7 @@ def replay_trace(
     own_cluster = cluster is None
     if cluster is None:
         assert root is not None
-        cluster = ReplayCluster(len(states[0].servers), root, max_entries_per_append=max_entries_per_append, core_options=core_options)
+        cluster = ReplayCluster(len(states[0].servers), root, max_entries_per_append=max_entries_per_append, impl=impl)
     else:
         cluster.reset()
     try:

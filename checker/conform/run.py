@@ -33,6 +33,7 @@ from typing import Any, Optional, Sequence
 from leaderfollower.spec.raft import Action, RaftSpec
 from leaderfollower.spec.state import State
 
+from leaderfollower.checker.conform.mutants import REAL, Implementation
 from leaderfollower.checker.conform.replay import Divergence, ReplayCluster, fast_tmp_root, replay_trace
 from leaderfollower.checker.explore.cover import Edge, Walk, edge_cover
 from leaderfollower.checker.explore.search import ExploreResult
@@ -132,14 +133,14 @@ def concrete_step(result: ExploreResult, current: State, perm: tuple[int, ...], 
     return action, nxt, perm
 
 
-def _worker_cluster(tmp_root: str, core_options: dict[str, Any]) -> ReplayCluster:
+def _worker_cluster(tmp_root: str, impl: Implementation) -> ReplayCluster:
     # One cluster per worker process, reset between walks (cheaper than new folders).
     cluster: Optional[ReplayCluster] = _SHARED.get("cluster")
     if cluster is None or _SHARED.get("cluster_pid") != os.getpid():
         result: ExploreResult = _SHARED["result"]
         workdir = Path(tempfile.mkdtemp(prefix=f"worker{os.getpid()}-", dir=tmp_root))
         cluster = ReplayCluster(
-            result.spec.params.servers, workdir, max_entries_per_append=result.spec.params.max_entries_per_append, core_options=core_options
+            result.spec.params.servers, workdir, max_entries_per_append=result.spec.params.max_entries_per_append, impl=impl
         )
         _SHARED["cluster"] = cluster
         _SHARED["cluster_pid"] = os.getpid()
@@ -150,7 +151,7 @@ Outcome = tuple[int, int, int, Optional[tuple[int, str, list[str], list[Step]]]]
 """(walk index, edges of the walk replayed without divergence, steps replayed, divergence if any)."""
 
 
-def _replay_batch(args: tuple[list[int], str, dict[str, Any]]) -> list[Outcome]:
+def _replay_batch(args: tuple[list[int], str, Implementation]) -> list[Outcome]:
     """Replay a batch of walks, sharing their BFS-tree prefixes through snapshots.
 
     Walks are sorted by where their new part starts, so consecutive walks share most
@@ -159,11 +160,11 @@ def _replay_batch(args: tuple[list[int], str, dict[str, Any]]) -> list[Outcome]:
     way passes the same states restores the deepest shared snapshot (a state the
     real code reached) and replays only the rest.
     """
-    walk_indices, tmp_root, core_options = args
+    walk_indices, tmp_root, impl = args
     result: ExploreResult = _SHARED["result"]
     walks: list[Walk] = _SHARED["walks"]
     spec = result.spec
-    cluster = _worker_cluster(tmp_root, core_options)
+    cluster = _worker_cluster(tmp_root, impl)
     cluster.reset()
     init = spec.init()
     identity = tuple(range(spec.params.servers))
@@ -226,7 +227,7 @@ def run_trace_replay(
     *,
     workers: int = 0,
     batch: int = 4000,
-    core_options: Optional[dict[str, Any]] = None,
+    impl: Implementation = REAL,
     divergence_dir: Path = Path("leaderfollower-divergences"),
     max_divergences: int = 5,
     progress: Optional[Any] = None,
@@ -240,7 +241,7 @@ def run_trace_replay(
     _SHARED["result"] = result
     _SHARED["walks"] = walks
     batches = [order[k : k + batch] for k in range(0, len(order), batch)]
-    jobs = [(b, tmp_root, core_options or {}) for b in batches]
+    jobs = [(b, tmp_root, impl) for b in batches]
     outcomes: list[Outcome] = []
     workers = workers or (os.cpu_count() or 1)
     try:
@@ -285,8 +286,8 @@ def run_trace_replay(
     )
 
 
-def _check_transitions(args: tuple[list[int], str, dict[str, Any]]) -> tuple[int, set[str], Optional[tuple[int, str, list[str]]]]:
-    sources, tmp_root, core_options = args
+def _check_transitions(args: tuple[list[int], str, Implementation]) -> tuple[int, set[str], Optional[tuple[int, str, list[str]]]]:
+    sources, tmp_root, impl = args
     result: ExploreResult = _SHARED["result"]
     spec = result.spec
     g = result.graph
@@ -300,7 +301,7 @@ def _check_transitions(args: tuple[list[int], str, dict[str, Any]]) -> tuple[int
             assert expected is not None
             workdir = Path(tempfile.mkdtemp(prefix=f"t{u}-", dir=tmp_root))
             cluster = ReplayCluster.at_state(
-                before, workdir, max_entries_per_append=spec.params.max_entries_per_append, core_options=core_options
+                before, workdir, max_entries_per_append=spec.params.max_entries_per_append, impl=impl
             )
             try:
                 cluster.compare(0, None, before)
@@ -320,7 +321,7 @@ def run_transition_conformance(
     result: ExploreResult,
     *,
     workers: int = 0,
-    core_options: Optional[dict[str, Any]] = None,
+    impl: Implementation = REAL,
     batch: int = 200,
 ) -> ConformResult:
     """Level 2: every transition checked from its pre-state, built directly in the real nodes."""
@@ -329,7 +330,7 @@ def run_transition_conformance(
     tmp_root = tempfile.mkdtemp(prefix="lf-conform2-", dir=fast_tmp_root())
     _SHARED["result"] = result
     nodes = list(range(result.distinct_states))
-    jobs = [(nodes[k : k + batch], tmp_root, core_options or {}) for k in range(0, len(nodes), batch)]
+    jobs = [(nodes[k : k + batch], tmp_root, impl) for k in range(0, len(nodes), batch)]
     outcomes = []
     workers = workers or (os.cpu_count() or 1)
     try:
@@ -371,7 +372,7 @@ def random_walks(
     walks: int,
     length: int,
     seed: int,
-    core_options: Optional[dict[str, Any]] = None,
+    impl: Implementation = REAL,
     divergence_dir: Path = Path("leaderfollower-divergences"),
 ) -> ConformResult:
     """Seeded random walks of the spec (within its bounds), each replayed through real nodes."""
@@ -398,7 +399,7 @@ def random_walks(
         try:
             steps += replay_trace(
                 [s.state for s in trace], [s.action for s in trace],
-                max_entries_per_append=spec.params.max_entries_per_append, core_options=core_options,
+                max_entries_per_append=spec.params.max_entries_per_append, impl=impl,
             )
             actions.update(s.action.name for s in trace[1:] if s.action is not None)
         except Divergence as d:
@@ -421,8 +422,8 @@ def random_walks(
     )
 
 
-def replay_file(trace: list[Step], spec: RaftSpec, core_options: Optional[dict[str, Any]] = None) -> int:
+def replay_file(trace: list[Step], spec: RaftSpec, impl: Implementation = REAL) -> int:
     """Replay an ITF trace file's steps through real nodes (the one-command reproduction)."""
     states: list[State] = [s.state for s in trace]
     actions: list[Optional[Action]] = [s.action for s in trace]
-    return replay_trace(states, actions, max_entries_per_append=spec.params.max_entries_per_append, core_options=core_options)
+    return replay_trace(states, actions, max_entries_per_append=spec.params.max_entries_per_append, impl=impl)

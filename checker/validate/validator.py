@@ -12,10 +12,11 @@ spec's initial state, taking each event as the spec action it names:
   server action's guard must hold;
 - the successor must be what the node logged: its term, role, vote, log length and
   commit index after the step, and the messages the step sent;
-- `Restart` is raft.tla's Restart, and what the node recovered from its storage
-  must equal the spec's persistent state of that node (term, vote, log);
-- `DropMessage` (a real node discards a message no handler takes) must be a
-  message in flight that no handler takes;
+- `NodeStart` (every process start) is taken as raft.tla's Restart, and what the
+  node recovered from its storage must equal the spec's persistent state of that
+  node (term, vote, log);
+- `Discard` (a real node discards a message no handler takes) is taken as the
+  spec's DropMessage, of a message in flight that no handler takes;
 - `Apply` is an observation, not a transition: the entry handed to the state
   machine must be committed in the spec state of that node;
 - every state reached must satisfy the spec's always-properties except TypeOK.
@@ -26,7 +27,7 @@ unsent messages, a dropped connection) are not logged and simply stay in the bag
 
 One allowance, because a node is killed at arbitrary moments: a node logs a batch
 of steps just before persisting it, so a kill can land between the two.  If a
-`Restart` recovers exactly the persistent state the node had before its last
+`NodeStart` recovers exactly the persistent state the node had before its last
 batch, that batch is undone (its events are taken as never having happened: none
 of its messages were sent before the persist) and the log is replayed from there.
 
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
@@ -47,13 +48,16 @@ from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec, format_mess
 from leaderfollower.spec.state import ROLES, Entry, Message, ServerState, State, bag_count
 
 from leaderfollower.checker.formats.itf import TraceFormatError, _Reader
+from leaderfollower.impl.tracelog import APPLY, DISCARD, NODE_START
 
 SERVER_ACTIONS = {"Timeout": 1, "BecomeLeader": 1, "AdvanceCommitIndex": 1, "RequestVote": 2, "AppendEntries": 2}
 """Spec actions whose arguments are server ids (the acting server first), with their arity."""
-MESSAGE_ACTIONS = frozenset(ACTION_NAMES) - set(SERVER_ACTIONS) - {"Restart", "ClientRequest"}
-"""Spec actions whose one argument is a message (handlers and network actions)."""
-LOG_ACTIONS = frozenset(ACTION_NAMES) | {"Apply"}
-"""Every action name a log line may carry."""
+MESSAGE_ACTIONS = frozenset(ACTION_NAMES) - set(SERVER_ACTIONS) - {"Restart", "ClientRequest"} | {DISCARD}
+"""Events whose one argument is a message (handlers, network actions, and `Discard`)."""
+AS_SPEC_ACTION = {NODE_START: "Restart", DISCARD: "DropMessage"}
+"""Logged events that are not spec actions but are taken as one (`impl/tracelog.py`)."""
+LOG_ACTIONS = (frozenset(ACTION_NAMES) - set(AS_SPEC_ACTION.values())) | {NODE_START, DISCARD, APPLY}
+"""Every action name a log line may carry: the spec actions a node takes, and the node's own events."""
 
 INVARIANTS: tuple[Property, ...] = tuple(p for p in PROPERTIES if p.kind == "always" and p.name != "TypeOK")
 """The properties checked on every state a log reaches (TypeOK is skipped: real values are not the model's)."""
@@ -82,6 +86,8 @@ class Event:
     """Restart: the term, vote and log the node recovered from its storage."""
     servers: Optional[int] = None
     max_entries_per_append: Optional[int] = None
+    max_bytes_per_append: Optional[int] = None
+    """NodeStart: the node's byte budget per AppendEntries (None: none; not a spec parameter)."""
     applied: Optional[tuple[int, int]] = None
     """Apply: the index and term of the last entry handed to the state machine."""
 
@@ -91,7 +97,7 @@ class Event:
 
     def describe(self) -> str:
         """`HandleAppendEntriesRequest(AppendEntriesRequest 0->1 term=2 ...)`."""
-        if self.action == "Apply":
+        if self.action == APPLY:
             return f"Apply(index={self.applied[0] if self.applied else '?'})"
         return str(Action(self.action, self.args))
 
@@ -184,12 +190,12 @@ def _decode(doc: Any, values: _Values, file: str, line: int) -> Event:
         if post["role"] not in ROLES:
             raise LogFormatError(f"{where}: state.role: {post['role']!r} is not one of {', '.join(ROLES)}")
     recovered = None
-    servers = max_entries = None
+    servers = max_entries = max_bytes = None
     applied = None
-    if action == "Restart":
+    if action == NODE_START:
         rec = doc.get("recovered")
         if not isinstance(rec, dict) or set(rec) != {"term", "vote", "log"}:
-            raise LogFormatError(f"{where}: a Restart needs 'recovered': {{term, vote, log}}")
+            raise LogFormatError(f"{where}: a NodeStart needs 'recovered': {{term, vote, log}}")
         vote = rec["vote"]
         if vote is not None and (isinstance(vote, bool) or not isinstance(vote, int)):
             raise LogFormatError(f"{where}: recovered.vote: expected a server id or null")
@@ -201,9 +207,12 @@ def _decode(doc: Any, values: _Values, file: str, line: int) -> Event:
             servers = _int(doc, "servers", where, 1)
         if "max_entries_per_append" in doc:
             max_entries = _int(doc, "max_entries_per_append", where, 1)
-    if action == "Apply":
+        if doc.get("max_bytes_per_append") is not None:
+            max_bytes = _int(doc, "max_bytes_per_append", where, 1)
+    if action == APPLY:
         applied = (_int(doc, "index", where, 1), _int(doc, "term", where, 1))
-    return Event(file, line, t, node, batch, action, tuple(args), sent, post, recovered, servers, max_entries, applied)
+    return Event(file, line, t, node, batch, action, tuple(args), sent, post, recovered, servers, max_entries,
+                 max_bytes, applied)
 
 
 def log_files(paths: Iterable[Path]) -> list[Path]:
@@ -269,6 +278,7 @@ class ValidationResult:
     servers: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     restarts: int = 0
+    """NodeStart events taken: every process start, the first ones included."""
     undone_batches: int = 0
     """Batches taken back because a kill landed between logging and persisting them."""
     mismatch: Optional[Mismatch] = None
@@ -304,9 +314,9 @@ class Validator:
 
     def __init__(self, events: Sequence[Event], spec_class: type[RaftSpec] = RaftSpec) -> None:
         self.events = events
-        restarts = [e for e in events if e.action == "Restart" and e.servers is not None]
+        restarts = [e for e in events if e.action == NODE_START and e.servers is not None]
         if not restarts:
-            raise LogFormatError("no Restart event says how many servers there are (every node logs one when it starts)")
+            raise LogFormatError("no NodeStart event says how many servers there are (every node logs one when it starts)")
         first = restarts[0]
         for e in restarts:
             if e.servers != first.servers or e.max_entries_per_append != first.max_entries_per_append:
@@ -320,16 +330,20 @@ class Validator:
         except ValueError as exc:
             raise LogFormatError(f"{first.where}: {exc}") from None
         self.spec = spec_class(params)
+        self._spec_class = spec_class
+        self._smaller_batches: dict[int, RaftSpec] = {}
+        self.byte_budget = first.max_bytes_per_append is not None
+        """Nodes cut AppendEntries batches by bytes: a batch of k entries is taken with max_entries_per_append k."""
         for e in events:
             if not 0 <= e.node < params.servers:
                 raise LogFormatError(f"{e.where}: node {e.node} outside 0..{params.servers - 1}")
         self.undone_sent: dict[Message, int] = {}
         """Messages sent by undone steps, with the position of the step (to explain a later receipt)."""
-        # Which incarnation (process) of its node each event belongs to: Restarts seen so far.
+        # Which incarnation (process) of its node each event belongs to: NodeStarts seen so far.
         self.incarnation: list[int] = []
         seen: Counter[int] = Counter()
         for e in events:
-            if e.action == "Restart":
+            if e.action == NODE_START:
                 seen[e.node] += 1
             self.incarnation.append(seen[e.node])
 
@@ -358,7 +372,7 @@ class Validator:
                 continue
             ev = events[pos]
             ob = open_batch.get(ev.node)
-            if ev.action == "Restart":
+            if ev.action == NODE_START:
                 open_batch.pop(ev.node, None)
                 assert ev.recovered is not None
                 if ob is not None and _persistent(state.servers[ev.node]) != ev.recovered:
@@ -382,7 +396,7 @@ class Validator:
                 result.mismatch = Mismatch(pos + 1, ev, why)
                 break
             assert nxt is not None
-            if ev.action != "Restart":
+            if ev.action != NODE_START:
                 assert ob is not None
                 ob[3].append((pos, _persistent(nxt.servers[ev.node])))
             state = nxt
@@ -390,7 +404,7 @@ class Validator:
         taken = [e for k, e in enumerate(events[:pos]) if k not in skip]
         result.steps = len(taken)
         result.actions = Counter(e.action for e in taken)
-        result.restarts = result.actions["Restart"]
+        result.restarts = result.actions[NODE_START]
         return result
 
     # ------------------------------------------------------------- one event
@@ -398,7 +412,7 @@ class Validator:
     def step(self, s: State, ev: Event) -> tuple[Optional[State], Optional[str]]:
         """The successor of s under ev, or the reason no spec transition explains ev."""
         i = ev.node
-        if ev.action == "Apply":
+        if ev.action == APPLY:
             return self._apply(s, ev)
         if ev.action in MESSAGE_ACTIONS:
             m = ev.args[0]
@@ -417,7 +431,7 @@ class Validator:
                 return None, f"message not in flight: {format_message(m)} was never sent, or was already received"
         elif ev.args[0] != i:
             return None, f"node {i} logged an action of server {ev.args[0]}"
-        if ev.action == "Restart":
+        if ev.action == NODE_START:
             assert ev.recovered is not None
             if _persistent(s.servers[i]) != ev.recovered:
                 return None, (
@@ -427,12 +441,12 @@ class Validator:
                 )
         if ev.action in SERVER_ACTIONS and any(not 0 <= a < self.spec.params.servers for a in ev.args):
             return None, f"server argument outside 0..{self.spec.params.servers - 1}"
-        if ev.action == "DropMessage":
+        if ev.action == DISCARD:
             got = self.spec.receive(s, ev.args[0])
             if got is not None:
-                return None, f"the node dropped a message that the spec takes with {got[0]}"
-        action = Action(ev.action, ev.args)
-        nxt = self.spec.apply(s, action)
+                return None, f"the node discarded a message that the spec takes with {got[0]}"
+        action = Action(AS_SPEC_ACTION.get(ev.action, ev.action), ev.args)
+        nxt = self._spec_for(ev).apply(s, action)
         if nxt is None:
             return None, self._not_enabled(s, ev)
         why = self._compare(s, nxt, ev)
@@ -443,6 +457,18 @@ class Validator:
             if not p.holds(self.spec, nxt):
                 return None, f"invariant {p.name} ({p.description}) is violated in the state after this step"
         return nxt, None
+
+    def _spec_for(self, ev: Event) -> RaftSpec:
+        """The spec that takes `ev`: for an AppendEntries a byte budget cut short, the spec whose batches are that long."""
+        if not (self.byte_budget and ev.action == "AppendEntries" and ev.sent is not None and len(ev.sent) == 1):
+            return self.spec
+        k = len(ev.sent[0].mentries)  # type: ignore[union-attr]
+        if not 1 <= k < self.spec.params.max_entries_per_append:
+            return self.spec
+        spec = self._smaller_batches.get(k)
+        if spec is None:
+            spec = self._smaller_batches[k] = self._spec_class(replace(self.spec.params, max_entries_per_append=k))
+        return spec
 
     def _apply(self, s: State, ev: Event) -> tuple[Optional[State], Optional[str]]:
         assert ev.applied is not None
@@ -460,7 +486,7 @@ class Validator:
     def _not_enabled(self, s: State, ev: Event) -> str:
         i = ev.node
         srv = s.servers[i]
-        if ev.action in MESSAGE_ACTIONS and ev.action not in ("DuplicateMessage", "DropMessage"):
+        if ev.action in MESSAGE_ACTIONS and ev.action not in ("DuplicateMessage", DISCARD):
             got = self.spec.receive(s, ev.args[0])
             if got is None:
                 return f"not enabled: no handler takes this message in the spec (node {i} is {srv.role} in term {srv.current_term})"

@@ -47,6 +47,7 @@ def run_lockstep(data: Any, params: Params, steps: int) -> None:
             bag += Counter()
         else:
             m = args[0]
+            assert cores[m.mdest].check_message(m) is None, f"a message of the spec refused: {m}"
             got = cores[m.mdest].receive(m)
             assert got is not None and got.action == name, (action, got)
             if got.consumed:

@@ -10,15 +10,17 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 import pytest
 
 from leaderfollower.impl.client import Client
 from leaderfollower.impl.messages import Entry
-from leaderfollower.impl.server import leader_of, local_addresses, run_in_process
+from leaderfollower.impl.server import NodeServer, leader_of, local_addresses, run_in_process
 from leaderfollower.impl.server import free_base_port as server_free_base_port
 from leaderfollower.impl.storage import LOG_FILE, Storage, encode_record
+from leaderfollower.impl.tls import client_context_for, ensure_cluster_certs
 from leaderfollower.impl.wire import HELLO_PEER, encode_frame, encode_hello_peer
 
 N = 3
@@ -46,8 +48,18 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
     raise AssertionError(f"never happened: {what} (last: {last!r})")
 
 
-async def stale_get(addresses: Any, node: int, key: str) -> Optional[str]:
-    c = Client(addresses, timeout=2)
+@asynccontextmanager
+async def running(servers: list[NodeServer]) -> AsyncIterator[NodeServer]:
+    """Started servers, until a leader is elected; yields the leader, and stops them all at the end."""
+    try:
+        yield await eventually(lambda: _async(leader_of(servers)), "a leader is elected")
+    finally:
+        for s in servers:
+            await s.stop()
+
+
+async def stale_get(addresses: Any, node: int, key: str, tls: Any = None) -> Optional[str]:
+    c = Client(addresses, timeout=2, tls=tls)
     try:
         reply = await c.request_once({"op": "get", "key": key, "stale": True}, node=node)
         return reply.get("value")  # type: ignore[no-any-return]
@@ -120,6 +132,8 @@ def test_malformed_oversized_and_unknown_frames_are_survived(tmp_path: Path, cap
     async def scenario() -> None:
         servers = await run_in_process(N, free_base_port(), tmp_path)
         addresses = servers[0].config.addresses
+        for s in servers:
+            s.bad_input.interval = 0  # every line, to see each reason (rate limited in real runs)
         try:
             await eventually(lambda: _async(leader_of(servers)), "a leader is elected")
             async with Client(addresses) as c:
@@ -155,7 +169,7 @@ async def _equals(aw: Awaitable[Any], expected: Any) -> bool:
 
 
 class ProcessCluster:
-    """Nodes as separate processes, so that one can be SIGKILLed."""
+    """Nodes as separate processes (`leaderfollower node`, TLS on as by default), so that one can be SIGKILLed."""
 
     def __init__(self, data_dir: Path, n: int = N) -> None:
         self.data_dir = data_dir
@@ -163,6 +177,11 @@ class ProcessCluster:
         self.base = free_base_port(n)
         self.addresses = local_addresses(n, self.base)
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        ensure_cluster_certs(data_dir, n)  # as `leaderfollower cluster` does before it starts the nodes
+
+    def client(self, timeout: float = 10.0) -> Client:
+        """A client of this cluster, with its client certificate."""
+        return Client(self.addresses, timeout=timeout, tls=client_context_for(self.data_dir))
 
     def start(self, i: int) -> None:
         log = open(self.data_dir / f"node{i}.log", "ab")
@@ -184,7 +203,7 @@ class ProcessCluster:
 
     async def leader(self, exclude: Optional[int] = None) -> int:
         async def check() -> Optional[tuple[int]]:
-            c = Client(self.addresses, timeout=1)
+            c = self.client(timeout=1)
             try:
                 for i in range(self.n):
                     if i == exclude or self.procs[i].poll() is not None:
@@ -212,7 +231,7 @@ def test_sigkill_leader_then_restart_and_torn_tail(tmp_path: Path) -> None:
             cluster.start(i)
         first = await cluster.leader()
         acknowledged = {}
-        async with Client(cluster.addresses) as c:
+        async with cluster.client() as c:
             for k in range(30):
                 reply = await c.put(f"k{k}", f"v{k}")
                 assert reply["ok"]
@@ -220,7 +239,7 @@ def test_sigkill_leader_then_restart_and_torn_tail(tmp_path: Path) -> None:
         cluster.kill(first)
         second = await cluster.leader(exclude=first)
         assert second != first
-        async with Client(cluster.addresses) as c:
+        async with cluster.client() as c:
             for key, value in acknowledged.items():
                 got = await c.get(key)
                 assert got["value"] == value and got["node"] == second
@@ -232,9 +251,9 @@ def test_sigkill_leader_then_restart_and_torn_tail(tmp_path: Path) -> None:
         with open(log_path, "ab") as f:
             f.write(encode_record(Entry(99, b"half-written"))[:7])
         cluster.start(first)
-        await eventually(lambda: _equals(stale_get(cluster.addresses, first, "k39"), "v39"), "the restarted node catches up")
+        await eventually(lambda: _equals(stale_get(cluster.addresses, first, "k39", client_context_for(tmp_path)), "v39"), "the restarted node catches up")
         for key, value in acknowledged.items():
-            assert await stale_get(cluster.addresses, first, key) == value
+            assert await stale_get(cluster.addresses, first, key, client_context_for(tmp_path)) == value
         text = (tmp_path / f"node{first}.log").read_text()
         assert "cut a torn tail of 7 bytes" in text
 
@@ -251,7 +270,7 @@ def test_corrupt_log_refuses_to_start_with_a_clear_error(tmp_path: Path) -> None
     s.save(None, 1, (Entry(1, b"aaaa"), Entry(1, b"bbbb")))
     s.close()
     data = bytearray((folder / LOG_FILE).read_bytes())
-    data[20] ^= 0xFF
+    data[24] ^= 0xFF  # in the first record's payload
     (folder / LOG_FILE).write_bytes(bytes(data))
     proc = subprocess.run(
         [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", "0", "--nodes", "1",

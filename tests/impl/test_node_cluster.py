@@ -20,7 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from leaderfollower.impl.core import CoreConfig
 from leaderfollower.impl.messages import LEADER, Entry
 from leaderfollower.impl.node import Envelope, Node, NodeConfig
-from leaderfollower.impl.storage import CrashFileLayer, Storage
+from leaderfollower.checker.conform.crashfiles import CrashFileLayer
+from leaderfollower.impl.storage import Storage
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import election_safety, log_matching, state_machine_safety
 from leaderfollower.spec.raft import RaftSpec
@@ -52,6 +53,7 @@ class Cluster(RuleBasedStateMachine):
     def flush(self, i: int) -> None:
         node = self.nodes[i]
         rd = node.ready()
+        assert rd.rejected == (), f"node {i} refused a message of a correct server: {rd.rejected}"
         self.storages[i].save(rd.hard_state, rd.log_from, rd.entries)
         self.network.extend(rd.messages)
         self.replies.extend(r.body for r in rd.replies)

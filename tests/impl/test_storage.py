@@ -7,9 +7,9 @@ import pytest
 
 from leaderfollower.impl.core import CoreConfig, RaftCore, VolatileState
 from leaderfollower.impl.messages import LEADER, Entry, HardState, PersistentState
+from leaderfollower.checker.conform.crashfiles import CrashFileLayer
 from leaderfollower.impl.storage import (
     LOG_FILE,
-    CrashFileLayer,
     Storage,
     StorageCorruption,
     encode_record,
@@ -91,7 +91,8 @@ def test_torn_tail_is_truncated_on_real_files(tmp_path: Path) -> None:
     assert Storage.open(tmp_path).load().log[-1] == Entry(1, b"c")
 
 
-def test_bad_checksum_on_last_record_is_a_torn_tail(tmp_path: Path) -> None:
+def test_bad_checksum_on_a_complete_last_record_is_damage_not_a_torn_tail(tmp_path: Path) -> None:
+    """A crash cuts the last record short; it does not change a complete one, which was acknowledged."""
     s = Storage.open(tmp_path)
     s.load()
     s.save(None, 1, (Entry(1, b"a"), Entry(1, b"bbbb")))
@@ -100,7 +101,8 @@ def test_bad_checksum_on_last_record_is_a_torn_tail(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    assert Storage.open(tmp_path).load().log == (Entry(1, b"a"),)
+    with pytest.raises(StorageCorruption, match=r"record 2 at byte \d+: checksum mismatch. This is damage, not a torn write"):
+        Storage.open(tmp_path).load()
 
 
 def test_zero_filled_tail_is_a_torn_tail(tmp_path: Path) -> None:
@@ -120,9 +122,9 @@ def test_corruption_in_the_middle_refuses_to_start(tmp_path: Path) -> None:
     s.close()
     path = tmp_path / LOG_FILE
     data = bytearray(path.read_bytes())
-    data[8 + 8 + 10] ^= 0xFF  # inside the first record's payload
+    data[8 + 12 + 10] ^= 0xFF  # inside the first record's payload
     path.write_bytes(bytes(data))
-    with pytest.raises(StorageCorruption, match=r"log: record 1 at byte 8: checksum mismatch, with more data after it"):
+    with pytest.raises(StorageCorruption, match=r"log: record 1 at byte 8: checksum mismatch. This is damage"):
         Storage.open(tmp_path).load()
 
 

@@ -1,7 +1,8 @@
 """Validation of free runs: a real 3-node cluster (processes, TCP on 127.0.0.1, real timers and
 files) logs its steps, nodes are killed with SIGKILL and restarted, and `leaderfollower
-validate` must accept the log; with a seeded bug turned on (the hidden, test-only
-`--seeded-bug` option of `leaderfollower node`) it must report the step that shows it.
+validate` must accept the log; with nodes built from a conformance mutant (a broken
+`RaftCore` subclass of checker/conform/mutants.py, run by tests/support/mutant_node.py
+through the server's core-class seam) it must report the step that shows the bug.
 
 Waits poll until something holds (with a deadline that only turns a hang into a
 failure); the fault scenario runs a bounded time.
@@ -17,28 +18,35 @@ from typing import Optional
 from test_integration import N, ProcessCluster, eventually, run
 
 from leaderfollower.checker.validate.validator import ValidationResult, validate
-from leaderfollower.impl.client import Client, ClientError
+from leaderfollower.impl.client import ClientError
+
+
+MUTANT_NODE = Path(__file__).resolve().parent.parent / "support" / "mutant_node.py"
 
 
 class TracedCluster(ProcessCluster):
-    """Node processes that write trace logs into one folder, with extra (test-only) node options."""
+    """Node processes that write trace logs into one folder; with `mutant`, nodes built from that mutant."""
 
-    def __init__(self, data_dir: Path, bugs: tuple[str, ...] = ()) -> None:
+    def __init__(self, data_dir: Path, mutant: Optional[str] = None) -> None:
         super().__init__(data_dir)
         self.trace_dir = data_dir / "trace"
         self.trace_dir.mkdir()
-        self.bugs = bugs
+        self.mutant = mutant
 
     def start(self, i: int, extra: tuple[str, ...] = ()) -> None:
         log = open(self.data_dir / f"node{i}.log", "ab")
-        cmd = [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", str(i), "--nodes", str(self.n),
-               "--base-port", str(self.base), "--data-dir", str(self.data_dir), "--trace-log", str(self.trace_dir)]
-        for bug in self.bugs:
-            cmd += ["--seeded-bug", bug]
-        self.procs[i] = subprocess.Popen([*cmd, *extra], stdout=log, stderr=subprocess.STDOUT)
+        options = ["--id", str(i), "--nodes", str(self.n), "--base-port", str(self.base),
+                   "--data-dir", str(self.data_dir), "--trace-log", str(self.trace_dir)]
+        if self.mutant is None and not extra:
+            cmd = [sys.executable, "-m", "leaderfollower.impl.cli", "node", *options]
+        else:
+            cmd = [sys.executable, str(MUTANT_NODE), *options, *extra]
+            if self.mutant is not None:
+                cmd += ["--mutant", self.mutant]
+        self.procs[i] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
     async def role(self, i: int) -> Optional[str]:
-        c = Client(self.addresses, timeout=1)
+        c = self.client(timeout=1)
         try:
             return (await c.status(i))["role"]  # type: ignore[no-any-return]
         except (OSError, ConnectionError, asyncio.IncompleteReadError, ClientError):
@@ -51,10 +59,10 @@ class TracedCluster(ProcessCluster):
         return validate([self.trace_dir])
 
 
-async def writer(addresses: tuple[tuple[str, int], ...], stop: asyncio.Event, acked: list[str]) -> None:
+async def writer(cluster: ProcessCluster, stop: asyncio.Event, acked: list[str]) -> None:
     """Put keys one after another until `stop`, riding out elections (failed writes are retried)."""
     k = 0
-    async with Client(addresses, timeout=5) as c:
+    async with cluster.client(timeout=5) as c:
         while not stop.is_set():
             try:
                 if (await c.put(f"k{k}", f"v{k}"))["ok"]:
@@ -73,7 +81,7 @@ def test_cluster_with_kills_and_restarts_is_a_behaviour_of_the_spec(tmp_path: Pa
         leader = await cluster.leader()
         stop = asyncio.Event()
         acked: list[str] = []
-        writes = asyncio.create_task(writer(cluster.addresses, stop, acked))
+        writes = asyncio.create_task(writer(cluster, stop, acked))
         await asyncio.sleep(0.5)
         # A follower dies mid-write and comes back.
         follower = (leader + 1) % N
@@ -90,10 +98,12 @@ def test_cluster_with_kills_and_restarts_is_a_behaviour_of_the_spec(tmp_path: Pa
         old = await cluster.leader()
         cluster.kill(old)
         stop = asyncio.Event()
-        writes = asyncio.create_task(writer(cluster.addresses, stop, acked))
+        writes = asyncio.create_task(writer(cluster, stop, acked))
         await cluster.leader(exclude=old)
         await asyncio.sleep(0.4)
         cluster.start(old)
+        # Up (and so its NodeStart logged) before the run ends, however slowly the machine starts a process.
+        await eventually(lambda: cluster.role(old), f"node {old} is back up")
         await asyncio.sleep(0.8)
         stop.set()
         await writes
@@ -112,7 +122,7 @@ def test_cluster_with_kills_and_restarts_is_a_behaviour_of_the_spec(tmp_path: Pa
 
 def test_vote_without_log_check_is_caught(tmp_path: Path) -> None:
     """A node with a stale log asks for a vote; the buggy voter grants it, which the spec does not."""
-    cluster = TracedCluster(tmp_path, bugs=("vote-without-log-check",))
+    cluster = TracedCluster(tmp_path, mutant="vote-without-log-check")
 
     async def scenario() -> None:
         for i in range(N):
@@ -120,7 +130,7 @@ def test_vote_without_log_check_is_caught(tmp_path: Path) -> None:
         leader = await cluster.leader()
         stale, voter = (leader + 1) % N, (leader + 2) % N
         cluster.kill(stale)
-        async with Client(cluster.addresses, timeout=10) as c:
+        async with cluster.client() as c:
             for k in range(5):
                 assert (await c.put(f"k{k}", "v"))["ok"]  # committed on leader and voter, not on stale
         cluster.kill(leader)
@@ -142,13 +152,13 @@ def test_vote_without_log_check_is_caught(tmp_path: Path) -> None:
 
 def test_apply_before_commit_is_caught(tmp_path: Path) -> None:
     """The leader hands its new entries to the state machine before a quorum holds them."""
-    cluster = TracedCluster(tmp_path, bugs=("apply-before-commit",))
+    cluster = TracedCluster(tmp_path, mutant="apply-before-commit")
 
     async def scenario() -> None:
         for i in range(N):
             cluster.start(i)
         await cluster.leader()
-        async with Client(cluster.addresses, timeout=10) as c:
+        async with cluster.client() as c:
             assert (await c.put("k", "v"))["ok"]
 
     try:
