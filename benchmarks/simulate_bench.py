@@ -34,7 +34,7 @@ import statistics
 import time
 from typing import Any, Optional
 
-from leaderfollower.checker.explore.search import Progress, explore
+from leaderfollower.checker.explore.search import ExploreResult, Progress, explore
 from leaderfollower.checker.explore.traces import counterexample
 from leaderfollower.checker.simulate.run import simulate
 from leaderfollower.checker.simulate.strategies import DEFAULT_STRATEGY, STRATEGIES
@@ -77,8 +77,8 @@ class _OutOfTime(Exception):
     pass
 
 
-def explorer_time(cls: type[RaftSpec], params: Params, seconds: float) -> tuple[Optional[float], Optional[int], int]:
-    """Seconds to the explorer's first violation and its length, or (None, None, states) if not within `seconds`."""
+def explore_for(spec: RaftSpec, seconds: float, stop_on_violation: bool) -> tuple[Optional[ExploreResult], int, float]:
+    """The explorer cut off after `seconds`: (its result if it ended in time, states reached, seconds taken)."""
     start = time.perf_counter()
     reached = [0]
 
@@ -88,13 +88,18 @@ def explorer_time(cls: type[RaftSpec], params: Params, seconds: float) -> tuple[
             raise _OutOfTime
 
     try:
-        result = explore(cls(params), keep_graph=False, stop_on_violation=True, progress=watch, progress_every=5000)
+        result = explore(spec, keep_graph=False, stop_on_violation=stop_on_violation, progress=watch, progress_every=2000)
     except _OutOfTime:
-        return None, None, reached[0]
-    if not result.violations:
-        return None, None, result.distinct_states
-    trace = counterexample(result, result.violations[0])
-    return time.perf_counter() - start, len(trace) - 1, result.distinct_states
+        return None, reached[0], time.perf_counter() - start
+    return result, result.distinct_states, time.perf_counter() - start
+
+
+def explorer_time(cls: type[RaftSpec], params: Params, seconds: float) -> tuple[Optional[float], Optional[int], int]:
+    """Seconds to the explorer's first violation and its length, or (None, None, states) if not within `seconds`."""
+    result, states, took = explore_for(cls(params), seconds, stop_on_violation=True)
+    if result is None or not result.violations:
+        return None, None, states
+    return took, len(counterexample(result, result.violations[0])) - 1, states
 
 
 def _median(values: list[float]) -> float:
@@ -170,21 +175,9 @@ def run_throughput(args: argparse.Namespace) -> None:
     for overrides in ({}, {"servers": 5}):
         params = dataclasses.replace(cls.catch_params, **overrides)
         label = f"figure 8, {params.servers} servers, max term {params.max_term}, max log {params.max_log}"
-        start = time.perf_counter()
+        _, states, took = explore_for(cls(params), args.throughput_seconds, stop_on_violation=False)
+        print(f"| {label} | explorer (distinct states) | {took:.1f} | {states:,} | {states / took:,.0f} |", flush=True)
         seconds = args.throughput_seconds
-        reached = [0]
-
-        def watch(p: Progress) -> None:
-            reached[0] = p.states
-            if time.perf_counter() - start > seconds:
-                raise _OutOfTime
-
-        try:
-            explore(cls(params), keep_graph=False, stop_on_violation=False, progress=watch, progress_every=2000)
-        except _OutOfTime:
-            pass
-        took = time.perf_counter() - start
-        print(f"| {label} | explorer (distinct states) | {took:.1f} | {reached[0]:,} | {reached[0] / took:,.0f} |", flush=True)
         for strategy in STRATEGIES:
             w = run_worker(cls(params), PROPERTIES, strategy, 200, 0, 0, Budget(seconds=seconds))
             print(f"| {label} | simulate {strategy} (steps, 1 worker) | {w.seconds:.1f} | {w.steps:,} | {w.steps / w.seconds:,.0f} |", flush=True)

@@ -220,7 +220,7 @@ def test_shrinking_refuses_a_walk_that_does_not_violate() -> None:
 def test_budgets_are_checked() -> None:
     spec = RaftSpec(PRESETS["tiny"])
     for kwargs, message in (
-        ({"seconds": -1.0}, "seconds: expected a positive number"),
+        ({"seconds": -1.0}, "seconds: expected a positive number of seconds"),
         ({"walks": 0}, "walks: expected at least 1"),
         ({"walks": 5, "depth": 0}, "depth: expected at least 1"),
         ({}, "needs a budget"),

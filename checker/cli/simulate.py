@@ -101,12 +101,6 @@ def simulate(
         spec_cls = load_spec_class(spec_ref)
         if workers < 0:
             raise UsageError(f"--workers: expected 0 (one per core) or more, got {workers}")
-        if seconds is not None and not seconds > 0:
-            raise UsageError(f"--seconds: expected a positive number of seconds, got {seconds}")
-        if walks is not None and walks < 1:
-            raise UsageError(f"--walks: expected at least 1, got {walks}")
-        if depth < 1:
-            raise UsageError(f"--depth: expected at least 1 step, got {depth}")
         if seconds is None and walks is None:
             seconds = DEFAULT_SECONDS
     except (UsageError, SpecLoadError) as exc:
@@ -125,7 +119,7 @@ def simulate(
             workers=workers or default_workers(), progress=progress,
         )
     except SimulationError as exc:
-        fail_usage(str(exc))
+        fail_usage(f"--{exc.option}: {exc.detail}" if exc.option else exc.detail)
     finally:
         bar.close()
     trace_dir = dump_traces

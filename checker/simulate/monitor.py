@@ -24,26 +24,10 @@ from leaderfollower.spec.properties import Property
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ServerState, State
 
-from .steps import Key, WalkSteps
+from .steps import Key, WalkSteps, safe_call, safe_eval, safe_eval_step
 
 Verdict = Optional[tuple[Property, str]]
 """None when every property holds; else the first property broken and a detail ('' or the error)."""
-
-
-def _evaluate(prop: Property, spec: RaftSpec, s: State) -> "bool | str":
-    assert prop.holds is not None
-    try:
-        return bool(prop.holds(spec, s))
-    except Exception as exc:  # a property that raises is reported, not swallowed
-        return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
-
-
-def _evaluate_step(prop: Property, spec: RaftSpec, before: ServerState, after: ServerState) -> "bool | str":
-    assert prop.step_holds is not None
-    try:
-        return bool(prop.step_holds(spec, before, after))
-    except Exception as exc:
-        return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
 
 
 def _first_failure(props: Sequence[Property], results: Sequence["bool | str"]) -> Verdict:
@@ -111,7 +95,7 @@ class Monitor:
                 verdict = cache[pkey]
             else:
                 s = s or self.steps.state(key)
-                verdict = _first_failure(props, [_evaluate(p, self.spec, s) for p in props])
+                verdict = _first_failure(props, [safe_eval(p, self.spec, s) for p in props])
                 cache[pkey] = verdict
             if verdict is not None:
                 return verdict
@@ -120,7 +104,7 @@ class Monitor:
                 verdict = self._servers_results[servers_key]
             else:
                 s = s or self.steps.state(key)
-                verdict = _first_failure(self.servers_props, [_evaluate(p, self.spec, s) for p in self.servers_props])
+                verdict = _first_failure(self.servers_props, [safe_eval(p, self.spec, s) for p in self.servers_props])
                 self._servers_results[servers_key] = verdict
             if verdict is not None:
                 return verdict
@@ -130,7 +114,7 @@ class Monitor:
                 return verdict
         for prop in self.state_props:
             s = s or self.steps.state(key)
-            ok = _evaluate(prop, self.spec, s)
+            ok = safe_eval(prop, self.spec, s)
             if ok is not True:
                 return prop, "" if ok is False else ok
         return None
@@ -143,7 +127,7 @@ class Monitor:
             table = self.steps.server_table
             while len(results) < len(table):
                 srv = table[len(results)]
-                results.append(_first_failure(props, [_call_each(p, self.spec, srv) for p in props]))
+                results.append(_first_failure(props, [_each(p, self.spec, srv) for p in props]))
             for x in servers_key:
                 if results[x] is not None:
                     return results[x]
@@ -151,7 +135,7 @@ class Monitor:
             if servers_key in self._split_servers:
                 part_s = self._split_servers[servers_key]
             else:
-                part_s = _first_failure(props, [_call(p, 0, self.spec, self.steps.state(key)) for p in props])
+                part_s = _first_failure(props, [_part(p, 0, self.spec, self.steps.state(key)) for p in props])
                 self._split_servers[servers_key] = part_s
             if part_s is not None:
                 return part_s
@@ -159,7 +143,7 @@ class Monitor:
         if bid in self._split_bags:
             return self._split_bags[bid]
         s = self.steps.state(key)
-        part_b = _first_failure(props, [_call(p, 1, self.spec, s) for p in props])
+        part_b = _first_failure(props, [_part(p, 1, self.spec, s) for p in props])
         self._split_bags[bid] = part_b
         return part_b
 
@@ -177,7 +161,7 @@ class Monitor:
             else:
                 table = self.steps.server_table
                 b, a = table[pair[0]], table[pair[1]]
-                verdict = _first_failure(self.action_props, [_evaluate_step(p, self.spec, b, a) for p in self.action_props])
+                verdict = _first_failure(self.action_props, [safe_eval_step(p, self.spec, b, a) for p in self.action_props])
                 self._step_results[pair] = verdict
             if verdict is not None:
                 return verdict
@@ -195,24 +179,18 @@ class Monitor:
         else:
             rest = self.pending_sometimes
         s = self.steps.state(key)
-        found = [p for p in rest if _evaluate(p, self.spec, s) is True]
+        found = [p for p in rest if safe_eval(p, self.spec, s) is True]
         self._sometimes_seen.add(servers_key)
         for p in found:
             self.pending_sometimes.remove(p)
         return found
 
 
-def _call_each(prop: Property, spec: RaftSpec, srv: ServerState) -> "bool | str":
+def _each(prop: Property, spec: RaftSpec, srv: ServerState) -> "bool | str":
     assert prop.each_server is not None
-    try:
-        return bool(prop.each_server(spec, srv))
-    except Exception as exc:
-        return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
+    return safe_call(prop, prop.each_server, spec, srv)
 
 
-def _call(prop: Property, part: int, spec: RaftSpec, s: State) -> "bool | str":
+def _part(prop: Property, part: int, spec: RaftSpec, s: State) -> "bool | str":
     assert prop.parts is not None
-    try:
-        return bool(prop.parts[0](spec, s.servers) if part == 0 else prop.parts[1](spec, s.messages))
-    except Exception as exc:
-        return f"{type(exc).__name__} while evaluating {prop.name}: {exc}"
+    return safe_call(prop, prop.parts[0], spec, s.servers) if part == 0 else safe_call(prop, prop.parts[1], spec, s.messages)

@@ -47,7 +47,15 @@ ProgressFn = Callable[["Progress"], None]
 
 
 class SimulationError(Exception):
-    """A simulation cannot run as asked (a bad budget, an unknown strategy); the message says why."""
+    """A simulation cannot run as asked (a bad budget, an unknown strategy); the message says why.
+
+    `option` names the argument that was wrong (the command line shows it as `--option`).
+    """
+
+    def __init__(self, option: str, detail: str) -> None:
+        super().__init__(f"{option}: {detail}" if option else detail)
+        self.option = option
+        self.detail = detail
 
 
 @dataclass
@@ -108,17 +116,17 @@ class SimulationResult:
 
 def _check_budget(seconds: Optional[float], walks: Optional[int], depth: int, workers: int, strategy: str) -> None:
     if strategy not in STRATEGIES:
-        raise SimulationError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+        raise SimulationError("strategy", f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
     if seconds is None and walks is None:
-        raise SimulationError("a simulation needs a budget: seconds, walks or both")
+        raise SimulationError("", "a simulation needs a budget: seconds, walks or both")
     if seconds is not None and not seconds > 0:
-        raise SimulationError(f"seconds: expected a positive number, got {seconds}")
+        raise SimulationError("seconds", f"expected a positive number of seconds, got {seconds}")
     if walks is not None and walks < 1:
-        raise SimulationError(f"walks: expected at least 1, got {walks}")
+        raise SimulationError("walks", f"expected at least 1, got {walks}")
     if depth < 1:
-        raise SimulationError(f"depth: expected at least 1, got {depth}")
+        raise SimulationError("depth", f"expected at least 1 step, got {depth}")
     if workers < 1:
-        raise SimulationError(f"workers: expected at least 1, got {workers}")
+        raise SimulationError("workers", f"expected at least 1, got {workers}")
 
 
 def simulate(
@@ -236,7 +244,7 @@ def _run_processes(
             if p.is_alive():
                 p.terminate()
     if errors:
-        raise SimulationError("; ".join(errors))
+        raise RuntimeError("simulation workers failed: " + "; ".join(errors))
     return [results[k] for k in sorted(results)]
 
 

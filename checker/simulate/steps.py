@@ -1,5 +1,7 @@
 """The moves a walk can take from a packed state: the one place that knows the explorer's internals.
 
+(It also lends monitor.py the explorer's safe property evaluation.)
+
 How this works: a walk needs, at every state, the list of enabled transitions that
 stay within the bounds and change something, and the successor of the one it picks.
 The explorer already has both fast: states packed as interned server ids plus a bag
@@ -26,6 +28,9 @@ from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
 from leaderfollower.spec.state import State
 
 from ..explore.search import StateStore, _find_raising_action
+from ..explore.search import _safe_call as safe_call
+from ..explore.search import _safe_eval as safe_eval
+from ..explore.search import _safe_eval_step as safe_eval_step
 from ..explore.local_steps import LocalSteps, NonLocalAction, Result, server_actions
 from ..explore.local_steps import usable as local_steps_usable
 
@@ -35,7 +40,10 @@ Move = tuple[int, int, int, int, int]
 position of the server it changes (n: none, only the bag; -1: several), the changed
 server's new id, the new bag's id)."""
 
-__all__ = ["Key", "WalkSteps", "NonLocalAction"]
+__all__ = ["Key", "WalkSteps", "NonLocalAction", "safe_call", "safe_eval", "safe_eval_step"]
+# The explorer's property evaluation (an exception becomes a reported string, not a
+# crash) is re-exported for monitor.py, so that this module stays the only one here
+# that reaches into the explorer.
 
 
 class _CachedActions(LocalSteps):
