@@ -301,3 +301,45 @@ def test_guided_finds_figure_8_without_a_scenario() -> None:
     assert result.violation is not None and result.violation.property == "LeaderCompleteness"
     assert len(result.violation.trace) - 1 <= 60  # the scripted run is 56 steps to this violation
 
+
+
+# ----------------------------------------------------------------- memory, verify
+
+
+def test_dropping_the_tables_mid_run_changes_nothing_but_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long run drops its interned tables and caches when they grow (walk.CLEAR_AT);
+    # walks after that must still be right: the same violation, from the same seed.
+    from leaderfollower.checker.simulate import walk
+
+    spec = _variant("vote-not-persisted")
+    kept = simulate(spec, strategy="guided", walks=1000, seed=0, shrink_seconds=0)
+    monkeypatch.setattr(walk, "CLEAR_AT", 200)
+    cleared = simulate(spec, strategy="guided", walks=1000, seed=0, shrink_seconds=0)
+    assert kept.violation is not None and cleared.violation is not None
+    assert cleared.violation.trace == kept.violation.trace and cleared.steps == kept.steps
+    assert cleared.distinct_states == kept.distinct_states  # counted by content, not by ids
+
+
+def test_verify_runs_the_simulation_engine_and_reports_its_violation(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    result = CliRunner().invoke(
+        main,
+        ["verify", "--spec", "non-majority-quorum", "--servers", "2", "--max-log", "0", "--engines", "explorer,simulation",
+         "--simulate-seconds", "5", "--json", str(out), "--quiet"],
+    )
+    assert result.exit_code == 1, result.output
+    doc = json.loads(out.read_text())
+    section = doc["engines"]["simulation"]
+    assert not section["ok"] and section["strategy"] == "guided"
+    entry = section["properties"]["ElectionSafety"]
+    assert entry["status"] == "violated" and entry["trace_length"] == 10 and "BecomeLeader" in entry["detail"]
+    assert section["properties"]["LogMatching"]["status"] == "no-violation-found"
+
+
+def test_verify_options_for_the_simulation_are_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[model]\npreset = "tiny"\n[verify]\nengines = ["simulation"]\nsimulate_strategy = "annealing"\n')
+    result = CliRunner().invoke(main, ["verify", "--config", str(cfg)])
+    assert result.exit_code == 2 and "simulate_strategy = 'annealing': expected one of uniform, swarm, guided" in result.output
+    bad = CliRunner().invoke(main, ["verify", "--preset", "tiny", "--engines", "simulation", "--simulate-seconds", "0"])
+    assert bad.exit_code == 2 and "--simulate-seconds 0.0: expected a positive number" in bad.output

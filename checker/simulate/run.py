@@ -305,7 +305,7 @@ def _combine(
         steps=sum(r.steps for r in results),
         seconds=wall,
         distinct_states=len(distinct),
-        distinct_exact=not any(r.distinct_capped or r.clears for r in results),
+        distinct_exact=not any(r.distinct_capped for r in results),
         max_depth=max(r.max_depth for r in results),
         taken=taken,
         enabled=enabled,
