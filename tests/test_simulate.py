@@ -343,3 +343,15 @@ def test_verify_options_for_the_simulation_are_checked(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "simulate_strategy = 'annealing': expected one of uniform, swarm, guided" in result.output
     bad = CliRunner().invoke(main, ["verify", "--preset", "tiny", "--engines", "simulation", "--simulate-seconds", "0"])
     assert bad.exit_code == 2 and "--simulate-seconds 0.0: expected a positive number" in bad.output
+
+
+def test_every_property_the_last_state_breaks_is_reported() -> None:
+    # accept-stale-term's conflict step breaks CommitWithinLog and NoUncommittedRead at once
+    # (tests/test_variants.py: test_stale_term_scenario); a walk that stops there reports both.
+    spec = _variant("accept-stale-term")
+    result = simulate(spec, strategy="guided", walks=100, seed=5)
+    v = result.violation
+    assert v is not None and v.property == "CommitWithinLog" and v.also == ["NoUncommittedRead"]
+    statuses = {row["name"]: row for row in summarise(result)["properties"]}
+    assert statuses["NoUncommittedRead"]["status"] == statuses["CommitWithinLog"]["status"] == "violated"
+    assert statuses["NoUncommittedRead"]["depth"] == len(v.trace) - 1

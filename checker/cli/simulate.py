@@ -137,6 +137,8 @@ def simulate(
                 f"\n[bold red]{v.property} violated[/] after {len(v.trace) - 1} steps "
                 f"(walk {v.walk} of worker {v.worker}, {v.walk_length} steps before shrinking):"
             )
+            if v.also:
+                console.print(f"  the last step breaks {', '.join(v.also)} too", markup=False, highlight=False)
             if v.detail:
                 console.print(f"  {v.detail}", markup=False, highlight=False)
             console.print(format_trace(v.trace), markup=False, highlight=False)

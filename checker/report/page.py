@@ -259,9 +259,10 @@ def _simulated_figure(cls: type[RaftSpec], params: Params, seconds: float) -> tu
 
     result = simulate(cls(params), strategy=DEFAULT_STRATEGY, seconds=seconds, seed=0, workers=default_workers())
     v = result.violation
-    if v is None or v.property != getattr(cls, "breaks", None):
+    breaks = getattr(cls, "breaks", None)
+    if v is None or breaks not in (v.property, *v.also):
         return None, None
-    prop = next(p for p in result.properties if p.name == v.property)
+    prop = next(p for p in result.properties if p.name == breaks)
     steps = len(v.trace) - 1
     how = (
         f"found by simulation ({DEFAULT_STRATEGY}, seed 0, {result.workers} workers) after {result.time_to_violation or 0.0:.1f} s "
@@ -269,13 +270,13 @@ def _simulated_figure(cls: type[RaftSpec], params: Params, seconds: float) -> tu
     )
     diagram = svg.sequence_diagram(
         v.trace,
-        title=f"counterexample to {v.property} found by simulation ({cls.name})",
+        title=f"counterexample to {breaks} found by simulation ({cls.name})",
         highlight_step=steps,
-        highlight_label=f"{v.property} violated at step {steps}",
+        highlight_label=f"{breaks} violated at step {steps}",
         highlight_kind="violation",
     )
     note = f"The explorer stopped at its state budget; a simulation took over with no scenario: {how}."
-    return TraceFigure(v.property, "violation", prop.description, note, v.trace, diagram, format_trace(v.trace)), how
+    return TraceFigure(breaks, "violation", prop.description, note, v.trace, diagram, format_trace(v.trace)), how
 
 
 def run_variant(

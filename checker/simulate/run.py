@@ -33,7 +33,7 @@ from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
 
 from ..formats.itf import write_itf
 from ..explore.traces import Trace, replay
-from .shrink import Shrunk, shrink
+from .shrink import Shrunk, broken_at_end, shrink
 from .strategies import DEFAULT_STRATEGY, STRATEGIES
 from .walk import Budget, Found, WorkerResult, run_worker
 
@@ -41,7 +41,7 @@ DOC_VERSION = 1
 DEFAULT_DEPTH = 200
 """Default longest walk, in steps from the initial state."""
 SHRINK_SECONDS = 30.0
-WITNESS_SHRINK_SECONDS = 5.0
+WITNESS_SHRINK_SECONDS = 1.0
 
 ProgressFn = Callable[["Progress"], None]
 
@@ -80,6 +80,8 @@ class Finding:
     walk: int = 0
     seconds: float = 0.0
     shrink: Optional[Shrunk] = None
+    also: list[str] = field(default_factory=list)
+    """Other properties the trace's last state (or step) breaks too."""
 
 
 @dataclass
@@ -325,11 +327,18 @@ def _finish(spec: RaftSpec, props: tuple[Property, ...], raw: Found, worker: int
         # An action that raised (or a wrong locality declaration): the trace up to the state it raised in.
         trace = replay(spec, raw.actions[:-1]) if raw.actions and raw.property != "Deadlock" else replay(spec, raw.actions)
         return Finding(raw.property, raw.kind, trace, len(raw.actions), raw.detail, worker, raw.walk, raw.seconds)
-    if shrink_seconds <= 0:
-        trace = replay(spec, raw.actions)
-        return Finding(raw.property, raw.kind, trace, len(raw.actions), raw.detail, worker, raw.walk, raw.seconds)
-    shrunk = shrink(spec, props, raw.property, raw.actions, seconds=shrink_seconds)
-    return Finding(raw.property, raw.kind, shrunk.trace, len(raw.actions), raw.detail, worker, raw.walk, raw.seconds, shrunk)
+    shrunk = shrink(spec, props, raw.property, raw.actions, seconds=shrink_seconds) if shrink_seconds > 0 else None
+    trace = shrunk.trace if shrunk is not None else replay(spec, raw.actions)
+    # Checked again on the trace as replayed, whatever the walk said.
+    broken = broken_at_end(spec, props, trace)
+    if raw.property not in broken:
+        raise RuntimeError(f"simulation: the walk's {raw.property} finding does not replay (a bug in the simulator)")
+    also = [name for name in broken if name != raw.property and (raw.kind == "sometimes") == (name in _sometimes(props))]
+    return Finding(raw.property, raw.kind, trace, len(raw.actions), raw.detail, worker, raw.walk, raw.seconds, shrunk, also)
+
+
+def _sometimes(props: tuple[Property, ...]) -> set[str]:
+    return {p.name for p in props if p.kind == "sometimes"}
 
 
 # ------------------------------------------------------------------ the document
@@ -341,11 +350,11 @@ def property_rows(result: SimulationResult) -> list[dict[str, Any]]:
     v = result.violation
     for prop in result.properties:
         row: dict[str, Any] = {"name": prop.name, "kind": prop.kind, "description": prop.description}
-        if v is not None and v.property == prop.name:
+        if v is not None and (v.property == prop.name or (prop.name in v.also and v.kind not in ERROR_KINDS)):
             row["status"] = "violated"
             row["depth"] = len(v.trace) - 1
             row["walk_length"] = v.walk_length
-            if v.detail:
+            if v.detail and v.property == prop.name:
                 row["error"] = v.detail
         elif prop.kind == "sometimes":
             w = result.witnesses.get(prop.name)
@@ -398,6 +407,7 @@ def summarise(result: SimulationResult, trace_files: Optional[dict[str, str]] = 
         v = result.violation
         doc["violation"] = {
             "property": v.property,
+            "also_violated": v.also,
             "trace_length": len(v.trace) - 1,
             "walk_length": v.walk_length,
             "worker": v.worker,

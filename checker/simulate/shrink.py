@@ -123,6 +123,21 @@ class _Judge:
         return None, None
 
 
+def broken_at_end(spec: RaftSpec, properties: Sequence[Property], trace: Trace) -> list[str]:
+    """The properties a trace's end breaks: always properties in its last state, action properties on its last step
+    (and sometimes properties that hold in its last state, for a witness)."""
+    last = trace[-1].state
+    out = [p.name for p in properties if p.kind == "always" and p.holds is not None and not _true(p.holds, spec, last)]
+    if len(trace) > 1:
+        before = trace[-2].state
+        for p in properties:
+            if p.kind == "action" and p.step_holds is not None:
+                if any(a != b and not _true(p.step_holds, spec, a, b) for a, b in zip(before.servers, last.servers)):
+                    out.append(p.name)
+    out += [p.name for p in properties if p.kind == "sometimes" and p.holds is not None and _true(p.holds, spec, last)]
+    return out
+
+
 def _true(fn: object, *args: object) -> bool:
     try:
         return bool(fn(*args))  # type: ignore[operator]
