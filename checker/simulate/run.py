@@ -20,6 +20,7 @@ are shrunk the same way (with a smaller time budget).
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
@@ -149,13 +150,14 @@ def simulate(
     # A spec may carry its own property list (a variant's); getattr's Any is pinned here.
     props: tuple[Property, ...] = tuple(properties if properties is not None else getattr(spec, "properties", PROPERTIES))
     start = time.perf_counter()
+    start_monotonic = time.monotonic()
     if workers == 1:
         report = None if progress is None else (lambda w, st: progress(Progress(w, st, time.perf_counter() - start)))
         results = [run_worker(spec, props, strategy, depth, seed, 0, Budget(walks=walks, seconds=seconds, report=report))]
     else:
         results = _run_processes(spec, props, strategy, depth, seed, workers, walks, seconds, progress, start)
     wall = time.perf_counter() - start
-    return _combine(spec, props, strategy, seed, workers, depth, seconds, walks, results, wall, shrink_seconds)
+    return _combine(spec, props, strategy, seed, workers, depth, seconds, walks, results, wall, shrink_seconds, start_monotonic)
 
 
 def _shares(walks: Optional[int], workers: int) -> list[Optional[int]]:
@@ -172,7 +174,7 @@ def _worker_main(
     seed: int,
     worker: int,
     walks: Optional[int],
-    seconds: Optional[float],
+    deadline: Optional[float],
     stop_on_found: bool,
     stop: Any,
     out: Any,
@@ -182,8 +184,13 @@ def _worker_main(
         counters[2 * worker] = done_walks
         counters[2 * worker + 1] = done_steps
 
+    # The process ends after this: the collector never needs to walk the walks' tables.
+    gc.disable()
     try:
-        budget = Budget(walks=walks, seconds=seconds, stop=stop.is_set, report=report)
+        # The deadline is on the monotonic clock (shared by every process), so that the
+        # time it takes to start a worker comes out of the budget instead of adding to it.
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        budget = Budget(walks=walks, seconds=left, stop=stop.is_set, report=report)
         result = run_worker(spec, props, strategy, depth, seed, worker, budget)
         if result.violation is not None and stop_on_found:
             stop.set()
@@ -211,11 +218,12 @@ def _run_processes(
     out = ctx.Queue()
     # Without a clock, a run is reproducible only if no worker is cut short by another's find.
     stop_on_found = seconds is not None
+    deadline = None if seconds is None else time.monotonic() - (time.perf_counter() - start) + seconds
     counters = ctx.Array("q", 2 * workers, lock=False)
     procs = [
         ctx.Process(
             target=_worker_main,
-            args=(spec, props, strategy, depth, seed, k, share, seconds, stop_on_found, stop, out, counters),
+            args=(spec, props, strategy, depth, seed, k, share, deadline, stop_on_found, stop, out, counters),
             daemon=True,
         )
         for k, share in enumerate(_shares(walks, workers))
@@ -262,6 +270,7 @@ def _combine(
     results: list[WorkerResult],
     wall: float,
     shrink_seconds: float,
+    start_monotonic: float,
 ) -> SimulationResult:
     distinct: set[int] = set()
     for r in results:
@@ -282,7 +291,8 @@ def _combine(
         else:
             found.sort(key=lambda t: (t[0], t[1]))
         _, worker, raw = found[0]
-        time_to_violation = raw.seconds
+        # From the start of the run: the worker's own time plus how late it started.
+        time_to_violation = raw.seconds + max(0.0, results[[r.worker for r in results].index(worker)].started - start_monotonic)
         violation = _finish(spec, props, raw, worker, shrink_seconds)
     shortest: dict[str, tuple[Found, int]] = {}
     for r in results:

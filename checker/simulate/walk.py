@@ -69,6 +69,8 @@ class WorkerResult:
     violation: Optional[Found] = None
     witnesses: dict[str, Found] = field(default_factory=dict)
     figures: dict[str, int] = field(default_factory=dict)
+    started: float = 0.0
+    """When the worker started, on the monotonic clock (finds are timed from here)."""
 
 
 @dataclass
@@ -120,7 +122,7 @@ def _run(
     steps = WalkSteps(spec)
     monitor = Monitor(spec, steps, properties)
     strategy = STRATEGIES[strategy_name](steps, rng, depth)
-    result = WorkerResult(worker=worker, seed=wseed)
+    result = WorkerResult(worker=worker, seed=wseed, started=time.monotonic())
     names = steps.names
     taken = [0] * len(names)
     enabled_counts = [0] * len(names)
