@@ -54,23 +54,28 @@ class _Judge:
         self.steps = [p for p in properties if p.kind == "action"]
         self.sometimes = [p for p in properties if p.kind == "sometimes" and p.name == target]
         self._state_verdicts: dict[State, Optional[str]] = {}
+        # A property that declares the server fields it reads is a function of them alone:
+        # its answer is kept per tuple of those fields (replays revisit many such tuples).
+        self._projected: dict[tuple[str, tuple[object, ...]], bool] = {}
         self.replays = 0
+
+    def _holds(self, p: Property, s: State) -> bool:
+        assert p.holds is not None
+        if p.reads is None:
+            return _true(p.holds, self.spec, s)
+        key = (p.name, tuple([tuple([getattr(srv, f) for f in p.reads]) for srv in s.servers]))
+        got = self._projected.get(key)
+        if got is None:
+            got = self._projected[key] = _true(p.holds, self.spec, s)
+        return got
 
     def state_failure(self, s: State) -> Optional[str]:
         """The first always property the state breaks, or for a witness search the target when it holds."""
         if s in self._state_verdicts:
             return self._state_verdicts[s]
-        verdict = None
-        for p in self.always:
-            assert p.holds is not None
-            if not _true(p.holds, self.spec, s):
-                verdict = p.name
-                break
+        verdict = next((p.name for p in self.always if not self._holds(p, s)), None)
         if verdict is None:
-            for p in self.sometimes:
-                assert p.holds is not None
-                if _true(p.holds, self.spec, s):
-                    verdict = p.name
+            verdict = next((p.name for p in self.sometimes if self._holds(p, s)), None)
         self._state_verdicts[s] = verdict
         return verdict
 
