@@ -92,6 +92,8 @@ class Strategy:
     description: ClassVar[str] = "every walk from the initial state, every enabled move equally likely (TLC's simulation)"
     observes: ClassVar[bool] = False
     """Whether `observe` must see every state a walk reaches."""
+    extend: ClassVar[int] = 0
+    """Steps a walk may still take after `observe` kept a new state (0: the walk's limit stands)."""
 
     def __init__(self, steps: WalkSteps, rng: random.Random, depth: int) -> None:
         self.steps = steps

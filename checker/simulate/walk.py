@@ -128,6 +128,7 @@ def _run(
     enabled_counts = [0] * len(names)
     distinct = result.distinct
     observes = strategy.observes
+    extend = strategy.extend
     rand = rng.random
     randrange = rng.randrange
     start_time = time.perf_counter()
@@ -171,7 +172,9 @@ def _run(
         weights = begin.weights
         at = begin.depth
         path: list[int] = []
-        for _ in range(begin.limit):
+        left = begin.limit
+        while left > 0:
+            left -= 1
             try:
                 moves, enabled = steps.moves(key)
             except NonLocalAction as exc:
@@ -228,6 +231,8 @@ def _run(
                 if kept >= 0:
                     entry = kept
                     path = []
+                    if extend:  # a walk that found something new gets a fresh segment from there
+                        left = max(left, min(extend, depth - at))
             key = nxt
         if at > result.max_depth:
             result.max_depth = at
