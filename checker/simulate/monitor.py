@@ -5,7 +5,8 @@ How this works: every property is one of the spec's `Property` objects
 states than it has distinct server tuples, and the safety properties read only a few
 fields of each server, so results are cached by what the predicate reads:
 - an always property that declares `reads` is evaluated once per tuple of those
-  fields across the servers (through a per-server projection id);
+  fields across the servers (through a per-server projection id), or, with symmetry
+  on and no server ids among those fields, once per multiset of them;
 - one that reads only the servers, once per tuple of server ids;
 - a split property (`parts`), once per tuple of server ids and once per bag;
 - any other, on every state;
@@ -25,6 +26,9 @@ from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ServerState, State
 
 from .steps import Key, WalkSteps, safe_call, safe_eval, safe_eval_step
+
+ID_FIELDS = frozenset({"voted_for", "votes_responded", "votes_granted", "next_index", "match_index"})
+"""The `ServerState` fields that hold server ids (or are indexed by them): permuting servers changes them."""
 
 Verdict = Optional[tuple[Property, str]]
 """None when every property holds; else the first property broken and a detail ('' or the error)."""
@@ -55,6 +59,11 @@ class Monitor:
                         break
                 else:
                     self.projected.append((p.reads, [p]))
+        # With symmetry on (`Params.symmetry`), the explorer checks one state per orbit, so it
+        # takes every property to be symmetric in the servers; so may the walks: a property
+        # that reads only fields holding no server id then depends on the multiset of the
+        # servers' projections alone, and is cached per sorted tuple of them.
+        self._unordered = [spec.params.symmetry and not (set(fields) & ID_FIELDS) for fields, _ in self.projected]
         self.servers_props = [p for p in always if p.servers_only and p.reads is None]
         self.split_props = [p for p in always if not p.servers_only and p.parts is not None]
         self.state_props = [p for p in always if not p.servers_only and p.parts is None]
@@ -89,7 +98,7 @@ class Monitor:
                 for srv in table[len(pids) :]:
                     values = tuple([getattr(srv, f) for f in fields])
                     pids.append(projections.setdefault(values, len(projections)))
-            pkey = tuple([pids[x] for x in servers_key])
+            pkey = tuple(sorted([pids[x] for x in servers_key]) if self._unordered[g] else [pids[x] for x in servers_key])
             cache = self._projected_results[g]
             if pkey in cache:
                 verdict = cache[pkey]
