@@ -24,7 +24,8 @@ from leaderfollower.checker.simulate.steps import WalkSteps
 from leaderfollower.checker.simulate.strategies import STRATEGIES
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import PROPERTIES, property_by_name
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 from leaderfollower.spec.variants import VARIANTS, CommitPreviousTermByCounting, NonMajorityQuorum
 
@@ -293,7 +294,7 @@ def test_conform_replays_a_simulated_trace_through_the_implementation(tmp_path: 
 # ----------------------------------------------------------------- figure 8
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_guided_finds_figure_8_without_a_scenario() -> None:
     # The bug no search of these bounds reaches (tests/test_variants.py runs the scripted
     # scenario instead), found from seed 2 in a few hundred walks, a few seconds.

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from leaderfollower.checker.z3.lemmas import PROOFS, PROPERTY_ENCODINGS, LEMMAS
 from leaderfollower.spec.params import PRESETS
+from leaderfollower.spec.raft import RaftSpec
 
 from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, UsageError, build_params, fail_usage
 from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS
@@ -165,27 +166,12 @@ def prove(
     try:
         overrides = {"servers": servers, "values": values, "max_term": max_term, "max_log": max_log}
         params = build_params(preset, {**overrides, "max_copies": max_copies, "max_in_flight": max_in_flight})
-        spec_cls = load_spec_class(spec_ref)
-        spec = spec_cls(params)
+        spec = load_spec_class(spec_ref)(params)
         Z3Model.for_spec(spec)
         BmcModel.for_spec(spec)
-        chosen = list(props) or list(BMC_PROPERTIES)
-        for name in chosen:
-            if name not in BMC_PROPERTIES and name not in PROPERTY_ENCODINGS:
-                raise UsageError(f"property {name!r} has no Z3 encoding; known: {', '.join(BMC_PROPERTIES)}")
-        lemmas: Optional[list[str]] = None
-        if lemma_list is not None:
-            known = {lm.name for lm in LEMMAS}
-            lemmas = [x.strip() for x in lemma_list.split(",") if x.strip()]
-            for x in lemmas:
-                if x not in known:
-                    raise UsageError(f"unknown lemma {x!r}; known: {', '.join(sorted(known))}")
-        if depth is not None and depth < 0:
-            raise UsageError(f"--depth: expected at least 0, got {depth}")
-        if ic3_seconds <= 0:
-            raise UsageError(f"--ic3-seconds: expected a positive number of seconds, got {ic3_seconds}")
-        if timeout_s <= 0:
-            raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+        chosen = _chosen_properties(props)
+        lemmas = _chosen_lemmas(lemma_list)
+        _check_numbers(depth, ic3_seconds, timeout_s)
     except (UsageError, SpecLoadError, EncodingError) as exc:
         fail_usage(str(exc))
     bmc_depth = DEFAULT_DEPTH if depth is None else depth
@@ -199,17 +185,7 @@ def prove(
             bmc_results = ic3(spec, bmc_names, max_depth=depth, seconds=ic3_seconds, progress=bar)
         else:
             bmc_results = bmc(spec, bmc_names, bmc_depth, progress=bar)
-        inductions: list[InductionResult] = []
-        if not no_induction:
-            oracle = explorer_reach(spec) if reach else None
-            for name in chosen:
-                if name not in PROPERTY_ENCODINGS or (lemmas is None and name not in PROOFS):
-                    continue  # no induction encoding or no shipped proof: BMC only
-                inductions.append(
-                    prove_inductive(
-                        spec, name, lemmas, timeout_ms=int(timeout_s * 1000), support=support, reach=oracle, progress=bar
-                    )
-                )
+        inductions = [] if no_induction else _inductions(spec, chosen, lemmas, timeout_s, support, reach, bar)
     finally:
         bar.close()
     ok = all(not b.violated for b in bmc_results) and all(r.proved for r in inductions)
@@ -226,6 +202,46 @@ def prove(
     elif not quiet:
         render(Console(), doc, bmc_results, inductions, bmc_depth, show_obligations or support)
     sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
+
+
+def _chosen_properties(props: tuple[str, ...]) -> list[str]:
+    chosen = list(props) or list(BMC_PROPERTIES)
+    for name in chosen:
+        if name not in BMC_PROPERTIES and name not in PROPERTY_ENCODINGS:
+            raise UsageError(f"property {name!r} has no Z3 encoding; known: {', '.join(BMC_PROPERTIES)}")
+    return chosen
+
+
+def _chosen_lemmas(lemma_list: Optional[str]) -> Optional[list[str]]:
+    if lemma_list is None:
+        return None
+    known = {lm.name for lm in LEMMAS}
+    lemmas = [x.strip() for x in lemma_list.split(",") if x.strip()]
+    for x in lemmas:
+        if x not in known:
+            raise UsageError(f"unknown lemma {x!r}; known: {', '.join(sorted(known))}")
+    return lemmas
+
+
+def _check_numbers(depth: Optional[int], ic3_seconds: float, timeout_s: float) -> None:
+    if depth is not None and depth < 0:
+        raise UsageError(f"--depth: expected at least 0, got {depth}")
+    if ic3_seconds <= 0:
+        raise UsageError(f"--ic3-seconds: expected a positive number of seconds, got {ic3_seconds}")
+    if timeout_s <= 0:
+        raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+
+
+def _inductions(
+    spec: RaftSpec, chosen: list[str], lemmas: Optional[list[str]], timeout_s: float, support: bool, reach: bool, bar: Any
+) -> list[InductionResult]:
+    oracle = explorer_reach(spec) if reach else None
+    out = []
+    for name in chosen:
+        if name not in PROPERTY_ENCODINGS or (lemmas is None and name not in PROOFS):
+            continue  # no induction encoding or no shipped proof: BMC only
+        out.append(prove_inductive(spec, name, lemmas, timeout_ms=int(timeout_s * 1000), support=support, reach=oracle, progress=bar))
+    return out
 
 
 def render(

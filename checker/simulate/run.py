@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from leaderfollower.spec.properties import PROPERTIES, Property
-from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES
+from leaderfollower.spec.raft import RaftSpec
 
 from ..formats.itf import write_itf
 from ..explore.traces import Trace, replay

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from leaderfollower.spec.properties import Property
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import Message, State
 
 from ..explore.traces import Step, Trace, replay

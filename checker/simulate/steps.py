@@ -24,15 +24,27 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES, Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
-from ..explore.search import StateStore, _find_raising_action
-from ..explore.search import _safe_call as safe_call
-from ..explore.search import _safe_eval as safe_eval
-from ..explore.search import _safe_eval_step as safe_eval_step
-from ..explore.local_steps import LocalSteps, NonLocalAction, Result, server_actions
+from leaderfollower.spec.properties import Property
+from leaderfollower.spec.raft import each_outcome
+from leaderfollower.spec.state import ServerState
+
+from ..explore.local_steps import LocalSteps, NonLocalAction, Result
 from ..explore.local_steps import usable as local_steps_usable
+from ..explore.search import guarded_successors
+from ..explore.store import StateStore
+from ..explore.visitor import _call as safe_call
+from ..explore.visitor import _holds as safe_eval
+
+
+def safe_eval_step(prop: Property, spec: RaftSpec, before: ServerState, after: ServerState) -> "bool | str":
+    """An action property on one server's change, an exception reported as a string (as the explorer does)."""
+    assert prop.step_holds is not None
+    return safe_call(prop, prop.step_holds, spec, before, after)
+
 
 Key = tuple[int, ...]
 Move = tuple[int, int, int, int, int]
@@ -58,7 +70,6 @@ class _CachedActions(LocalSteps):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._actions = [server_actions(self.spec, i) for i in range(self.n)]
         self._server_ok: dict[int, bool] = {}
         self._bag_ok: dict[int, bool] = {}
 
@@ -82,7 +93,10 @@ class _CachedActions(LocalSteps):
         return (self.name_index(action.name), self.label_id(action) if ok else -1, new_sid, new_bid, ok)
 
     def _fill_server(self, s: State, i: int, cache_key: tuple[int, int, int]) -> tuple[tuple[Result, ...], ...]:
-        entry = tuple(tuple(self._outcome(s, a, t, i) for a, act in kind for t in (act(s),) if t is not None) for kind in self._actions[i])
+        entry = tuple(
+            tuple(self._outcome(s, action, t, i) for action, method, args in kind for t in each_outcome(method(s, *args)))
+            for kind in self.calls[i]
+        )
         self.server_cache[cache_key] = entry
         return entry
 
@@ -107,7 +121,7 @@ class WalkSteps:
         self._wholes: list[Key] = []
         self._server_moves: dict[tuple[int, int, int], tuple[tuple[Move, ...], int]] = {}
         self._bag_moves: dict[int, tuple[tuple[int, ...], tuple[Move, ...], int]] = {}
-        self._receive_moves: dict[tuple[int, int, int], tuple[bool, Optional[Move]]] = {}
+        self._receive_moves: dict[tuple[int, int, int], tuple[int, tuple[Move, ...]]] = {}
         self._server_hashes: list[int] = []
         self._bag_hashes: list[int] = []
         self.server_table = self.store.server_table
@@ -185,10 +199,8 @@ class WalkSteps:
                 got = receive_moves.get(rkey)
                 if got is None:
                     got = self._fill_receive(key, k, rkey)
-                if got[0]:
-                    enabled += 1
-                    if got[1] is not None:
-                        moves.append(got[1])
+                enabled += got[0]
+                moves += got[1]
             moves += network
             enabled += network_enabled
         return moves, enabled
@@ -220,17 +232,15 @@ class WalkSteps:
         self._bag_moves[bid] = got
         return got
 
-    def _fill_receive(self, key: Key, k: int, rkey: tuple[int, int, int]) -> tuple[bool, Optional[Move]]:
-        """Whether the receive is enabled, and its move (None where it is not one: out of bounds, stutter)."""
+    def _fill_receive(self, key: Key, k: int, rkey: tuple[int, int, int]) -> tuple[int, tuple[Move, ...]]:
+        """How many handler outcomes receiving the message has, and the moves among them (in bounds, not stutters)."""
         local = self.local
         got = local.receive_cache.get(rkey)
         if got is None:
             got = local._fill_receive(self.store.build(key), k, rkey)
-        result: tuple[bool, Optional[Move]] = (False, None)
-        if got:
-            name, lid, new_sid, new_bid, ok, i = got
-            move = (name, lid, i, new_sid, new_bid) if ok and (new_sid != key[i] or new_bid != key[self.n]) else None
-            result = (True, move)
+        bid = key[self.n]
+        moves = tuple((name, lid, i, new_sid, new_bid) for name, lid, new_sid, new_bid, ok, i in got if ok and (new_sid != key[i] or new_bid != bid))
+        result = (len(got), moves)
         self._receive_moves[rkey] = result
         return result
 
@@ -270,5 +280,6 @@ class WalkSteps:
 
     def culprit(self, key: Key) -> tuple[Optional[Action], str]:
         """The action that raises in `key`'s state, and its error (for a finding)."""
-        return _find_raising_action(self.spec, self.state(key))
+        _, failures = guarded_successors(self.spec, self.state(key))
+        return failures[0]
 

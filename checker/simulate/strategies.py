@@ -37,7 +37,7 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from leaderfollower.spec.raft import Action
+from leaderfollower.spec.actions import Action
 from leaderfollower.spec.state import State
 
 from .signature import Signature, cost, signature

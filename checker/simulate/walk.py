@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from leaderfollower.spec.properties import Property
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 
 from .monitor import Monitor
 from .steps import Key, NonLocalAction, WalkSteps

@@ -26,12 +26,13 @@ from __future__ import annotations
 import builtins
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, cast
 
 import z3
 
 from leaderfollower.checker.z3.lemmas import ASSUMES, DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS, WITNESS_HINTS, Lemma, lemma_by_name
-from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES, Action, ActionName
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
 from leaderfollower.checker.explore.traces import Trace, TraceError
@@ -392,7 +393,7 @@ SLICED_MS = 20_000
 """How long the query with only the hypotheses about its servers runs before the fresh solver gets every one."""
 
 
-IMPLIED = "Implied"
+IMPLIED = cast(ActionName, "Implied")  # a pseudo-action, not a member of the table
 """The action name of a derived property's one obligation: the lemmas imply it in every state."""
 
 
