@@ -27,7 +27,7 @@ from leaderfollower.spec.actions import Action
 from leaderfollower.spec.raft import RaftSpec
 
 from .monitor import Monitor
-from .steps import Key, NonLocalAction, WalkSteps
+from .steps import Key, Move, NonLocalAction, WalkSteps
 from .strategies import STRATEGIES
 
 CLEAR_AT = 4_000_000
@@ -118,134 +118,168 @@ def _run(
     worker: int,
     budget: Budget,
 ) -> WorkerResult:
-    wseed = worker_seed(seed, worker)
-    rng = random.Random(wseed)
-    steps = WalkSteps(spec)
-    monitor = Monitor(spec, steps, properties)
-    strategy = STRATEGIES[strategy_name](steps, rng, depth)
-    result = WorkerResult(worker=worker, seed=wseed, started=time.monotonic())
-    names = steps.names
-    taken = [0] * len(names)
-    enabled_counts = [0] * len(names)
-    distinct = result.distinct
-    observes = strategy.observes
-    extend = strategy.extend
-    rand = rng.random
-    randrange = rng.randrange
-    start_time = time.perf_counter()
-    deadline = None if budget.seconds is None else start_time + budget.seconds
-    stop = budget.stop
-    max_walks = budget.walks
-    total_steps = 0
-    report = budget.report
-    reported = 0
+    return _Worker(spec, properties, strategy_name, depth, seed, worker, budget).run()
 
-    def found(prop: str, kind: str, entry: int, path: list[int], detail: str = "", extra: Optional[Action] = None) -> Found:
-        labels = steps.labels
-        actions = strategy.prefix(entry) + [labels[lid] for lid in path]
+
+class _Worker:
+    """One worker's loop, in steps small enough to read: start, walk, stop, sum up."""
+
+    def __init__(
+        self,
+        spec: RaftSpec,
+        properties: Sequence[Property],
+        strategy_name: str,
+        depth: int,
+        seed: int,
+        worker: int,
+        budget: Budget,
+    ) -> None:
+        wseed = worker_seed(seed, worker)
+        self.spec = spec
+        self.depth = depth
+        self.budget = budget
+        self.rng = random.Random(wseed)
+        self.steps = WalkSteps(spec)
+        self.monitor = Monitor(spec, self.steps, properties)
+        self.strategy = STRATEGIES[strategy_name](self.steps, self.rng, depth)
+        self.result = WorkerResult(worker=worker, seed=wseed, started=time.monotonic())
+        self.taken = [0] * len(self.steps.names)
+        self.enabled_counts = [0] * len(self.steps.names)
+        self.total_steps = 0
+        self.start_time = time.perf_counter()
+        self.deadline = None if budget.seconds is None else self.start_time + budget.seconds
+
+    def found(self, prop: str, kind: str, entry: int, path: list[int], detail: str = "", extra: Optional[Action] = None) -> Found:
+        """A finding: the actions from the initial state through the walk's entry and path (and `extra`)."""
+        labels = self.steps.labels
+        actions = self.strategy.prefix(entry) + [labels[lid] for lid in path]
         if extra is not None:
             actions.append(extra)
-        return Found(prop, kind, actions, detail, result.walks, time.perf_counter() - start_time)
+        return Found(prop, kind, actions, detail, self.result.walks, time.perf_counter() - self.start_time)
 
-    init_key = steps.key(spec.init())
-    verdict = monitor.check(init_key)
-    if verdict is not None:
-        result.violation = found(verdict[0].name, verdict[0].kind, -1, [], verdict[1])
-    for prop in monitor.witnesses(init_key):
-        result.witnesses[prop.name] = found(prop.name, prop.kind, -1, [])
+    def run(self) -> WorkerResult:
+        """Check the initial state, walk until a violation or the budget, and sum up."""
+        result, monitor, budget = self.result, self.monitor, self.budget
+        init_key = self.steps.key(self.spec.init())
+        verdict = monitor.check(init_key)
+        if verdict is not None:
+            result.violation = self.found(verdict[0].name, verdict[0].kind, -1, [], verdict[1])
+        for prop in monitor.witnesses(init_key):
+            result.witnesses[prop.name] = self.found(prop.name, prop.kind, -1, [])
+        reported = 0
+        while result.violation is None and not self._budget_spent():
+            if self.steps.size > CLEAR_AT:
+                self.steps.clear()
+                monitor.reset()
+                self.strategy.forget_keys()
+                result.clears += 1
+            self._walk()
+            if budget.report is not None and self.total_steps - reported >= REPORT_EVERY:
+                reported = self.total_steps
+                budget.report(result.walks, self.total_steps)
+        names = self.steps.names
+        result.steps = self.total_steps
+        result.seconds = time.perf_counter() - self.start_time
+        result.taken = {names[k]: c for k, c in enumerate(self.taken) if c}
+        result.enabled = {names[k]: c for k, c in enumerate(self.enabled_counts) if c}
+        result.figures = self.strategy.figures()
+        return result
 
-    while result.violation is None:
-        if max_walks is not None and result.walks >= max_walks:
-            break
-        if deadline is not None and time.perf_counter() >= deadline:
-            break
-        if stop is not None and stop():
-            break
-        if steps.size > CLEAR_AT:
-            steps.clear()
-            monitor.reset()
-            strategy.forget_keys()
-            result.clears += 1
+    def _budget_spent(self) -> bool:
+        budget = self.budget
+        if budget.walks is not None and self.result.walks >= budget.walks:
+            return True
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            return True
+        return budget.stop is not None and budget.stop()
+
+    def _moves(self, key: Key, entry: int, path: list[int]) -> Optional[list[Move]]:
+        """The moves from `key`, counted as enabled; None (and a finding where one is due) where the walk ends."""
+        result = self.result
+        try:
+            moves, enabled = self.steps.moves(key)
+        except NonLocalAction as exc:
+            result.violation = self.found("LocalActions", "error", entry, path, str(exc), exc.action)
+            return None
+        except Exception:  # an action raised: name it, as the explorer does
+            action, message = self.steps.culprit(key)
+            result.violation = self.found("ActionRaised", "error", entry, path, message, action)
+            return None
+        if not moves:
+            if not enabled:
+                result.violation = self.found("Deadlock", "error", entry, path, "no action is enabled")
+            return None
+        grow = len(self.steps.names) - len(self.enabled_counts)
+        if grow > 0:
+            self.enabled_counts += [0] * grow
+            self.taken += [0] * grow
+        counts = self.enabled_counts
+        for move in moves:
+            counts[move[0]] += 1
+        return moves
+
+    def _pick(self, moves: list[Move], weights: Optional[list[float]]) -> int:
+        """The index of the move to take (-1: every enabled kind has weight 0, the walk ends)."""
+        if weights is None:
+            return self.rng.randrange(len(moves))
+        total = 0.0
+        cumulative = []
+        for move in moves:
+            total += weights[move[0]]
+            cumulative.append(total)
+        if total <= 0.0:
+            return -1
+        pick = bisect.bisect_right(cumulative, self.rng.random() * total)
+        return min(pick, len(moves) - 1)  # rand() * total may round up to total
+
+    def _walk(self) -> None:
+        """One walk from where the strategy says, for at most its limit of steps."""
+        steps, monitor, strategy, result = self.steps, self.monitor, self.strategy, self.result
         begin = strategy.start()
         result.walks += 1
-        key = begin.key
-        entry = begin.entry
-        weights = begin.weights
-        at = begin.depth
+        key, entry, weights, at, left = begin.key, begin.entry, begin.weights, begin.depth, begin.limit
         path: list[int] = []
-        left = begin.limit
         while left > 0:
             left -= 1
-            try:
-                moves, enabled = steps.moves(key)
-            except NonLocalAction as exc:
-                result.violation = found("LocalActions", "error", entry, path, str(exc), exc.action)
+            moves = self._moves(key, entry, path)
+            if moves is None:
                 break
-            except Exception:  # an action raised: name it, as the explorer does
-                action, message = steps.culprit(key)
-                result.violation = found("ActionRaised", "error", entry, path, message, action)
+            if weights is not None and len(weights) < len(steps.names):
+                weights = weights + [1.0] * (len(steps.names) - len(weights))
+            pick = self._pick(moves, weights)
+            if pick < 0:
                 break
-            if not moves:
-                if not enabled:
-                    result.violation = found("Deadlock", "error", entry, path, "no action is enabled")
-                break
-            if len(enabled_counts) < len(names):
-                grow = len(names) - len(enabled_counts)
-                enabled_counts += [0] * grow
-                taken += [0] * grow
-            for move in moves:
-                enabled_counts[move[0]] += 1
-            if weights is None:
-                pick = randrange(len(moves))
-            else:
-                if len(weights) < len(names):
-                    weights = weights + [1.0] * (len(names) - len(weights))
-                total = 0.0
-                cumulative = []
-                for move in moves:
-                    total += weights[move[0]]
-                    cumulative.append(total)
-                if total <= 0.0:
-                    break
-                pick = bisect.bisect_right(cumulative, rand() * total)
-                if pick >= len(moves):  # rand() * total rounded up to total
-                    pick = len(moves) - 1
             move = moves[pick]
             nxt = steps.successor(key, move)
             path.append(move[1])
-            taken[move[0]] += 1
+            self.taken[move[0]] += 1
             at += 1
-            total_steps += 1
+            self.total_steps += 1
             verdict = monitor.check(nxt) or monitor.check_step(key, nxt, move[2])
             if verdict is not None:
-                result.violation = found(verdict[0].name, verdict[0].kind, entry, path, verdict[1])
+                result.violation = self.found(verdict[0].name, verdict[0].kind, entry, path, verdict[1])
                 break
-            if monitor.pending_sometimes:
-                for prop in monitor.witnesses(nxt):
-                    result.witnesses[prop.name] = found(prop.name, prop.kind, entry, path)
-            if len(distinct) < DISTINCT_CAP:
-                distinct.add(steps.fingerprint(nxt))
-            else:
-                result.distinct_capped = True
-            if observes:
+            self._observe(nxt, entry, path)
+            if strategy.observes:
                 kept = strategy.observe(nxt, entry, path, at)
                 if kept >= 0:
                     entry = kept
                     path = []
-                    if extend:  # a walk that found something new gets a fresh segment from there
-                        left = max(left, min(extend, depth - at))
+                    if strategy.extend:  # a walk that found something new gets a fresh segment from there
+                        left = max(left, min(strategy.extend, self.depth - at))
             key = nxt
-        if at > result.max_depth:
-            result.max_depth = at
-        if report is not None and total_steps - reported >= REPORT_EVERY:
-            reported = total_steps
-            report(result.walks, total_steps)
-    result.steps = total_steps
-    result.seconds = time.perf_counter() - start_time
-    result.taken = {names[k]: c for k, c in enumerate(taken) if c}
-    result.enabled = {names[k]: c for k, c in enumerate(enabled_counts) if c}
-    result.figures = strategy.figures()
-    return result
+        result.max_depth = max(result.max_depth, at)
+
+    def _observe(self, key: Key, entry: int, path: list[int]) -> None:
+        """Count the state as seen and note any sometimes property it witnesses."""
+        result = self.result
+        if self.monitor.pending_sometimes:
+            for prop in self.monitor.witnesses(key):
+                result.witnesses[prop.name] = self.found(prop.name, prop.kind, entry, path)
+        if len(result.distinct) < DISTINCT_CAP:
+            result.distinct.add(self.steps.fingerprint(key))
+        else:
+            result.distinct_capped = True
 
 
 def describe(result: WorkerResult) -> dict[str, Any]:
