@@ -35,7 +35,7 @@ import time
 from typing import Any, Optional
 
 from leaderfollower.checker.explore.search import ExploreResult, Progress, explore
-from leaderfollower.checker.explore.traces import counterexample
+from leaderfollower.checker.explore.traces import finding_trace
 from leaderfollower.checker.simulate.run import simulate
 from leaderfollower.checker.simulate.strategies import DEFAULT_STRATEGY, STRATEGIES
 from leaderfollower.checker.simulate.walk import Budget, run_worker
@@ -99,7 +99,7 @@ def explorer_time(cls: type[RaftSpec], params: Params, seconds: float) -> tuple[
     result, states, took = explore_for(cls(params), seconds, stop_on_violation=True)
     if result is None or not result.violations:
         return None, None, states
-    return took, len(counterexample(result, result.violations[0])) - 1, states
+    return took, finding_trace(result, result.violations[0]).steps, states
 
 
 def _median(values: list[float]) -> float:
