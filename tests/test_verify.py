@@ -76,7 +76,9 @@ def tiny_doc(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("verify")
     doc_file, junit_file = out / "result.json", out / "junit.xml"
     # The full profile: IC3 at every depth, every proof, every transition (seconds on tiny).
-    result = run("verify", "--preset", "tiny", "--profile", "full", "--json", str(doc_file), "--junit", str(junit_file))
+    result = run(
+        "verify", "--preset", "tiny", "--profile", "full", "--simulate-seconds", "3", "--json", str(doc_file), "--junit", str(junit_file)
+    )
     assert result.exit_code == 0, result.output
     assert "VERIFIED" in result.output
     return out, json.loads(doc_file.read_text())

@@ -25,8 +25,8 @@ from leaderfollower.checker.jobs.config import ConfigError, load_config, params_
 from leaderfollower.checker.cli.common import ProgressLines
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.cli.options import model_options, model_overrides
-from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report
-from leaderfollower.checker.jobs.profiles import PROFILES, ProfileError, get_profile
+from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, VARIANT_SIMULATE_SECONDS, build_report, engines_from_document, write_report
+from leaderfollower.checker.jobs.profiles import PROFILES, Profile, ProfileError, get_profile
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -88,6 +88,20 @@ def read_result_document(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _variant_settings(profile_name: Optional[str], max_states: Optional[int], simulate_seconds: Optional[float]) -> tuple[Profile, int, float]:
+    """The profile, and the variants' state budget and simulation time box: the options' if given, else the profile's."""
+    profile = get_profile(profile_name)
+    if max_states is None:
+        max_states = profile.variant_max_states if profile.variant_max_states is not None else VARIANT_MAX_STATES
+    if simulate_seconds is None:
+        simulate_seconds = profile.variant_simulate_seconds if profile.variant_simulate_seconds is not None else VARIANT_SIMULATE_SECONDS
+    if simulate_seconds < 0:
+        raise ReportUsageError(f"--variant-simulate-seconds: expected 0 (none) or a positive number, got {simulate_seconds}")
+    if max_states < 0:
+        raise ReportUsageError(f"--variant-max-states: expected 0 (no limit) or a positive number, got {max_states}")
+    return profile, max_states, simulate_seconds
+
+
 def _progress_lines(what: str) -> ProgressLines:
     """Explorer progress as a line on stderr every 15 s: readable in a terminal and in CI logs."""
     return ProgressLines(f"  {what}", interval=15.0)
@@ -138,6 +152,8 @@ def _check_document(doc: dict[str, Any], from_json: Optional[Path], spec_cls: ty
 @click.option("--no-variants", is_flag=True, help="Leave out the broken variants (they take minutes on their catch parameters).")
 @click.option("--profile", "profile_name", default=None, help=f"How deep the broken variants are searched: {', '.join(PROFILES)} (default: default: small parameters that still catch them).")
 @click.option("--variant-max-states", type=int, default=None, help=f"State budget of each variant's search; 0: no limit (default: the profile's, or {VARIANT_MAX_STATES:,}).")
+@click.option("--variant-simulate-seconds", type=float, default=None,
+              help=f"Simulation (guided, all cores) that takes over from a variant's search stopped at its state budget (or not run in the profile); 0: none (default: the profile's, or {VARIANT_SIMULATE_SECONDS:.0f}).")
 @click.option("--graph", "graph_text", default=None, help=f"The tiny configuration to draw as a state graph, KEY=VALUE,... over '{GRAPH_PARAMS.describe()}'; 'none' to leave it out.")
 @click.option("--from-json", "from_json", type=click.Path(dir_okay=False, path_type=Path), help="A 'verify --json' result document: add its Z3 and conformance results.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
@@ -150,6 +166,7 @@ def report(
     no_variants: bool,
     profile_name: Optional[str],
     variant_max_states: Optional[int],
+    variant_simulate_seconds: Optional[float],
     graph_text: Optional[str],
     from_json: Optional[Path],
     quiet: bool,
@@ -164,11 +181,7 @@ def report(
         if not out.resolve().parent.is_dir():
             raise ReportUsageError(f"{out}: cannot write the report: folder {out.parent} does not exist")
         doc = read_result_document(from_json) if from_json is not None else None
-        profile = get_profile(profile_name)
-        if variant_max_states is None:
-            variant_max_states = profile.variant_max_states if profile.variant_max_states is not None else VARIANT_MAX_STATES
-        if variant_max_states < 0:
-            raise ReportUsageError(f"--variant-max-states: expected 0 (no limit) or a positive number, got {variant_max_states}")
+        profile, variant_max_states, variant_simulate_seconds = _variant_settings(profile_name, variant_max_states, variant_simulate_seconds)
         chosen = parse_variants(variants_text)
         variants = [] if no_variants else chosen
         graph_params = parse_graph(graph_text) if graph_text is not None else GRAPH_PARAMS
@@ -199,6 +212,7 @@ def report(
         progress=None if quiet else _progress_lines,
         variant_max_states=variant_max_states or None,
         variant_params=profile.variant_params,
+        variant_simulate_seconds=variant_simulate_seconds,
     )
     try:
         html_path, md_path = write_report(data, out)

@@ -31,6 +31,8 @@ class Profile:
     """`report`'s variants: on each variant's `quick_params` ("quick") or its `catch_params` ("catch")."""
     variant_max_states: Optional[int] = None
     """`report`'s state budget per variant search (None: the report's own default)."""
+    variant_simulate_seconds: Optional[float] = None
+    """`report`'s simulation time box for a variant the explorer did not catch (None: the report's own default)."""
 
 
 FAST_PROOFS: tuple[str, ...] = ("ElectionSafety", "LogMatching")
@@ -49,7 +51,8 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         "default",
         "every engine, bounded to finish in minutes: BMC to a moderate depth, the fast inductive proofs, "
-        "conformance of one transition per action and a sample, broken variants on small parameters",
+        "conformance of one transition per action and a sample, a short simulation, broken variants on "
+        "small parameters (the others left to a short simulation)",
         options={
             "z3_engine": "bmc",
             "z3_depth": DEFAULT_BMC_DEPTH,
@@ -59,11 +62,12 @@ PROFILES: dict[str, Profile] = {
         },
         variant_params="quick",
         variant_max_states=300_000,
+        variant_simulate_seconds=DEFAULT_SIMULATE_SECONDS,
     ),
     "full": Profile(
         "full",
         "the nightly run: IC3 to every depth, every inductive proof, every transition replayed, "
-        "broken variants on their catch parameters",
+        "the simulation's own budget, broken variants on their catch parameters",
         options={"z3_engine": "ic3"},
         variant_params="catch",
         variant_max_states=None,
