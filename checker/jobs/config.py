@@ -19,6 +19,11 @@ and what was expected.
     simulate_seconds = 60    # the simulation engine's budget
     simulate_strategy = "guided"
     z3_depth = 17            # BMC's depth; IC3 stops at it if given
+    z3_proofs = ["ElectionSafety"]   # the inductive proofs to run (default: every one)
+    conform_sample = 2000    # conformance: one transition per action and this many more (default: all)
+
+A profile (`checker/jobs/profiles.py`, `verify --profile`) gives defaults for these
+options; the `[verify]` table and the flags override them.
 """
 from __future__ import annotations
 
@@ -97,7 +102,9 @@ def params_from_table(table: dict[str, Any], where: str, base: Params) -> Params
         raise ConfigError(f"{where}: {exc}") from None
 
 
-VERIFY_OPTIONS: tuple[str, ...] = ("z3_engine", "z3_depth", "z3_seconds", "workers", "simulate_seconds", "simulate_strategy", "simulate_seed")
+VERIFY_OPTIONS: tuple[str, ...] = (
+    "z3_engine", "z3_depth", "z3_seconds", "workers", "z3_proofs", "conform_sample", "simulate_seconds", "simulate_strategy", "simulate_seed"
+)
 """Engine options a `[verify]` table (or verify's flags) may set."""
 
 
@@ -111,12 +118,18 @@ def verify_options(table: dict[str, Any], where: str, flags: bool = False) -> di
         if key == "z3_engine":
             if value not in Z3_ENGINES:
                 raise ConfigError(f"{where}: {shown}: expected one of {', '.join(Z3_ENGINES)}")
+        elif key == "z3_proofs":
+            from leaderfollower.checker.z3.lemmas import PROOFS
+
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v in PROOFS for v in value):
+                raise ConfigError(f"{where}: {shown}: expected a list of proof names from {', '.join(PROOFS)}")
+            value = tuple(value)
         elif key == "simulate_strategy":
             from leaderfollower.checker.simulate.strategies import STRATEGIES
 
             if value not in STRATEGIES:
                 raise ConfigError(f"{where}: {shown}: expected one of {', '.join(STRATEGIES)}")
-        elif key in ("z3_depth", "workers", "simulate_seed"):
+        elif key in ("z3_depth", "workers", "conform_sample", "simulate_seed"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{where}: {shown}: expected a non-negative integer")
         elif key in ("z3_seconds", "simulate_seconds"):

@@ -26,6 +26,7 @@ class Status(StrEnum):
     HOLDS_TO_DEPTH = "holds-to-depth"
     UNPROVED = "unproved"
     CONFORMS = "conforms"
+    CONFORMS_ON_SAMPLE = "conforms-on-sample"
     DIVERGED = "diverged"
 
     @property
@@ -35,9 +36,18 @@ class Status(StrEnum):
 
 
 GOOD_STATUSES: frozenset[Status] = frozenset(
-    {Status.HOLDS, Status.WITNESSED, Status.PROVED, Status.HOLDS_EVERY_DEPTH, Status.HOLDS_TO_DEPTH, Status.CONFORMS,
-     Status.NO_VIOLATION_FOUND}
+    {
+        Status.HOLDS,
+        Status.WITNESSED,
+        Status.PROVED,
+        Status.HOLDS_EVERY_DEPTH,
+        Status.HOLDS_TO_DEPTH,
+        Status.CONFORMS,
+        Status.CONFORMS_ON_SAMPLE,
+        Status.NO_VIOLATION_FOUND,
+    }
 )
 """Statuses that count as success; anything else (violated, never-witnessed, unproved, ...) fails.
-`no-violation-found` (the simulation's) and `holds-to-depth` are not proofs: they say how far a
-bounded engine looked; docs/result-format.md says what each means."""
+`no-violation-found` (the simulation's), `holds-to-depth` and `conforms-on-sample` are not proofs
+of everything: they say how far a bounded engine looked (its `covered` figure; the verdict line
+lists them); docs/result-format.md says what each means."""
