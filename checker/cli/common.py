@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, Iterator, NoReturn, Optional
 
 import click
@@ -147,17 +147,21 @@ def progress_display(quiet: bool, label: str = "exploring", interval: float = 5.
     return ProgressBar(enabled=not quiet, label=label)
 
 
-@contextmanager
-def stop_on_signals(request_stop: Callable[[str], None]) -> Iterator[None]:
+def stop_on_signals(request_stop: Callable[[str], None]) -> AbstractContextManager[None]:
     """While inside, SIGINT and SIGTERM call `request_stop` with the signal's name instead of
     ending the process, so a long job can stop where it is and print what it has.  A second
     signal ends the process at once (the previous handlers are back after the first)."""
+    return _on_signals(request_stop)
+
+
+@contextmanager
+def _on_signals(action: Callable[[str], None]) -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: Any) -> None:
         for sig, old in previous.items():
             signal.signal(sig, old)
-        request_stop(signal.Signals(signum).name)
+        action(signal.Signals(signum).name)
 
     for sig in previous:
         signal.signal(sig, handler)
@@ -166,3 +170,21 @@ def stop_on_signals(request_stop: Callable[[str], None]) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+class SignalInterrupt(KeyboardInterrupt):
+    """A SIGINT or SIGTERM raised as a `KeyboardInterrupt` that names its signal (`signal_name`)."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def interrupt_on_signals() -> AbstractContextManager[None]:
+    """While inside, SIGINT and SIGTERM raise `SignalInterrupt`, so a job made of steps (verify's
+    engines) can stop, keep what the steps before found, and name the signal.  A second signal
+    ends the process at once (the previous handlers are back after the first)."""
+    return _on_signals(_raise_interrupt)
+
+
+def _raise_interrupt(signal_name: str) -> None:
+    raise SignalInterrupt(signal_name)

@@ -12,7 +12,17 @@ from rich.table import Table
 
 from leaderfollower.spec.params import PRESETS, Params
 
-from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, ProgressLines, UsageError, fail_usage, progress_display
+from leaderfollower.checker.cli.common import (
+    EXIT_OK,
+    EXIT_SIGNAL,
+    EXIT_VIOLATION,
+    ProgressBar,
+    ProgressLines,
+    UsageError,
+    fail_usage,
+    interrupt_on_signals,
+    progress_display,
+)
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.jobs.config import (
     SIMULATE_SECONDS,
@@ -95,9 +105,10 @@ def verify(
         return bar
 
     try:
-        doc = run_verify(
-            spec, engine_names, preset=preset_name, progress=progress_for, options={**profile.options, **options, **flags}, profile=profile.name
-        )
+        with interrupt_on_signals():
+            doc = run_verify(
+                spec, engine_names, preset=preset_name, progress=progress_for, options={**profile.options, **options, **flags}, profile=profile.name
+            )
     finally:
         for bar in bars:
             bar.close()
@@ -113,6 +124,8 @@ def verify(
         console.print(f"baseline written to {baseline_file}")
     elif baseline is not None and baseline_file is not None:
         ok = _matches_baseline(console, doc, baseline, baseline_file, quiet) and ok
+    if doc.get("interrupted"):
+        sys.exit(EXIT_SIGNAL.get(doc["interrupted"], EXIT_SIGNAL["SIGINT"]))
     sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
 
 
@@ -211,9 +224,16 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
             if entry.get("status") == Status.VIOLATED and entry.get("detail"):
                 console.print(f"\n[bold red]{row['name']} violated[/] ({e}):")
                 console.print(entry["detail"], markup=False, highlight=False)
-    verdict = "[bold green]VERIFIED[/]" if doc["ok"] else "[bold red]NOT VERIFIED[/]"
-    profile = f"profile {doc['profile']}, " if doc.get("profile") else ""
-    console.print(f"{verdict} in {doc['timings']['total_seconds']:.1f} s ({profile}spec {doc['spec']['fingerprint'][:19]})")
+    console.print(_verdict_line(doc))
     if doc["ok"] and doc.get("bounded"):
         # VERIFIED only for what was checked: say where an engine stopped short of everything.
         console.print("  within these bounds: " + "; ".join(doc["bounded"]), markup=False, highlight=False)
+
+
+def _verdict_line(doc: dict[str, Any]) -> str:
+    verdict = "[bold green]VERIFIED[/]" if doc["ok"] else "[bold red]NOT VERIFIED[/]"
+    if doc.get("interrupted"):
+        not_run = ", ".join(doc.get("not_run") or []) or "none"
+        verdict = f"[bold yellow]INCOMPLETE (interrupted by {doc['interrupted']}; engines not run: {not_run})[/]"
+    profile = f"profile {doc['profile']}, " if doc.get("profile") else ""
+    return f"{verdict} in {doc['timings']['total_seconds']:.1f} s ({profile}spec {doc['spec']['fingerprint'][:19]})"

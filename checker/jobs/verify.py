@@ -378,19 +378,29 @@ def run_verify(
     `options` are the engine options (a profile's, `checker/jobs/profiles.py`, with
     any overrides); `profile` names the profile in the document.  The document's
     `bounded` lists, per engine that did not cover everything, what it covered.
+    A `KeyboardInterrupt` (its `signal_name`, or SIGINT) stops the run: the engine it
+    hit is failed as interrupted, the rest are listed in `not_run`, and the document
+    (never ok) names the signal in `interrupted`.
     """
     ctx = VerifyContext(spec=spec, progress=progress, options=dict(options or {}))
     outcomes: dict[str, EngineOutcome] = {}
     started = time.perf_counter()
+    interrupted: Optional[str] = None
     for name in engines:
         engine = ENGINES.get(name)
         if engine is None:
             outcomes[name] = EngineOutcome(name, False, 0.0, error=f"engine {name!r} is not available in this build")
             continue
+        engine_started = time.perf_counter()
         try:
             outcomes[name] = engine.run(ctx)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into one: keep what the engines before found
+            interrupted = str(getattr(exc, "signal_name", "SIGINT"))
+            outcomes[name] = EngineOutcome(name, False, time.perf_counter() - engine_started, error=f"interrupted by {interrupted}")
+            break
         except Exception as exc:  # an engine crash is a failed engine, reported with its cause
             outcomes[name] = EngineOutcome(name, False, 0.0, error=f"{type(exc).__name__}: {exc}")
+    not_run = [name for name in engines if name not in outcomes]
     properties = []
     names: list[str] = []
     kinds: dict[str, str] = {}
@@ -413,10 +423,12 @@ def run_verify(
         "profile": profile,
         "params": spec.params.to_dict(),
         "tool": tool_versions(),
-        "ok": all(o.ok for o in outcomes.values()) and all(p["ok"] for p in properties),
+        "ok": interrupted is None and all(o.ok for o in outcomes.values()) and all(p["ok"] for p in properties),
         "engines": {name: o.to_dict() for name, o in outcomes.items()},
         "properties": properties,
         "bounded": [f"{name}: {o.figures['covered']}" for name, o in outcomes.items() if o.figures.get("bounded")],
+        "interrupted": interrupted,
+        "not_run": not_run,
         "timings": {"total_seconds": round(time.perf_counter() - started, 3), **{n: round(o.seconds, 3) for n, o in outcomes.items()}},
     }
 
