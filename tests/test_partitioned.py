@@ -11,10 +11,12 @@ the rest must not.  A worker killed in the middle fails the search loudly.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 
 import pytest
+from support.cli import check
 
 from leaderfollower.checker.distributed.local import LocalBackend
 from leaderfollower.checker.distributed.run import explore_partitioned
@@ -110,3 +112,28 @@ def test_a_killed_worker_fails_the_search_with_a_clear_error() -> None:
 
         with pytest.raises(WorkerLost, match=r"worker 1 \(pid \d+\) stopped \(exit code -9\)"):
             search.run(progress=kill_at_depth_3)
+
+
+# ----------------------------------------------------------------- the command line
+
+
+def test_check_workers_prints_the_same_document_as_one_worker(in_tmp: object) -> None:
+    one = json.loads(check("--preset", "tiny", "--json").output)
+    two = json.loads(check("--preset", "tiny", "--workers", "2", "--json").output)
+    for doc in (one, two):
+        del doc["seconds"], doc["states_per_second"]
+    assert two == one
+
+
+def test_check_workers_prints_the_same_counterexample(in_tmp: object) -> None:
+    cls = VARIANTS["non-majority-quorum"]
+    args = ["--spec", cls.name, "--servers", "2", "--max-term", "2", "--max-log", "0"]
+    one, two = check(*args), check(*args, "--workers", "2")
+    assert one.exit_code == two.exit_code == 1
+    trace = lambda out: out[out.index("violated after"):]  # noqa: E731
+    assert trace(two.output) == trace(one.output)
+
+
+def test_check_workers_refuses_to_dump_a_graph_it_does_not_keep(in_tmp: object) -> None:
+    result = check("--preset", "tiny", "--workers", "2", "--dump-graph", "g.graphml")
+    assert result.exit_code == 2 and "--dump-graph needs the graph, which --workers and --ray do not keep" in result.output

@@ -12,8 +12,11 @@ from rich.table import Table
 
 from leaderfollower.spec.params import PRESETS
 
-from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, build_params, fail_usage
+from leaderfollower.checker.cli.common import EXIT_ERROR, EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, build_params, fail_usage
 from leaderfollower.checker.cli.options import model_options, model_overrides
+from leaderfollower.checker.distributed.local import ShardFailed
+from leaderfollower.checker.distributed.ray_backend import RayUnavailable
+from leaderfollower.checker.distributed.search import WorkerLost
 from leaderfollower.checker.explore.exports import ExportError, dump_graph
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
@@ -65,6 +68,9 @@ def _incomplete(doc: dict[str, Any]) -> str:
 @click.option("--property", "only", multiple=True, metavar="NAME", help="Check only this property (repeatable; default: every property).")
 @click.option("--skip-property", "skip", multiple=True, metavar="NAME", help="Do not check this property (repeatable).")
 @click.option("--no-graph", is_flag=True, help="Keep only what shortest counterexamples need (for large runs).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Partition the search over this many worker processes (no graph is kept).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Partition the search over Ray actors (--workers of them; default two): a local Ray instance, or the cluster at ADDRESS. Needs pip install -e '.[distributed]'.")
 @click.option("--continue", "keep_going", is_flag=True, help="Do not stop at the first violation; find each property's.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
@@ -77,6 +83,8 @@ def check(
     only: tuple[str, ...],
     skip: tuple[str, ...],
     no_graph: bool,
+    workers: int,
+    ray_address: Optional[str],
     keep_going: bool,
     as_json: bool,
     quiet: bool,
@@ -95,6 +103,8 @@ def check(
         spec_cls = load_spec_class(spec_ref)
         if dump_graph is not None and no_graph:
             raise UsageError("--dump-graph needs the graph; drop --no-graph")
+        if dump_graph is not None and (workers > 1 or ray_address is not None):
+            raise UsageError("--dump-graph needs the graph, which --workers and --ray do not keep; drop them")
         if dump_graph is not None and dump_graph.suffix.lower() not in (".graphml", ".dot", ".gv"):
             raise UsageError(f"--dump-graph {dump_graph}: unknown extension {dump_graph.suffix or '(none)'}; use .graphml, .dot or .gv")
         spec = spec_cls(params)
@@ -106,7 +116,15 @@ def check(
     console = Console()
     bar = ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
-        result = run_check(spec, properties=properties, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar)
+        result = run_check(
+            spec, properties=properties, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar,
+            workers=max(workers, 2) if ray_address is not None and workers == 1 else workers, ray=ray_address,
+        )
+    except (RayUnavailable, UsageError) as exc:
+        fail_usage(str(exc))
+    except (WorkerLost, ShardFailed) as exc:
+        click.echo(f"leaderfollower: error: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(EXIT_ERROR)
     finally:
         bar.close()
     trace_dir = dump_traces

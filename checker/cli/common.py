@@ -2,7 +2,8 @@
 
 Exit codes everywhere: 0 all properties hold, 1 a property is violated (or a
 sometimes property never held, or a deadlock), 2 a usage or input error, reported
-on one line.
+on one line, 3 a run that could not finish (a worker of a partitioned search lost),
+also one line.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leaderfollower.spec.params import PRESETS, Params
 
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+from leaderfollower.checker.distributed.search import ShardProgress
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
 
 class UsageError(Exception):
@@ -94,6 +97,8 @@ class ProgressBar:
         else:
             rate = p.states / p.seconds if p.seconds > 0 else 0
             info = f"states {p.states:,}  depth {p.depth}  queue {p.queue:,}  {rate:,.0f} states/s"
+            if isinstance(p, ShardProgress) and p.shard_memory:
+                info += "  shards " + " ".join(f"{m / 2**20:,.0f}" for m in p.shard_memory) + " MB"
         self.progress.update(self.task, info=info)
 
     def close(self) -> None:

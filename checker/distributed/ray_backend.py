@@ -32,8 +32,8 @@ from leaderfollower.checker.distributed.search import WorkerLost
 from leaderfollower.checker.distributed.shard import LevelReport, PathStep, Shard, ShardTotals
 
 
-class RayMissing(RuntimeError):
-    """`--ray` was asked for but Ray is not installed."""
+class RayUnavailable(RuntimeError):
+    """`--ray` was asked for but Ray is not installed, or the cluster cannot be reached."""
 
 
 class RayShard(Shard):
@@ -61,7 +61,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise RayMissing("--ray needs Ray: pip install -e '.[distributed]'") from exc
+        raise RayUnavailable("--ray needs Ray: pip install -e '.[distributed]'") from exc
     return ray
 
 
@@ -75,10 +75,14 @@ class RayBackend:
         self.workers = workers
         self.started_here = False
         if not ray.is_initialized():
-            if address in ("", "local"):
-                ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-            else:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            try:
+                if address in ("", "local"):
+                    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+                else:
+                    ray.init(address=address, log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise RayUnavailable(f"--ray {address or 'local'}: cannot start or reach Ray: {first}") from exc
             self.started_here = True
         # No CPU reservation: a shard is one busy process wherever it runs; SPREAD puts
         # the shards on as many nodes as there are, and no restart (see the module comment).

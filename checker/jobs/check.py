@@ -46,8 +46,18 @@ def run_check(
     keep_graph: bool = True,
     stop_on_violation: bool = True,
     progress: Optional[ProgressFn] = None,
+    workers: int = 1,
+    ray: Optional[str] = None,
 ) -> ExploreResult:
-    """Explore the spec's model and check its properties (default: all of them)."""
+    """Explore the spec's model and check its properties (default: all of them).
+
+    With `workers` above 1, or a `ray` address, the search is partitioned over that
+    many worker processes or Ray actors (checker/distributed/) and keeps no graph.
+    """
+    if workers > 1 or ray is not None:
+        from leaderfollower.checker.distributed.run import explore_partitioned
+
+        return explore_partitioned(spec, properties, workers=workers, ray=ray, stop_on_violation=stop_on_violation, progress=progress)
     return explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress)
 
 
