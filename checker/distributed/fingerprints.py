@@ -56,6 +56,7 @@ class FingerprintStore(StateStore):
         self.server_fps: list[int] = []
         self.bag_fps: list[int] = []
         self._fp_seen: dict[int, tuple[str, int]] = {}
+        self._best_servers: dict[Key, tuple[tuple[int, ...], tuple[tuple[int, Key], ...]]] = {}
 
     def sync(self) -> None:
         """Fingerprint the parts interned since the last call."""
@@ -76,32 +77,52 @@ class FingerprintStore(StateStore):
     def canonical_and_owner(self, key: Key, workers: int) -> tuple[Key, int]:
         """The representative's key and the number of the shard (of `workers`) that owns its orbit."""
         n = self.n
-        self.sync()
         sfp, bfp = self.server_fps, self.bag_fps
-        best = key
-        best_fp = (*[sfp[x] for x in key[:n]], bfp[key[n]])
+        if len(sfp) != len(self.server_table) or len(bfp) != len(self.bag_table):
+            self.sync()
+        if not self.perms:
+            return key, hash((*[sfp[x] for x in key[:n]], bfp[key[n]])) % workers
+        servers = key[:n]
+        best = self._best_servers.get(servers)
+        if best is None:
+            best = self._servers_orbit(servers)
+        prefix, choices = best
+        bid = key[n]
+        if len(choices) == 1:
+            p_index, ids = choices[0]
+            pbid = bid if p_index < 0 else self._permuted_bag(p_index, bid)
+        else:  # several permutations give the same servers: the bag decides
+            options = [(bid if p < 0 else self._permuted_bag(p, bid), ids) for p, ids in choices]
+            pbid, ids = min(options, key=lambda option: bfp[option[0]])
+        return (*ids, pbid), hash((*prefix, bfp[pbid])) % workers
+
+    def _servers_orbit(self, servers: Key) -> tuple[tuple[int, ...], tuple[tuple[int, Key], ...]]:
+        # The permutations (-1: none) whose servers have the smallest fingerprints, and
+        # those fingerprints: the whole key's order is decided by them first, and only
+        # between these by the bag.  Memoised per servers tuple (far fewer than states).
+        n, sfp = self.n, self.server_fps
+        candidates: list[tuple[tuple[int, ...], int, Key]] = [(tuple([sfp[x] for x in servers]), -1, servers)]
         for p_index, perm in enumerate(self.perms):
             cache = self._perm_server[p_index]
-            new = [0] * (n + 1)
+            new = [0] * n
             for k in range(n):
-                sid = key[k]
-                psid = cache.get(sid)
+                psid = cache.get(servers[k])
                 if psid is None:
-                    psid = self.server_id(permute_server(self.server_table[sid], perm))
-                    cache[sid] = psid
+                    psid = self.server_id(permute_server(self.server_table[servers[k]], perm))
+                    cache[servers[k]] = psid
                 new[perm[k]] = psid
-            bid = key[n]
-            bcache = self._perm_bag[p_index]
-            pbid = bcache.get(bid)
-            if pbid is None:
-                pbid = self.bag_id(permute_bag(self.bag_table[bid], perm))
-                bcache[bid] = pbid
-            new[n] = pbid
-            if len(sfp) < len(self.server_table) or len(bfp) < len(self.bag_table):
-                self.sync()
-            cand_fp = (*[sfp[x] for x in new[:n]], bfp[pbid])
-            if cand_fp < best_fp:
-                best_fp = cand_fp
-                best = tuple(new)
-        return best, hash(best_fp) % workers
+            self.sync()
+            candidates.append((tuple([sfp[x] for x in new]), p_index, tuple(new)))
+        prefix = min(c[0] for c in candidates)
+        result = (prefix, tuple((p, ids) for pre, p, ids in candidates if pre == prefix))
+        self._best_servers[servers] = result
+        return result
 
+    def _permuted_bag(self, p_index: int, bid: int) -> int:
+        bcache = self._perm_bag[p_index]
+        pbid = bcache.get(bid)
+        if pbid is None:
+            pbid = self.bag_id(permute_bag(self.bag_table[bid], self.perms[p_index]))
+            bcache[bid] = pbid
+            self.sync()
+        return pbid
