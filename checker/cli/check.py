@@ -101,12 +101,8 @@ def check(
     try:
         params = build_params(preset, overrides)
         spec_cls = load_spec_class(spec_ref)
-        if dump_graph is not None and no_graph:
-            raise UsageError("--dump-graph needs the graph; drop --no-graph")
-        if dump_graph is not None and (workers > 1 or ray_address is not None):
-            raise UsageError("--dump-graph needs the graph, which --workers and --ray do not keep; drop them")
-        if dump_graph is not None and dump_graph.suffix.lower() not in (".graphml", ".dot", ".gv"):
-            raise UsageError(f"--dump-graph {dump_graph}: unknown extension {dump_graph.suffix or '(none)'}; use .graphml, .dot or .gv")
+        if dump_graph is not None:
+            check_graph_dump(dump_graph, no_graph, workers > 1 or ray_address is not None)
         spec = spec_cls(params)
         properties = select_properties(spec, only, skip)
     except (UsageError, SpecLoadError) as exc:
@@ -115,18 +111,7 @@ def check(
         fail_usage(f"--property/--skip-property: {exc}")
     console = Console()
     bar = ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
-    try:
-        result = run_check(
-            spec, properties=properties, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar,
-            workers=max(workers, 2) if ray_address is not None and workers == 1 else workers, ray=ray_address,
-        )
-    except (RayUnavailable, UsageError) as exc:
-        fail_usage(str(exc))
-    except (WorkerLost, ShardFailed) as exc:
-        click.echo(f"leaderfollower: error: {str(exc).splitlines()[0]}", err=True)
-        sys.exit(EXIT_ERROR)
-    finally:
-        bar.close()
+    result = _search(spec, properties, bar, keep_graph=not no_graph, stop_on_violation=not keep_going, workers=workers, ray=ray_address)
     trace_dir = dump_traces
     if trace_dir is None and result.violations:
         trace_dir = Path("leaderfollower-traces")
@@ -152,6 +137,32 @@ def check(
             if f.property in trace_files:
                 click.echo(f"trace written to {trace_files[f.property]}")
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)
+
+
+def check_graph_dump(path: Path, no_graph: bool, partitioned: bool) -> None:
+    """Raise `UsageError` if `--dump-graph PATH` cannot be honoured with the other options."""
+    if no_graph:
+        raise UsageError("--dump-graph needs the graph; drop --no-graph")
+    if partitioned:
+        raise UsageError("--dump-graph needs the graph, which --workers and --ray do not keep; drop them")
+    if path.suffix.lower() not in (".graphml", ".dot", ".gv"):
+        raise UsageError(f"--dump-graph {path}: unknown extension {path.suffix or '(none)'}; use .graphml, .dot or .gv")
+
+
+def _search(spec: Any, properties: Any, bar: ProgressBar, *, keep_graph: bool, stop_on_violation: bool, workers: int, ray: Optional[str]) -> ExploreResult:
+    """`run_check`, its progress bar closed after, a lost worker or an unreachable Ray told on one line."""
+    try:
+        return run_check(
+            spec, properties=properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=bar,
+            workers=max(workers, 2) if ray is not None and workers == 1 else workers, ray=ray,
+        )
+    except RayUnavailable as exc:
+        fail_usage(str(exc))
+    except (WorkerLost, ShardFailed) as exc:
+        click.echo(f"leaderfollower: error: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(EXIT_ERROR)
+    finally:
+        bar.close()
 
 
 def dump_graph_file(result: ExploreResult, path: Path) -> None:
