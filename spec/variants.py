@@ -69,8 +69,9 @@ class CommitPreviousTermByCounting(BrokenVariant):
     description = "an entry from an earlier term is committed by counting replicas"
     # The figure-8 run needs five terms (the old entry's, a conflicting one's, the term
     # that commits it by counting, and a newer leader without it): the explorer cannot
-    # finish these bounds, so the test suite pins a scripted 60-step run instead.  The
-    # first property it breaks is LeaderCompleteness (StateMachineSafety follows).
+    # finish these bounds, so the test suite pins a scripted 60-step run instead; guided
+    # simulation finds it without the script (tests/test_simulate.py).  The first
+    # property it breaks is LeaderCompleteness (StateMachineSafety follows).
     breaks = "LeaderCompleteness"
     catch_params = Params(servers=3, values=1, max_term=5, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
     local_actions = True  # the override reads and changes only its own server and the bag

@@ -75,7 +75,7 @@ def test_config_and_flags_set_the_z3_engine(tmp_path: Path) -> None:
 def tiny_doc(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("verify")
     doc_file, junit_file = out / "result.json", out / "junit.xml"
-    result = run("verify", "--preset", "tiny", "--json", str(doc_file), "--junit", str(junit_file))
+    result = run("verify", "--preset", "tiny", "--simulate-seconds", "3", "--json", str(doc_file), "--junit", str(junit_file))
     assert result.exit_code == 0, result.output
     assert "VERIFIED" in result.output
     return out, json.loads(doc_file.read_text())

@@ -25,7 +25,7 @@ from leaderfollower.checker.jobs.config import ConfigError, load_config, params_
 from leaderfollower.checker.explore.result import Progress
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.cli.options import model_options, model_overrides
-from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report
+from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, VARIANT_SIMULATE_SECONDS, build_report, engines_from_document, write_report
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -145,6 +145,8 @@ def _check_document(doc: dict[str, Any], from_json: Optional[Path], spec_cls: ty
 @click.option("--variants", "variants_text", default="all", show_default=True, help="Broken variants to explore for the 'bugs this checker catches' section: 'all' or NAME,NAME.")
 @click.option("--no-variants", is_flag=True, help="Leave out the broken variants (they take minutes on their catch parameters).")
 @click.option("--variant-max-states", type=int, default=VARIANT_MAX_STATES, show_default=True, help="State budget of each variant's search; 0: no limit.")
+@click.option("--variant-simulate-seconds", type=float, default=VARIANT_SIMULATE_SECONDS, show_default=True,
+              help="Simulation (guided, all cores) that takes over from a variant's search stopped at its state budget; 0: none.")
 @click.option("--graph", "graph_text", default=None, help=f"The tiny configuration to draw as a state graph, KEY=VALUE,... over '{GRAPH_PARAMS.describe()}'; 'none' to leave it out.")
 @click.option("--from-json", "from_json", type=click.Path(dir_okay=False, path_type=Path), help="A 'verify --json' result document: add its Z3 and conformance results.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
@@ -156,6 +158,7 @@ def report(
     variants_text: str,
     no_variants: bool,
     variant_max_states: int,
+    variant_simulate_seconds: float,
     graph_text: Optional[str],
     from_json: Optional[Path],
     quiet: bool,
@@ -170,6 +173,8 @@ def report(
         if not out.resolve().parent.is_dir():
             raise ReportUsageError(f"{out}: cannot write the report: folder {out.parent} does not exist")
         doc = read_result_document(from_json) if from_json is not None else None
+        if variant_simulate_seconds < 0:
+            raise ReportUsageError(f"--variant-simulate-seconds: expected 0 (none) or a positive number, got {variant_simulate_seconds}")
         if variant_max_states < 0:
             raise ReportUsageError(f"--variant-max-states: expected 0 (no limit) or a positive number, got {variant_max_states}")
         chosen = parse_variants(variants_text)
@@ -199,6 +204,7 @@ def report(
         note=say,
         progress=None if quiet else _PeriodicProgress,
         variant_max_states=variant_max_states or None,
+        variant_simulate_seconds=variant_simulate_seconds,
     )
     try:
         html_path, md_path = write_report(data, out)

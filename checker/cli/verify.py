@@ -14,7 +14,17 @@ from leaderfollower.spec.params import PRESETS, Params
 
 from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, fail_usage
 from leaderfollower.checker.cli.options import model_options, model_overrides
-from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS, ConfigError, load_config, parse_engines, verify_options
+from leaderfollower.checker.jobs.config import (
+    SIMULATE_SECONDS,
+    Z3_BOUNDED_DEPTH,
+    Z3_ENGINES,
+    Z3_IC3_SECONDS,
+    ConfigError,
+    load_config,
+    parse_engines,
+    verify_options,
+)
+from leaderfollower.checker.simulate.strategies import DEFAULT_STRATEGY, STRATEGIES
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
 from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
 from leaderfollower.checker.jobs.verify import available_engines, compare_with_baseline, run_verify, to_junit
@@ -28,6 +38,8 @@ from leaderfollower.checker.jobs.verify import available_engines, compare_with_b
 @click.option("--z3-engine", type=click.Choice(Z3_ENGINES), default=None, help="z3-bounded's engine: ic3 (default; every depth) or bmc.")
 @click.option("--z3-depth", type=int, default=None, help=f"bmc's depth (default {Z3_BOUNDED_DEPTH}); ic3 stops once it is cleared.")
 @click.option("--z3-seconds", type=float, default=None, help=f"ic3's time budget (default {Z3_IC3_SECONDS:.0f}).")
+@click.option("--simulate-seconds", type=float, default=None, help=f"The simulation engine's time budget (default {SIMULATE_SECONDS:.0f}).")
+@click.option("--simulate-strategy", type=click.Choice(list(STRATEGIES)), default=None, help=f"The simulation engine's strategy (default {DEFAULT_STRATEGY}).")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the result document here.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path), help="Fail on any unexpected difference from this result document.")
@@ -46,12 +58,18 @@ def verify(
     z3_engine: Optional[str],
     z3_depth: Optional[int],
     z3_seconds: Optional[float],
+    simulate_seconds: Optional[float],
+    simulate_strategy: Optional[str],
     **model: Any,
 ) -> None:
     """Run every engine on one model and print one verdict (the main job)."""
     overrides = model_overrides(model)
     try:
-        flags = verify_options({"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds}, "verify", flags=True)
+        flags = verify_options(
+            {"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds, "simulate_seconds": simulate_seconds, "simulate_strategy": simulate_strategy},
+            "verify",
+            flags=True,
+        )
         preset_name, base, spec_name, engine_names, options = _the_run(config_file, preset, spec_ref, engines)
         params = _with_overrides(base, overrides)
         spec_cls = load_spec_class(spec_name)
@@ -168,7 +186,7 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
         facts = []
         if "engine" in section:
             facts.append(str(section["engine"]).upper())
-        for key in ("distinct_states", "transitions", "diameter", "depth", "frontier", "invariant_clauses", "obligations", "transitions_covered", "steps"):
+        for key in ("distinct_states", "transitions", "diameter", "depth", "frontier", "invariant_clauses", "obligations", "transitions_covered", "steps", "walks", "walk_steps", "states_seen"):
             if key in section:
                 value = section[key]
                 facts.append(f"{key.replace('_', ' ')} {value:,}" if isinstance(value, int) else f"{key.replace('_', ' ')} {value}")

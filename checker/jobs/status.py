@@ -19,6 +19,8 @@ class Status(StrEnum):
     NEVER_WITNESSED = "never-witnessed"
     NO_VIOLATION_SO_FAR = "no-violation-so-far"
     NOT_WITNESSED_YET = "not-witnessed-yet"
+    NO_VIOLATION_FOUND = "no-violation-found"
+    """The simulation's: no walk within its budget broke the property (not a proof)."""
     PROVED = "proved"
     HOLDS_EVERY_DEPTH = "holds-every-depth"
     HOLDS_TO_DEPTH = "holds-to-depth"
@@ -33,6 +35,9 @@ class Status(StrEnum):
 
 
 GOOD_STATUSES: frozenset[Status] = frozenset(
-    {Status.HOLDS, Status.WITNESSED, Status.PROVED, Status.HOLDS_EVERY_DEPTH, Status.HOLDS_TO_DEPTH, Status.CONFORMS}
+    {Status.HOLDS, Status.WITNESSED, Status.PROVED, Status.HOLDS_EVERY_DEPTH, Status.HOLDS_TO_DEPTH, Status.CONFORMS,
+     Status.NO_VIOLATION_FOUND}
 )
-"""Statuses that count as success; anything else (violated, never-witnessed, unproved, ...) fails."""
+"""Statuses that count as success; anything else (violated, never-witnessed, unproved, ...) fails.
+`no-violation-found` (the simulation's) and `holds-to-depth` are not proofs: they say how far a
+bounded engine looked; docs/result-format.md says what each means."""

@@ -238,10 +238,62 @@ def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
     return EngineOutcome("z3-inductive", ok, time.perf_counter() - start, props, {"obligations": obligations})
 
 
+def simulation_engine(ctx: VerifyContext) -> EngineOutcome:
+    """Time-boxed walks (`checker.simulate`): violations, shrunk; never a proof.
+
+    Options (`[verify]` or flags): `simulate_seconds` (default
+    `config.SIMULATE_SECONDS`), `simulate_strategy` (default: simulate's), `simulate_seed`
+    and `workers`.  An always or action property with no violation is
+    `no-violation-found`; a sometimes property appears only once witnessed (a walk
+    that missed a witness proves nothing either way); the ones missed are listed in
+    the figures.  Its figures are named `walks`, `walk_steps`, `states_seen`, so that
+    a baseline does not compare them: they depend on the machine's speed.
+    """
+    from leaderfollower.checker.jobs.config import SIMULATE_SECONDS
+    from leaderfollower.checker.simulate.run import default_workers, property_rows, simulate
+    from leaderfollower.checker.simulate.strategies import DEFAULT_STRATEGY
+
+    start = time.perf_counter()
+    bar = ctx.progress("simulation") if ctx.progress else None
+    strategy = str(ctx.options.get("simulate_strategy", DEFAULT_STRATEGY))
+    seconds = float(ctx.options.get("simulate_seconds", SIMULATE_SECONDS))
+    workers = int(ctx.options.get("workers", 0)) or default_workers()
+
+    def progress(p: Any) -> None:
+        if bar is not None:
+            bar(f"walks {p.walks:,}  steps {p.steps:,}")
+
+    result = simulate(ctx.spec, strategy=strategy, seconds=seconds, seed=int(ctx.options.get("simulate_seed", 0)), workers=workers, progress=progress)
+    props: dict[str, dict[str, Any]] = {}
+    missed: list[str] = []
+    for row in property_rows(result):
+        if row["status"] == "not-witnessed":
+            missed.append(row["name"])
+            continue
+        entry: dict[str, Any] = {"kind": row["kind"], "status": Status(row["status"])}
+        if "depth" in row:
+            entry["depth"] = row["depth"]
+        if row["status"] == "violated" and result.violation is not None:
+            entry["trace_length"] = len(result.violation.trace) - 1
+            entry["detail"] = format_trace(result.violation.trace)
+        props[row["name"]] = entry
+    figures = {
+        "strategy": strategy,
+        "budget_seconds": seconds,
+        "walks": result.walks,
+        "walk_steps": result.steps,
+        "states_seen": result.distinct_states,
+        "deepest_walk": result.max_depth,
+        "not_witnessed": missed,
+    }
+    return EngineOutcome("simulation", result.ok, time.perf_counter() - start, props, figures)
+
+
 ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
         FunctionEngine("explorer", explorer_engine),
+        FunctionEngine("simulation", simulation_engine),
         FunctionEngine("z3-bounded", z3_bounded_engine),
         FunctionEngine("z3-inductive", z3_inductive_engine),
         FunctionEngine("conformance", conformance_engine),

@@ -97,17 +97,21 @@ class VariantOutcome:
     """The search ran to the end (or to the violation), not into the state budget."""
     scripted: bool = False
     """The figure replays the variant's scripted `scenario`, not an explorer counterexample."""
+    simulated: Optional[str] = None
+    """When the explorer stopped at its budget and a simulation broke the property: how (strategy, time, lengths)."""
 
     @property
     def caught(self) -> bool:
-        """The explorer broke the property the variant is meant to break."""
-        return self.breaks in self.violated
+        """The explorer, or the simulation after it, broke the property the variant is meant to break."""
+        return self.breaks in self.violated or self.simulated is not None
 
     @property
     def how(self) -> str:
-        """One word for the table: caught, missed, or out of budget."""
-        if self.caught:
+        """One word for the table: caught, caught by simulation, missed, or out of budget."""
+        if self.breaks in self.violated:
             return "caught"
+        if self.simulated is not None:
+            return "caught-by-simulation"
         return "missed" if self.complete else "out-of-budget"
 
 
@@ -161,6 +165,10 @@ class ReportData:
             + ("; a scripted scenario shows the bug instead" if v.scripted else "")
             for v in self.variants
             if v.how == "out-of-budget"
+        ] + [
+            f"variant {v.name}: the search stopped at its budget of {v.distinct_states:,} states; {v.simulated}"
+            for v in self.variants
+            if v.how == "caught-by-simulation"
         ]
 
     @property
@@ -243,11 +251,49 @@ def _scenario_figure(cls: type[RaftSpec], params: Params, breaks: str) -> Option
     return None
 
 
-def run_variant(name: str, progress: Optional[ProgressFn] = None, max_states: Optional[int] = VARIANT_MAX_STATES) -> VariantOutcome:
+VARIANT_SIMULATE_SECONDS = 60.0
+"""Default time budget of the simulation that takes over from a variant's search stopped at its state budget."""
+
+
+def _simulated_figure(cls: type[RaftSpec], params: Params, seconds: float) -> tuple[Optional[TraceFigure], Optional[str]]:
+    """A violation of the variant's `breaks` found by simulation (guided, all cores), shrunk; and how it was found."""
+    from leaderfollower.checker.simulate.run import default_workers, simulate
+    from leaderfollower.checker.simulate.strategies import DEFAULT_STRATEGY
+
+    result = simulate(cls(params), strategy=DEFAULT_STRATEGY, seconds=seconds, seed=0, workers=default_workers())
+    v = result.violation
+    breaks = getattr(cls, "breaks", None)
+    if v is None or breaks not in (v.property, *v.also):
+        return None, None
+    prop = next(p for p in result.properties if p.name == breaks)
+    steps = len(v.trace) - 1
+    how = (
+        f"found by simulation ({DEFAULT_STRATEGY}, seed 0, {result.workers} workers) after {result.time_to_violation or 0.0:.1f} s "
+        f"and {result.walks:,} walks, shrunk from {v.walk_length} to {steps} steps"
+    )
+    diagram = svg.sequence_diagram(
+        v.trace,
+        title=f"counterexample to {breaks} found by simulation ({cls.name})",
+        highlight_step=steps,
+        highlight_label=f"{breaks} violated at step {steps}",
+        highlight_kind="violation",
+    )
+    note = f"The explorer stopped at its state budget; a simulation took over with no scenario: {how}."
+    return TraceFigure(breaks, "violation", prop.description, note, v.trace, diagram, format_trace(v.trace)), how
+
+
+def run_variant(
+    name: str,
+    progress: Optional[ProgressFn] = None,
+    max_states: Optional[int] = VARIANT_MAX_STATES,
+    simulate_seconds: float = VARIANT_SIMULATE_SECONDS,
+) -> VariantOutcome:
     """Explore one shipped broken variant on its catch parameters, stopping at the first violation.
 
-    A search that reaches `max_states` stops there; the outcome says so, and the
-    variant's scripted scenario (if any) stands in for the counterexample.
+    A search that reaches `max_states` stops there; the outcome says so, and a
+    simulation of `simulate_seconds` (0: none) takes over; if it does not break the
+    property either, the variant's scripted scenario (if any) stands in for the
+    counterexample.
     """
     cls = VARIANTS[name]
     start = time.perf_counter()
@@ -256,11 +302,15 @@ def run_variant(name: str, progress: Optional[ProgressFn] = None, max_states: Op
     figure = None
     wanted = [f for f in result.violations if f.property == cls.breaks] or list(result.violations)
     scripted = False
+    simulated = None
     if wanted:
         figure = _figure(result, wanted[0])
     else:
-        figure = _scenario_figure(cls, cls.catch_params, cls.breaks)
-        scripted = figure is not None
+        if simulate_seconds > 0 and not result.complete:
+            figure, simulated = _simulated_figure(cls, cls.catch_params, simulate_seconds)
+        if figure is None:
+            figure = _scenario_figure(cls, cls.catch_params, cls.breaks)
+            scripted = figure is not None
     return VariantOutcome(
         name=name,
         description=cls.description,
@@ -272,6 +322,7 @@ def run_variant(name: str, progress: Optional[ProgressFn] = None, max_states: Op
         figure=figure,
         complete=result.complete or bool(result.violations),
         scripted=scripted,
+        simulated=simulated,
     )
 
 
@@ -289,6 +340,7 @@ def build_report(
     note: Optional[ProgressNote] = None,
     progress: Optional[ProgressFactory] = None,
     variant_max_states: Optional[int] = VARIANT_MAX_STATES,
+    variant_simulate_seconds: float = VARIANT_SIMULATE_SECONDS,
 ) -> ReportData:
     """Explore (unless `result` is given) and collect everything the report shows.
 
@@ -298,6 +350,8 @@ def build_report(
     `note`: called with a line of progress before each long step.
     `progress`: called with the name of each exploration for a callback that gets the explorer's snapshots.
     `variant_max_states`: the state budget of each variant's search (None: no limit).
+    `variant_simulate_seconds`: the simulation that takes over from a variant's search
+    stopped at that budget (0: none).
     """
     started = time.perf_counter()
     say = note or (lambda line: None)
@@ -319,7 +373,7 @@ def build_report(
     outcomes = []
     for name in names:
         say(f"exploring variant {name}: {VARIANTS[name].catch_params.describe()}")
-        outcomes.append(run_variant(name, progress(name) if progress else None, variant_max_states))
+        outcomes.append(run_variant(name, progress(name) if progress else None, variant_max_states, variant_simulate_seconds))
     graph_svg, graph_states, graph_note = None, 0, "not drawn (no graph configuration given)"
     if graph_params is not None:
         say(f"exploring the graph configuration: {graph_params.describe()}")
@@ -416,7 +470,7 @@ nav ol { columns: 2; font-size: 14px; }
 def _status_class(status: Optional[str]) -> str:
     if status is None:
         return "none"
-    if status in GOOD_STATUSES or status == "caught":
+    if status in GOOD_STATUSES or status in ("caught", "caught-by-simulation"):
         return "good"
     if status in ("missed", "violated", "never-witnessed", "error", "diverges", "diverged", "counterexample", "failed"):
         return "bad"
@@ -609,7 +663,7 @@ def _bugs_section(data: ReportData) -> list[str]:
                 f"violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
             )
             if v.figure:
-                if v.scripted:
+                if v.scripted or v.simulated:
                     out.append(f'<p class="note">{esc(v.figure.note)} The highlighted step {v.figure.steps} breaks {esc(v.figure.name)}.</p>')
                 else:
                     out.append(f"<p>Counterexample of {v.figure.steps} steps; the highlighted last step breaks {esc(v.figure.name)}.</p>")
