@@ -13,10 +13,13 @@ from rich.table import Table
 from leaderfollower.spec.params import PRESETS
 
 from leaderfollower.checker.cli.common import (
+    EXIT_ERROR,
     EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_SIGNAL,
     EXIT_VIOLATION,
+    ProgressBar,
+    ProgressLines,
     UsageError,
     build_params,
     fail_usage,
@@ -24,12 +27,15 @@ from leaderfollower.checker.cli.common import (
     stop_on_signals,
 )
 from leaderfollower.checker.cli.options import model_options, model_overrides
+from leaderfollower.checker.distributed.local import ShardFailed
+from leaderfollower.checker.distributed.ray_backend import RayUnavailable
+from leaderfollower.checker.distributed.search import WorkerLost
 from leaderfollower.checker.explore.exports import ExportError, dump_graph
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
 from leaderfollower.checker.jobs.status import Status
 from leaderfollower.checker.explore.budget import STOP_REQUESTED, Budget
-from leaderfollower.checker.jobs.check import PropertySelectionError, run_check, select_properties, summarise, write_traces
+from leaderfollower.checker.jobs.check import PropertySelectionError, UnsupportedBudget, run_check, select_properties, summarise, write_traces
 from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
 
 def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None:
@@ -79,6 +85,9 @@ def _incomplete(doc: dict[str, Any]) -> str:
 @click.option("--property", "only", multiple=True, metavar="NAME", help="Check only this property (repeatable; default: every property).")
 @click.option("--skip-property", "skip", multiple=True, metavar="NAME", help="Do not check this property (repeatable).")
 @click.option("--no-graph", is_flag=True, help="Keep only what shortest counterexamples need (for large runs).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Partition the search over this many worker processes (no graph is kept).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Partition the search over Ray actors (--workers of them; default two): a local Ray instance, or the cluster at ADDRESS. Needs pip install -e '.[distributed]'.")
 @click.option("--continue", "keep_going", is_flag=True, help="Do not stop at the first violation; find each property's.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
@@ -96,6 +105,8 @@ def check(
     only: tuple[str, ...],
     skip: tuple[str, ...],
     no_graph: bool,
+    workers: int,
+    ray_address: Optional[str],
     keep_going: bool,
     as_json: bool,
     quiet: bool,
@@ -121,10 +132,8 @@ def check(
     try:
         params = build_params(preset, overrides)
         spec_cls = load_spec_class(spec_ref)
-        if dump_graph is not None and no_graph:
-            raise UsageError("--dump-graph needs the graph; drop --no-graph")
-        if dump_graph is not None and dump_graph.suffix.lower() not in (".graphml", ".dot", ".gv"):
-            raise UsageError(f"--dump-graph {dump_graph}: unknown extension {dump_graph.suffix or '(none)'}; use .graphml, .dot or .gv")
+        if dump_graph is not None:
+            check_graph_dump(dump_graph, no_graph, workers > 1 or ray_address is not None)
         spec = spec_cls(params)
         properties = select_properties(spec, only, skip)
     except (UsageError, SpecLoadError) as exc:
@@ -134,11 +143,8 @@ def check(
     console = Console()
     bar = progress_display(quiet, interval=progress_every)
     budget = Budget(max_seconds=max_seconds, max_states=max_states, max_depth=max_depth)
-    try:
-        with stop_on_signals(budget.request_stop):
-            result = run_check(spec, properties=properties, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar, budget=budget)
-    finally:
-        bar.close()
+    with stop_on_signals(budget.request_stop):
+        result = _search(spec, properties, bar, budget, keep_graph=not no_graph, stop_on_violation=not keep_going, workers=workers, ray=ray_address)
     # Nothing is written unless asked: the traces are printed below.
     trace_files = write_traces(result, dump_traces) if dump_traces is not None else {}
     if dump_graph is not None:
@@ -173,6 +179,34 @@ def exit_code(verdict: str, result: ExploreResult, budget: Budget) -> int:
             return EXIT_SIGNAL[budget.requested]
         return EXIT_INCOMPLETE
     return EXIT_OK if verdict == "holds" else EXIT_VIOLATION
+
+
+def check_graph_dump(path: Path, no_graph: bool, partitioned: bool) -> None:
+    """Raise `UsageError` if `--dump-graph PATH` cannot be honoured with the other options."""
+    if no_graph:
+        raise UsageError("--dump-graph needs the graph; drop --no-graph")
+    if partitioned:
+        raise UsageError("--dump-graph needs the graph, which --workers and --ray do not keep; drop them")
+    if path.suffix.lower() not in (".graphml", ".dot", ".gv"):
+        raise UsageError(f"--dump-graph {path}: unknown extension {path.suffix or '(none)'}; use .graphml, .dot or .gv")
+
+
+def _search(
+    spec: Any, properties: Any, bar: "ProgressBar | ProgressLines", budget: Budget, *, keep_graph: bool, stop_on_violation: bool, workers: int, ray: Optional[str]
+) -> ExploreResult:
+    """`run_check`, its progress display closed after, a lost worker or an unreachable Ray told on one line."""
+    try:
+        return run_check(
+            spec, properties=properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=bar, budget=budget,
+            workers=max(workers, 2) if ray is not None and workers == 1 else workers, ray=ray,
+        )
+    except (RayUnavailable, UnsupportedBudget) as exc:
+        fail_usage(str(exc))
+    except (WorkerLost, ShardFailed) as exc:
+        click.echo(f"leaderfollower: error: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(EXIT_ERROR)
+    finally:
+        bar.close()
 
 
 def dump_graph_file(result: ExploreResult, path: Path) -> None:

@@ -4,6 +4,7 @@ Exit codes everywhere: 0 all properties hold, 1 a property is violated (or a
 sometimes property never held, or a deadlock), 2 a usage or input error, reported
 on one line.  `check` adds: 3 the search stopped at a budget (`--max-seconds`,
 `--max-states`, `--max-depth`) with no violation found: incomplete, never "holds";
+4 a run that could not finish (a worker of a partitioned search lost), one line;
 130 (SIGINT, Ctrl-C) and 143 (SIGTERM) an interrupted run, after printing what it
 found so far.  A violation found before either is still exit 1.
 """
@@ -21,7 +22,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leaderfollower.spec.params import PRESETS, Params
 
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+from leaderfollower.checker.distributed.search import ShardProgress
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_ERROR = 0, 1, 2, 3, 4
 EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 """An interrupted run's exit code by signal: 128 plus the signal's number, as shells report it."""
 
@@ -101,6 +104,8 @@ class ProgressBar:
         else:
             rate = p.states / p.seconds if p.seconds > 0 else 0
             info = f"states {p.states:,}  depth {p.depth}  queue {p.queue:,}  {rate:,.0f} states/s"
+            if isinstance(p, ShardProgress) and p.shard_memory:
+                info += "  shards " + " ".join(f"{m / 2**20:,.0f}" for m in p.shard_memory) + " MB"
         self.progress.update(self.task, info=info)
 
     def close(self) -> None:

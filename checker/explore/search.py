@@ -105,7 +105,7 @@ class Search:
         self.keep_graph = keep_graph
         self.stop_on_violation = stop_on_violation
         self.memoise = memoise
-        self.store = StateStore(spec, spec.params.symmetry)
+        self.store = self.make_store()
         self.visitor = PropertyVisitor(spec, self.properties, self.store)
         self.labels = Labels()
         self.edges: Optional[tuple[array[int], array[int], array[int]]] = (array("I"), array("I"), array("I")) if keep_graph else None
@@ -114,6 +114,10 @@ class Search:
         self.deadlocks: list[int] = []
         self.head = 0
         """The next state to expand: states below it are expanded, the rest are the queue."""
+
+    def make_store(self) -> StateStore:
+        """The state store this search keeps its states in (a seam: the partitioned search's shards store theirs by fingerprint order)."""
+        return StateStore(self.spec, self.spec.params.symmetry)
 
     # ------------------------------------------------------------ successors
 
@@ -211,10 +215,14 @@ class Search:
         init_in_bounds = spec.within_bounds(init_state)
         if init_in_bounds:
             self.visitor.visit_state(0, store.raw_key(init_state), init_state)
+        return self.successor_function(init_in_bounds)
+
+    def successor_function(self, init_in_bounds: bool) -> Callable[[Key, int], list[Step]]:
+        """How this search finds a stored state's transitions: memoised or straight from the spec."""
         # Memoised per acting server and bag where the spec allows it (local_steps.py); an
         # initial state outside the bounds would make the cached bounds flags unsound.
-        if self.memoise and init_in_bounds and local_steps_usable(spec):
-            return LocalSteps(spec, store, self.labels.label_id, self.labels.name_index).successors
+        if self.memoise and init_in_bounds and local_steps_usable(self.spec):
+            return LocalSteps(self.spec, self.store, self.labels.label_id, self.labels.name_index).successors
         return self.spec_successors
 
     def _visit(self, sid: int, depth: int, outgoing: list[Step]) -> None:

@@ -48,9 +48,31 @@ def run_check(
     stop_on_violation: bool = True,
     progress: Optional[ProgressFn] = None,
     budget: Optional[Budget] = None,
+    workers: int = 1,
+    ray: Optional[str] = None,
 ) -> ExploreResult:
-    """Explore the spec's model and check its properties (default: all of them), within the budget if any."""
+    """Explore the spec's model and check its properties (default: all of them), within the budget if any.
+
+    With `workers` above 1, or a `ray` address, the search is partitioned over that
+    many worker processes or Ray actors (checker/distributed/) and keeps no graph;
+    it honours the budget's state limit, and its time limit and stop requests
+    between levels (a depth limit is refused: `UnsupportedBudget`).
+    """
+    if workers > 1 or ray is not None:
+        from leaderfollower.checker.distributed.run import explore_partitioned
+
+        if budget is not None and budget.max_depth is not None:
+            raise UnsupportedBudget("--max-depth is not supported with --workers or --ray (the partitioned search has no depth limit yet)")
+        return explore_partitioned(
+            spec, properties, workers=workers, ray=ray, stop_on_violation=stop_on_violation, progress=progress,
+            max_states=budget.max_states if budget is not None else None,
+            stop_when=budget.stop_reason if budget is not None else None,
+        )
     return explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress, budget=budget)
+
+
+class UnsupportedBudget(ValueError):
+    """A budget the chosen search cannot honour."""
 
 
 def verdict(result: ExploreResult, budget: Optional[Budget] = None) -> tuple[str, str]:

@@ -1,0 +1,341 @@
+"""One worker's part of the partitioned search: the states it owns, their expansion, and its findings.
+
+How this works: the search is level-synchronous.  At each level every shard
+expands the states of the current depth that it owns (`expand`), in the order the
+one-worker search would (by *rank*, below), and sorts each successor to the shard
+that owns its orbit (`FingerprintStore.canonical_and_owner`).  A successor the
+shard already holds is dropped at once; of several successors with one key in one
+level only the first is sent.  Then every shard takes the batches meant for it
+(`absorb`), keeps each new state's first discovery, stores the new states in rank
+order with their parent (shard, id) and label, and judges them with the explorer's
+own `PropertyVisitor`.  Successors come from the explorer's own `Search.expand`
+(memoised local steps, errors recorded as findings).
+
+Ranks make the result the one-worker search's.  The one-worker search numbers the
+states of depth d+1 in order of (rank of the parent at depth d, index of the
+transition among the parent's), keeps that first discovery as the BFS parent, and
+meets its findings in that order.  A candidate carries `parent rank << 16 | index`;
+after a level, every shard gets every shard's sorted list of these values for its
+new states and turns its own into compact global ranks (`bisect`), the parents'
+ranks of the next level.  So parents, coverage of new states, and which finding is
+first are the same as with one worker (without symmetry; with symmetry, up to which
+member of an orbit is stored, as between any two numberings).
+
+On the wire a state is the sender's interned ids of the representative's parts;
+the first time a sender names a part to an owner it sends the part itself, and the
+owner keeps a per-sender table from the sender's ids to its own.  A batch is one
+pickled tuple (new parts, a flat `array('q')` of `n + 5` integers per candidate).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from array import array
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.properties import Property
+from leaderfollower.spec.raft import RaftSpec
+from leaderfollower.spec.state import Bag, ServerState, State
+
+from leaderfollower.checker.distributed.fingerprints import FingerprintStore
+from leaderfollower.checker.explore.local_steps import Step
+from leaderfollower.checker.explore.result import Finding
+from leaderfollower.checker.explore.search import Search
+from leaderfollower.checker.explore.store import Key, StateStore
+
+INDEX_BITS = 16
+"""Bits of a candidate's rank that hold the transition's index among its parent's."""
+
+Order = tuple[int, int, int, int]
+"""Where the one-worker search meets a finding: (depth expanded, parent rank, transition index, phase).
+
+Phase 0 is a step (an action property, an action that raised: index -1), phase 1 a new state."""
+
+PathStep = tuple[int, int, int, State, int]
+"""A stored state and its BFS parent: (parent's shard, parent's id there, label id in the
+parent's shard, the state, its depth); parent id -1 for the initial state."""
+
+
+@dataclass
+class Tagged:
+    """A finding of one shard, with where the one-worker search would have met it."""
+
+    order: Order
+    shard: int
+    finding: Finding
+    target: Optional[State] = None
+    """For an action property: the state the violating step led to (the stored representative)."""
+
+
+@dataclass
+class LevelReport:
+    """What one shard did in one level: counts, and the findings it made, in its own order."""
+
+    shard: int
+    new_states: int = 0
+    transitions: int = 0
+    deadlocks: int = 0
+    unexpanded: int = 0
+    stored: int = 0
+    memory: int = 0
+    findings: list[Tagged] = field(default_factory=list)
+    witnesses: list[Tagged] = field(default_factory=list)
+
+
+@dataclass
+class ShardTotals:
+    """What a shard holds at the end: coverage by its own action numbering, its labels, its deadlocks."""
+
+    names: list[str]
+    enabled: list[int]
+    within_bounds: list[int]
+    new_by_sender: dict[tuple[int, int], int]
+    """(sending shard, its action name index) -> new states that action found here."""
+    labels: list[Action]
+    deadlocks: list[int]
+    states_per_depth: list[int]
+
+
+class ShardSearch(Search):
+    """The explorer's `Search`, storing states by fingerprint order (so every shard picks the same representative)."""
+
+    def make_store(self) -> StateStore:
+        """A `FingerprintStore`."""
+        return FingerprintStore(self.spec, self.spec.params.symmetry)
+
+
+def resident_memory() -> int:
+    """This process's resident memory in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+class Shard:
+    """One worker's shard of the search (see the module comment); driven by `PartitionedSearch`."""
+
+    def __init__(self, spec: RaftSpec, properties: Sequence[Property], index: int, workers: int, memoise: bool = True) -> None:
+        self.spec = spec
+        self.index = index
+        self.workers = workers
+        self.search = ShardSearch(spec, properties, keep_graph=False, stop_on_violation=False, memoise=memoise)
+        store = self.search.store
+        assert isinstance(store, FingerprintStore)
+        self.store: FingerprintStore = store
+        self.visitor = self.search.visitor
+        self.n = spec.params.servers
+        self.parent_shard = array("h")
+        self.level = -1
+        self.frontier = (0, 0)
+        self.frontier_ranks = array("q")
+        self.sent_servers: list[set[int]] = [set() for _ in range(workers)]
+        self.sent_bags: list[set[int]] = [set() for _ in range(workers)]
+        self.from_servers: list[dict[int, int]] = [{} for _ in range(workers)]
+        self.from_bags: list[dict[int, int]] = [{} for _ in range(workers)]
+        self.new_by_sender: dict[tuple[int, int], int] = {}
+        self._reported_witnesses: set[str] = set()
+        init = spec.init()
+        self.steps_of: Callable[[Key, int], list[Step]] = self.search.successor_function(spec.within_bounds(init))
+
+    # ------------------------------------------------------------ levels
+
+    def start(self) -> tuple[bytes, LevelReport]:
+        """Store and judge the initial state if this shard owns it; its rank list and report."""
+        store = self.store
+        init = self.spec.init()
+        key, owner = store.canonical_and_owner(store.raw_key(init), self.workers)
+        report = LevelReport(self.index)
+        ranks = array("q")
+        if owner == self.index:
+            sid = store.add(key, -1, -1, 0)
+            self.parent_shard.append(-1)
+            if self.spec.within_bounds(init):
+                self._judge_state(sid, key, (-1, 0, 0, 1), report)
+            ranks.append(0)
+            report.new_states = 1
+        self.level = 0
+        self.frontier = (0, len(store.keys))
+        self.frontier_ranks = ranks
+        return self._finish_level(ranks, report)
+
+    def expand(self, rank_lists: Sequence[bytes]) -> tuple[list[bytes], LevelReport]:
+        """Expand the frontier (given every shard's rank list of it); one batch per owner, and the report."""
+        ranks = self._compact_ranks(rank_lists)
+        report = LevelReport(self.index)
+        search, store, visitor = self.search, self.store, self.visitor
+        labels = search.labels
+        enabled, within = labels.enabled, labels.within_bounds
+        keys, seen, n, workers, me = store.keys, store.seen, self.n, self.workers, self.index
+        route = store.canonical_and_owner
+        check_steps = bool(visitor.step_props)
+        boxes: list[dict[Key, tuple[int, int, int, int]]] = [{} for _ in range(workers)]
+        level, (first, last) = self.level, self.frontier
+        deadlocks_before, unexpanded_before = len(search.deadlocks), search.unexpanded
+        for sid in range(first, last):
+            rank = ranks[sid - first]
+            found = len(visitor.violations)
+            outgoing = search.expand(sid, self.steps_of)
+            if len(visitor.violations) != found:
+                self._tag(found, (level, rank, -1, 0), report)
+            if len(outgoing) >= 1 << INDEX_BITS:
+                raise OverflowError(f"state {sid} has {len(outgoing)} transitions; the rank packs at most {1 << INDEX_BITS}")
+            base = rank << INDEX_BITS
+            s_key = keys[sid]
+            for idx, (name, lid, raw, ok, pos) in enumerate(outgoing):
+                enabled[name] += 1
+                if not ok:
+                    continue
+                within[name] += 1
+                report.transitions += 1
+                key, owner = route(raw, workers)
+                if check_steps and pos < n:
+                    found = len(visitor.violations)
+                    visitor.visit_step(sid, s_key, raw, pos, labels.labels[lid], key)
+                    if len(visitor.violations) != found:
+                        self._tag(found, (level, rank, idx, 0), report, store.build(key))
+                if owner == me and key in seen:
+                    continue
+                box = boxes[owner]
+                if key not in box:
+                    box[key] = (base + idx, sid, lid, name)
+        report.deadlocks = len(search.deadlocks) - deadlocks_before
+        report.unexpanded = search.unexpanded - unexpanded_before
+        return [self._pack(owner, box) for owner, box in enumerate(boxes)], report
+
+    def absorb(self, batches: Sequence[bytes]) -> tuple[bytes, LevelReport]:
+        """Take every shard's batch for this one (in shard order); store and judge the new states."""
+        store = self.store
+        seen, n = store.seen, self.n
+        stride = n + 5
+        pending: dict[Key, tuple[int, int, int, int, int]] = {}
+        for sender, payload in enumerate(batches):
+            new_servers, new_bags, flat_bytes = pickle.loads(payload)
+            flat = array("q")
+            flat.frombytes(flat_bytes)
+            own = sender == self.index
+            ts, tb = self.from_servers[sender], self.from_bags[sender]
+            for x, srv in new_servers:
+                ts[x] = store.server_id(srv)
+            for x, bag in new_bags:
+                tb[x] = store.bag_id(bag)
+            for j in range(0, len(flat), stride):
+                if own:
+                    key = tuple(flat[j : j + n + 1])
+                else:
+                    key = (*[ts[x] for x in flat[j : j + n]], tb[flat[j + n]])
+                if key in seen:
+                    continue
+                rank = flat[j + n + 1]
+                old = pending.get(key)
+                if old is None or rank < old[0]:
+                    pending[key] = (rank, sender, flat[j + n + 2], flat[j + n + 3], flat[j + n + 4])
+        return self._store_new(pending)
+
+    def _store_new(self, pending: dict[Key, tuple[int, int, int, int, int]]) -> tuple[bytes, LevelReport]:
+        store, report = self.store, LevelReport(self.index)
+        depth = self.level + 1
+        while len(store.states_per_depth) <= depth:
+            store.states_per_depth.append(0)
+        first = len(store.keys)
+        ranks = array("q")
+        mask = (1 << INDEX_BITS) - 1
+        new_by_sender = self.new_by_sender
+        for key, (rank, sender, parent, label, name) in sorted(pending.items(), key=lambda item: item[1][0]):
+            sid = store.add(key, parent, label, depth)
+            self.parent_shard.append(sender)
+            counter = (sender, name)
+            new_by_sender[counter] = new_by_sender.get(counter, 0) + 1
+            self._judge_state(sid, key, (self.level, rank >> INDEX_BITS, rank & mask, 1), report)
+            ranks.append(rank)
+        report.new_states = len(ranks)
+        self.level = depth
+        self.frontier = (first, len(store.keys))
+        self.frontier_ranks = ranks
+        return self._finish_level(ranks, report)
+
+    def _finish_level(self, ranks: array[int], report: LevelReport) -> tuple[bytes, LevelReport]:
+        report.stored = len(self.store.keys)
+        report.memory = resident_memory()
+        return ranks.tobytes(), report
+
+    def _compact_ranks(self, rank_lists: Sequence[bytes]) -> list[int]:
+        # A frontier state's global rank: how many states of its depth, in every shard,
+        # the one-worker search would have stored before it.
+        mine = self.frontier_ranks
+        ranks = list(range(len(mine)))
+        for other, payload in enumerate(rank_lists):
+            if other == self.index:
+                continue
+            theirs = array("q")
+            theirs.frombytes(payload)
+            ranks = [k + bisect_left(theirs, r) for k, r in zip(ranks, mine)]
+        return ranks
+
+    # ------------------------------------------------------------ findings
+
+    def _judge_state(self, sid: int, key: Key, order: Order, report: LevelReport) -> None:
+        visitor = self.visitor
+        found = len(visitor.violations)
+        visitor.visit_state(sid, key)
+        if len(visitor.violations) != found:
+            self._tag(found, order, report)
+        if len(visitor.witnesses) != len(self._reported_witnesses):
+            for name, finding in visitor.witnesses.items():
+                if name not in self._reported_witnesses:
+                    self._reported_witnesses.add(name)
+                    report.witnesses.append(Tagged(order, self.index, finding))
+
+    def _tag(self, since: int, order: Order, report: LevelReport, target: Optional[State] = None) -> None:
+        for finding in self.visitor.violations[since:]:
+            report.findings.append(Tagged(order, self.index, finding, target))
+
+    # ------------------------------------------------------------ wire
+
+    def _pack(self, owner: int, box: dict[Key, tuple[int, int, int, int]]) -> bytes:
+        n = self.n
+        flat: list[int] = []
+        new_servers: list[tuple[int, ServerState]] = []
+        new_bags: list[tuple[int, Bag]] = []
+        if owner == self.index:
+            for key, tail in box.items():
+                flat += key
+                flat += tail
+        else:
+            sent_s, sent_b = self.sent_servers[owner], self.sent_bags[owner]
+            table, bag_table = self.store.server_table, self.store.bag_table
+            for key, tail in box.items():
+                for x in key[:n]:
+                    if x not in sent_s:
+                        sent_s.add(x)
+                        new_servers.append((x, table[x]))
+                if key[n] not in sent_b:
+                    sent_b.add(key[n])
+                    new_bags.append((key[n], bag_table[key[n]]))
+                flat += key
+                flat += tail
+        return pickle.dumps((new_servers, new_bags, array("q", flat).tobytes()), protocol=pickle.HIGHEST_PROTOCOL)
+
+    # ------------------------------------------------------------ the end
+
+    def path_step(self, sid: int) -> PathStep:
+        """A stored state and its BFS parent, for rebuilding a trace (see `PathStep`)."""
+        store = self.store
+        return (self.parent_shard[sid], store.parent[sid], store.parent_label[sid], store.state(sid), store.depth[sid])
+
+    def totals(self) -> ShardTotals:
+        """Coverage, labels, deadlocks and depth counts of this shard."""
+        labels = self.search.labels
+        return ShardTotals(
+            list(labels.names),
+            list(labels.enabled),
+            list(labels.within_bounds),
+            dict(self.new_by_sender),
+            list(labels.labels),
+            list(self.search.deadlocks),
+            list(self.store.states_per_depth),
+        )

@@ -1,0 +1,150 @@
+"""The partitioned search (checker/distributed/) gives the one-worker explorer's results.
+
+Each test runs the explorer and the partitioned search on local worker processes
+(1, 2 or 4 shards) on the same spec and compares what a user sees: state and
+transition counts, states per depth, coverage, the violated properties with their
+shortest counterexample lengths (the same printed trace without symmetry), the
+witnesses' depths, deadlocks and completeness.  Under symmetry each side stores
+its own member of an orbit, so the steps that found a state (coverage's new
+states, the trace's concrete servers) may differ, as between any two numberings;
+the rest must not.  A worker killed in the middle fails the search loudly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+from support.cli import check
+
+from leaderfollower.checker.distributed.local import LocalBackend
+from leaderfollower.checker.distributed.run import explore_partitioned
+from leaderfollower.checker.distributed.search import PartitionedSearch, WorkerLost
+from leaderfollower.checker.explore.result import ExploreResult, Progress
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.explore.traces import finding_trace, format_finding
+from leaderfollower.spec.params import PRESETS, Params
+from leaderfollower.spec.properties import PROPERTIES
+from leaderfollower.spec.raft import RaftSpec
+from leaderfollower.spec.variants import VARIANTS
+
+SYMMETRIC = Params(servers=2, values=2, max_term=2, max_log=1, max_copies=2, max_in_flight=1, symmetry=True)
+BATCHED = Params(servers=2, values=1, max_term=2, max_log=2, max_in_flight=1, max_entries_per_append=2)
+
+
+def assert_same(one: ExploreResult, many: ExploreResult) -> None:
+    """What a user sees of the two searches is the same (see the module comment)."""
+    symmetric = one.spec.params.symmetry
+    stopped = one.stopped_by == "violation"
+    assert [(f.property, one.depth[f.state], f.error) for f in one.violations] == [(f.property, many.depth[f.state], f.error) for f in many.violations]
+    for a, b in zip(one.violations, many.violations):
+        ta, tb = finding_trace(one, a), finding_trace(many, b)
+        assert ta.steps == tb.steps
+        if not symmetric:
+            assert format_finding(ta) == format_finding(tb)
+    assert {k: one.depth[f.state] for k, f in one.witnesses.items()} == {k: many.depth[f.state] for k, f in many.witnesses.items()} or stopped
+    assert one.complete == many.complete and one.stopped_by == many.stopped_by
+    if stopped:
+        return  # one worker stops inside a level, the partitioned search after it: counts differ
+    assert (one.distinct_states, one.transitions, one.diameter) == (many.distinct_states, many.transitions, many.diameter)
+    assert one.states_per_depth == many.states_per_depth
+    assert len(one.deadlocks) == len(many.deadlocks)
+    if symmetric:
+        assert {k: (c.enabled, c.within_bounds) for k, c in one.coverage.items()} == {k: (c.enabled, c.within_bounds) for k, c in many.coverage.items()}
+        assert sum(c.new_states for c in many.coverage.values()) == many.distinct_states - 1
+    else:
+        assert one.coverage == many.coverage
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+@pytest.mark.parametrize("params", [PRESETS["tiny"], SYMMETRIC, BATCHED], ids=["tiny", "symmetric", "batched"])
+def test_the_correct_spec_gives_the_same_counts_coverage_and_witnesses(params: Params, workers: int) -> None:
+    spec = RaftSpec(params)
+    one = explore(spec, keep_graph=False)
+    many = explore_partitioned(spec, workers=workers)
+    assert many.complete and many.ok and many.distinct_states > 1000
+    assert_same(one, many)
+
+
+@pytest.mark.parametrize("name", ["non-majority-quorum", "vote-not-persisted", "stale-vote-counted"])
+def test_a_broken_variant_gives_the_same_shortest_counterexample(name: str) -> None:
+    cls = VARIANTS[name]
+    spec = cls(cls.catch_params)
+    one = explore(spec, keep_graph=False)
+    many = explore_partitioned(spec, workers=2)
+    assert many.violations and many.violations[0].property == cls.breaks
+    assert_same(one, many)
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+@pytest.mark.parametrize("params", [PRESETS["tiny"], SYMMETRIC], ids=["tiny", "symmetric"])
+def test_without_stopping_every_propertys_first_violation_is_the_same(params: Params, workers: int) -> None:
+    spec = VARIANTS["non-majority-quorum"](params)
+    one = explore(spec, keep_graph=False, stop_on_violation=False)
+    many = explore_partitioned(spec, workers=workers, stop_on_violation=False)
+    assert many.violations and many.complete
+    assert_same(one, many)
+
+
+def test_a_state_limit_stops_the_search_and_says_so() -> None:
+    many = explore_partitioned(RaftSpec(PRESETS["tiny"]), workers=2, max_states=100)
+    assert not many.complete and many.stopped_by == "max-states" and many.frontier > 0
+    assert many.incomplete_because == "state limit reached"
+
+
+def test_progress_reports_each_shards_states_and_memory() -> None:
+    seen: list[Progress] = []
+    explore_partitioned(RaftSpec(PRESETS["tiny"]), workers=2, progress=seen.append)
+    last = seen[-1]
+    assert last.states == 1645 and len(last.shard_states) == 2 and sum(last.shard_states) == 1645  # type: ignore[attr-defined]
+    assert all(m > 1_000_000 for m in last.shard_memory)  # type: ignore[attr-defined]
+
+
+def test_a_killed_worker_fails_the_search_with_a_clear_error() -> None:
+    spec = RaftSpec(PRESETS["tiny"])
+    with LocalBackend(spec, PROPERTIES, 2) as backend:
+        search = PartitionedSearch(spec, backend)
+
+        def kill_at_depth_3(p: Progress) -> None:
+            if p.depth == 3:
+                os.kill(backend.procs[1].pid, signal.SIGKILL)
+
+        with pytest.raises(WorkerLost, match=r"worker 1 \(pid \d+\) stopped \(exit code -9\)"):
+            search.run(progress=kill_at_depth_3)
+
+
+# ----------------------------------------------------------------- the command line
+
+
+def test_check_workers_prints_the_same_document_as_one_worker(in_tmp: object) -> None:
+    one = json.loads(check("--preset", "tiny", "--json").output)
+    two = json.loads(check("--preset", "tiny", "--workers", "2", "--json").output)
+    for doc in (one, two):
+        del doc["seconds"], doc["states_per_second"]
+    assert two == one
+
+
+def test_check_workers_prints_the_same_counterexample(in_tmp: object) -> None:
+    cls = VARIANTS["non-majority-quorum"]
+    args = ["--spec", cls.name, "--servers", "2", "--max-term", "2", "--max-log", "0"]
+    one, two = check(*args), check(*args, "--workers", "2")
+    assert one.exit_code == two.exit_code == 1
+    trace = lambda out: out[out.index("violated after"):]  # noqa: E731
+    assert trace(two.output) == trace(one.output)
+
+
+def test_check_workers_refuses_to_dump_a_graph_it_does_not_keep(in_tmp: object) -> None:
+    result = check("--preset", "tiny", "--workers", "2", "--dump-graph", "g.graphml")
+    assert result.exit_code == 2 and "--dump-graph needs the graph, which --workers and --ray do not keep" in result.output
+
+
+def test_check_workers_honours_a_state_budget_and_says_incomplete(in_tmp: object) -> None:
+    result = check("--preset", "small", "--workers", "2", "--max-states", "200")
+    assert result.exit_code == 3, result.output
+    assert "incomplete (bounded by --max-states 200)" in " ".join(result.output.split())
+
+
+def test_check_workers_refuses_a_depth_budget_it_cannot_honour(in_tmp: object) -> None:
+    result = check("--preset", "tiny", "--workers", "2", "--max-depth", "3")
+    assert result.exit_code == 2 and "--max-depth is not supported with --workers or --ray" in result.output

@@ -1,0 +1,85 @@
+"""The partitioned search on a real Ray cluster of two nodes on this machine gives the explorer's results.
+
+The cluster (`ray.cluster_utils.Cluster`: a head node and a worker node, each its
+own raylet and object store, started once for this module) runs one shard per
+node; the results are compared with the one-worker explorer as in
+tests/test_partitioned.py.  Killing a shard's actor process fails the search with
+`WorkerLost`, never with a count.  Skipped, saying why, where Ray is not installed
+(`pip install -e '.[distributed]'`).
+"""
+from __future__ import annotations
+
+import os
+import signal
+from typing import Iterator
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[distributed]'")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from leaderfollower.checker.distributed.ray_backend import RayBackend  # noqa: E402
+from leaderfollower.checker.distributed.run import explore_partitioned  # noqa: E402
+from leaderfollower.checker.distributed.search import PartitionedSearch, WorkerLost  # noqa: E402
+from leaderfollower.checker.explore.result import Progress  # noqa: E402
+from leaderfollower.checker.explore.search import explore  # noqa: E402
+from leaderfollower.spec.params import PRESETS, Params  # noqa: E402
+from leaderfollower.spec.properties import PROPERTIES  # noqa: E402
+from leaderfollower.spec.raft import RaftSpec  # noqa: E402
+from leaderfollower.spec.variants import VARIANTS  # noqa: E402
+from test_partitioned import SYMMETRIC, assert_same  # noqa: E402
+
+NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    c = Cluster(initialize_head=True, head_node_args=dict(NODE, include_dashboard=False))
+    c.add_node(**NODE)
+    c.wait_for_nodes(timeout=120)
+    ray.init(address=c.address, log_to_driver=False, configure_logging=False)
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+def test_the_cluster_has_two_nodes_and_the_shards_run_in_separate_processes(cluster: Cluster) -> None:
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+    spec = RaftSpec(PRESETS["tiny"])
+    with RayBackend(spec, PROPERTIES, 2, address=cluster.address) as backend:
+        pids = backend.pids()
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+
+
+@pytest.mark.parametrize("params", [PRESETS["tiny"], SYMMETRIC], ids=["tiny", "symmetric"])
+def test_ray_gives_the_same_counts_coverage_and_witnesses(cluster: Cluster, params: Params) -> None:
+    spec = RaftSpec(params)
+    one = explore(spec, keep_graph=False)
+    many = explore_partitioned(spec, workers=2, ray=cluster.address)
+    assert many.complete and many.ok
+    assert_same(one, many)
+
+
+def test_ray_gives_the_same_shortest_counterexample(cluster: Cluster) -> None:
+    cls = VARIANTS["non-majority-quorum"]
+    spec = cls(cls.catch_params)
+    one = explore(spec, keep_graph=False)
+    many = explore_partitioned(spec, workers=2, ray=cluster.address)
+    assert many.violations and many.violations[0].property == cls.breaks
+    assert_same(one, many)
+
+
+def test_a_killed_ray_worker_fails_the_search_with_a_clear_error(cluster: Cluster) -> None:
+    spec = RaftSpec(PRESETS["tiny"])
+    with RayBackend(spec, PROPERTIES, 2, address=cluster.address) as backend:
+        pid = backend.pids()[1]
+        search = PartitionedSearch(spec, backend)
+
+        def kill_at_depth_3(p: Progress) -> None:
+            if p.depth == 3:
+                os.kill(pid, signal.SIGKILL)
+
+        with pytest.raises(WorkerLost, match=r"Ray actor of shard 1 died"):
+            search.run(progress=kill_at_depth_3)
