@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from leaderfollower.spec.actions import ACTION_NAMES, Action
+from leaderfollower.spec.actions import Action
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
@@ -34,7 +34,7 @@ from leaderfollower.spec.state import ServerState
 
 from ..explore.local_steps import LocalSteps, NonLocalAction, Result
 from ..explore.local_steps import usable as local_steps_usable
-from ..explore.search import guarded_successors
+from ..explore.search import Labels, guarded_successors
 from ..explore.store import StateStore
 from ..explore.visitor import _call as safe_call
 from ..explore.visitor import _holds as safe_eval
@@ -108,15 +108,19 @@ class WalkSteps:
         self.spec = spec
         self.n = spec.params.servers
         self.memoised = local_steps_usable(spec)
-        self.names: list[str] = list(ACTION_NAMES)
-        self.name_ids: dict[str, int] = {name: k for k, name in enumerate(self.names)}
+        # The explorer's numbering of labels and names; `clear` renumbers the labels, never the names.
+        self.numbering = Labels()
+        self.names: list[str] = self.numbering.names
+        self.name_index = self.numbering.name_index
         self.clear()
 
     def clear(self) -> None:
         """Forget every interned part and cached outcome (keys made before are no longer valid)."""
         self.store = StateStore(self.spec, symmetry=False)
-        self.labels: list[Action] = []
-        self._label_ids: dict[Action, int] = {}
+        self.numbering.labels.clear()
+        self.numbering.label_ids.clear()
+        self.labels: list[Action] = self.numbering.labels
+        self._label_id = self.numbering.label_id
         self.local = _CachedActions(self.spec, self.store, self._label_id, self.name_index)
         self._wholes: list[Key] = []
         self._server_moves: dict[tuple[int, int, int], tuple[tuple[Move, ...], int]] = {}
@@ -132,23 +136,6 @@ class WalkSteps:
         """How many parts and outcomes are cached (to decide when to `clear`)."""
         local = self.local
         return len(self.server_table) + len(self.bag_table) + len(local.server_cache) + len(local.receive_cache) + len(self._server_moves)
-
-    def _label_id(self, action: Action) -> int:
-        lid = self._label_ids.get(action)
-        if lid is None:
-            lid = len(self.labels)
-            self._label_ids[action] = lid
-            self.labels.append(action)
-        return lid
-
-    def name_index(self, name: str) -> int:
-        """The index of an action name (a user's spec may add names of its own)."""
-        k = self.name_ids.get(name)
-        if k is None:
-            k = len(self.names)
-            self.names.append(name)
-            self.name_ids[name] = k
-        return k
 
     def key(self, s: State) -> Key:
         """The packed key of a concrete state (interning its parts)."""

@@ -103,22 +103,10 @@ def run_worker(
     was_enabled = gc.isenabled()
     gc.disable()  # walks allocate many long-lived acyclic tuples; the collector would rescan them for nothing
     try:
-        return _run(spec, properties, strategy, depth, seed, worker, budget)
+        return _Worker(spec, properties, strategy, depth, seed, worker, budget).run()
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _run(
-    spec: RaftSpec,
-    properties: Sequence[Property],
-    strategy_name: str,
-    depth: int,
-    seed: int,
-    worker: int,
-    budget: Budget,
-) -> WorkerResult:
-    return _Worker(spec, properties, strategy_name, depth, seed, worker, budget).run()
 
 
 class _Worker:
