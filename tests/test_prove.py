@@ -295,8 +295,8 @@ def test_cli_usage_errors_are_one_line(args: list[str], message: str) -> None:
 def test_the_server_index_names_the_servers_a_term_reads() -> None:
     import z3
 
-    from leaderfollower.checker.z3.prove import ServerIndex
     from leaderfollower.checker.z3.model import Z3Model
+    from leaderfollower.checker.z3.obligations import ServerIndex
 
     model = Z3Model(Params(servers=5))
     pre = model.fresh("pre")
@@ -314,8 +314,9 @@ def test_a_sliced_query_keeps_the_facts_about_its_servers_and_drops_the_others()
     names a bystander is dropped, so what needs it is not proved by the sliced query."""
     import z3
 
-    from leaderfollower.checker.z3.prove import ServerIndex, _sliced_check, canonical_instances
     from leaderfollower.checker.z3.model import Z3Model
+    from leaderfollower.checker.z3.obligations import ServerIndex, canonical_instances
+    from leaderfollower.checker.z3.solving import sliced_check
 
     model = Z3Model(Params(servers=5))
     pre = model.fresh("pre")
@@ -324,12 +325,12 @@ def test_a_sliced_query_keeps_the_facts_about_its_servers_and_drops_the_others()
     goal = post.term(0) >= 2
     own = pre.term(0) >= 1
     via_bystander = z3.And(pre.term(0) >= pre.term(3), pre.term(3) >= 1)
-    res, _ = _sliced_check(ServerIndex(pre), [z3.And(own, pre.term(4) >= 7)], eff, goal, inst, 10_000)
+    res, _ = sliced_check(ServerIndex(pre), [z3.And(own, pre.term(4) >= 7)], eff, goal, inst, 10_000)
     assert res == z3.unsat
-    res, _ = _sliced_check(ServerIndex(pre), [via_bystander, pre.term(4) >= 7], eff, goal, inst, 10_000)
+    res, _ = sliced_check(ServerIndex(pre), [via_bystander, pre.term(4) >= 7], eff, goal, inst, 10_000)
     assert res != z3.unsat
     # Nothing to drop: no query, the caller's fresh check follows.
-    res, _ = _sliced_check(ServerIndex(pre), [own], eff, goal, inst, 10_000)
+    res, _ = sliced_check(ServerIndex(pre), [own], eff, goal, inst, 10_000)
     assert res == z3.unknown
 
 
@@ -337,7 +338,7 @@ def test_support_of_an_existential_lemma_is_minimised_by_deletion() -> None:
     """CommitIsSafe's proofs go through witnesses, which unsat cores cannot see: each proved
     obligation still reports its support, and the support is needed (without the lemma named
     besides CommitIsSafe itself, AdvanceCommitIndex's obligation is not proved)."""
-    from leaderfollower.checker.z3.prove import invariant_names
+    from leaderfollower.checker.z3.obligations import invariant_names
 
     spec = RaftSpec(Params(servers=2))
     actions = ["Restart", "AdvanceCommitIndex"]

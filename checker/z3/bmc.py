@@ -60,6 +60,8 @@ faster.  No symmetry breaking.
 """
 from __future__ import annotations
 
+import builtins
+
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence, TypeAlias
@@ -862,7 +864,13 @@ others built from their one definition in `spec.invariants`."""
 
 @dataclass
 class Finding:
-    """One property's bounded result: violated at `depth` with its path, or none up to `depth`."""
+    """One property's result on the finite-domain encoding, from BMC (`run_bmc`) or IC3 (`pdr.run_pdr`).
+
+    `violated`: with the shortest path (`states`, `actions`) of `depth` steps.
+    Otherwise no violation within `depth` steps, or (IC3 only) `proved`: the
+    property holds at every depth, and `invariant` is the inductive invariant found
+    (its clauses as the cubes they exclude, checked by `pdr.Certificate`).
+    """
 
     property: str
     violated: bool
@@ -870,6 +878,13 @@ class Finding:
     seconds: float
     states: list[State] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    proved: bool = False
+    invariant: list[frozenset[int]] = field(default_factory=list)
+
+    @builtins.property
+    def invariant_clauses(self) -> int:
+        """The size of the invariant found (0 unless proved)."""
+        return len(self.invariant)
 
 
 ProgressFn = Callable[[str, int, int], None]
