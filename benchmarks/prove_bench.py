@@ -5,6 +5,8 @@ Usage:
     python benchmarks/prove_bench.py --servers 3 --property LogMatching
     python benchmarks/prove_bench.py --servers 3 --property LeaderCompleteness StateMachineSafety CommitWithinLog
     python benchmarks/prove_bench.py --servers 3 --property LeaderCompleteness --actions AdvanceCommitIndex
+    nice python benchmarks/prove_bench.py --servers 5 --property LeaderCompleteness StateMachineSafety CommitWithinLog \
+        --workers 2 --results ls5.jsonl   # isolated workers, resumable; one line per obligation on stderr
     python benchmarks/prove_bench.py --servers --variants   # only the log-safety proof on three broken variants
     python benchmarks/prove_bench.py --servers --bmc 17   # BMC per depth, default preset, every always property
     python benchmarks/prove_bench.py --servers --bmc 18 --bmc-spec vote-not-persisted   # a variant, on its catch_params
@@ -19,12 +21,17 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
+from pathlib import Path
+from typing import Optional
 
 import z3
 
 from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.z3.isolation import DEFAULT_MEMORY_MB, Limits
 from leaderfollower.checker.z3.prove import bmc, explorer_reach, prove_inductive
+from leaderfollower.checker.z3.results import Obligation
 from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
 from leaderfollower.checker.z3.decode import SuccessorOracle
 from leaderfollower.checker.z3.model import Z3Model
@@ -35,20 +42,29 @@ from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 
-def induction(servers: int, props: list[str], actions: list[str], timeout_ms: int) -> None:
+def induction(servers: int, props: list[str], actions: list[str], timeout_ms: int, limits: Limits, results: Optional[Path]) -> None:
+    """Each proof's wall time, its slowest obligations, and the peak RSS of the processes that solved them."""
     spec = RaftSpec(Params(servers=servers))
+    print(f"induction at {servers} servers, {limits.describe()}", flush=True)
     for prop in props:
-        result = prove_inductive(spec, prop, timeout_ms=timeout_ms, actions=actions)
+        wall0 = time.perf_counter()
+
+        def line(o: Obligation, k: int, total: int) -> None:
+            print(f"    [{k}/{total}] {time.perf_counter() - wall0:7.1f} s  {o.lemma} / {o.action or 'Init'}: {o.status} "
+                  f"({o.seconds:.1f} s, {o.peak_rss_mb:.0f} MB){' ' + o.reason if o.reason else ''}", file=sys.stderr, flush=True)
+
+        result = prove_inductive(spec, prop, timeout_ms=timeout_ms, actions=actions, limits=limits, results_file=results, on_obligation=line)
         slowest = sorted(result.obligations, key=lambda o: -o.seconds)[:5]
         status = "proved" if result.proved else "NOT proved"
         derived = " (derived: lemma obligations shared with the other derived properties of this run)" if prop in DERIVED else ""
         print(f"{prop} inductive, {servers} servers: {status} in {result.seconds:.2f} s "
-              f"({len(result.obligations)} obligations, {len(result.lemmas)} lemmas){derived}")
+              f"({len(result.obligations)} obligations, {len(result.lemmas)} lemmas), "
+              f"peak RSS of a solving process {result.peak_rss_mb:.0f} MB{derived}", flush=True)
         for o in slowest:
             print(f"    slowest: {o.lemma} / {o.action or 'Init'}: {o.seconds:.2f} s")
         for o in result.obligations:
             if o.status != "proved":
-                print(f"    {o.status}: {o.lemma} / {o.action or 'Init'} ({o.seconds:.2f} s)")
+                print(f"    {o.status}: {o.lemma} / {o.action or 'Init'} ({o.seconds:.2f} s) {o.reason}")
 
 
 VARIANT_ACTIONS = {
@@ -146,10 +162,14 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="also run the log-safety proof on three broken variants")
     parser.add_argument("--ic3", type=float, default=0, help="IC3 on the BMC model with this budget in seconds (before BMC, same process)")
     parser.add_argument("--ic3-ablation", action="store_true", help="also IC3 without symmetry, and without lifting")
+    parser.add_argument("--workers", type=int, default=0, help="induction: isolated worker processes (default 0: in this process)")
+    parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB, help="induction: Z3's memory watermark per worker")
+    parser.add_argument("--results", type=Path, help="induction: results file to record to and resume from")
     args = parser.parse_args()
+    limits = Limits(workers=args.workers, memory_mb=args.memory_mb)
     print(f"z3 {z3.get_version_string()}, Python {platform.python_version()}, {platform.machine()}")
     for n in args.servers:
-        induction(n, args.property, args.actions, int(args.timeout * 1000))
+        induction(n, args.property, args.actions, int(args.timeout * 1000), limits, args.results)
     if args.variants:
         variants(int(args.timeout * 1000))
     if args.ic3:

@@ -37,9 +37,9 @@ from typing import Callable, Optional, Sequence
 import pebble
 import z3
 
-from leaderfollower.checker.z3.obligations import Task, context_for, term_hash
+from leaderfollower.checker.z3.obligations import Task
 from leaderfollower.checker.z3.results import Obligation
-from leaderfollower.checker.z3.solving import Solver, solve
+from leaderfollower.checker.z3.solving import Solver
 
 DEFAULT_MEMORY_MB = 3500
 """Z3's memory limit per worker: two workers stay under 8 GB together."""
@@ -129,12 +129,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def work(task: Task, proved: frozenset[str], hashed: bool, solver: Solver = solve) -> Obligation:
+def solve_task(task: Task) -> Obligation:
+    """Solve a task with its own proof's solver (the fixed-size or the parametric one)."""
+    return task.setup.solve(task)
+
+
+def work(task: Task, proved: frozenset[str], hashed: bool, solver: Solver = solve_task) -> Obligation:
     """Solve a task (or skip it when its hash was proved before); runs in a worker or here."""
     global _POISONED
     if _POISONED:
         os._exit(EXIT_RETIRED)  # this worker's Z3 hit a memory cap on the last task: a fresh worker takes this one
-    digest = term_hash(context_for(task.setup), task) if hashed else ""
+    digest = task.setup.term_hash(task) if hashed else ""
     if digest and digest in proved:
         ob = Obligation(task.lemma, task.action, "proved", reason="resumed: proved by an earlier run", hash=digest)
     else:
@@ -159,7 +164,7 @@ def run_tasks(
     *,
     results: Optional[ResultsFile] = None,
     on_done: Optional[OnDone] = None,
-    solver: Solver = solve,
+    solver: Solver = solve_task,
 ) -> list[Obligation]:
     """Every task's obligation, in the tasks' order; each recorded in `results` as it finishes."""
     proved = frozenset(results.proved) if results is not None else frozenset()

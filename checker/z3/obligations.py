@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 import z3
 
 from leaderfollower.checker.z3.lemmas import ASSUMES, DERIVED, PROOFS, PROPERTY_ENCODINGS, lemma_by_name
 from leaderfollower.checker.z3.model import RECORDS, Effect, Instance, Switches, Sym, Z3Model
-from leaderfollower.checker.z3.results import IMPLIED
+from leaderfollower.checker.z3.results import IMPLIED, Obligation
 from leaderfollower.spec.params import Params
 
 Witness = tuple[list[z3.ExprRef], list[z3.ExprRef]]
@@ -92,12 +92,32 @@ class ProofSetup:
     """The conjuncts of the invariant, the property first (for a derived property: also first, not assumed)."""
     derived: bool = False
 
+    def solve(self, task: "Task") -> Obligation:
+        """`solving.solve`."""
+        from leaderfollower.checker.z3.solving import solve
+
+        return solve(task)
+
+    def term_hash(self, task: "Task") -> str:
+        """`term_hash` on this process's context."""
+        return term_hash(context_for(self), task)
+
+
+class Setup(Protocol):
+    """What a task's proof knows how to do in a worker: solve one of its tasks, and name it by its terms."""
+
+    def solve(self, task: "Task") -> Obligation:
+        """Solve one obligation of this proof (in this process)."""
+
+    def term_hash(self, task: "Task") -> str:
+        """The obligation's identity for the resume file: a digest of its terms."""
+
 
 @dataclass(frozen=True)
 class Task:
     """One obligation to solve: a conjunct and an action (None: Init; `IMPLIED`: the property from the lemmas)."""
 
-    setup: ProofSetup
+    setup: Setup
     lemma: str
     action: Optional[str]
     timeout_ms: int
