@@ -32,12 +32,15 @@ more" of an even number of servers need not intersect).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import z3
 
 from leaderfollower.checker.z3.model import _HANDLERS, MESSAGE_TYPE_NAMES, RECORDS, Role, Switches, Z_CANDIDATE, Z_FOLLOWER, Z_LEADER, make_record
 from leaderfollower.checker.z3.model import field as rfield
+
+if TYPE_CHECKING:
+    from leaderfollower.spec.state import State
 
 Server = z3.DeclareSort("Server")
 Quorum = z3.DeclareSort("Quorum")
@@ -478,3 +481,41 @@ class ParametricModel:
             r = z3.Const("init_r", RECORDS[m])
             out.append(z3.ForAll([i, j, r], s.count(m, i, j, r) == 0))
         return z3.And(out)
+
+
+# ------------------------------------------------------------ concrete states
+
+
+def servers_of_size(n: int) -> list[z3.ExprRef]:
+    """The constants S0..S(n-1) that stand for the servers of a concrete state."""
+    return [z3.Const(f"S{k}", Server) for k in range(n)]
+
+
+def pin(s: PSym, state: "State") -> list[z3.BoolRef]:
+    """Constraints making `s` the concrete state (servers `servers_of_size(n)`, which must be all the servers).
+
+    The quorums are left to the caller (`prove.finite_size` gives a spec's own).
+    """
+    from leaderfollower.checker.z3.model import ROLE_OF, record_of
+
+    servers = servers_of_size(len(state.servers))
+    out: list[z3.BoolRef] = []
+    for i, srv in zip(servers, state.servers):
+        vote = NIL if srv.voted_for is None else Vote.vote(servers[srv.voted_for])
+        out += [s.term(i) == srv.current_term, s.role(i) == ROLE_OF[srv.role], s.voted(i) == vote]
+        out += [s.len(i) == len(srv.log), s.commit(i) == srv.commit_index]
+        for x, e in enumerate(srv.log, start=1):
+            out += [s.log_term(i, z3.IntVal(x)) == e.term, s.log_value(i, z3.IntVal(x)) == e.value]
+        for k, j in enumerate(servers):
+            out += [s.vr(i, j) == (k in srv.votes_responded), s.vg(i, j) == (k in srv.votes_granted)]
+            out += [s.next(i, j) == srv.next_index[k], s.match(i, j) == srv.match_index[k]]
+    for mtype in MESSAGE_TYPE_NAMES:
+        src, dst = z3.Consts("pin_src pin_dst", Server)
+        r = z3.Const("pin_r", RECORDS[mtype])
+        count: z3.ArithRef = z3.IntVal(0)
+        for m, c in state.messages:
+            if m.mtype == mtype:
+                here = z3.And(src == servers[m.msource], dst == servers[m.mdest], r == record_of(m))
+                count = z3.If(here, c, count)  # type: ignore[assignment]
+        out.append(z3.ForAll([src, dst, r], s.count(mtype, src, dst, r) == count))
+    return out

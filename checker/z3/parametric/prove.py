@@ -41,7 +41,7 @@ from leaderfollower.checker.z3.model import field as rfield
 from leaderfollower.checker.z3.obligations import Task, assumed_conjuncts
 from leaderfollower.checker.z3.parametric.decode import decode_cti
 from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS
-from leaderfollower.checker.z3.parametric.model import ParametricModel, PEffect, PInstance, PSym, Quorum, Server, fresh, member
+from leaderfollower.checker.z3.parametric.model import ParametricModel, PEffect, PInstance, PSym, Quorum, Server, fresh, member, servers_of_size
 from leaderfollower.checker.z3.reach import explorer_reach, reachable_cti
 from leaderfollower.checker.z3.results import Cti, InductionResult, Obligation, ProgressFn
 from leaderfollower.spec.params import Params
@@ -60,7 +60,7 @@ BAG_SLOTS = 2
 def finite_size(spec_class: type[RaftSpec], n: int, values: int) -> list[z3.BoolRef]:
     """Exactly n servers, and as quorums the spec's own minimal quorums of n servers (`RaftSpec.is_quorum`)."""
     spec = spec_class(Params(servers=n, values=values))
-    servers = [z3.Const(f"S{k}", Server) for k in range(n)]
+    servers = servers_of_size(n)
     subsets = [frozenset(c) for size in range(n + 1) for c in combinations(range(n), size)]
     quorums = [q for q in subsets if spec.is_quorum(q) and not any(spec.is_quorum(q - {k}) for k in q)]
     qs = [z3.Const(f"Q{k}", Quorum) for k in range(len(quorums))]
