@@ -260,7 +260,7 @@ def test_cli_json_and_exit_codes() -> None:
     runner = CliRunner()
     ok = runner.invoke(main, ["prove", "--preset", "tiny", "--depth", "2", "--property", "ElectionSafety", "--json", "--no-reach"])
     assert ok.exit_code == 0, ok.output
-    doc = json.loads(ok.output)
+    doc = json.loads(ok.stdout)
     assert doc["ok"] and doc["induction"][0]["status"] == "proved-inductive"
     assert doc["bmc"][0]["status"] == "holds-to-depth"
     bad = runner.invoke(
@@ -268,9 +268,22 @@ def test_cli_json_and_exit_codes() -> None:
         ["prove", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--depth", "0", "--property", "ElectionSafety", "--json"],
     )
     assert bad.exit_code == 1, bad.output
-    doc = json.loads(bad.output)
+    doc = json.loads(bad.stdout)
     cti = doc["induction"][0]["obligations"]
     assert any(o["status"] == "failed" and o.get("cti", {}).get("reachable") for o in cti)
+    # With --json the progress goes to stderr, one line per obligation that is not proved at least.
+    assert "prove:" in bad.stderr and "failed" in bad.stderr
+
+
+def test_cli_proves_election_safety_for_any_number_of_servers() -> None:
+    res = CliRunner().invoke(main, ["prove", "--servers", "any", "--property", "ElectionSafety", "--depth", "0", "--workers", "0", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["servers"] == "any"
+    [ind] = doc["induction"]
+    assert ind["servers"] == "any" and ind["status"] == "proved-inductive"
+    text = CliRunner().invoke(main, ["prove", "--servers", "any", "--property", "ElectionSafety", "--depth", "0", "--workers", "0"])
+    assert text.exit_code == 0 and "prove (any number of servers)" in text.stdout
 
 
 @pytest.mark.parametrize(
@@ -281,6 +294,9 @@ def test_cli_json_and_exit_codes() -> None:
         (["--depth", "-1"], "--depth"),
         (["--spec", "nope"], "unknown spec"),
         (["--max-entries-per-append", "2"], "No such option"),
+        (["--servers", "many"], "expected a number or 'any'"),
+        (["--servers", "any", "--property", "LogMatching"], "no proof for every number of servers"),
+        (["--workers", "-1"], "--workers"),
     ],
 )
 def test_cli_usage_errors_are_one_line(args: list[str], message: str) -> None:
