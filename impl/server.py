@@ -104,6 +104,9 @@ class ServerConfig:
     """Seed of the election-timeout generator (None: from the node id and the OS)."""
     bind_host: Optional[str] = None
     """Host to listen on (default: this server's host in `addresses`)."""
+    source_host: Optional[str] = None
+    """Address this server's connections to its peers come from (None: the OS picks one).  Set it when every
+    server has an address of its own, so that peers and packet filters can tell which server is calling."""
     tls: Optional[Identity] = None
     """This server's certificate, key and the cluster's CA: mutual TLS on every connection.
     None: plain TCP, no authentication (anyone who can reach the port can rewrite the cluster)."""
@@ -514,9 +517,10 @@ class NodeServer:
         host, port = self.config.addresses[j]
         cap = self.config.dial_backoff_cap
         backoff = min(0.02, cap)
+        source = None if self.config.source_host is None else (self.config.source_host, 0)
         while True:
             try:
-                reader, writer = await asyncio.open_connection(host, port, ssl=self._dial_tls,
+                reader, writer = await asyncio.open_connection(host, port, ssl=self._dial_tls, local_addr=source,
                                                                ssl_handshake_timeout=self.config.hello_timeout if self._dial_tls else None)
             except (OSError, asyncio.TimeoutError):
                 await asyncio.sleep(backoff)

@@ -312,8 +312,11 @@ class Storage:
         offsets: list[int] = []
         pos = len(LOG_HEADER)
         size = len(data)
+        # Where the zero-filled tail (if any) begins, found once: testing `any(data[pos:])`
+        # at every record made recovery quadratic (a 33,000-entry log took 8 s to load).
+        content_end = len(data.rstrip(b"\0"))
         while pos < size:
-            torn = self._torn_tail(data, pos)
+            torn = self._torn_tail(data, pos, content_end)
             if torn:
                 # A crash cut the last write short: drop the tail for good.
                 self.files.truncate(LOG_FILE, pos)
@@ -342,10 +345,13 @@ class Storage:
         return tuple(entries)
 
     @staticmethod
-    def _torn_tail(data: bytes, pos: int) -> bool:
-        """Whether everything from `pos` on is what a crash in mid-append leaves (see the module comment)."""
+    def _torn_tail(data: bytes, pos: int, content_end: int) -> bool:
+        """Whether everything from `pos` on is what a crash in mid-append leaves (see the module comment).
+
+        `content_end` is the length of `data` without its trailing zero bytes.
+        """
         rest = len(data) - pos
-        if rest < _REC_HEADER.size or not any(data[pos:]):
+        if rest < _REC_HEADER.size or pos >= content_end:
             return True  # a header cut short, or a zero-filled tail
         length, _, head_crc = _REC_HEADER.unpack_from(data, pos)
         header_ok: bool = zlib.crc32(data[pos : pos + _LEN_CRC.size]) == head_crc
