@@ -8,6 +8,7 @@ Usage:
     nice python benchmarks/prove_bench.py --servers 5 --property LeaderCompleteness StateMachineSafety CommitWithinLog \
         --workers 2 --results ls5.jsonl   # isolated workers, resumable; one line per obligation on stderr
     python benchmarks/prove_bench.py --servers --variants   # only the log-safety proof on three broken variants
+    python benchmarks/prove_bench.py --servers --targets --workers 2   # parametric ElectionSafety; the six variants refuted
     python benchmarks/prove_bench.py --servers --bmc 17   # BMC per depth, default preset, every always property
     python benchmarks/prove_bench.py --servers --bmc 18 --bmc-spec vote-not-persisted   # a variant, on its catch_params
     python benchmarks/prove_bench.py --agreement  # also Python/Z3 agreement on the whole tiny graph
@@ -30,8 +31,9 @@ import z3
 
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.z3.isolation import DEFAULT_MEMORY_MB, Limits
+from leaderfollower.checker.z3.parametric.prove import prove_parametric
 from leaderfollower.checker.z3.prove import bmc, explorer_reach, prove_inductive
-from leaderfollower.checker.z3.results import Obligation
+from leaderfollower.checker.z3.results import InductionResult, Obligation
 from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
 from leaderfollower.checker.z3.decode import SuccessorOracle
 from leaderfollower.checker.z3.model import Z3Model
@@ -60,6 +62,9 @@ def induction(servers: int, props: list[str], actions: list[str], timeout_ms: in
         print(f"{prop} inductive, {servers} servers: {status} in {result.seconds:.2f} s "
               f"({len(result.obligations)} obligations, {len(result.lemmas)} lemmas), "
               f"peak RSS of a solving process {result.peak_rss_mb:.0f} MB{derived}", flush=True)
+        if servers == 5 and prop in DERIVED:
+            met = result.proved and result.seconds < 1800 and result.peak_rss_mb < 8192
+            print(f"    target (issue 18): proved in under 30 min with every solving process under 8 GB: {'met' if met else 'NOT met'}")
         for o in slowest:
             print(f"    slowest: {o.lemma} / {o.action or 'Init'}: {o.seconds:.2f} s")
         for o in result.obligations:
@@ -73,6 +78,46 @@ VARIANT_ACTIONS = {
     "commit-previous-term": "AdvanceCommitIndex",
     "accept-stale-term": "HandleAppendEntriesRequest",
 }
+
+
+REFUTED_BY = {
+    # variant: (property, the action whose obligation fails reachably, conjuncts to check or None for all)
+    "non-majority-quorum": ("ElectionSafety", "BecomeLeader", None),
+    "vote-not-persisted": ("ElectionSafety", "Restart", None),
+    "stale-vote-counted": ("ElectionSafety", "DropStaleResponse", None),
+    "vote-without-log-check": ("LeaderCompleteness", "HandleRequestVoteRequest", None),
+    "commit-previous-term": ("LeaderCompleteness", "AdvanceCommitIndex", ["CommitIsSafe"]),
+    "accept-stale-term": ("LeaderCompleteness", "HandleAppendEntriesRequest", None),
+}
+
+
+def targets(limits: Limits, timeout_ms: int) -> None:
+    """Issue 18's targets that fit in minutes: ElectionSafety for every number of servers (under 60 s), and the six
+    broken variants refuted (a reachable counterexample to induction) by the isolated engine, the ElectionSafety
+    ones also parametrically.  The 5-server targets: `--servers 5 --property LeaderCompleteness ...`."""
+    t0 = time.perf_counter()
+    r = prove_parametric(RaftSpec(Params(servers=3)), "ElectionSafety", timeout_ms=timeout_ms, limits=limits)
+    seconds = time.perf_counter() - t0
+    print(f"ElectionSafety for every number of servers: {'proved' if r.proved else 'NOT proved'} in {seconds:.1f} s "
+          f"({len(r.obligations)} obligations, peak RSS {r.peak_rss_mb:.0f} MB); target under 60 s: "
+          f"{'met' if r.proved and seconds < 60 else 'NOT met'}", flush=True)
+    for name, (prop, action, only) in REFUTED_BY.items():
+        cls = VARIANTS[name]
+        spec = cls(cls.catch_params)
+        t0 = time.perf_counter()
+        res = prove_inductive(spec, prop, actions=[action], only=only, reach=explorer_reach(spec), timeout_ms=timeout_ms, limits=limits)
+        print(f"{name}: {_refuted(res)} at {spec.params.servers} servers ({prop} / {action}, {time.perf_counter() - t0:.1f} s)", flush=True)
+        if prop == "ElectionSafety":
+            t0 = time.perf_counter()
+            res = prove_parametric(spec, prop, actions=[action], timeout_ms=timeout_ms, limits=limits)
+            print(f"{name}: {_refuted(res)} for every number of servers ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+
+def _refuted(result: InductionResult) -> str:
+    for o in result.failed:
+        if o.cti is not None and o.cti.reachable:
+            return f"refuted (reachable counterexample: {o.lemma} / {o.action}, {len(o.cti.before.servers)} servers)"
+    return "NOT refuted"
 
 
 def variants(timeout_ms: int) -> None:
@@ -165,11 +210,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="induction: isolated worker processes (default 0: in this process)")
     parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB, help="induction: Z3's memory watermark per worker")
     parser.add_argument("--results", type=Path, help="induction: results file to record to and resume from")
+    parser.add_argument("--targets", action="store_true", help="issue 18's short targets: parametric ElectionSafety, the six variants refuted")
     args = parser.parse_args()
     limits = Limits(workers=args.workers, memory_mb=args.memory_mb)
     print(f"z3 {z3.get_version_string()}, Python {platform.python_version()}, {platform.machine()}")
     for n in args.servers:
         induction(n, args.property, args.actions, int(args.timeout * 1000), limits, args.results)
+    if args.targets:
+        targets(limits, int(args.timeout * 1000))
     if args.variants:
         variants(int(args.timeout * 1000))
     if args.ic3:

@@ -24,6 +24,7 @@ from leaderfollower.checker.z3.lemmas import WITNESS_HINTS
 from leaderfollower.checker.z3.model import RECORDS, Effect, Instance, Sym, Z3Model
 from leaderfollower.checker.z3.obligations import (
     ProofContext,
+    ProofSetup,
     ServerIndex,
     Task,
     Witness,
@@ -55,6 +56,7 @@ Answer = tuple[z3.CheckSatResult, z3.Solver]
 
 def solve(task: Task) -> Obligation:
     """Solve one obligation in this process (the proof's terms are built on first use and kept)."""
+    assert isinstance(task.setup, ProofSetup), task.setup
     ctx = context_for(task.setup)
     t0 = time.perf_counter()
     if task.action == IMPLIED:
