@@ -186,6 +186,27 @@ def run_tasks(
     return [o for o in out if o is not None]
 
 
+def run_proof(
+    tasks: Sequence[Task],
+    limits: Limits,
+    results_file: Optional[Path],
+    what: str,
+    progress: Optional[Callable[[str, int, int], None]],
+    on_obligation: Optional[OnDone],
+) -> list[Obligation]:
+    """`run_tasks` for a proof's entry point: the results file by path, `progress(what, done, total)` and
+    `on_obligation(obligation, done, total)` after each obligation."""
+
+    def done(ob: Obligation, k: int, total: int) -> None:
+        if progress:
+            progress(what, k, total)
+        if on_obligation:
+            on_obligation(ob, k, total)
+
+    results = ResultsFile(results_file) if results_file is not None else None
+    return run_tasks(tasks, limits, results=results, on_done=done)
+
+
 def _run_pool(
     tasks: Sequence[Task], limits: Limits, proved: frozenset[str], hashed: bool, solver: Solver, finished: Callable[[int, Obligation], None]
 ) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence, TypeVar
 
 import z3
 
@@ -228,16 +228,25 @@ class ProofContext:
         return self._hashes[key]
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def one_at_a_time(cache: dict[K, V], key: K, make: Callable[[K], V]) -> V:
+    """The cached value for key, made on first use; a new key's value replaces the last one's (a proof's terms are big)."""
+    value = cache.get(key)
+    if value is None:
+        cache.clear()
+        value = cache[key] = make(key)
+    return value
+
+
 _CONTEXTS: dict[ProofSetup, ProofContext] = {}
 
 
 def context_for(setup: ProofSetup) -> ProofContext:
     """This process's context for a proof (one at a time: a new proof's terms replace the last one's)."""
-    ctx = _CONTEXTS.get(setup)
-    if ctx is None:
-        _CONTEXTS.clear()
-        ctx = _CONTEXTS[setup] = ProofContext(setup)
-    return ctx
+    return one_at_a_time(_CONTEXTS, setup, ProofContext)
 
 
 def term_hash(ctx: ProofContext, task: Task) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from leaderfollower.checker.explore.traces import Trace, TraceError
-from leaderfollower.checker.z3.isolation import Limits, OnDone, ResultsFile, run_tasks
+from leaderfollower.checker.z3.isolation import Limits, OnDone, run_proof
 from leaderfollower.checker.z3.model import switches_for
 from leaderfollower.checker.z3.obligations import ProofSetup, Task, invariant_names, is_derived, plan
 from leaderfollower.checker.z3.reach import ScriptedRun, explorer_reach, reachable_cti
@@ -207,14 +207,7 @@ def prove_inductive(
         # Several derived properties share one lemma set: its obligations are checked once.
         tasks = [t for t in tasks if t.action == IMPLIED]
 
-    def done(ob: Obligation, k: int, total: int) -> None:
-        if progress:
-            progress("induction", k, total)
-        if on_obligation:
-            on_obligation(ob, k, total)
-
-    results = ResultsFile(results_file) if results_file is not None else None
-    result.obligations = run_tasks(tasks, limits, results=results, on_done=done)
+    result.obligations = run_proof(tasks, limits, results_file, "induction", progress, on_obligation)
     for ob in result.obligations:
         _judge(spec, setup, ob, reach, timeout_ms)
     if cached is not None:

@@ -35,12 +35,12 @@ from typing import Optional, Sequence
 
 import z3
 
-from leaderfollower.checker.z3.isolation import Limits, OnDone, ResultsFile, run_tasks
+from leaderfollower.checker.z3.isolation import Limits, OnDone, run_proof
 from leaderfollower.checker.z3.model import MESSAGE_TYPE_NAMES, RECORDS, switches_for
 from leaderfollower.checker.z3.model import field as rfield
-from leaderfollower.checker.z3.obligations import Task, assumed_conjuncts
+from leaderfollower.checker.z3.obligations import Task, assumed_conjuncts, one_at_a_time
 from leaderfollower.checker.z3.parametric.decode import decode_cti
-from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS
+from leaderfollower.checker.z3.parametric.lemmas import ATTEMPTED, PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS
 from leaderfollower.checker.z3.parametric.model import ParametricModel, PEffect, PInstance, PSym, Quorum, Server, fresh, member, servers_of_size
 from leaderfollower.checker.z3.reach import explorer_reach, reachable_cti
 from leaderfollower.checker.z3.results import Cti, InductionResult, Obligation, ProgressFn
@@ -233,18 +233,15 @@ _CONTEXTS: dict[ParametricSetup, ParametricContext] = {}
 
 
 def _context_for(setup: ParametricSetup) -> ParametricContext:
-    ctx = _CONTEXTS.get(setup)
-    if ctx is None:
-        _CONTEXTS.clear()
-        ctx = _CONTEXTS[setup] = ParametricContext(setup)
-    return ctx
+    return one_at_a_time(_CONTEXTS, setup, ParametricContext)
 
 
-def parametric_names(prop: str) -> tuple[str, ...]:
+def parametric_names(prop: str, attempted: bool = False) -> tuple[str, ...]:
     """The property and its lemmas (`PARAMETRIC_PROOFS`), property first; KeyError naming the provable ones."""
-    if prop not in PARAMETRIC_PROOFS:
+    proofs = {**ATTEMPTED, **PARAMETRIC_PROOFS} if attempted else PARAMETRIC_PROOFS
+    if prop not in proofs:
         raise KeyError(f"{prop!r} has no proof for every number of servers; proved: {', '.join(PARAMETRIC_PROOFS)}")
-    return (prop, *PARAMETRIC_PROOFS[prop])
+    return (prop, *proofs[prop])
 
 
 def prove_parametric(
@@ -258,6 +255,7 @@ def prove_parametric(
     limits: Limits = Limits(),
     results_file: Optional[Path] = None,
     on_obligation: Optional[OnDone] = None,
+    attempted: bool = False,
 ) -> InductionResult:
     """Prove `prop` inductive for every number of servers (the spec's class picks the encoding's switches).
 
@@ -266,18 +264,12 @@ def prove_parametric(
     """
     start = time.perf_counter()
     switches_for(type(spec))  # an EncodingError for a spec class without an encoding
-    setup = ParametricSetup(type(spec), spec.params, prop, parametric_names(prop))
+    setup = ParametricSetup(type(spec), spec.params, prop, parametric_names(prop, attempted))
     tasks = [Task(setup, n, None, timeout_ms) for n in setup.names]
     tasks += [Task(setup, n, a, timeout_ms) for a in actions for n in setup.names]
 
-    def done(ob: Obligation, k: int, total: int) -> None:
-        if progress:
-            progress("induction (any number of servers)", k, total)
-        if on_obligation:
-            on_obligation(ob, k, total)
-
-    results = ResultsFile(results_file) if results_file is not None else None
-    result = InductionResult(prop, setup.names[1:], run_tasks(tasks, limits, results=results, on_done=done), servers="any")
+    obligations = run_proof(tasks, limits, results_file, "induction (any number of servers)", progress, on_obligation)
+    result = InductionResult(prop, setup.names[1:], obligations, servers="any")
     if reach:
         for ob in result.obligations:
             if ob.status != "proved" and ob.action is not None:
