@@ -40,7 +40,8 @@ from leaderfollower.checker.z3.model import Z3Model
 from leaderfollower.checker.z3.pdr import run_pdr
 from leaderfollower.checker.z3.lemmas import DERIVED, PROOFS
 from leaderfollower.spec.params import PRESETS, Params
-from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 

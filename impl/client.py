@@ -2,9 +2,11 @@
 
 How this works: a `Client` keeps one connection to the node it last found
 useful; replies are decoded in the connection's protocol callback as they
-arrive and handed to the waiting request by id (no reader coroutine per reply).  A reply naming another leader sends it there; a connection failure, or
-a node that knows no leader, makes it try the next address after a short pause,
-until `timeout` seconds have passed.  Every reply names the node and term that
+arrive and handed to the waiting request by id (no reader coroutine per reply).
+A reply naming another leader sends it there; a connection failure, a node that
+knows no leader, or a node silent for `attempt_timeout` (paused, or cut off from
+the others) makes it try the next address after a short pause, until `timeout`
+seconds have passed.  Every reply names the node and term that
 answered.
 
 Writes go in a client session (kv.py; Raft thesis 6.3): the client names itself
@@ -98,13 +100,20 @@ class _Connection(asyncio.Protocol):
         self.waiting.clear()
 
 
+ATTEMPT_TIMEOUT = 1.0
+"""Seconds one node may stay silent on a request before the client tries another: several
+election timeouts (0.15-0.3 s by default), so a healthy leader is not left for a slow answer."""
+
+
 class Client:
     """A connection to a cluster given every node's address."""
 
     def __init__(self, addresses: tuple[Address, ...], timeout: float = 10.0, client_id: Optional[str] = None,
-                 tls: Optional[ssl.SSLContext] = None) -> None:
+                 tls: Optional[ssl.SSLContext] = None, attempt_timeout: float = ATTEMPT_TIMEOUT) -> None:
         self.addresses = addresses
         self.timeout = timeout
+        self.attempt_timeout = attempt_timeout
+        """How long one node may stay silent before the request tries another (sessions make that safe)."""
         self.tls = tls
         """Mutual TLS with the cluster's client certificate (`tls.client_context_for(data_dir)`); None: plain TCP."""
         self.client_id = client_id or secrets.token_hex(8)
@@ -178,7 +187,10 @@ class Client:
             self._written = False
             try:
                 # asyncio.timeout, not wait_for: no extra task (and loop hop) per request.
-                async with asyncio.timeout(max(0.05, deadline - time.monotonic())):
+                # A node silent for attempt_timeout (paused, cut off) is left for the next,
+                # which knows the new leader by then; waiting out the whole deadline on it
+                # stalled every client for the operation's full timeout.
+                async with asyncio.timeout(max(0.05, min(self.attempt_timeout, deadline - time.monotonic()))):
                     reply = await self.request_once(attempt)
             except (OSError, ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
                 sent = sent or self._written

@@ -3,22 +3,37 @@
 How this works: `RaftSpec` is an immutable object holding the model's `Params`.
 Each action is a method that takes a `State` (and the action's arguments) and
 returns the successor `State`, or `None` when the action is not enabled.  Nothing
-is mutated.  `successors(state)` enumerates every enabled action in a fixed order
-(raft.tla's `Next`: Timeout, Restart, RequestVote, BecomeLeader, ClientRequest,
-AdvanceCommitIndex, AppendEntries, Receive, DuplicateMessage, DropMessage; servers
-and values in increasing order; messages in bag order), so the explorer is
-deterministic.  Receiving a message is labelled with the handler that ran
-(`UpdateTerm`, `HandleRequestVoteRequest`, ..., `DropStaleResponse`): in raft.tla at
-most one of them is enabled for a given message and state.
+is mutated.  Which actions exist, their arguments and their order come from the
+table in `spec/actions.py`: `successors(state)` walks it and yields every enabled
+action with its successor, in a fixed order (raft.tla's `Next`: Timeout, Restart,
+RequestVote, BecomeLeader, ClientRequest, AdvanceCommitIndex, AppendEntries, the
+handlers of each message in the bag, DuplicateMessage, DropMessage; servers and
+values in increasing order; messages in bag order), so the explorer is
+deterministic.  Receiving a message is raft.tla's `Receive(m)`: every handler that
+takes the message's type is tried, and each successor is labelled with the handler
+that produced it (`UpdateTerm`, `HandleRequestVoteRequest`, ..., `DropStaleResponse`).
 
 A spec variant (a bug to catch, or a design to try) subclasses `RaftSpec` and
-overrides one method; everything else is inherited.  Bounds are not part of the
-actions: `within_bounds` is the state constraint the explorer applies.
+overrides one method; everything else is inherited.  An action method may also
+return several successors (a list, or a generator of states): the branches of one
+action, all under its label, as raft.tla's disjunctions give.  Bounds are not part
+of the actions: `within_bounds` is the state constraint the explorer applies.
 """
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Iterator, NamedTuple, Optional, Union
+import functools
+from typing import Callable, ClassVar, Iterable, Iterator, NamedTuple, Optional, Union, cast
 
+from .actions import (
+    ACTION_BY_NAME,
+    ACTIONS,
+    Action,
+    ActionDef,
+    ActionName,
+    Actor,
+    Arg,
+    argument_tuples,
+)
 from .params import Params
 from .state import (
     CANDIDATE,
@@ -27,79 +42,41 @@ from .state import (
     NIL,
     AppendEntriesRequest,
     AppendEntriesResponse,
+    MESSAGE_TYPES,
     Entry,
-    Log,
     Message,
     RequestVoteRequest,
     RequestVoteResponse,
     ServerId,
     ServerState,
     State,
-    bag_add,
-    bag_remove,
+    bag_count,
     entry_at,
     last_term,
 )
 
-Arg = Union[int, Message]
+Outcome = Union[None, State, Iterable[State]]
+"""What an action method returns: None (not enabled), a successor, or several (its branches)."""
+
+ActionMethod = Callable[..., Outcome]
+"""A bound action method: the state, then the action's arguments."""
 
 
-class Action(NamedTuple):
-    """A transition label: the spec action's name and its arguments.
-
-    Server and value arguments are integers; a message handler's single argument is
-    the message it received (its recipient is `mdest`, its sender `msource`).
-    """
-
-    name: str
-    args: tuple[Arg, ...]
-
-    def __str__(self) -> str:
-        return f"{self.name}({', '.join(format_arg(a) for a in self.args)})"
+class AmbiguousAction(ValueError):
+    """`apply` was asked for one successor of an action that has several in this state."""
 
 
-def format_arg(arg: Arg) -> str:
-    """A short readable form of an action argument."""
-    if isinstance(arg, tuple):
-        return format_message(arg)
-    return str(arg)
-
-
-def format_message(m: Message) -> str:
-    """A one-line readable form of a message, e.g. `AppendEntriesRequest 0->1 term=2 ...`."""
-    fields = []
-    for name, value in zip(m._fields, m):
-        if name in ("mtype", "msource", "mdest"):
-            continue
-        if name == "mentries":
-            entries: Log = value  # type: ignore[assignment]
-            value = "[" + ", ".join(f"t{e.term}:v{e.value}" for e in entries) + "]"
-        fields.append(f"{name[1:]}={value}")
-    return f"{m.mtype} {m.msource}->{m.mdest} " + " ".join(fields)
-
-
-ACTION_NAMES: tuple[str, ...] = (
-    "Timeout",
-    "Restart",
-    "RequestVote",
-    "BecomeLeader",
-    "ClientRequest",
-    "AdvanceCommitIndex",
-    "AppendEntries",
-    "UpdateTerm",
-    "HandleRequestVoteRequest",
-    "HandleRequestVoteResponse",
-    "HandleAppendEntriesRequest",
-    "HandleAppendEntriesResponse",
-    "DropStaleResponse",
-    "DuplicateMessage",
-    "DropMessage",
-)
-"""Every action and message handler, in the order `successors` enumerates them."""
-
-
-def _put(servers: tuple[ServerState, ...], i: ServerId, server: ServerState) -> tuple[ServerState, ...]:
-    return servers[:i] + (server,) + servers[i + 1 :]
+def each_outcome(out: Outcome) -> tuple[State, ...]:
+    """The successors an action method returned, as a tuple (empty: not enabled)."""
+    if out is None:
+        return ()
+    if type(out) is State:
+        return (out,)
+    states = tuple(cast(Iterable[State], out))
+    for t in states:
+        if type(t) is not State:
+            raise TypeError(f"an action returned {t!r} among its successors; expected State values")
+    return states
 
 
 class RaftSpec:
@@ -116,6 +93,8 @@ class RaftSpec:
     the bag, as in raft.tla.  The explorer then computes an action once per (server
     state, bag) instead of once per global state.  A subclass that overrides any method
     without restating this in its own body is treated as not local (always safe)."""
+    actions: ClassVar[tuple[ActionDef, ...]] = ACTIONS
+    """The actions of this spec (`spec/actions.py`); a variant may leave some out."""
 
     def __init__(self, params: Params) -> None:
         self.params = params
@@ -174,7 +153,7 @@ class RaftSpec:
         old = s.servers[i]
         n = self.params.servers
         new = ServerState(old.current_term, FOLLOWER, old.voted_for, old.log, 0, frozenset(), frozenset(), (1,) * n, (0,) * n)
-        return State(_put(s.servers, i, new), s.messages)
+        return s.with_server(i, new)
 
     def timeout(self, s: State, i: ServerId) -> Optional[State]:
         """Server i times out and starts a new election (its own vote travels as a message)."""
@@ -184,15 +163,14 @@ class RaftSpec:
         new = ServerState(
             old.current_term + 1, CANDIDATE, NIL, old.log, old.commit_index, frozenset(), frozenset(), old.next_index, old.match_index
         )
-        return State(_put(s.servers, i, new), s.messages)
+        return s.with_server(i, new)
 
     def request_vote(self, s: State, i: ServerId, j: ServerId) -> Optional[State]:
         """Candidate i sends j (possibly itself) a RequestVote request."""
         c = s.servers[i]
         if c.role != CANDIDATE or j in c.votes_responded:
             return None
-        m = RequestVoteRequest("RequestVoteRequest", c.current_term, last_term(c.log), len(c.log), i, j)
-        return State(s.servers, bag_add(s.messages, m))
+        return s.with_message(RequestVoteRequest("RequestVoteRequest", c.current_term, last_term(c.log), len(c.log), i, j))
 
     def append_entries(self, s: State, i: ServerId, j: ServerId) -> Optional[State]:
         """Leader i sends j an AppendEntries request with at most one entry (empty: a heartbeat)."""
@@ -209,7 +187,7 @@ class RaftSpec:
         m = AppendEntriesRequest(
             "AppendEntriesRequest", leader.current_term, prev_index, prev_term, entries, min(leader.commit_index, last_entry), i, j
         )
-        return State(s.servers, bag_add(s.messages, m))
+        return s.with_message(m)
 
     def become_leader(self, s: State, i: ServerId) -> Optional[State]:
         """Candidate i, granted votes by a quorum, becomes leader."""
@@ -220,15 +198,14 @@ class RaftSpec:
         new = ServerState(
             c.current_term, LEADER, c.voted_for, c.log, c.commit_index, c.votes_responded, c.votes_granted, (len(c.log) + 1,) * n, (0,) * n
         )
-        return State(_put(s.servers, i, new), s.messages)
+        return s.with_server(i, new)
 
     def client_request(self, s: State, i: ServerId, v: int) -> Optional[State]:
         """Leader i receives a client request to add value v to its log."""
         leader = s.servers[i]
         if leader.role != LEADER:
             return None
-        new = leader._replace(log=leader.log + (Entry(leader.current_term, v),))
-        return State(_put(s.servers, i, new), s.messages)
+        return s.update_server(i, log=leader.log + (Entry(leader.current_term, v),))
 
     def agree_indexes(self, leader: ServerState, i: ServerId) -> list[int]:
         """Log indexes that a quorum (the leader and servers whose matchIndex reaches them) holds."""
@@ -248,8 +225,7 @@ class RaftSpec:
         new_commit = leader.commit_index
         if agree and entry_at(leader.log, max(agree)).term == leader.current_term:
             new_commit = max(agree)
-        new = leader._replace(commit_index=new_commit)
-        return State(_put(s.servers, i, new), s.messages)
+        return s.update_server(i, commit_index=new_commit)
 
     # --------------------------------------------------------- message handlers
     # i = recipient (m.mdest), j = sender (m.msource).
@@ -263,7 +239,7 @@ class RaftSpec:
         new = ServerState(
             m.mterm, FOLLOWER, NIL, old.log, old.commit_index, old.votes_responded, old.votes_granted, old.next_index, old.match_index
         )
-        return State(_put(s.servers, i, new), s.messages)
+        return s.with_server(i, new)
 
     def handle_request_vote_request(self, s: State, m: RequestVoteRequest) -> Optional[State]:
         """Server i answers candidate j's vote request, granting it if the term, log and its vote allow."""
@@ -272,11 +248,9 @@ class RaftSpec:
         if m.mterm > voter.current_term:
             return None
         grant = m.mterm == voter.current_term and self.vote_log_ok(voter, m) and voter.voted_for in (NIL, j)
-        servers = s.servers
         if grant:
-            servers = _put(servers, i, voter._replace(voted_for=j))
-        reply = RequestVoteResponse("RequestVoteResponse", voter.current_term, grant, i, j)
-        return State(servers, bag_remove(bag_add(s.messages, reply), m))
+            s = s.update_server(i, voted_for=j)
+        return s.reply(RequestVoteResponse("RequestVoteResponse", voter.current_term, grant, i, j), m)
 
     def handle_request_vote_response(self, s: State, m: RequestVoteResponse) -> Optional[State]:
         """Server i tallies j's answer to its vote request of the current term."""
@@ -285,8 +259,7 @@ class RaftSpec:
         if m.mterm != c.current_term:
             return None
         granted = c.votes_granted | {j} if m.mvote_granted else c.votes_granted
-        new = c._replace(votes_responded=c.votes_responded | {j}, votes_granted=granted)
-        return State(_put(s.servers, i, new), bag_remove(s.messages, m))
+        return s.update_server(i, votes_responded=c.votes_responded | {j}, votes_granted=granted).without_message(m)
 
     def handle_append_entries_request(self, s: State, m: AppendEntriesRequest) -> Optional[State]:
         """Server i handles leader j's AppendEntries: reject, step down, or accept (done, conflict, append)."""
@@ -296,11 +269,10 @@ class RaftSpec:
             return None
         log_ok = self.append_log_ok(f, m)
         if m.mterm < f.current_term or (f.role == FOLLOWER and not log_ok):
-            reply = AppendEntriesResponse("AppendEntriesResponse", f.current_term, False, 0, i, j)
-            return State(s.servers, bag_remove(bag_add(s.messages, reply), m))
+            return s.reply(AppendEntriesResponse("AppendEntriesResponse", f.current_term, False, 0, i, j), m)
         if f.role == CANDIDATE:
             # Return to follower state; the message stays to be handled again.
-            return State(_put(s.servers, i, f._replace(role=FOLLOWER)), s.messages)
+            return s.update_server(i, role=FOLLOWER)
         if f.role != FOLLOWER:
             return None  # a leader receiving its own term's request: no branch applies
         return self.accept_append_entries(s, m)
@@ -324,14 +296,13 @@ class RaftSpec:
                 break
         if first_new is None:
             reply = AppendEntriesResponse("AppendEntriesResponse", f.current_term, True, m.mprev_log_index + len(m.mentries), i, j)
-            new = f._replace(commit_index=m.mcommit_index)
-            return State(_put(s.servers, i, new), bag_remove(bag_add(s.messages, reply), m))
+            return s.update_server(i, commit_index=m.mcommit_index).reply(reply, m)
         index = m.mprev_log_index + 1 + first_new
         if len(log) >= index:
             # Conflict: remove one entry (the last), as raft.tla does.
-            return State(_put(s.servers, i, f._replace(log=log[:-1])), s.messages)
+            return s.update_server(i, log=log[:-1])
         if len(log) == index - 1:
-            return State(_put(s.servers, i, f._replace(log=log + m.mentries[first_new:])), s.messages)
+            return s.update_server(i, log=log + m.mentries[first_new:])
         return None
 
     def handle_append_entries_response(self, s: State, m: AppendEntriesResponse) -> Optional[State]:
@@ -346,144 +317,130 @@ class RaftSpec:
         else:
             next_index = _replace_at(leader.next_index, j, max(leader.next_index[j] - 1, 1))
             match_index = leader.match_index
-        new = leader._replace(next_index=next_index, match_index=match_index)
-        return State(_put(s.servers, i, new), bag_remove(s.messages, m))
+        return s.update_server(i, next_index=next_index, match_index=match_index).without_message(m)
 
     def drop_stale_response(self, s: State, m: Message) -> Optional[State]:
         """Server i discards a response from an older term."""
         if m.mterm >= s.servers[m.mdest].current_term:
             return None
-        return State(s.servers, bag_remove(s.messages, m))
-
-    def receive(self, s: State, m: Message) -> Optional[tuple[str, State]]:
-        """raft.tla's Receive(m): the handler that takes m, and the state after it, if any."""
-        if m.mterm > s.servers[m.mdest].current_term:
-            nxt = self.update_term(s, m)
-            return None if nxt is None else ("UpdateTerm", nxt)
-        handler = self._handlers[m.mtype]
-        for name, method in handler:
-            nxt = method(self, s, m)
-            if nxt is not None:
-                return name, nxt
-        return None
+        return s.without_message(m)
 
     # --------------------------------------------------------- network faults
 
     def duplicate_message(self, s: State, m: Message) -> Optional[State]:
         """The network duplicates message m."""
-        return State(s.servers, bag_add(s.messages, m))
+        return s.with_message(m)
 
     def drop_message(self, s: State, m: Message) -> Optional[State]:
         """The network loses message m."""
-        return State(s.servers, bag_remove(s.messages, m))
+        return s.without_message(m)
 
     # ------------------------------------------------------------------- Next
 
-    _handlers: ClassVar[dict[str, tuple[tuple[str, Callable[..., Optional[State]]], ...]]] = {
-        "RequestVoteRequest": (("HandleRequestVoteRequest", handle_request_vote_request),),
-        "RequestVoteResponse": (
-            ("DropStaleResponse", drop_stale_response),
-            ("HandleRequestVoteResponse", handle_request_vote_response),
-        ),
-        "AppendEntriesRequest": (("HandleAppendEntriesRequest", handle_append_entries_request),),
-        "AppendEntriesResponse": (
-            ("DropStaleResponse", drop_stale_response),
-            ("HandleAppendEntriesResponse", handle_append_entries_response),
-        ),
-    }
-
     def __init_subclass__(cls, **kwargs: object) -> None:
-        # Rebind the handler table so that a subclass overriding a handler method
-        # gets its own method called by `receive`.
         super().__init_subclass__(**kwargs)
         if "local_actions" not in cls.__dict__ and any(callable(v) and not k.startswith("__") for k, v in cls.__dict__.items()):
             # A new method may read other servers; only its author can say it does not.
             cls.local_actions = False
-        cls._handlers = {
-            mtype: tuple((name, getattr(cls, method.__name__)) for name, method in entries)
-            for mtype, entries in RaftSpec._handlers.items()
-        }
+
+    def arguments(self, row: ActionDef) -> tuple[tuple[int, ...], ...]:
+        """Every argument tuple of a server action, in `successors` order (servers, then values)."""
+        return tuple(argument_tuples(row, self.server_ids, self.value_ids))
+
+    def handlers_of(self, mtype: str) -> tuple[tuple[ActionName, ActionMethod], ...]:
+        """The handlers of this spec that take messages of type `mtype`: name and bound method, in table order."""
+        return tuple((row.name, getattr(self, row.method)) for row in self.actions if row.actor is Actor.RECIPIENT and mtype in row.takes)
+
+    @functools.cached_property
+    def _plan(self) -> tuple[_Segment, ...]:
+        # The table resolved once per spec object: bound (possibly overridden) methods and
+        # every server action's calls.  All handlers form one segment, at the place of the
+        # first: raft.tla's Receive(m) is their disjunction, per message.
+        plan: list[_Segment] = []
+        for row in self.actions:
+            method = getattr(self, row.method)
+            if row.actor is Actor.SERVER:
+                plan.append(_Segment(row.actor, row.name, method, tuple((row.name, method, args) for args in self.arguments(row))))
+            elif row.actor is Actor.NETWORK:
+                plan.append(_Segment(row.actor, row.name, method))
+            elif not any(seg.actor is Actor.RECIPIENT for seg in plan):
+                handlers = {mtype: self.handlers_of(mtype) for mtype in MESSAGE_TYPES}
+                plan.append(_Segment(row.actor, row.name, method, handlers=handlers))
+        return tuple(plan)
+
+    def instances(self, s: State) -> list[tuple[ActionName, ActionMethod, tuple[Arg, ...]]]:
+        """Every action instance that may be enabled in s, in `successors` order: its name,
+        its (bound, possibly overridden) method and its arguments, derived from `actions`."""
+        calls: list[tuple[ActionName, ActionMethod, tuple[Arg, ...]]] = []
+        messages = s.messages
+        for seg in self._plan:
+            if seg.actor is Actor.SERVER:
+                calls.extend(seg.calls)
+            elif seg.actor is Actor.RECIPIENT:
+                handlers = seg.handlers
+                for m, _ in messages:
+                    calls.extend((name, method, (m,)) for name, method in handlers[m.mtype])
+            else:
+                calls.extend((seg.name, seg.method, (m,)) for m, _ in messages)
+        return calls
 
     def successors(self, s: State) -> Iterator[tuple[Action, State]]:
         """Every enabled action from s with its successor, in raft.tla's Next order.
 
         Bounds are not applied here; a successor may violate `within_bounds`.
         """
-        servers, values = self.server_ids, self.value_ids
-        for i in servers:
-            nxt = self.timeout(s, i)
-            if nxt is not None:
-                yield Action("Timeout", (i,)), nxt
-        for i in servers:
-            nxt = self.restart(s, i)
-            if nxt is not None:
-                yield Action("Restart", (i,)), nxt
-        for i in servers:
-            for j in servers:
-                nxt = self.request_vote(s, i, j)
-                if nxt is not None:
-                    yield Action("RequestVote", (i, j)), nxt
-        for i in servers:
-            nxt = self.become_leader(s, i)
-            if nxt is not None:
-                yield Action("BecomeLeader", (i,)), nxt
-        for i in servers:
-            for v in values:
-                nxt = self.client_request(s, i, v)
-                if nxt is not None:
-                    yield Action("ClientRequest", (i, v)), nxt
-        for i in servers:
-            nxt = self.advance_commit_index(s, i)
-            if nxt is not None:
-                yield Action("AdvanceCommitIndex", (i,)), nxt
-        for i in servers:
-            for j in servers:
-                nxt = self.append_entries(s, i, j)
-                if nxt is not None:
-                    yield Action("AppendEntries", (i, j)), nxt
-        for m, _ in s.messages:
-            got = self.receive(s, m)
-            if got is not None:
-                yield Action(got[0], (m,)), got[1]
-        for m, _ in s.messages:
-            nxt = self.duplicate_message(s, m)
-            if nxt is not None:
-                yield Action("DuplicateMessage", (m,)), nxt
-        for m, _ in s.messages:
-            nxt = self.drop_message(s, m)
-            if nxt is not None:
-                yield Action("DropMessage", (m,)), nxt
+        for name, method, args in self.instances(s):
+            out = method(s, *args)
+            if out is None:
+                continue
+            if type(out) is State:
+                yield Action(name, args), out
+            else:
+                action = Action(name, args)
+                for t in each_outcome(out):
+                    yield action, t
+
+    def receive(self, s: State, m: Message) -> list[tuple[Action, State]]:
+        """raft.tla's Receive(m): every handler's successors for message m, each labelled by its handler."""
+        out: list[tuple[Action, State]] = []
+        for name, method in self.handlers_of(m.mtype):
+            action = Action(name, (m,))
+            out.extend((action, t) for t in each_outcome(method(s, m)))
+        return out
+
+    def outcomes(self, s: State, action: Action) -> tuple[State, ...]:
+        """Every successor of s under one named action (empty if it is not enabled there)."""
+        row = ACTION_BY_NAME.get(action.name)
+        if row is None or row not in self.actions:
+            return ()
+        if row.actor is not Actor.SERVER:
+            (m,) = action.args
+            if not isinstance(m, tuple) or bag_count(s.messages, m) == 0:
+                return ()
+            if row.actor is Actor.RECIPIENT and m.mtype not in row.takes:
+                return ()
+        return each_outcome(getattr(self, row.method)(s, *action.args))
 
     def apply(self, s: State, action: Action) -> Optional[State]:
-        """The successor of s under one named action, or None if it is not enabled there."""
-        name, args = action
-        if name in ("Timeout", "Restart", "BecomeLeader", "AdvanceCommitIndex", "RequestVote", "ClientRequest", "AppendEntries"):
-            method: Callable[..., Optional[State]] = getattr(self, _SNAKE[name])
-            return method(s, *args)
-        (m,) = args
-        if not isinstance(m, tuple) or m not in dict(s.messages):
-            return None
-        if name in ("DuplicateMessage", "DropMessage"):
-            network: Callable[[State, Message], Optional[State]] = getattr(self, _SNAKE[name])
-            return network(s, m)
-        got = self.receive(s, m)
-        if got is None or got[0] != name:
-            return None
-        return got[1]
+        """The successor of s under one named action, or None if it is not enabled there.
+
+        Raises AmbiguousAction if the action has several successors in s (use `outcomes`).
+        """
+        out = self.outcomes(s, action)
+        if len(out) > 1:
+            raise AmbiguousAction(f"{action} has {len(out)} successors in this state; pick one from outcomes()")
+        return out[0] if out else None
+
+
+class _Segment(NamedTuple):
+    """A stretch of `successors`: one server or network action, or all the handlers."""
+
+    actor: Actor
+    name: ActionName
+    method: ActionMethod
+    calls: tuple[tuple[ActionName, ActionMethod, tuple[Arg, ...]], ...] = ()
+    handlers: dict[str, tuple[tuple[ActionName, ActionMethod], ...]] = {}
 
 
 def _replace_at(values: tuple[int, ...], k: int, value: int) -> tuple[int, ...]:
     return values[:k] + (value,) + values[k + 1 :]
-
-
-def snake_case(name: str) -> str:
-    """`HandleAppendEntriesRequest` -> `handle_append_entries_request` (spec name to method name)."""
-    out = []
-    for k, ch in enumerate(name):
-        if ch.isupper() and k:
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
-
-
-_SNAKE: dict[str, str] = {name: snake_case(name) for name in ACTION_NAMES}

@@ -1,7 +1,7 @@
 """Scripted runs of the spec: a scenario written as a story, recorded as actions.
 
 How this works: a `Script` drives one spec from its initial state through actions
-named like the spec's (`do("Timeout", 0)`), plus a few story-level steps built from
+named like the spec's (`do(ActionName.Timeout, 0)`), plus a few story-level steps built from
 them (`elect`, `replicate`, `heartbeat`, `deliver`).  Every step must be enabled and
 within the spec's bounds; the script keeps every state and every action, so a
 scenario can be replayed, checked against the properties, or drawn.  Variants whose
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .actions import Action, ActionName
 from .properties import PROPERTIES
-from .raft import Action, RaftSpec
+from .raft import RaftSpec
 from .state import State
 
 
@@ -38,8 +39,11 @@ class Script:
         self.actions.append(action)
 
     def do(self, name: str, *args: int) -> None:
-        """Take one spec action; ScriptError if it is not enabled."""
-        action = Action(name, tuple(args))
+        """Take one spec action; ScriptError if it is not enabled (or not an action's name)."""
+        try:
+            action = Action(ActionName(name), tuple(args))
+        except ValueError:
+            raise ScriptError(f"{name!r} is not an action of the spec") from None
         nxt = self.spec.apply(self.state, action)
         if nxt is None:
             raise ScriptError(f"{action} is not enabled")
@@ -54,21 +58,22 @@ class Script:
         ran = []
         while any(x == m for x, _ in self.state.messages):
             got = self.spec.receive(self.state, m)
-            if got is None:
-                raise ScriptError(f"nothing handles {m}")
-            ran.append(got[0])
-            self._step(Action(got[0], (m,)), got[1])
+            if len(got) != 1:
+                raise ScriptError(f"{len(got)} handlers take {m}; a script needs exactly one")
+            action, nxt = got[0]
+            ran.append(str(action.name))
+            self._step(action, nxt)
         return ran
 
     def elect(self, c: int, term: int, voters: list[int]) -> None:
         """Server c times out up to `term` and wins with its own vote and the voters'."""
         while self.state.servers[c].current_term < term:
-            self.do("Timeout", c)
+            self.do(ActionName.Timeout, c)
         for v in [c, *voters]:
-            self.do("RequestVote", c, v)
+            self.do(ActionName.RequestVote, c, v)
             self.deliver("RequestVoteRequest", c, v)
             self.deliver("RequestVoteResponse", v, c)
-        self.do("BecomeLeader", c)
+        self.do(ActionName.BecomeLeader, c)
 
     def replicate(self, leader: int, follower: int) -> None:
         """AppendEntries until the follower's matchIndex reaches the leader's log."""
@@ -77,7 +82,7 @@ class Script:
 
     def heartbeat(self, leader: int, follower: int) -> None:
         """One AppendEntries round trip from leader to follower."""
-        self.do("AppendEntries", leader, follower)
+        self.do(ActionName.AppendEntries, leader, follower)
         self.deliver("AppendEntriesRequest", leader, follower)
         self.deliver("AppendEntriesResponse", follower, leader)
 

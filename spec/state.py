@@ -14,7 +14,7 @@ Persistent fields (they survive `Restart`, as raft.tla's stable storage does):
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 ServerId = int
 """A server's identity: an integer from 0 to servers - 1."""
@@ -131,10 +131,36 @@ class ServerState(NamedTuple):
 
 
 class State(NamedTuple):
-    """A global state: every server's variables and the message bag."""
+    """A global state: every server's variables and the message bag.
+
+    The methods build successors without retyping tuple surgery: `with_server` and
+    `update_server` replace one server, `with_message`, `without_message` and `reply`
+    change the bag (raft.tla's WithMessage, WithoutMessage and Reply).
+    """
 
     servers: tuple[ServerState, ...]
     messages: Bag
+
+    def with_server(self, i: ServerId, server: ServerState) -> "State":
+        """This state with server i's variables replaced by `server`."""
+        servers = self.servers
+        return State(servers[:i] + (server,) + servers[i + 1 :], self.messages)
+
+    def update_server(self, i: ServerId, **fields: Any) -> "State":
+        """This state with some of server i's variables changed: `s.update_server(i, voted_for=NIL)`."""
+        return self.with_server(i, self.servers[i]._replace(**fields))
+
+    def with_message(self, m: Message) -> "State":
+        """This state with one more copy of `m` in the bag (raft.tla's WithMessage)."""
+        return State(self.servers, bag_add(self.messages, m))
+
+    def without_message(self, m: Message) -> "State":
+        """This state with one copy fewer of `m` in the bag (raft.tla's WithoutMessage)."""
+        return State(self.servers, bag_remove(self.messages, m))
+
+    def reply(self, response: Message, request: Message) -> "State":
+        """This state with `request` taken from the bag and `response` put in (raft.tla's Reply)."""
+        return State(self.servers, bag_remove(bag_add(self.messages, response), request))
 
 
 def last_term(log: Log) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import ClassVar, Optional
 
 from .params import Params
-from .raft import Action, RaftSpec
+from .actions import Action, ActionName
+from .raft import RaftSpec
 from .scenarios import Script
 from .state import (
     FOLLOWER,
@@ -23,7 +24,6 @@ from .state import (
     RequestVoteResponse,
     ServerState,
     State,
-    bag_remove,
 )
 
 
@@ -59,8 +59,7 @@ class VoteNotPersisted(BrokenVariant):
     def restart(self, s: State, i: int) -> Optional[State]:
         after = super().restart(s, i)
         assert after is not None
-        srv = after.servers[i]
-        return State(after.servers[:i] + (srv._replace(voted_for=NIL),) + after.servers[i + 1 :], after.messages)
+        return after.update_server(i, voted_for=NIL)
 
 
 class CommitPreviousTermByCounting(BrokenVariant):
@@ -80,7 +79,7 @@ class CommitPreviousTermByCounting(BrokenVariant):
     def scenario(cls) -> list[Action]:
         """The figure-8 run on three servers, up to the leader that lacks the committed entry."""
         x = figure_8(cls)
-        x.do("Restart", 2)
+        x.do(ActionName.Restart, 2)
         x.elect(2, 5, voters=[1])  # S2's term 3 entry is newer than S1's term 2 one: S1 votes for it
         return x.actions
 
@@ -89,9 +88,7 @@ class CommitPreviousTermByCounting(BrokenVariant):
         if leader.role != LEADER:
             return None
         agree = self.agree_indexes(leader, i)
-        new_commit = max(agree) if agree else leader.commit_index
-        srv = leader._replace(commit_index=new_commit)
-        return State(s.servers[:i] + (srv,) + s.servers[i + 1 :], s.messages)
+        return s.update_server(i, commit_index=max(agree) if agree else leader.commit_index)
 
 
 class AcceptStaleTerm(BrokenVariant):
@@ -142,8 +139,7 @@ class StaleResponseCounted(BrokenVariant):
         srv = s.servers[i]
         if isinstance(m, RequestVoteResponse) and m.mterm < srv.current_term:
             granted = srv.votes_granted | {m.msource} if m.mvote_granted else srv.votes_granted
-            new = srv._replace(votes_responded=srv.votes_responded | {m.msource}, votes_granted=granted)
-            return State(s.servers[:i] + (new,) + s.servers[i + 1 :], bag_remove(s.messages, m))
+            return s.update_server(i, votes_responded=srv.votes_responded | {m.msource}, votes_granted=granted).without_message(m)
         return super().drop_stale_response(s, m)
 
 
@@ -151,13 +147,13 @@ def figure_8(cls: type[RaftSpec]) -> Script:
     """The Raft paper's figure 8 on three servers, up to the commit of an old entry by counting."""
     x = Script(cls(Params(servers=3, values=1, max_term=5, max_log=1, max_copies=1, max_in_flight=1)))
     x.elect(0, 2, voters=[1])  # S0 leads term 2 and takes an entry it does not replicate
-    x.do("ClientRequest", 0, 0)
+    x.do(ActionName.ClientRequest, 0, 0)
     x.elect(2, 3, voters=[1])  # S2 leads term 3 (S1's log is empty) and takes another
-    x.do("ClientRequest", 2, 0)
-    x.do("Restart", 0)
+    x.do(ActionName.ClientRequest, 2, 0)
+    x.do(ActionName.Restart, 0)
     x.elect(0, 4, voters=[1])  # S0 leads term 4 and copies its term 2 entry to S1
     x.replicate(0, 1)
-    x.do("AdvanceCommitIndex", 0)  # the bug commits it: a quorum holds it, but it is from term 2
+    x.do(ActionName.AdvanceCommitIndex, 0)  # the bug commits it: a quorum holds it, but it is from term 2
     return x
 
 

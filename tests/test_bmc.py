@@ -14,7 +14,6 @@ Scenarios:
 """
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import pytest
@@ -22,13 +21,15 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.z3.prove import bmc
 from leaderfollower.checker.explore.traces import replay
 from leaderfollower.checker.z3.bmc import PROPERTIES, BmcModel, BState, EncodingError, Step
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import (
     CANDIDATE,
     FOLLOWER,
@@ -43,9 +44,8 @@ from leaderfollower.spec.state import (
     State,
 )
 from leaderfollower.spec.variants import VARIANTS
-from test_variants import PINNED_LENGTH  # the explorer's shortest counterexample lengths, pinned once
+from support.pinned import PINNED_LENGTH  # the explorer's shortest counterexample lengths, pinned once
 
-LONG = os.environ.get("LEADERFOLLOWER_LONG_TESTS") == "1"
 TINY = Params(servers=2, max_term=2, max_log=1)
 
 
@@ -127,7 +127,7 @@ def test_each_variant_switch_agrees_with_its_override(name: str) -> None:
         oracle.check(result.state(sid))  # NoUncommittedRead reads the variant's quorum too
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_successors_and_properties_agree_on_a_sample_of_the_default_graph() -> None:
     params = PRESETS["default"]
     spec = RaftSpec(params)
@@ -250,17 +250,15 @@ def test_the_correct_spec_has_no_violation_up_to_the_depth_asked() -> None:
 
 # ------------------------------------------------------------- variants
 
-# Times on the shared 2-core box are in docs/performance-z3.md; the long ones need LEADERFOLLOWER_LONG_TESTS=1.
-_minutes = pytest.mark.skipif(not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: 7 to 8 minutes of SAT solving")
-_hours = pytest.mark.skipif(
-    not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: 25+ steps on 3 servers and 3 terms, hours at 2.3x per step (not run to the end)"
-)
+# Times on the shared 2-core box are in docs/performance-z3.md; the long ones run with --run-long.
+_minutes = pytest.mark.long(reason="7 to 8 minutes of SAT solving")
+_hours = pytest.mark.long(reason="25+ steps on 3 servers and 3 terms, hours at 2.3x per step (not run to the end)")
 VARIANT_MARKS = {
     "non-majority-quorum": [],
-    "vote-not-persisted": [pytest.mark.slow],
-    "stale-vote-counted": [pytest.mark.slow, _minutes],
-    "vote-without-log-check": [pytest.mark.slow, _hours],
-    "accept-stale-term": [pytest.mark.slow, _hours],
+    "vote-not-persisted": [pytest.mark.early],
+    "stale-vote-counted": [pytest.mark.early, _minutes],
+    "vote-without-log-check": [pytest.mark.early, _hours],
+    "accept-stale-term": [pytest.mark.early, _hours],
 }
 
 

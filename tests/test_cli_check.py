@@ -16,23 +16,19 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner, Result
 
+from support.cli import check
+
 from leaderfollower.checker.cli.main import main
 from leaderfollower.checker.formats.itf import read_itf
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.properties import election_safety
+from leaderfollower.spec.properties import no_uncommitted_read
 from leaderfollower.spec.variants import VARIANTS
 
 TINY_STATES, TINY_TRANSITIONS, TINY_DIAMETER = 1645, 6610, 27
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
-
-def check(*args: str) -> Result:
-    return CliRunner().invoke(main, ["check", *args], catch_exceptions=False)
 
 
 def write_user_spec(tmp_path: Path, source: str, name: str = "my_variant.py") -> Path:
@@ -101,25 +97,27 @@ def test_console_script(tmp_path: Path) -> None:
 
 
 def test_a_variant_exits_one_with_a_numbered_trace_and_an_itf_file(tmp_path: Path) -> None:
+    # With room for a log entry, the half quorum first lets a lone leader commit a value
+    # no majority holds (NoUncommittedRead judges by a majority, whatever the spec's rule).
     traces = tmp_path / "traces"
     result = check("--preset", "tiny", "--spec", "non-majority-quorum", "--dump-traces", str(traces))
     assert result.exit_code == 1
     out = result.stdout
-    assert "ElectionSafety violated after 10 steps" in out
+    assert "NoUncommittedRead violated after 7 steps" in out
     lines = out.splitlines()
     start = lines.index("  0  Init")
     numbered = [line for line in lines[start:] if line[:3].strip().isdigit()]
-    assert [int(line[:3]) for line in numbered] == list(range(11))
+    assert [int(line[:3]) for line in numbered] == list(range(8))
     assert numbered[1].startswith("  1  Timeout(")
-    path = traces / "counterexample-ElectionSafety.itf.json"
+    path = traces / "counterexample-NoUncommittedRead.itf.json"
     # (rich wraps long lines at 80 columns when stdout is not a terminal, path included)
     assert f"trace written to {path}" in out.replace("\n", "")
     meta, trace = read_itf(path)
-    assert meta["spec"] == "non-majority-quorum" and len(trace) == 11
+    assert meta["spec"] == "non-majority-quorum" and len(trace) == 8
     spec = VARIANTS["non-majority-quorum"](Params(**meta["params"]))
     for prev, step in zip(trace, trace[1:]):
         assert spec.apply(prev.state, step.action) == step.state  # type: ignore[arg-type]
-    assert not election_safety(spec, trace[-1].state)
+    assert not no_uncommitted_read(spec, trace[-1].state)
     # Witnesses are written too when --dump-traces is given.
     assert (traces / "witness-LeaderElected.itf.json").exists()
 
@@ -128,9 +126,9 @@ def test_a_violation_without_dump_traces_writes_to_the_working_folder(in_tmp: Pa
     result = check("--preset", "tiny", "--spec", "non-majority-quorum", "--json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
-    row = next(p for p in doc["properties"] if p["name"] == "ElectionSafety")
-    assert row["status"] == "violated" and row["depth"] == 10
-    assert Path(row["trace_file"]) == Path("leaderfollower-traces") / "counterexample-ElectionSafety.itf.json"
+    row = next(p for p in doc["properties"] if p["name"] == "NoUncommittedRead")
+    assert row["status"] == "violated" and row["depth"] == 7
+    assert Path(row["trace_file"]) == Path("leaderfollower-traces") / "counterexample-NoUncommittedRead.itf.json"
     assert (in_tmp / row["trace_file"]).exists()
     assert doc["ok"] is False and doc["complete"] is False
 
@@ -152,7 +150,7 @@ def test_a_user_variant_file_is_loaded_and_caught(tmp_path: Path) -> None:
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["spec"] == "half-is-enough"
-    assert [p["name"] for p in doc["properties"] if p["status"] == "violated"] == ["ElectionSafety"]
+    assert [p["name"] for p in doc["properties"] if p["status"] == "violated"] == ["NoUncommittedRead"]
 
 
 def test_a_user_variant_that_changes_nothing_passes_with_the_same_counts(tmp_path: Path) -> None:

@@ -15,11 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explore.search import ExploreResult, explore, permute_state
-from leaderfollower.checker.explore.traces import counterexample, trace_to
+from leaderfollower.checker.explore.result import ExploreResult, Progress
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.explore.store import permute_state
+from leaderfollower.checker.explore.traces import finding_trace, trace_to
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import PROPERTIES, type_ok
-from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES, Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import CANDIDATE, LEADER, State
 
 TINY = PRESETS["tiny"]  # 2 servers, max term 2, max log 1
@@ -48,7 +51,7 @@ def test_counts_equal_tlc(params: Params, states: int, transitions: int, diamete
     assert set(result.witnesses) == {"LeaderElected", "ValueCommitted", "StaleFollowerRead"}
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_counts_equal_tlc_three_servers_with_symmetry() -> None:
     # TLC: 3 servers, max term 2, max log 0, SYMMETRY: 103,258.  These are also the
     # catch parameters of vote-not-persisted: the correct spec violates nothing here.
@@ -63,7 +66,7 @@ def test_counts_equal_tlc_three_servers_with_symmetry() -> None:
     assert set(result.witnesses) == {"LeaderElected"}
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_counts_equal_tlc_full_model() -> None:
     # TLC: 3 servers, max term 2, max log 1, no symmetry: 1,931,973 distinct states.
     # About 22 s on a quiet box since the actions are memoised (it was 100 s and more).
@@ -188,6 +191,26 @@ def test_max_states_stops_the_search_early() -> None:
     result = run(TINY, max_states=100)
     assert not result.complete
     assert 100 <= result.distinct_states < 1645
+    assert result.stopped_by == "max-states" and result.incomplete_because == "state limit reached" and result.frontier > 0
+
+
+def test_a_stop_condition_stops_the_search_and_says_what_it_covered() -> None:
+    # How a budget plugs in: a function of the search's progress that gives a reason to stop.
+    seen: list[int] = []
+
+    def budget(p: Progress) -> Optional[str]:
+        seen.append(p.states)
+        return "budget of 300 states" if p.states >= 300 else None
+
+    result = explore(RaftSpec(TINY), stop_when=budget)
+    assert not result.complete and result.stopped_by == result.incomplete_because == "budget of 300 states"
+    assert 300 <= result.distinct_states < 1645 and result.frontier > 0
+    # The frontier is the states stored but not expanded: none of them is anyone's parent.
+    expanded = result.distinct_states - result.frontier
+    assert max(result.parent) < expanded and result.stopped_by is not None
+    assert seen and seen[-1] >= 300
+    # Without a stop, the same search is complete.
+    assert explore(RaftSpec(TINY), stop_when=lambda p: None).complete
 
 
 # ----------------------------------------------------------------- coverage
@@ -206,7 +229,7 @@ def test_action_coverage_matches_an_independent_count(tiny: ExploreResult) -> No
     in_flight = sum(len(s.messages) for s in states)
     assert cov["DuplicateMessage"].enabled == cov["DropMessage"].enabled == in_flight
     handlers = ("UpdateTerm", "HandleRequestVoteRequest", "HandleRequestVoteResponse", "HandleAppendEntriesRequest", "HandleAppendEntriesResponse", "DropStaleResponse")
-    receivable = sum(tiny.spec.receive(s, m) is not None for s in states for m, _ in s.messages)
+    receivable = sum(len(tiny.spec.receive(s, m)) for s in states for m, _ in s.messages)
     assert sum(cov[h].enabled for h in handlers) == receivable
     # Totals, and enabled >= within bounds >= new states for every action.
     assert sum(c.within_bounds for c in cov.values()) == tiny.transitions
@@ -251,11 +274,10 @@ def test_an_exception_in_an_action_is_reported_as_action_raised() -> None:
     assert "become_leader" in finding.error  # where it was raised
     assert not result.complete and not result.ok
     # The trace leads to a state where the action raises: a quorum of votes, 8 steps.
-    trace = counterexample(result, finding)
-    assert len(trace) - 1 == 9 and trace[-1].action == finding.action
-    s = trace[-2].state
+    ft = finding_trace(result, finding)
+    assert ft.steps == 8 and ft.failed == finding.action
     with pytest.raises(IndexError):
-        result.spec.apply(s, finding.action)
+        result.spec.apply(ft.trace[-1].state, finding.action)
 
 
 class StopsAfterATimeout(RaftSpec):

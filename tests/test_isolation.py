@@ -18,7 +18,8 @@ import z3
 
 from leaderfollower.checker.z3.isolation import Limits, ResultsFile, run_tasks
 from leaderfollower.checker.z3.model import Switches, switches_for
-from leaderfollower.checker.z3.obligations import ProofSetup, Task, invariant_names, plan
+from leaderfollower.checker.z3.obligations import Task, invariant_names
+from leaderfollower.checker.z3.solving import ProofSetup, plan
 from leaderfollower.checker.z3.prove import prove_inductive
 from leaderfollower.checker.z3.results import Obligation
 from leaderfollower.checker.z3.solving import solve

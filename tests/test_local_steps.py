@@ -13,7 +13,9 @@ from typing import Optional
 
 import pytest
 
-from leaderfollower.checker.explore.search import ExploreResult, explore, permute_state
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.explore.store import permute_state
 from leaderfollower.checker.explore.local_steps import usable
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.raft import RaftSpec

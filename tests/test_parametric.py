@@ -17,7 +17,8 @@ from leaderfollower.checker.z3.parametric.prove import finite_size, prove_parame
 from leaderfollower.checker.z3.lemmas import lemma_by_name
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
-from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES, Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 from leaderfollower.spec.variants import VARIANTS, NonMajorityQuorum, StaleResponseCounted, VoteNotPersisted
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 
 import pytest
 import z3
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli.main import main
-from leaderfollower.checker.explore.search import explore, permute_state
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.explore.store import permute_state
 from leaderfollower.checker.z3.prove import ic3
 from leaderfollower.checker.explore.traces import replay
 from leaderfollower.checker.z3.bmc import PROPERTIES, BmcModel, BState, property_defs
@@ -34,9 +34,8 @@ from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
-from test_variants import PINNED_LENGTH
+from support.pinned import PINNED_LENGTH  # the explorer's shortest counterexample lengths, pinned once
 
-LONG = os.environ.get("LEADERFOLLOWER_LONG_TESTS") == "1"
 SMALL2 = Params(servers=2, values=1, max_term=2, max_log=0, max_copies=1, max_in_flight=1)
 """2 servers, no log: IC3 proves everything here in a few seconds."""
 
@@ -179,11 +178,11 @@ def test_a_cube_that_leaves_a_slot_open_is_split_on_its_presence() -> None:
 def _variant_marks(name: str) -> list[pytest.MarkDecorator]:
     if name in ("vote-without-log-check", "accept-stale-term"):
         # IC3 cleared 21 of vote-without-log-check's 25 steps in 3000 s (docs/z3.md): hours, if it ends.
-        return [pytest.mark.slow, pytest.mark.skipif(not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: 3 servers, 3 terms, over an hour")]
+        return [pytest.mark.early, pytest.mark.long(reason="3 servers, 3 terms, over an hour")]
     if name == "stale-vote-counted":  # two message slots: about 8 minutes
-        return [pytest.mark.slow, pytest.mark.skipif(not LONG, reason="needs LEADERFOLLOWER_LONG_TESTS=1: about 8 minutes")]
+        return [pytest.mark.early, pytest.mark.long(reason="about 8 minutes")]
     if name == "vote-not-persisted":
-        return [pytest.mark.slow]
+        return [pytest.mark.early]
     return []
 
 

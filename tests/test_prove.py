@@ -11,12 +11,14 @@ import pytest
 from click.testing import CliRunner
 
 from leaderfollower.checker.cli.main import main
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.z3.prove import IMPLIED, explorer_reach, prove_inductive
 from leaderfollower.checker.z3.lemmas import COMMITMENT_LEMMAS, DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
-from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 
@@ -46,7 +48,7 @@ def test_every_lemma_holds_on_every_reachable_state(preset: str) -> None:
 DEEP = Params(servers=2, max_term=3, max_log=2)
 
 
-@pytest.mark.parametrize("params", [DEEP, pytest.param(PRESETS["default"], marks=pytest.mark.slow)], ids=["deep-2", "default"])
+@pytest.mark.parametrize("params", [DEEP, pytest.param(PRESETS["default"], marks=pytest.mark.early)], ids=["deep-2", "default"])
 def test_the_commitment_lemmas_hold_on_every_reachable_state(params: Params) -> None:
     spec = RaftSpec(params)
     result = explored(params)
@@ -88,7 +90,7 @@ def test_election_safety_is_inductive_at_three_servers() -> None:
     assert len(result.obligations) == conjuncts * (1 + len(ACTION_NAMES))
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_election_safety_is_inductive_at_five_servers() -> None:
     result = prove_inductive(RaftSpec(Params(servers=5)), "ElectionSafety", timeout_ms=120_000)
     assert result.proved
@@ -99,7 +101,7 @@ def test_log_matching_is_inductive_at_two_servers() -> None:
     assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_log_matching_is_inductive_at_three_servers() -> None:
     result = prove_inductive(RaftSpec(Params(servers=3)), "LogMatching", timeout_ms=60_000)
     assert result.proved, [(o.lemma, o.action, o.status) for o in result.obligations if o.status != "proved"]

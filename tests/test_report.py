@@ -240,7 +240,7 @@ def test_a_variant_search_that_runs_out_of_budget_says_so_and_can_show_a_scripte
     full = run_variant("non-majority-quorum")
     assert full.figure is not None and full.how == "caught"
     actions = [step.action for step in full.figure.trace[1:]]
-    from leaderfollower.spec.raft import Action
+    from leaderfollower.spec.actions import Action
 
     monkeypatch.setattr(cls, "scenario", [*actions, Action("Restart", (0,))], raising=False)  # a step past the violation is cut
     scripted = run_variant("non-majority-quorum", max_states=50)

@@ -13,7 +13,8 @@ from typing import Optional, Union
 import pytest
 
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES, Action, ActionName
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import (
     CANDIDATE,
     FOLLOWER,
@@ -94,9 +95,10 @@ def aep(src: int, dst: int, term: int, success: bool, match: int = 0) -> AppendE
 def received(s: State, m: Message) -> tuple[str, State]:
     """Receive m: the handler's name and the successor; also checks `apply` agrees."""
     got = SPEC.receive(s, m)
-    assert got is not None, f"no handler takes {m} in {s}"
-    name, nxt = got
-    assert SPEC.apply(s, Action(name, (m,))) == nxt
+    assert len(got) == 1, f"{len(got)} handlers take {m} in {s}"
+    ((action, nxt),) = got
+    name = str(action.name)
+    assert SPEC.apply(s, action) == nxt
     return name, nxt
 
 
@@ -316,7 +318,7 @@ def test_append_entries_with_several_entries_is_a_named_option() -> None:
     # The follower appends both at once.
     m = aeq(0, 1, 2, 0, 0, entries(2, 2), 2)
     s2 = state(me, srv(2), srv(2), msgs=(m,))
-    assert spec.receive(s2, m) == ("HandleAppendEntriesRequest", put(s2, 1, srv(2, log=entries(2, 2))))
+    assert spec.receive(s2, m) == [(Action(ActionName.HandleAppendEntriesRequest, (m,)), put(s2, 1, srv(2, log=entries(2, 2))))]
 
 
 # ----------------------------------------------------------------- UpdateTerm
@@ -475,7 +477,7 @@ def test_handle_append_entries_request_of_its_own_term_is_disabled_for_a_leader(
     m = aeq(1, 0, 2)
     s = state(srv(2, LEADER, 0), srv(2, LEADER, 1), srv(2), msgs=(m,))
     assert SPEC.handle_append_entries_request(s, m) is None
-    assert SPEC.receive(s, m) is None
+    assert SPEC.receive(s, m) == []
 
 
 def test_handle_append_entries_request_already_done_heartbeat_sets_commit_index_from_the_message() -> None:
@@ -592,7 +594,7 @@ def test_drop_stale_response_is_disabled_for_a_current_response(m: Message) -> N
 def test_a_stale_request_is_answered_not_dropped() -> None:
     m = rvq(1, 0, 2)
     s = state(srv(3), srv(2, CANDIDATE), srv(3), msgs=(m,))
-    assert SPEC.receive(s, m) == ("HandleRequestVoteRequest", state(*s.servers, msgs=(rvp(0, 1, 3, False),)))
+    assert SPEC.receive(s, m) == [(Action(ActionName.HandleRequestVoteRequest, (m,)), state(*s.servers, msgs=(rvp(0, 1, 3, False),)))]
 
 
 # ----------------------------------------------------------------- network faults

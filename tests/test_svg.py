@@ -6,11 +6,13 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from leaderfollower.checker.report import svg
-from leaderfollower.checker.jobs.check import finding_trace
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.traces import finding_trace
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import replay
 from leaderfollower.spec.params import PRESETS, Params
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import RequestVoteRequest
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -30,7 +32,7 @@ def by_class(root: ET.Element, cls: str) -> list[ET.Element]:
 
 
 def test_a_witness_diagram_has_one_box_per_step_and_marks_the_last_one(tiny: ExploreResult) -> None:
-    trace = finding_trace(tiny, tiny.witnesses["StaleFollowerRead"])
+    trace = finding_trace(tiny, tiny.witnesses["StaleFollowerRead"]).trace
     text = svg.sequence_diagram(trace, title="witness", highlight_step=len(trace) - 1, highlight_label="here", highlight_kind="witness", standalone=True)
     root = parse(text)
     assert root.tag == f"{SVG}svg"
@@ -70,7 +72,7 @@ def test_a_lost_message_ends_in_a_cross_without_an_arrowhead() -> None:
 
 
 def test_text_is_escaped(tiny: ExploreResult) -> None:
-    trace = finding_trace(tiny, tiny.witnesses["LeaderElected"])
+    trace = finding_trace(tiny, tiny.witnesses["LeaderElected"]).trace
     nasty = 'a <b>&"quoted"</b> \'title\''
     text = svg.sequence_diagram(trace, title=nasty, highlight_step=1, highlight_label=nasty)
     assert "<b>" not in text
@@ -81,7 +83,7 @@ def test_text_is_escaped(tiny: ExploreResult) -> None:
 
 
 def test_inline_svg_has_no_namespace_url_and_standalone_svg_has_one(tiny: ExploreResult) -> None:
-    trace = finding_trace(tiny, tiny.witnesses["LeaderElected"])
+    trace = finding_trace(tiny, tiny.witnesses["LeaderElected"]).trace
     assert "http" not in svg.sequence_diagram(trace)
     assert f'xmlns="{svg.SVG_NS}"' in svg.sequence_diagram(trace, standalone=True)
 

@@ -18,11 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.formats.itf import TraceFormatError, read_itf, to_itf, write_itf
 from leaderfollower.checker.explore.traces import Step, TraceError, format_trace, replay, trace_to
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import Entry
 
 # Models to draw traces from: (params, max_states).  The three-server ones are cut

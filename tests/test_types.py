@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE_FOLDERS = ("spec", "checker", "impl")
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_mypy_strict_passes_on_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mypy_api = pytest.importorskip("mypy.api", reason="mypy is not installed (pip install -e '.[test]')")
     package = tmp_path / "leaderfollower"

@@ -13,18 +13,17 @@ stand in for them (see `test_figure_8_scenario` and `test_stale_term_scenario`):
 term T, a conflicting entry from a term between, and a leader elected after T:
 2 < 3 < 4 < 5), far beyond what a search of three servers can afford; and
 `accept-stale-term` first breaks NoUncommittedRead, while LogMatching, the property
-it claims to break, holds in every state it reaches.  Set LEADERFOLLOWER_LONG_TESTS=1
+it claims to break, holds in every state it reaches.  Run with --run-long
 to run their (long) explorer checks anyway.
 """
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import pytest
 
 from leaderfollower.checker.explore.search import explore
-from leaderfollower.checker.explore.traces import counterexample
+from leaderfollower.checker.explore.traces import finding_trace
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import PROPERTIES, Property, property_by_name
 from leaderfollower.spec.raft import RaftSpec
@@ -41,6 +40,8 @@ from leaderfollower.spec.state import (
     bag_add,
 )
 from leaderfollower.spec.scenarios import Script
+from support.pinned import PINNED_LENGTH
+
 from leaderfollower.spec.variants import (
     VARIANTS,
     AcceptStaleTerm,
@@ -53,25 +54,14 @@ from leaderfollower.spec.variants import (
     figure_8,
 )
 
-LONG = os.environ.get("LEADERFOLLOWER_LONG_TESTS") == "1"
 
-# Length (number of steps) of the shortest counterexample on the variant's catch_params,
-# computed once with the explorer and pinned here.
-PINNED_LENGTH = {
-    "vote-without-log-check": 25,  # 3 servers, max term 3, max log 1, symmetry: ~1.1 M states, ~100 s
-    "vote-not-persisted": 18,  # 3 servers, max term 2, max log 0, symmetry: ~36 k states
-    "non-majority-quorum": 10,  # 2 servers, max term 2, max log 0
-    "stale-vote-counted": 18,  # 2 servers, max term 3, max log 0, 2 in flight, symmetry: ~61 k states
-    "accept-stale-term": 27,  # 3 servers, max term 3, max log 1, symmetry: ~1.65 M states
-}
 
-_long_reason = "needs LEADERFOLLOWER_LONG_TESTS=1: "
 CATCH_MARKS = {
-    "vote-without-log-check": [pytest.mark.slow],
-    "accept-stale-term": [pytest.mark.slow],
+    "vote-without-log-check": [pytest.mark.early],
+    "accept-stale-term": [pytest.mark.early],
     "commit-previous-term": [
-        pytest.mark.slow,
-        pytest.mark.skipif(not LONG, reason=_long_reason + "not reachable below max_term 5, where the search is too large"),
+        pytest.mark.early,
+        pytest.mark.long(reason="not reachable below max_term 5, where the search is too large"),
     ],
 }
 
@@ -104,7 +94,7 @@ def test_the_explorer_catches_the_variant_with_a_shortest_counterexample(name: s
     assert result.violations, f"{name}: no violation on {cls.catch_params.describe()}"
     finding = result.violations[0]
     assert finding.property == cls.breaks, f"{name}: expected {cls.breaks}, the explorer found {finding.property}"
-    trace = counterexample(result, finding)
+    trace = finding_trace(result, finding).trace
     assert len(trace) - 1 == PINNED_LENGTH[name]
     for prev, step in zip(trace, trace[1:]):
         assert step.action is not None
@@ -151,8 +141,8 @@ def test_vote_without_log_check_grants_a_candidate_with_an_older_log() -> None:
     raft, bug = _both(VoteWithoutLogCheck)
     m = RequestVoteRequest("RequestVoteRequest", 3, 0, 0, 1, 0)
     s = State((srv(3, log=(Entry(2, 0),)), srv(3, CANDIDATE), srv(3)), bag_add((), m))
-    assert raft.receive(s, m)[1].servers[0].voted_for is None  # type: ignore[index]
-    assert bug.receive(s, m)[1].servers[0].voted_for == 1  # type: ignore[index]
+    assert raft.receive(s, m)[0][1].servers[0].voted_for is None
+    assert bug.receive(s, m)[0][1].servers[0].voted_for == 1
 
 
 def test_vote_not_persisted_forgets_the_vote_on_restart() -> None:
@@ -173,8 +163,8 @@ def test_accept_stale_term_takes_entries_from_an_older_leader() -> None:
     raft, bug = _both(AcceptStaleTerm)
     m = AppendEntriesRequest("AppendEntriesRequest", 2, 0, 0, (Entry(2, 0),), 0, 1, 0)
     s = State((srv(3), srv(2, LEADER, 1, (Entry(2, 0),)), srv(3)), bag_add((), m))
-    assert raft.receive(s, m)[1].servers[0].log == ()  # type: ignore[index]  # rejected
-    assert bug.receive(s, m)[1].servers[0].log == (Entry(2, 0),)  # type: ignore[index]
+    assert raft.receive(s, m)[0][1].servers[0].log == ()  # rejected
+    assert bug.receive(s, m)[0][1].servers[0].log == (Entry(2, 0),)
 
 
 def test_non_majority_quorum_counts_half_as_a_quorum() -> None:
@@ -190,9 +180,9 @@ def test_stale_vote_counted_tallies_a_vote_from_an_older_term() -> None:
     m = RequestVoteResponse("RequestVoteResponse", 2, True, 1, 0)
     me = srv(3, CANDIDATE, votes_responded=frozenset({0}), votes_granted=frozenset({0}))
     s = State((me, srv(2, voted_for=0), srv(3)), bag_add((), m))
-    name, after = raft.receive(s, m)  # type: ignore[misc]
-    assert name == "DropStaleResponse" and after.servers[0].votes_granted == frozenset({0})
-    name, after = bug.receive(s, m)  # type: ignore[misc]
+    ((action, after),) = raft.receive(s, m)
+    assert action.name == "DropStaleResponse" and after.servers[0].votes_granted == frozenset({0})
+    ((action, after),) = bug.receive(s, m)
     assert after.servers[0].votes_granted == frozenset({0, 1})
     assert bug.become_leader(after, 0) is not None
 

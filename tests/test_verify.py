@@ -151,7 +151,11 @@ def test_bad_command_line_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_z3_engine_catches_a_broken_quorum_by_a_reachable_counterexample_to_induction(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    result = run("verify", "--preset", "tiny", "--spec", "non-majority-quorum", "--engines", "z3-inductive", "--json", str(out), "--quiet")
+    # Without logs (the variant's catch bounds), so that ElectionSafety is the first property the
+    # reachability oracle's search finds broken (with a log, NoUncommittedRead breaks first).
+    result = run(
+        "verify", "--preset", "tiny", "--max-log", "0", "--spec", "non-majority-quorum", "--engines", "z3-inductive", "--json", str(out), "--quiet"
+    )
     assert result.exit_code == 1
     entry = json.loads(out.read_text())["engines"]["z3-inductive"]["properties"]["ElectionSafety"]
     assert entry["status"] == "violated"
@@ -168,3 +172,26 @@ def test_z3_bounded_ic3_finds_the_explorers_shortest_counterexample(tmp_path: Pa
     assert ic3["status"] == explorer["status"] == "violated"
     assert ic3["depth"] == explorer["trace_length"] == 10
     assert "BecomeLeader" in ic3["detail"]
+
+
+def test_an_engine_is_anything_with_a_name_and_a_run() -> None:
+    from leaderfollower.checker.jobs.status import Status
+    from leaderfollower.checker.jobs.verify import ENGINES, EngineOutcome, VerifyContext, register_engine, run_verify
+    from leaderfollower.spec.params import PRESETS
+    from leaderfollower.spec.raft import RaftSpec
+
+    class Oracle:
+        name = "oracle"
+
+        def run(self, ctx: VerifyContext) -> EngineOutcome:
+            return EngineOutcome(self.name, False, 0.0, {"ElectionSafety": {"kind": "always", "status": Status.DIVERGED}})
+
+    register_engine(Oracle())
+    try:
+        doc = run_verify(RaftSpec(PRESETS["tiny"]), ("oracle",))
+    finally:
+        del ENGINES["oracle"]
+    assert doc["ok"] is False
+    assert doc["properties"] == [{"name": "ElectionSafety", "kind": "always", "results": {"oracle": "diverged"}, "ok": False}]
+    assert json.loads(json.dumps(doc))["engines"]["oracle"]["properties"]["ElectionSafety"]["status"] == "diverged"
+    assert not Status.DIVERGED.good and Status.HOLDS_TO_DEPTH.good

@@ -16,7 +16,8 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.z3.decode import SuccessorOracle
 from leaderfollower.checker.z3.model import VARIANT_SWITCHES, Switches, Z3Model, switches_for
 from leaderfollower.checker.z3.lemmas import LEMMAS, PROPERTY_ENCODINGS

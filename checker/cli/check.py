@@ -15,9 +15,10 @@ from leaderfollower.spec.params import PRESETS
 from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, build_params, fail_usage
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.explore.exports import ExportError, dump_graph
-from leaderfollower.checker.explore.search import ExploreResult
-from leaderfollower.checker.explore.traces import format_trace
-from leaderfollower.checker.jobs.check import finding_trace, run_check, summarise, write_traces
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.traces import finding_trace, format_finding
+from leaderfollower.checker.jobs.status import Status
+from leaderfollower.checker.jobs.check import PropertySelectionError, run_check, select_properties, summarise, write_traces
 from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
 
 def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None:
@@ -29,12 +30,12 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
     summary.add_row("time", f"{doc['seconds']:.2f} s")
     if doc["states_per_second"]:
         summary.add_row("states/s", f"{doc['states_per_second']:,}")
-    summary.add_row("search", "complete" if doc["complete"] else "stopped early")
+    summary.add_row("search", "complete" if doc["complete"] else _incomplete(doc))
     console.print(summary)
     props = Table(title="properties")
     for col in ("property", "kind", "status", "depth"):
         props.add_column(col)
-    styles = {"holds": "green", "witnessed": "green", "violated": "bold red", "never-witnessed": "bold red"}
+    styles = {Status.HOLDS: "green", Status.WITNESSED: "green", Status.VIOLATED: "bold red", Status.NEVER_WITNESSED: "bold red"}
     for row in doc["properties"]:
         status = row["status"]
         style = styles.get(status, "yellow")
@@ -51,10 +52,18 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
         console.print(f"[bold red]deadlock[/]: {doc['deadlocks']} state(s) with no enabled action, e.g. state {result.deadlocks[0]}")
 
 
+def _incomplete(doc: dict[str, Any]) -> str:
+    if doc["incomplete_because"] == "actions raised":
+        return f"incomplete: actions raised in {doc['unexpanded_states']:,} state(s) (not fully expanded)"
+    return f"incomplete: {doc['incomplete_because']}"
+
+
 @click.command()
 @click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
 @click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft, a shipped variant, FILE.py:Class or module:Class.")
 @model_options
+@click.option("--property", "only", multiple=True, metavar="NAME", help="Check only this property (repeatable; default: every property).")
+@click.option("--skip-property", "skip", multiple=True, metavar="NAME", help="Do not check this property (repeatable).")
 @click.option("--no-graph", is_flag=True, help="Keep only what shortest counterexamples need (for large runs).")
 @click.option("--continue", "keep_going", is_flag=True, help="Do not stop at the first violation; find each property's.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
@@ -65,6 +74,8 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
 def check(
     preset: str,
     spec_ref: str,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
     no_graph: bool,
     keep_going: bool,
     as_json: bool,
@@ -86,13 +97,16 @@ def check(
             raise UsageError("--dump-graph needs the graph; drop --no-graph")
         if dump_graph is not None and dump_graph.suffix.lower() not in (".graphml", ".dot", ".gv"):
             raise UsageError(f"--dump-graph {dump_graph}: unknown extension {dump_graph.suffix or '(none)'}; use .graphml, .dot or .gv")
+        spec = spec_cls(params)
+        properties = select_properties(spec, only, skip)
     except (UsageError, SpecLoadError) as exc:
         fail_usage(str(exc))
-    spec = spec_cls(params)
+    except PropertySelectionError as exc:
+        fail_usage(f"--property/--skip-property: {exc}")
     console = Console()
     bar = ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
     try:
-        result = run_check(spec, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar)
+        result = run_check(spec, properties=properties, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar)
     finally:
         bar.close()
     trace_dir = dump_traces
@@ -110,10 +124,13 @@ def check(
     elif not quiet:
         render(console, result, doc)
         for f in result.violations:
-            console.print(f"\n[bold red]{f.property} violated[/] after {len(finding_trace(result, f)) - 1} steps:")
-            if f.error:
-                console.print(f"  {f.action}: {f.error}" if f.kind == "error" else f"  {f.error}")
-            console.print(format_trace(finding_trace(result, f)), markup=False, highlight=False)
+            ft = finding_trace(result, f)
+            console.print(f"\n[bold red]{f.property} violated[/] after {ft.steps} steps:")
+            if ft.failed is not None:
+                console.print(f"  {ft.failed}: {ft.error}", markup=False, highlight=False)
+            elif f.error:
+                console.print(f"  {f.error}", markup=False, highlight=False)
+            console.print(format_finding(ft), markup=False, highlight=False)
             if f.property in trace_files:
                 click.echo(f"trace written to {trace_files[f.property]}")
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)

@@ -290,27 +290,12 @@ def prove(
         servers = None if parametric or servers_opt is None else _servers(servers_opt)
         overrides = {"servers": servers, "values": values, "max_term": max_term, "max_log": max_log}
         params = build_params(preset, {**overrides, "max_copies": max_copies, "max_in_flight": max_in_flight})
-        spec_cls = load_spec_class(spec_ref)
-        spec = spec_cls(params)
+        spec = load_spec_class(spec_ref)(params)
         Z3Model.for_spec(spec)
         BmcModel.for_spec(spec)
-        chosen = list(props) or list(BMC_PROPERTIES)
-        for name in chosen:
-            if name not in BMC_PROPERTIES and name not in PROPERTY_ENCODINGS:
-                raise UsageError(f"property {name!r} has no Z3 encoding; known: {', '.join(BMC_PROPERTIES)}")
-        lemmas: Optional[list[str]] = None
-        if lemma_list is not None:
-            known = {lm.name for lm in LEMMAS}
-            lemmas = [x.strip() for x in lemma_list.split(",") if x.strip()]
-            for x in lemmas:
-                if x not in known:
-                    raise UsageError(f"unknown lemma {x!r}; known: {', '.join(sorted(known))}")
-        if depth is not None and depth < 0:
-            raise UsageError(f"--depth: expected at least 0, got {depth}")
-        if ic3_seconds <= 0:
-            raise UsageError(f"--ic3-seconds: expected a positive number of seconds, got {ic3_seconds}")
-        if timeout_s <= 0:
-            raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+        chosen = _chosen_properties(props)
+        lemmas = _chosen_lemmas(lemma_list)
+        _check_numbers(depth, ic3_seconds, timeout_s)
         limits = _limits(workers, memory_mb, obligation_s)
         results_file = _results_file(results_path)
         if parametric:
@@ -351,6 +336,47 @@ def prove(
     sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
 
 
+def _chosen_properties(props: tuple[str, ...]) -> list[str]:
+    chosen = list(props) or list(BMC_PROPERTIES)
+    for name in chosen:
+        if name not in BMC_PROPERTIES and name not in PROPERTY_ENCODINGS:
+            raise UsageError(f"property {name!r} has no Z3 encoding; known: {', '.join(BMC_PROPERTIES)}")
+    return chosen
+
+
+def _chosen_lemmas(lemma_list: Optional[str]) -> Optional[list[str]]:
+    if lemma_list is None:
+        return None
+    known = {lm.name for lm in LEMMAS}
+    lemmas = [x.strip() for x in lemma_list.split(",") if x.strip()]
+    for x in lemmas:
+        if x not in known:
+            raise UsageError(f"unknown lemma {x!r}; known: {', '.join(sorted(known))}")
+    return lemmas
+
+
+def _check_numbers(depth: Optional[int], ic3_seconds: float, timeout_s: float) -> None:
+    if depth is not None and depth < 0:
+        raise UsageError(f"--depth: expected at least 0, got {depth}")
+    if ic3_seconds <= 0:
+        raise UsageError(f"--ic3-seconds: expected a positive number of seconds, got {ic3_seconds}")
+    if timeout_s <= 0:
+        raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+
+
+def _induction_status(r: InductionResult) -> str:
+    if r.proved and r.servers == "any":
+        # For every number of servers and every quorum system whose quorums intersect.
+        return f"[green]proved inductive for every number of servers[/] ({len(r.lemmas)} lemmas; every depth, any term)"
+    if r.proved:
+        # An inductive invariant holds in every reachable state at this number of
+        # servers, whatever the depth, the terms, the logs or the messages in flight.
+        return f"[green]proved inductive[/] ({len(r.lemmas)} lemmas; every depth, any term)"
+    if r.failed:
+        return f"[bold red]induction fails[/] ({len(r.failed)} obligations)"
+    return "[yellow]unknown (timeout)[/]"
+
+
 def render(
     console: Console, doc: dict[str, Any], bmcs: list[BmcOutcome], inds: list[InductionResult], depth: int, every: bool
 ) -> None:
@@ -368,18 +394,7 @@ def render(
             status = f"[green]holds to depth {b.depth}[/]"
         table.add_row(b.property, b.engine.upper(), status, f"{b.seconds:.2f} s")
     for r in inds:
-        if r.proved and r.servers == "any":
-            # For every number of servers and every quorum system whose quorums intersect.
-            status = f"[green]proved inductive for every number of servers[/] ({len(r.lemmas)} lemmas; every depth, any term)"
-        elif r.proved:
-            # An inductive invariant holds in every reachable state at this number of
-            # servers, whatever the depth, the terms, the logs or the messages in flight.
-            status = f"[green]proved inductive[/] ({len(r.lemmas)} lemmas; every depth, any term)"
-        elif r.failed:
-            status = f"[bold red]induction fails[/] ({len(r.failed)} obligations)"
-        else:
-            status = "[yellow]unknown (timeout)[/]"
-        table.add_row(r.property, "induction", status, f"{r.seconds:.2f} s")
+        table.add_row(r.property, "induction", _induction_status(r), f"{r.seconds:.2f} s")
     console.print(table)
     for r in inds:
         obl = Table(title=f"{r.property}: obligations")

@@ -18,10 +18,11 @@ from typing import Any, NoReturn, Optional
 import click
 
 from leaderfollower.spec.params import PRESETS, Params
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 from leaderfollower.checker.jobs.config import ConfigError, load_config, params_from_table
-from leaderfollower.checker.explore.search import Progress
+from leaderfollower.checker.explore.result import Progress
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report
@@ -100,6 +101,41 @@ class _PeriodicProgress:
             click.echo(f"  {self.what}: {p.states:,} states, depth {p.depth}, queue {p.queue:,}, {p.seconds:.0f} s", err=True)
 
 
+def _the_model(
+    config_file: Optional[Path], preset: Optional[str], spec_ref: Optional[str], overrides: dict[str, Any], doc: Optional[dict[str, Any]]
+) -> tuple[Params, Optional[str], Optional[str]]:
+    """The parameters, preset and spec to report on: from --config, from the document (when no
+    option chose the model: the report checks what the document checked), or the flags."""
+    from leaderfollower.checker.cli.common import build_params
+
+    if config_file is not None:
+        if preset is not None:
+            raise ReportUsageError("give either --config or --preset, not both")
+        cfg = load_config(config_file)
+        params = build_params("default", {**cfg.params.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
+        return params, cfg.preset, spec_ref or cfg.spec
+    if doc is not None:
+        return build_params("default", dict(doc.get("params", {}))), doc.get("preset"), spec_ref or str(doc.get("spec", {}).get("name", "raft"))
+    preset_name = preset or "default"
+    return build_params(preset_name, overrides), preset_name, spec_ref
+
+
+def _check_document(doc: dict[str, Any], from_json: Optional[Path], spec_cls: type[RaftSpec], params: Params) -> None:
+    """The --from-json document must be about this spec and these parameters."""
+    fingerprint = spec_fingerprint(spec_cls)
+    if doc.get("spec", {}).get("fingerprint") != fingerprint:
+        raise ReportUsageError(
+            f"--from-json {from_json}: the document is about spec {doc.get('spec', {}).get('name')!r} "
+            f"({str(doc.get('spec', {}).get('fingerprint'))[:19]}...), not this {spec_cls.name!r} ({fingerprint[:19]}...); "
+            "run verify again on this spec or drop --from-json"
+        )
+    if doc.get("params") != params.to_dict():
+        raise ReportUsageError(
+            f"--from-json {from_json}: the document checked other parameters ({_describe(doc.get('params'))}); "
+            f"this report checks {params.describe()}; give the same options or drop them to use the document's"
+        )
+
+
 @click.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--preset", default=None, help=f"Named configuration: {', '.join(PRESETS)} (default: default).")
@@ -140,38 +176,13 @@ def report(
         variants = [] if no_variants else chosen
         graph_params = parse_graph(graph_text) if graph_text is not None else GRAPH_PARAMS
         chosen_by_options = preset is not None or config_file is not None or any(v is not None for v in overrides.values())
-        if config_file is not None:
-            if preset is not None:
-                raise ReportUsageError("give either --config or --preset, not both")
-            cfg = load_config(config_file)
-            params = build_params("default", {**cfg.params.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
-            preset_name = cfg.preset
-            spec_ref = spec_ref or cfg.spec
-        elif doc is not None and not chosen_by_options:
-            # The document says what it checked; the report checks the same.
-            params = build_params("default", dict(doc.get("params", {})))
-            preset_name = doc.get("preset")
-            spec_ref = spec_ref or str(doc.get("spec", {}).get("name", "raft"))
-        else:
-            preset_name = preset or "default"
-            params = build_params(preset_name, overrides)
+        params, preset_name, spec_ref = _the_model(config_file, preset, spec_ref, overrides, None if chosen_by_options else doc)
         spec_cls = load_spec_class(spec_ref or "raft")
         extra: dict[str, dict[str, dict[str, Any]]] = {}
         notes: dict[str, str] = {}
         conformance: Optional[dict[str, Any]] = None
         if doc is not None:
-            fingerprint = spec_fingerprint(spec_cls)
-            if doc.get("spec", {}).get("fingerprint") != fingerprint:
-                raise ReportUsageError(
-                    f"--from-json {from_json}: the document is about spec {doc.get('spec', {}).get('name')!r} "
-                    f"({str(doc.get('spec', {}).get('fingerprint'))[:19]}...), not this {spec_cls.name!r} ({fingerprint[:19]}...); "
-                    "run verify again on this spec or drop --from-json"
-                )
-            if doc.get("params") != params.to_dict():
-                raise ReportUsageError(
-                    f"--from-json {from_json}: the document checked other parameters ({_describe(doc.get('params'))}); "
-                    f"this report checks {params.describe()}; give the same options or drop them to use the document's"
-                )
+            _check_document(doc, from_json, spec_cls, params)
             extra, notes, conformance = engines_from_document(doc)
     except (UsageError, ReportUsageError, SpecLoadError, ConfigError, TypeError) as exc:
         _fail(str(exc))

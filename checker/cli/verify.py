@@ -16,7 +16,8 @@ from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressB
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS, ConfigError, load_config, parse_engines, verify_options
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
-from leaderfollower.checker.jobs.verify import GOOD_STATUSES, available_engines, compare_with_baseline, run_verify, to_junit
+from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
+from leaderfollower.checker.jobs.verify import available_engines, compare_with_baseline, run_verify, to_junit
 
 @click.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="A TOML run configuration ([model], [verify]).")
@@ -51,42 +52,10 @@ def verify(
     overrides = model_overrides(model)
     try:
         flags = verify_options({"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds}, "verify", flags=True)
-        options: dict[str, Any] = {}
-        if config_file is not None:
-            run = load_config(config_file)
-            options = dict(run.options)
-            base = run.params
-            spec_name = spec_ref or run.spec
-            engine_names = parse_engines(engines) if engines else (run.engines or available_engines())
-            preset_name = run.preset
-            if preset is not None:
-                raise UsageError("--preset and --config both pick the model; use one")
-        else:
-            preset_name = preset or "default"
-            if preset_name not in PRESETS:
-                raise UsageError(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}")
-            base = PRESETS[preset_name]
-            spec_name = spec_ref or "raft"
-            engine_names = parse_engines(engines) if engines else available_engines()
-        values = base.to_dict()
-        for key, value in overrides.items():
-            if value is not None:
-                values[key] = value
-        try:
-            params = Params(**values)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        preset_name, base, spec_name, engine_names, options = _the_run(config_file, preset, spec_ref, engines)
+        params = _with_overrides(base, overrides)
         spec_cls = load_spec_class(spec_name)
-        if update_baseline and baseline_file is None:
-            raise UsageError("--update-baseline needs --baseline FILE")
-        baseline = None
-        if baseline_file is not None and not update_baseline:
-            try:
-                baseline = json.loads(baseline_file.read_text())
-            except OSError as exc:
-                raise UsageError(f"--baseline {baseline_file}: cannot read: {exc.strerror}") from None
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"--baseline {baseline_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        baseline = _read_baseline(baseline_file, update_baseline)
     except (UsageError, SpecLoadError, ConfigError) as exc:
         fail_usage(str(exc))
     spec = spec_cls(params)
@@ -112,20 +81,65 @@ def verify(
         junit_file.write_text(to_junit(doc))
     if not quiet:
         render_verify(console, doc)
-    exit_code = EXIT_OK if doc["ok"] else EXIT_VIOLATION
+    ok = bool(doc["ok"])
     if update_baseline and baseline_file is not None:
         baseline_file.write_text(json.dumps(doc, indent=2) + "\n")
         console.print(f"baseline written to {baseline_file}")
-    elif baseline is not None:
-        diffs = compare_with_baseline(doc, baseline)
-        if diffs:
-            click.echo(f"differences from the baseline {baseline_file}:", err=True)
-            for line in diffs:
-                click.echo(f"  {line}", err=True)
-            exit_code = EXIT_VIOLATION
-        elif not quiet:
-            console.print(f"[green]matches the baseline[/] {baseline_file}")
-    sys.exit(exit_code)
+    elif baseline is not None and baseline_file is not None:
+        ok = _matches_baseline(console, doc, baseline, baseline_file, quiet) and ok
+    sys.exit(EXIT_OK if ok else EXIT_VIOLATION)
+
+
+def _the_run(
+    config_file: Optional[Path], preset: Optional[str], spec_ref: Optional[str], engines: Optional[str]
+) -> tuple[Optional[str], Params, str, tuple[str, ...], dict[str, Any]]:
+    """The preset, base parameters, spec, engines and options: from --config, or the flags."""
+    if config_file is not None:
+        if preset is not None:
+            raise UsageError("--preset and --config both pick the model; use one")
+        run = load_config(config_file)
+        engine_names = parse_engines(engines) if engines else (run.engines or available_engines())
+        return run.preset, run.params, spec_ref or run.spec, engine_names, dict(run.options)
+    preset_name = preset or "default"
+    if preset_name not in PRESETS:
+        raise UsageError(f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}")
+    engine_names = parse_engines(engines) if engines else available_engines()
+    return preset_name, PRESETS[preset_name], spec_ref or "raft", engine_names, {}
+
+
+def _with_overrides(base: Params, overrides: dict[str, Any]) -> Params:
+    values = base.to_dict()
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return Params(**values)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _read_baseline(baseline_file: Optional[Path], update_baseline: bool) -> Optional[dict[str, Any]]:
+    if update_baseline and baseline_file is None:
+        raise UsageError("--update-baseline needs --baseline FILE")
+    if baseline_file is None or update_baseline:
+        return None
+    try:
+        doc: dict[str, Any] = json.loads(baseline_file.read_text())
+    except OSError as exc:
+        raise UsageError(f"--baseline {baseline_file}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--baseline {baseline_file}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    return doc
+
+
+def _matches_baseline(console: Console, doc: dict[str, Any], baseline: dict[str, Any], baseline_file: Path, quiet: bool) -> bool:
+    diffs = compare_with_baseline(doc, baseline)
+    if diffs:
+        click.echo(f"differences from the baseline {baseline_file}:", err=True)
+        for line in diffs:
+            click.echo(f"  {line}", err=True)
+        return False
+    if not quiet:
+        console.print(f"[green]matches the baseline[/] {baseline_file}")
+    return True
 
 
 def render_verify(console: Console, doc: dict[str, Any]) -> None:
@@ -136,7 +150,7 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
     table.add_column("kind")
     for e in engines:
         table.add_column(e)
-    styles = {"violated": "bold red", "never-witnessed": "bold red", "error": "bold red"}
+    styles = {Status.VIOLATED: "bold red", Status.NEVER_WITNESSED: "bold red", "error": "bold red"}
     for row in doc["properties"]:
         cells = []
         for e in engines:
@@ -166,7 +180,7 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
     for row in doc["properties"]:
         for e in engines:
             entry = doc["engines"][e]["properties"].get(row["name"], {})
-            if entry.get("status") == "violated" and entry.get("detail"):
+            if entry.get("status") == Status.VIOLATED and entry.get("detail"):
                 console.print(f"\n[bold red]{row['name']} violated[/] ({e}):")
                 console.print(entry["detail"], markup=False, highlight=False)
     verdict = "[bold green]VERIFIED[/]" if doc["ok"] else "[bold red]NOT VERIFIED[/]"

@@ -33,7 +33,7 @@ from leaderfollower.impl.core import CoreConfig, RaftCore, VolatileState
 from leaderfollower.impl.messages import HardState
 from leaderfollower.impl.storage import Storage
 from leaderfollower.spec.properties import read
-from leaderfollower.spec.raft import Action, Arg, format_message
+from leaderfollower.spec.actions import Action, ActionName, Actor, Arg, action_def, format_message
 from leaderfollower.spec.state import Message, ServerState, State
 
 from leaderfollower.checker.conform.crashfiles import CrashableDirectory
@@ -187,39 +187,37 @@ class ReplayCluster:
     # ----------------------------------------------------------------- steps
 
     def step(self, number: int, action: Action) -> None:
-        """Carry out one spec action on the real nodes; Divergence if a node refuses it."""
+        """Carry out one spec action on the real nodes; Divergence if a node refuses it.
+
+        The action table (`spec/actions.py`) says what each action is: the network's own
+        actions change the harness's bag, `Restart` is a crash and recovery, a server
+        action calls the core method of the same name with the arguments after the
+        acting server, and a handler delivers the message to its recipient's core.
+        """
         name, args = action
-        if name in ("DuplicateMessage", "DropMessage"):
+        row = action_def(name)
+        if row.actor is Actor.NETWORK:
             (arg,) = args
             m = _message_arg(action, arg)
             if self.bag[m] <= 0:
                 raise Divergence(number, action, [f"message not in flight: {format_message(m)}"])
-            if name == "DuplicateMessage":
+            if name == ActionName.DuplicateMessage:
                 self.bag[m] += 1
             else:
                 self.bag[m] -= 1
                 if self.bag[m] == 0:
                     del self.bag[m]
             return
-        if name == "Restart":
+        if name == ActionName.Restart:
             (arg,) = args
             self.restart(_int_arg(action, arg))
             return
         # The node is about to change (even a refused or wrong step may touch it):
         # its snapshot part no longer describes it.
         self._parts[m_dest(action)] = None
-        if name in ("Timeout", "BecomeLeader", "AdvanceCommitIndex"):
-            (arg,) = args
-            i = _int_arg(action, arg)
-            ok = getattr(self.nodes[i].core, _METHOD[name])()
-        elif name in ("RequestVote", "AppendEntries"):
-            arg, j = args
-            i = _int_arg(action, arg)
-            ok = getattr(self.nodes[i].core, _METHOD[name])(j)
-        elif name == "ClientRequest":
-            arg, v = args
-            i = _int_arg(action, arg)
-            ok = self.nodes[i].core.client_request(_int_arg(action, v))
+        if row.actor is Actor.SERVER:
+            i = _int_arg(action, args[0])
+            ok = getattr(self.nodes[i].core, row.method)(*(_int_arg(action, a) for a in args[1:]))
         else:
             (arg,) = args
             m = _message_arg(action, arg)
@@ -330,15 +328,6 @@ def _copy_fields(fields: dict[str, Any], skip: str = "") -> dict[str, Any]:
             raise TypeError(f"snapshot: field {k} is a {type(v).__name__}; copy it properly")
         out[k] = list(v) if isinstance(v, list) else v
     return out
-
-
-_METHOD = {
-    "Timeout": "timeout",
-    "BecomeLeader": "become_leader",
-    "AdvanceCommitIndex": "advance_commit_index",
-    "RequestVote": "request_vote",
-    "AppendEntries": "append_entries",
-}
 
 
 def _short(value: Any) -> str:

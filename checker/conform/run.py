@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
 from leaderfollower.checker.conform.mutants import REAL, Implementation
 from leaderfollower.checker.conform.replay import Divergence, ReplayCluster, fast_tmp_root, replay_trace
 from leaderfollower.checker.explore.cover import Edge, Walk, edge_cover
-from leaderfollower.checker.explore.search import ExploreResult
+from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.formats.itf import write_itf
 from leaderfollower.checker.explore.traces import Step, perm_between, permute_action
 

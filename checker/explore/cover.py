@@ -21,7 +21,7 @@ from typing import Optional
 
 import networkx as nx
 
-from leaderfollower.checker.explore.search import ExploreResult
+from leaderfollower.checker.explore.result import ExploreResult
 
 Edge = tuple[int, int, int]
 """A transition of the graph: (source id, target id, action label id)."""

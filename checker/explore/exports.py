@@ -5,7 +5,7 @@ from pathlib import Path
 
 from leaderfollower.spec.state import LEADER, State
 
-from leaderfollower.checker.explore.search import ExploreResult
+from leaderfollower.checker.explore.result import ExploreResult
 
 
 def state_summary(s: State) -> str:
@@ -43,7 +43,7 @@ def dump_graph(result: ExploreResult, path: Path) -> None:
                 leader=any(srv.role == LEADER for srv in s.servers),
             )
         for u, v, lid in zip(edge_src, edge_dst, edge_label):
-            g.add_edge(u, v, key=lid, action=str(result.labels[lid]), name=result.labels[lid].name)
+            g.add_edge(u, v, key=lid, action=str(result.labels[lid]), name=str(result.labels[lid].name))
         nx.write_graphml(g, path)
         return
     with path.open("w") as out:

@@ -11,9 +11,12 @@ as interned ids (the acting server's new id, the new bag's id, whether the
 successor is within bounds).
 
 The answers are the spec's own: a cache miss calls the spec's action methods on a
-real state, in raft.tla's `Next` order, and the successors come out in exactly the
-order `RaftSpec.successors` yields them, so ids, counts and traces are the same as
-without the cache (tests/test_local_steps.py compares whole searches).
+real state, and the successors come out in exactly the order `RaftSpec.successors`
+yields them, so ids, counts and traces are the same as without the cache
+(tests/test_local_steps.py compares whole searches).  Which actions there are, who
+takes each (a server, a message's recipient, the network) and their order come from
+the spec's action table (`spec/actions.py`); an action with several branches caches
+them all.
 
 Used only where that is sound (`usable`): the spec declares `local_actions` (a
 subclass that overrides an action without restating it is not trusted), and it
@@ -25,11 +28,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Optional
 
-from leaderfollower.spec.raft import Action, RaftSpec
-from leaderfollower.spec.state import State
+from leaderfollower.spec.actions import Action, ActionDef, ActionName, Actor
+from leaderfollower.spec.raft import ActionMethod, RaftSpec, each_outcome
+from leaderfollower.spec.state import MESSAGE_TYPES, State
 
 if TYPE_CHECKING:
-    from leaderfollower.checker.explore.search import StateStore
+    from leaderfollower.checker.explore.store import StateStore
 
 Key = tuple[int, ...]
 Step = tuple[int, int, Key, bool, int]
@@ -39,35 +43,18 @@ position of the only server it may change, or -1 for any)."""
 Result = tuple[int, int, int, int, bool]
 """A cached outcome: (action name index, label id, new server id, new bag id, within bounds)."""
 
-SERVER_KINDS: tuple[str, ...] = (
-    "Timeout",
-    "Restart",
-    "RequestVote",
-    "BecomeLeader",
-    "ClientRequest",
-    "AdvanceCommitIndex",
-    "AppendEntries",
-)
-"""The actions of one server, in `RaftSpec.successors` order (message actions follow)."""
+ServerCall = tuple[Action, ActionMethod, tuple[int, ...]]
+"""One server action instance: its label, its bound method and its arguments."""
 
 
-ServerAction = tuple[Action, Callable[[State], Optional[State]]]
+def server_calls(spec: RaftSpec, i: int) -> tuple[tuple[ServerCall, ...], ...]:
+    """Server i's actions, one group per server row of the spec's table, in `successors` order.
 
-
-def server_actions(spec: RaftSpec, i: int) -> tuple[tuple[ServerAction, ...], ...]:
-    """Server i's actions, one group per kind of `SERVER_KINDS`, each its label and its spec method.
-
-    Within a kind the arguments run in `RaftSpec.successors` order (servers, then values).
+    Within a row the arguments run in `RaftSpec.successors` order (servers, then values).
     """
-    servers, values = spec.server_ids, spec.value_ids
-    return (
-        ((Action("Timeout", (i,)), lambda s: spec.timeout(s, i)),),
-        ((Action("Restart", (i,)), lambda s: spec.restart(s, i)),),
-        tuple((Action("RequestVote", (i, j)), lambda s, j=j: spec.request_vote(s, i, j)) for j in servers),
-        ((Action("BecomeLeader", (i,)), lambda s: spec.become_leader(s, i)),),
-        tuple((Action("ClientRequest", (i, v)), lambda s, v=v: spec.client_request(s, i, v)) for v in values),
-        ((Action("AdvanceCommitIndex", (i,)), lambda s: spec.advance_commit_index(s, i)),),
-        tuple((Action("AppendEntries", (i, j)), lambda s, j=j: spec.append_entries(s, i, j)) for j in servers),
+    rows = [row for row in spec.actions if row.actor is Actor.SERVER]
+    return tuple(
+        tuple((Action(row.name, args), getattr(spec, row.method), args) for args in spec.arguments(row) if args[0] == i) for row in rows
     )
 
 
@@ -80,12 +67,19 @@ class NonLocalAction(Exception):
 
 
 def usable(spec: RaftSpec) -> bool:
-    """Whether the spec's successors may be memoised per acting server and bag."""
+    """Whether the spec's successors may be memoised per acting server and bag.
+
+    The table's order must be what the cache replays: every server action, then the
+    handlers, then the network's actions (as `spec/actions.py` has it).
+    """
     cls = type(spec)
+    order = [row.actor for row in spec.actions]
     return (
         bool(getattr(spec, "local_actions", False))
         and cls.successors is RaftSpec.successors
+        and cls.instances is RaftSpec.instances
         and cls.within_bounds is RaftSpec.within_bounds
+        and order == sorted(order, key=[Actor.SERVER, Actor.RECIPIENT, Actor.NETWORK].index)
     )
 
 
@@ -98,9 +92,13 @@ class LocalSteps:
         self.n = spec.params.servers
         self.label_id = label_id
         self.name_index = name_index
+        self.calls = [server_calls(spec, i) for i in spec.server_ids]
+        self.kinds = len(self.calls[0]) if self.calls else 0
+        self.handlers: dict[str, tuple[tuple[ActionName, ActionMethod], ...]] = {mtype: spec.handlers_of(mtype) for mtype in MESSAGE_TYPES}
+        self.network: list[ActionDef] = [row for row in spec.actions if row.actor is Actor.NETWORK]
         self.server_cache: dict[tuple[int, int, int], tuple[tuple[Result, ...], ...]] = {}
-        # A receive that is not enabled is cached as (), so that None means "not yet known".
-        self.receive_cache: dict[tuple[int, int, int], tuple[int, int, int, int, bool, int] | tuple[()]] = {}
+        # Per (bag, message position, recipient's state): every handler's outcomes, () if none.
+        self.receive_cache: dict[tuple[int, int, int], tuple[tuple[int, int, int, int, bool, int], ...]] = {}
         self.bag_cache: dict[int, tuple[tuple[int, ...], tuple[tuple[int, int, int, bool], ...]]] = {}
 
     def successors(self, key: Key, sid: int) -> list[Step]:
@@ -118,7 +116,7 @@ class LocalSteps:
             entries.append(entry)
         out: list[Step] = []
         append = out.append
-        for kind in range(len(SERVER_KINDS)):
+        for kind in range(self.kinds):
             for i in range(n):
                 for name, lid, new_sid, new_bid, ok in entries[i][kind]:
                     append((name, lid, (*key[:i], new_sid, *key[i + 1 : n], new_bid), ok, i))
@@ -135,8 +133,7 @@ class LocalSteps:
                 if got is None:
                     state = state or self.store.state(sid)
                     got = self._fill_receive(state, k, rkey)
-                if got:
-                    name, lid, new_sid, new_bid, ok, i = got
+                for name, lid, new_sid, new_bid, ok, i in got:
                     append((name, lid, (*key[:i], new_sid, *key[i + 1 : n], new_bid), ok, i))
             servers = key[:n]
             for name, lid, new_bid, ok in network:
@@ -161,32 +158,34 @@ class LocalSteps:
 
     def _fill_server(self, s: State, i: int, cache_key: tuple[int, int, int]) -> tuple[tuple[Result, ...], ...]:
         entry = tuple(
-            tuple(self._outcome(s, a, t, i) for a, act in kind for t in (act(s),) if t is not None) for kind in server_actions(self.spec, i)
+            tuple(self._outcome(s, action, t, i) for action, method, args in kind for t in each_outcome(method(s, *args)))
+            for kind in self.calls[i]
         )
         self.server_cache[cache_key] = entry
         return entry
 
     def _fill_bag(self, s: State, bid: int) -> tuple[tuple[int, ...], tuple[tuple[int, int, int, bool], ...]]:
-        spec = self.spec
         n = self.n
         network: list[tuple[int, int, int, bool]] = []
-        for fault, method in (("DuplicateMessage", spec.duplicate_message), ("DropMessage", spec.drop_message)):
+        for row in self.network:
+            method = getattr(self.spec, row.method)
             for m, _ in s.messages:
-                t = method(s, m)
-                if t is not None:
-                    name, lid, _, new_bid, ok = self._outcome(s, Action(fault, (m,)), t, n)
+                action = Action(row.name, (m,))
+                for t in each_outcome(method(s, m)):
+                    name, lid, _, new_bid, ok = self._outcome(s, action, t, n)
                     network.append((name, lid, new_bid, ok))
         entry = (tuple(m.mdest for m, _ in s.messages), tuple(network))
         self.bag_cache[bid] = entry
         return entry
 
-    def _fill_receive(self, s: State, k: int, cache_key: tuple[int, int, int]) -> tuple[int, int, int, int, bool, int] | tuple[()]:
+    def _fill_receive(self, s: State, k: int, cache_key: tuple[int, int, int]) -> tuple[tuple[int, int, int, int, bool, int], ...]:
         m = s.messages[k][0]
-        got = self.spec.receive(s, m)
-        result: tuple[int, int, int, int, bool, int] | tuple[()] = ()
-        if got is not None:
-            name, t = got
-            i = m.mdest
-            result = (*self._outcome(s, Action(name, (m,)), t, i), i)
+        i = m.mdest
+        result = tuple(
+            (*self._outcome(s, action, t, i), i)
+            for name, method in self.handlers[m.mtype]
+            for action in (Action(name, (m,)),)
+            for t in each_outcome(method(s, m))
+        )
         self.receive_cache[cache_key] = result
         return result

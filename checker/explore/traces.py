@@ -2,12 +2,18 @@
 
 How this works: the explorer stores one representative per state (per orbit with
 symmetry on) and the BFS parent of each, so a shortest path is a walk up the parent
-pointers.  With symmetry, consecutive representatives need not be related by the
-stored action itself, so a trace is made concrete by replaying it from the real
-initial state: at each step the first enabled action whose successor lies in the
-next stored orbit is taken.  The result is a list of steps that
-`RaftSpec.apply` replays exactly, which is what a user (and the conformance
-replayer) needs.
+pointers.  A trace is made concrete by replaying it from the real initial state: at
+each step, among the successors the spec gives, the one whose state *is* the stored
+one (with symmetry: lies in the stored orbit) is taken.  A label alone is not
+trusted: a variant's action may have two successors under one label, and only the
+state tells which one the search took.  If no successor reaches the stored state the
+rebuild fails loudly (`TraceError`).  The result is a list of real steps, which is
+what a user (and the conformance replayer) needs.
+
+A finding becomes a `FindingTrace`: the trace to the state it was found in, plus, for
+an action property, the violating step, and for an action that raised, the concrete
+action (renamed to the trace's servers) and the exception it raises there, kept apart
+from the steps: a raising action leads to no state.
 """
 from __future__ import annotations
 
@@ -15,10 +21,13 @@ import itertools
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from leaderfollower.spec.raft import Action, Arg, RaftSpec, format_message
+from leaderfollower.spec.actions import ACTION_BY_NAME, Action, Arg, ArgKind, format_message
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ServerState, State
 
-from leaderfollower.checker.explore.search import ExploreResult, Finding, permute_message, permute_state
+from leaderfollower.checker.explore.result import ExploreResult, Finding
+from leaderfollower.checker.explore.search import describe_exception
+from leaderfollower.checker.explore.store import permute_message, permute_state
 
 
 @dataclass(frozen=True)
@@ -36,48 +45,66 @@ class TraceError(Exception):
     """A trace does not replay: the step number and what went wrong."""
 
 
+@dataclass(frozen=True)
+class FindingTrace:
+    """A finding made concrete: real states only, and the action that raised, if one did."""
+
+    finding: Finding
+    trace: Trace
+    """From the initial state to the state of the finding (for an action property, one step past it)."""
+    failed: Optional[Action] = None
+    """For an action that raised: the action, named as in the trace's last state, where it raises."""
+    error: Optional[str] = None
+    """For an action that raised: the exception it raises in the trace's last state."""
+
+    @property
+    def steps(self) -> int:
+        """The steps of the trace, as TLC counts a behaviour (an evaluation error adds none)."""
+        return len(self.trace) - 1
+
+
 def trace_to(result: ExploreResult, state_id: int) -> Trace:
     """A shortest concrete trace from the initial state to the stored state `state_id`."""
     spec = result.spec
     current = spec.init()
     trace: Trace = [Step(None, current)]
+    symmetric = spec.params.symmetry
     for number, (node, label) in enumerate(result.path_to(state_id), start=1):
         target = result.key(node)
-        if not spec.params.symmetry:
-            nxt = spec.apply(current, label)
-            if nxt is None:
-                raise TraceError(f"step {number}: {label} is not enabled")
-            trace.append(Step(label, nxt))
-            current = nxt
-            continue
+        stored = result.state(node)
         for action, nxt in spec.successors(current):
-            if spec.within_bounds(nxt) and result.canonical_key(nxt) == target:
-                trace.append(Step(action, nxt))
-                current = nxt
+            if symmetric:
+                if spec.within_bounds(nxt) and result.canonical_key(nxt) == target:
+                    break
+            elif action == label and nxt == stored:
                 break
         else:
-            raise TraceError(f"step {number}: no action leads into the stored state {node}")
+            where = "lies in the stored state's orbit" if symmetric else "is the stored state"
+            raise TraceError(f"step {number}: no successor of {label} from the state before it {where} {node} (is the spec deterministic?)")
+        trace.append(Step(action, nxt))
+        current = nxt
     return trace
 
 
-def counterexample(result: ExploreResult, finding: Finding) -> Trace:
-    """The concrete trace of a finding; for an action property or an error, ending with the bad step."""
+def finding_trace(result: ExploreResult, finding: Finding) -> FindingTrace:
+    """The concrete trace of a violation, a witness or an action that raised (see `FindingTrace`)."""
     trace = trace_to(result, finding.state)
     if finding.action is None:
-        return trace
+        return FindingTrace(finding, trace)
     spec = result.spec
     last = trace[-1].state
-    stored = result.state(finding.state)
-    action = finding.action
-    perm = perm_between(stored, last)
-    if perm is not None:
-        action = permute_action(action, perm)
+    perm = perm_between(result.state(finding.state), last)
+    action = finding.action if perm is None else permute_action(finding.action, perm)
     if finding.kind == "error":
-        return trace + [Step(action, last)]
-    nxt = spec.apply(last, action)
-    if nxt is None:
-        raise TraceError(f"the violating step {action} is not enabled at the end of its trace")
-    return trace + [Step(action, nxt)]
+        try:
+            spec.apply(last, action)
+        except Exception as exc:
+            return FindingTrace(finding, trace, action, describe_exception(exc))
+        raise TraceError(f"{action} raised in the stored state {finding.state} but not at the end of its concrete trace")
+    for label, nxt in spec.successors(last):
+        if label == action and (finding.target is None or result.canonical_key(nxt) == finding.target):
+            return FindingTrace(finding, trace + [Step(action, nxt)])
+    raise TraceError(f"the violating step {action} does not lead from the end of its trace to the state it led to in the search")
 
 
 def perm_between(stored: State, concrete: State) -> Optional[tuple[int, ...]]:
@@ -90,20 +117,22 @@ def perm_between(stored: State, concrete: State) -> Optional[tuple[int, ...]]:
 
 
 def permute_action(action: Action, perm: Sequence[int]) -> Action:
-    """The action with its server arguments renamed by `perm` (messages renamed too)."""
-    name, args = action
-    if name in ("ClientRequest",):
-        server = args[0]
-        if isinstance(server, tuple):  # a message here would fail the index below anyway
-            raise TypeError(f"ClientRequest's first argument must be a server id, not {server!r}")
-        return Action(name, (perm[server], args[1]))
+    """The action with its server arguments renamed by `perm` (messages renamed too, values kept).
+
+    An action the table does not know (a user's `successors` may label its own) has its
+    integer arguments taken as servers.
+    """
+    row = ACTION_BY_NAME.get(action.name)
+    kinds = row.args if row is not None else (ArgKind.SERVER,) * len(action.args)
     new_args: list[Arg] = []
-    for a in args:
+    for kind, a in zip(kinds, action.args):
         if isinstance(a, tuple):
             new_args.append(permute_message(a, perm))
-        else:
+        elif kind is ArgKind.SERVER:
             new_args.append(perm[a])
-    return Action(name, tuple(new_args))
+        else:
+            new_args.append(a)
+    return Action(action.name, tuple(new_args))
 
 
 def replay(spec: RaftSpec, actions: Sequence[Action]) -> Trace:
@@ -179,6 +208,14 @@ def format_trace(trace: Trace) -> str:
         lines.append(f"{number:>3}  {step.action}")
         lines += [f"       {line}" for line in state_changes(prev.state, step.state)]
     return "\n".join(lines)
+
+
+def format_finding(ft: FindingTrace) -> str:
+    """The finding's trace, and for an action that raised, a last line `  !  Action raised Error: ...`."""
+    text = format_trace(ft.trace)
+    if ft.failed is not None:
+        text += f"\n  !  {ft.failed} raised {ft.error}"
+    return text
 
 
 def state_changes(before: State, after: State) -> list[str]:

@@ -19,58 +19,18 @@ from pathlib import Path
 from typing import Any, Optional
 
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.raft import ACTION_NAMES, Action
-from leaderfollower.spec.state import (
-    ROLES,
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    Message,
-    RequestVoteRequest,
-    RequestVoteResponse,
-    ServerState,
-    State,
-)
+from leaderfollower.spec.actions import ACTION_BY_NAME, ACTION_NAMES, Action, ArgKind
+from leaderfollower.spec.names import MESSAGE_FIELDS, SERVER_VARIABLES
+from leaderfollower.spec.state import MESSAGE_TYPES, ROLES, Entry, Message, ServerState, State
 
 from leaderfollower.checker.explore.traces import Step, Trace
 
 FORMAT_VERSION = 1
-VARS = [
-    "currentTerm",
-    "state",
-    "votedFor",
-    "log",
-    "commitIndex",
-    "votesResponded",
-    "votesGranted",
-    "nextIndex",
-    "matchIndex",
-    "messages",
-    "mbt::actionTaken",
-    "mbt::nondetPicks",
-]
-
-# Message fields: our name -> raft.tla's name.
-_MSG_FIELDS = {
-    "mterm": "mterm",
-    "mlast_log_term": "mlastLogTerm",
-    "mlast_log_index": "mlastLogIndex",
-    "mvote_granted": "mvoteGranted",
-    "mprev_log_index": "mprevLogIndex",
-    "mprev_log_term": "mprevLogTerm",
-    "mentries": "mentries",
-    "mcommit_index": "mcommitIndex",
-    "msuccess": "msuccess",
-    "mmatch_index": "mmatchIndex",
-    "msource": "msource",
-    "mdest": "mdest",
-}
-_MSG_CLASSES: dict[str, Any] = {
-    "RequestVoteRequest": RequestVoteRequest,
-    "RequestVoteResponse": RequestVoteResponse,
-    "AppendEntriesRequest": AppendEntriesRequest,
-    "AppendEntriesResponse": AppendEntriesResponse,
-}
+VARS = [tla for _, tla in SERVER_VARIABLES] + ["messages", "mbt::actionTaken", "mbt::nondetPicks"]
+"""The trace's variables: raft.tla's (spec/names.py), then the Quint model-based-testing ones."""
+STATE_VARS = VARS[:-2]
+_MSG_FIELDS = MESSAGE_FIELDS
+_MSG_CLASSES: dict[str, Any] = dict(MESSAGE_TYPES)
 
 
 class TraceFormatError(ValueError):
@@ -106,51 +66,62 @@ def encode_message(m: Message) -> dict[str, Any]:
     return out
 
 
+def _server_value(field: str, value: Any, ids: range) -> Any:
+    """One server variable's value in ITF."""
+    if field == "log":
+        return [{"term": _int(e.term), "value": _int(e.value)} for e in value]
+    if field == "voted_for":
+        return _int_or_nil(value)
+    if isinstance(value, frozenset):
+        return {"#set": [_int(x) for x in sorted(value)]}
+    if isinstance(value, tuple):  # next_index, match_index: functions of the servers
+        return _fn([(_int(j), _int(value[j])) for j in ids])
+    return _int(value) if isinstance(value, int) else value
+
+
 def encode_state(s: State, action: Optional[Action], index: int) -> dict[str, Any]:
     """One ITF state: raft.tla's variables, the action that led here, and `#meta.index`."""
     ids = range(len(s.servers))
-    srv = s.servers
     picks: dict[str, Any] = {}
     if action is not None:
         for pos, arg in enumerate(action.args):
             picks[f"arg{pos}"] = encode_message(arg) if isinstance(arg, tuple) else _int(arg)
-    return {
-        "#meta": {"index": index},
-        "currentTerm": _fn([(_int(k), _int(srv[k].current_term)) for k in ids]),
-        "state": _fn([(_int(k), srv[k].role) for k in ids]),
-        "votedFor": _fn([(_int(k), _int_or_nil(srv[k].voted_for)) for k in ids]),
-        "log": _fn([(_int(k), [{"term": _int(e.term), "value": _int(e.value)} for e in srv[k].log]) for k in ids]),
-        "commitIndex": _fn([(_int(k), _int(srv[k].commit_index)) for k in ids]),
-        "votesResponded": _fn([(_int(k), {"#set": [_int(x) for x in sorted(srv[k].votes_responded)]}) for k in ids]),
-        "votesGranted": _fn([(_int(k), {"#set": [_int(x) for x in sorted(srv[k].votes_granted)]}) for k in ids]),
-        "nextIndex": _fn([(_int(k), _fn([(_int(j), _int(srv[k].next_index[j])) for j in ids])) for k in ids]),
-        "matchIndex": _fn([(_int(k), _fn([(_int(j), _int(srv[k].match_index[j])) for j in ids])) for k in ids]),
-        "messages": _fn([(encode_message(m), _int(c)) for m, c in s.messages]),
-        "mbt::actionTaken": "init" if action is None else action.name,
-        "mbt::nondetPicks": picks,
+    out: dict[str, Any] = {"#meta": {"index": index}}
+    for k, (field, var) in enumerate(SERVER_VARIABLES):
+        out[var] = _fn([(_int(i), _server_value(field, s.servers[i][k], ids)) for i in ids])
+    out["messages"] = _fn([(encode_message(m), _int(c)) for m, c in s.messages])
+    out["mbt::actionTaken"] = "init" if action is None else str(action.name)
+    out["mbt::nondetPicks"] = picks
+    return out
+
+
+def to_itf(trace: Trace, params: Params, spec_name: str, description: str = "", raised: Optional[tuple[Action, str]] = None) -> dict[str, Any]:
+    """A whole trace as an ITF document.
+
+    `raised`: an action that raised an exception in the last state, and the exception;
+    it led to no state, so it is written in `#meta.raised`, not as a state.
+    """
+    meta: dict[str, Any] = {
+        "format": "ITF",
+        "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
+        "source": "leaderfollower",
+        "leaderfollower-trace-version": FORMAT_VERSION,
+        "spec": spec_name,
+        "params": params.to_dict(),
+        "description": description,
     }
-
-
-def to_itf(trace: Trace, params: Params, spec_name: str, description: str = "") -> dict[str, Any]:
-    """A whole trace as an ITF document."""
+    if raised is not None:
+        meta["raised"] = {"action": str(raised[0]), "error": raised[1]}
     return {
-        "#meta": {
-            "format": "ITF",
-            "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
-            "source": "leaderfollower",
-            "leaderfollower-trace-version": FORMAT_VERSION,
-            "spec": spec_name,
-            "params": params.to_dict(),
-            "description": description,
-        },
+        "#meta": meta,
         "vars": VARS,
         "states": [encode_state(step.state, step.action, k) for k, step in enumerate(trace)],
     }
 
 
-def write_itf(path: Path, trace: Trace, params: Params, spec_name: str, description: str = "") -> None:
-    """Write a trace as an ITF JSON file."""
-    path.write_text(json.dumps(to_itf(trace, params, spec_name, description), indent=1) + "\n")
+def write_itf(path: Path, trace: Trace, params: Params, spec_name: str, description: str = "", raised: Optional[tuple[Action, str]] = None) -> None:
+    """Write a trace as an ITF JSON file (`raised`: see `to_itf`)."""
+    path.write_text(json.dumps(to_itf(trace, params, spec_name, description, raised), indent=1) + "\n")
 
 
 # ------------------------------------------------------------------ reading
@@ -241,53 +212,65 @@ class _Reader:
         return cls(*values)  # type: ignore[no-any-return]
 
 
+def _decode_server_values(r: _Reader, field: str, var: str, doc: Any, n: int) -> list[Any]:
+    """One raft.tla variable (a function of the servers) back into each server's field value."""
+    values = r.server_fn(doc, var, n)
+    if field == "role":
+        for role in values:
+            if role not in ROLES:
+                raise r.fail(f"state: {role!r} is not one of {', '.join(ROLES)}")
+        return values
+    if field == "voted_for":
+        return [None if x == "Nil" else r.int(x, var) for x in values]
+    if field == "log":
+        return [r.log(x, var) for x in values]
+    if field in ("votes_responded", "votes_granted"):
+        return [r.set(x, var) for x in values]
+    if field in ("next_index", "match_index"):
+        return [tuple(r.int(y, var) for y in r.server_fn(x, var, n)) for x in values]
+    return [r.int(x, var) for x in values]
+
+
+def _decode_bag(r: _Reader, doc: Any) -> tuple[tuple[Message, int], ...]:
+    bag = []
+    for m, c in r.map(doc, "messages"):
+        count = r.int(c, "messages count")
+        if count < 1:
+            raise r.fail(f"messages: count {count} must be at least 1")
+        bag.append((r.message(m, "messages"), count))
+    return tuple(sorted(bag))
+
+
+def _decode_action(r: _Reader, doc: dict[str, Any]) -> Optional[Action]:
+    name = doc.get("mbt::actionTaken", "init")
+    if name == "init":
+        return None
+    row = ACTION_BY_NAME.get(name) if isinstance(name, str) else None
+    if row is None:
+        raise r.fail(f"mbt::actionTaken: unknown action {name!r}; expected one of {', '.join(ACTION_NAMES)}")
+    picks = doc.get("mbt::nondetPicks", {})
+    if not isinstance(picks, dict):
+        raise r.fail("mbt::nondetPicks: expected a record")
+    if set(picks) != {f"arg{pos}" for pos in range(row.arity)}:
+        raise r.fail(f"mbt::nondetPicks: {row.name} takes {row.arity} argument(s) arg0..arg{row.arity - 1}, got {', '.join(sorted(picks)) or 'none'}")
+    args: list[Any] = []
+    for pos, kind in enumerate(row.args):
+        key = f"arg{pos}"
+        args.append(r.message(picks[key], f"mbt::nondetPicks.{key}") if kind is ArgKind.MESSAGE else r.int(picks[key], key))
+    return Action(row.name, tuple(args))
+
+
 def decode_state(doc: dict[str, Any], n: int, where: str) -> tuple[Optional[Action], State]:
     """One ITF state back into (action taken, State); raises TraceFormatError on bad input."""
     r = _Reader(where)
     if not isinstance(doc, dict):
         raise r.fail("a state must be a JSON object")
-    missing = [v for v in VARS[:10] if v not in doc]
+    missing = [v for v in STATE_VARS if v not in doc]
     if missing:
         raise r.fail(f"missing variable(s) {', '.join(missing)}")
-    terms = [r.int(x, "currentTerm") for x in r.server_fn(doc["currentTerm"], "currentTerm", n)]
-    roles = r.server_fn(doc["state"], "state", n)
-    for role in roles:
-        if role not in ROLES:
-            raise r.fail(f"state: {role!r} is not one of {', '.join(ROLES)}")
-    votes = [None if x == "Nil" else r.int(x, "votedFor") for x in r.server_fn(doc["votedFor"], "votedFor", n)]
-    logs = [r.log(x, "log") for x in r.server_fn(doc["log"], "log", n)]
-    commits = [r.int(x, "commitIndex") for x in r.server_fn(doc["commitIndex"], "commitIndex", n)]
-    responded = [r.set(x, "votesResponded") for x in r.server_fn(doc["votesResponded"], "votesResponded", n)]
-    granted = [r.set(x, "votesGranted") for x in r.server_fn(doc["votesGranted"], "votesGranted", n)]
-    nexts = [tuple(r.int(y, "nextIndex") for y in r.server_fn(x, "nextIndex", n)) for x in r.server_fn(doc["nextIndex"], "nextIndex", n)]
-    matches = [tuple(r.int(y, "matchIndex") for y in r.server_fn(x, "matchIndex", n)) for x in r.server_fn(doc["matchIndex"], "matchIndex", n)]
-    bag = []
-    for m, c in r.map(doc["messages"], "messages"):
-        count = r.int(c, "messages count")
-        if count < 1:
-            raise r.fail(f"messages: count {count} must be at least 1")
-        bag.append((r.message(m, "messages"), count))
-    bag.sort()
-    servers = tuple(
-        ServerState(terms[k], roles[k], votes[k], logs[k], commits[k], responded[k], granted[k], nexts[k], matches[k]) for k in range(n)
-    )
-    action: Optional[Action] = None
-    name = doc.get("mbt::actionTaken", "init")
-    if name != "init":
-        if name not in ACTION_NAMES:
-            raise r.fail(f"mbt::actionTaken: unknown action {name!r}")
-        picks = doc.get("mbt::nondetPicks", {})
-        if not isinstance(picks, dict):
-            raise r.fail("mbt::nondetPicks: expected a record")
-        args: list[Any] = []
-        for pos in range(len(picks)):
-            key = f"arg{pos}"
-            if key not in picks:
-                raise r.fail(f"mbt::nondetPicks: missing {key}")
-            v = picks[key]
-            args.append(r.message(v, f"mbt::nondetPicks.{key}") if isinstance(v, dict) and "mtype" in v else r.int(v, key))
-        action = Action(name, tuple(args))
-    return action, State(servers, tuple(bag))
+    columns = [_decode_server_values(r, field, var, doc[var], n) for field, var in SERVER_VARIABLES]
+    servers = tuple(ServerState(*(column[k] for column in columns)) for k in range(n))
+    return _decode_action(r, doc), State(servers, _decode_bag(r, doc["messages"]))
 
 
 def read_itf(path: Path) -> tuple[dict[str, Any], Trace]:
@@ -316,9 +299,9 @@ def read_itf(path: Path) -> tuple[dict[str, Any], Trace]:
         raise TraceFormatError(f"{where}: cannot tell the number of servers (no #meta.params.servers)")
     trace: Trace = []
     for k, state_doc in enumerate(doc["states"]):
-        action, state = decode_state(state_doc, n, f"{where}: state {k}")
-        if k == 0 and action is not None:
+        if k == 0 and isinstance(state_doc, dict) and state_doc.get("mbt::actionTaken", "init") != "init":
             raise TraceFormatError(f"{where}: state 0: the first state must be the initial one (action 'init')")
+        action, state = decode_state(state_doc, n, f"{where}: state {k}")
         if k > 0 and action is None:
             raise TraceFormatError(f"{where}: state {k}: mbt::actionTaken is missing")
         trace.append(Step(action, state))

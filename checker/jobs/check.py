@@ -3,39 +3,52 @@
 How this works: `run_check` runs the explorer with a progress callback, then
 `summarise` turns the `ExploreResult` into a plain dict (the `--json` document,
 also the basis of later result documents) with one entry per property: its kind,
-a status (`holds`, `violated`, `witnessed`, `never-witnessed`), and for findings
+a `Status` (`holds`, `violated`, `witnessed`, `never-witnessed`, ...), and for findings
 the depth and the concrete trace.  Printing lives in `render`.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES
+from leaderfollower.spec.properties import PROPERTIES, Property
+from leaderfollower.spec.raft import RaftSpec
 
-from leaderfollower.checker.explore.search import ExploreResult, Finding, ProgressFn, explore
+from leaderfollower.checker.explore.result import ExploreResult, Finding, ProgressFn
+from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.explore.traces import finding_trace
 from leaderfollower.checker.formats.itf import write_itf
-from leaderfollower.checker.explore.traces import Trace, counterexample, trace_to
+from leaderfollower.checker.jobs.status import Status
 
 DOC_VERSION = 1
+
+
+class PropertySelectionError(ValueError):
+    """`--property`/`--skip-property` named a property the spec does not have; the message says which."""
+
+
+def select_properties(spec: RaftSpec, only: Sequence[str] = (), skip: Sequence[str] = ()) -> tuple[Property, ...]:
+    """The spec's properties (a variant's own list, or every property), narrowed to `only`
+    (if any are named) and without `skip`, in report order."""
+    props: tuple[Property, ...] = tuple(getattr(spec, "properties", PROPERTIES))
+    known = [p.name for p in props]
+    for name in (*only, *skip):
+        if name not in known:
+            raise PropertySelectionError(f"unknown property {name!r}; known: {', '.join(known)}")
+    return tuple(p for p in props if (not only or p.name in only) and p.name not in skip)
 
 
 def run_check(
     spec: RaftSpec,
     *,
+    properties: Optional[Sequence[Property]] = None,
     keep_graph: bool = True,
     stop_on_violation: bool = True,
     progress: Optional[ProgressFn] = None,
 ) -> ExploreResult:
-    """Explore the spec's model and check its properties."""
-    return explore(spec, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress)
-
-
-def finding_trace(result: ExploreResult, finding: Finding) -> Trace:
-    """The concrete trace of a violation or a witness."""
-    if finding.kind == "sometimes":
-        return trace_to(result, finding.state)
-    return counterexample(result, finding)
+    """Explore the spec's model and check its properties (default: all of them)."""
+    return explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress)
 
 
 def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
@@ -46,30 +59,34 @@ def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"name": prop.name, "kind": prop.kind, "description": prop.description}
         if prop.name in violated:
             f = violated[prop.name]
-            row["status"] = "violated"
-            row["depth"] = int(result.depth[f.state]) + (1 if f.action is not None else 0)
+            row["status"] = Status.VIOLATED
+            row["depth"] = int(result.depth[f.state]) + (1 if f.action is not None else 0)  # an action property's bad step
             if f.error:
                 row["error"] = f.error
         elif prop.kind == "sometimes":
             w = result.witnesses.get(prop.name)
             if w is not None:
-                row["status"] = "witnessed"
+                row["status"] = Status.WITNESSED
                 row["depth"] = int(result.depth[w.state])
             else:
-                row["status"] = "never-witnessed" if result.complete else "not-witnessed-yet"
+                row["status"] = Status.NEVER_WITNESSED if result.complete else Status.NOT_WITNESSED_YET
         else:
-            row["status"] = "holds" if result.complete else "no-violation-so-far"
+            row["status"] = Status.HOLDS if result.complete else Status.NO_VIOLATION_SO_FAR
         rows.append(row)
     for f in result.violations:
         if f.kind == "error":
+            # Named as in the concrete trace (under symmetry the stored state may be a
+            # permutation of it); the depth is the state's, as TLC counts an evaluation error.
+            ft = finding_trace(result, f) if f.action is not None else None
+            action, error = (ft.failed, ft.error) if ft is not None else (f.action, f.error)
             rows.append(
                 {
                     "name": f.property,
                     "kind": "error",
                     "description": "an action raised an exception",
-                    "status": "violated",
-                    "depth": int(result.depth[f.state]) + 1,
-                    "error": f"{f.action}: {f.error}",
+                    "status": Status.VIOLATED,
+                    "depth": int(result.depth[f.state]),
+                    "error": f"{action}: {error}" if action is not None else str(error),
                 }
             )
     return rows
@@ -86,6 +103,8 @@ def summarise(result: ExploreResult, trace_files: Optional[dict[str, str]] = Non
         "params": spec.params.to_dict(),
         "ok": result.ok,
         "complete": result.complete,
+        "incomplete_because": result.incomplete_because,
+        "unexpanded_states": result.unexpanded_states,
         "distinct_states": result.distinct_states,
         "transitions": result.transitions,
         "diameter": result.diameter,
@@ -114,10 +133,11 @@ def write_traces(result: ExploreResult, directory: Path, include_witnesses: bool
     if include_witnesses:
         findings += list(result.witnesses.values())
     for f in findings:
-        trace = finding_trace(result, f)
+        ft = finding_trace(result, f)
         prefix = "witness" if f.kind == "sometimes" else "counterexample"
         path = directory / f"{prefix}-{f.property}.itf.json"
         what = f"{'witness of' if f.kind == 'sometimes' else 'violation of'} {f.property}"
-        write_itf(path, trace, result.spec.params, result.spec.name, what)
+        raised = (ft.failed, ft.error or "") if ft.failed is not None else None
+        write_itf(path, ft.trace, result.spec.params, result.spec.name, what, raised=raised)
         written[f.property] = str(path)
     return written

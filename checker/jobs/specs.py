@@ -4,6 +4,10 @@ How this works: `--spec` takes `raft` (the default), the name of a shipped broke
 variant (`leaderfollower.spec.variants.VARIANTS`), `path/to/file.py:ClassName`, or
 `package.module:ClassName`.  The class must be a subclass of `RaftSpec`.  Every
 failure is a `SpecLoadError` with a one-line message saying what was wrong.
+
+A spec file's folder is put at the front of `sys.path` (as `python FILE.py` does
+for a script), so the file can import a sibling module of its own (`from
+my_helpers import ...`); it stays there for the run, for imports made later.
 """
 from __future__ import annotations
 
@@ -42,6 +46,9 @@ def load_spec_class(ref: str) -> type[RaftSpec]:
         path = Path(target)
         if not path.is_file():
             raise SpecLoadError(f"spec {ref!r}: file {target} does not exist")
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         module_name = f"leaderfollower_user_spec_{abs(hash(str(path.resolve())))}"
         loader_spec = importlib.util.spec_from_file_location(module_name, path)
         if loader_spec is None or loader_spec.loader is None:

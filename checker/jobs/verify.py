@@ -1,9 +1,10 @@
 """The `verify` job: every engine on one model, one verdict, one result document.
 
-How this works: each engine is a function from a `VerifyContext` to an
-`EngineOutcome` (per-property statuses, figures, seconds).  `run_verify` runs the
-selected engines in order (the explorer first: the Z3 bounded depth and the
-conformance cover are taken from its graph) and assembles the result document,
+How this works: each engine is an `Engine`: a name and a `run` from a
+`VerifyContext` to an `EngineOutcome` (per-property `Status`es, figures, seconds).
+`run_verify` runs the selected engines in order (the explorer first: the Z3
+bounded depth and the conformance cover are taken from its graph) and assembles
+the result document,
 whose format is versioned and described in `docs/result-format.md`.  The same
 document feeds `--junit`, `--baseline` and the HTML report.
 """
@@ -14,21 +15,21 @@ import platform
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 from xml.sax.saxutils import escape, quoteattr
 
 from leaderfollower.spec.raft import RaftSpec
 
-from leaderfollower.checker.jobs.check import finding_trace, summarise
-from leaderfollower.checker.explore.search import ExploreResult, explore
+from leaderfollower.checker.jobs.check import summarise
+from leaderfollower.checker.explore.result import ExploreResult
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
-from leaderfollower.checker.explore.traces import format_trace
+from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
+from leaderfollower.checker.explore.traces import finding_trace, format_finding, format_trace
 
 RESULT_FORMAT = "leaderfollower-result"
 RESULT_VERSION = 1
 
-GOOD_STATUSES = frozenset({"holds", "witnessed", "proved", "holds-every-depth", "holds-to-depth", "conforms"})
-"""Statuses that count as success; anything else (violated, never-witnessed, error, ...) fails."""
 
 
 @dataclass
@@ -61,7 +62,29 @@ class VerifyContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-Engine = Callable[[VerifyContext], EngineOutcome]
+class Engine(Protocol):
+    """One engine of `verify`: its name in documents and on the command line, and how it runs."""
+
+    @property
+    def name(self) -> str:
+        """The engine's name (`explorer`, `z3-bounded`, ...)."""
+        ...
+
+    def run(self, ctx: VerifyContext) -> EngineOutcome:
+        """Check the context's spec; report every property it judges with a `Status`."""
+        ...
+
+
+@dataclass(frozen=True)
+class FunctionEngine:
+    """An engine made of a function (how the engines here are written)."""
+
+    name: str
+    fn: Callable[[VerifyContext], EngineOutcome]
+
+    def run(self, ctx: VerifyContext) -> EngineOutcome:
+        """Call the function."""
+        return self.fn(ctx)
 
 
 def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
@@ -73,14 +96,14 @@ def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
     doc = summarise(result)
     props: dict[str, dict[str, Any]] = {}
     for row in doc["properties"]:
-        entry: dict[str, Any] = {"kind": row["kind"], "status": row["status"]}
+        entry: dict[str, Any] = {"kind": row["kind"], "status": Status(row["status"])}
         if "depth" in row:
             entry["depth"] = row["depth"]
-        if row["status"] == "violated":
+        if row["status"] == Status.VIOLATED:
             finding = next(f for f in result.violations if f.property == row["name"])
-            trace = finding_trace(result, finding)
-            entry["trace_length"] = len(trace) - 1
-            entry["detail"] = format_trace(trace)
+            ft = finding_trace(result, finding)
+            entry["trace_length"] = ft.steps
+            entry["detail"] = format_finding(ft)
         props[row["name"]] = entry
     covered = sum(1 for c in doc["coverage"].values() if c["within_bounds"])
     figures = {
@@ -112,7 +135,7 @@ def conformance_engine(ctx: VerifyContext) -> EngineOutcome:
         ctx.explored = explore(ctx.spec, keep_graph=True, stop_on_violation=False, progress=progress)
     outcome = run_trace_replay(ctx.explored, workers=int(ctx.options.get("workers", 0)))
     doc = outcome.to_dict()
-    status = "conforms" if outcome.ok else "diverged"
+    status = Status.CONFORMS if outcome.ok else Status.DIVERGED
     detail = "; ".join(f"step {d['step']} {d['action']}: {' | '.join(d['problems'])}" for d in doc["divergences"][:1])
     props = {p.name: {"kind": p.kind, "status": status, **({"detail": detail} if detail else {})} for p in ctx.explored.properties}
     figures = {k: v for k, v in doc.items() if k not in ("seconds",)}
@@ -163,7 +186,7 @@ def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
             figures["invariant_clauses"] = max(o.clauses for o in outcomes)
     props: dict[str, dict[str, Any]] = {}
     for outcome in outcomes:
-        entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth, "status": outcome.status}
+        entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth, "status": Status(outcome.status)}
         if outcome.violated and outcome.trace is not None:
             entry["detail"] = format_trace(outcome.trace)
         props[outcome.property] = entry
@@ -190,11 +213,11 @@ def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
     for name in PROOFS:
         # A proof that leans on a property already shown violated cannot succeed: say so
         # instead of spending its queries' timeouts.
-        broken = [dep for dep in PROOFS[name] if props.get(dep, {}).get("status") == "violated"]
+        broken = [dep for dep in PROOFS[name] if props.get(dep, {}).get("status") == Status.VIOLATED]
         if broken:
             props[name] = {
                 "kind": kinds.get(name, "always"),
-                "status": "unproved",
+                "status": Status.UNPROVED,
                 "detail": f"its proof needs {', '.join(broken)}, which is violated",
             }
             continue
@@ -202,11 +225,11 @@ def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
         obligations += len(result.obligations)
         entry: dict[str, Any] = {"kind": kinds.get(name, "always"), "lemmas": list(result.lemmas)}
         if result.proved:
-            entry["status"] = "proved"
+            entry["status"] = Status.PROVED
         else:
             failed = result.failed
             reachable = [o for o in failed if o.cti is not None and o.cti.reachable]
-            entry["status"] = "violated" if reachable else "unproved"
+            entry["status"] = Status.VIOLATED if reachable else Status.UNPROVED
             first = reachable[0] if reachable else failed[0] if failed else None
             if first is not None and first.cti is not None:
                 entry["detail"] = f"{first.lemma} / {first.action}:\n" + format_cti(first.cti)
@@ -215,25 +238,28 @@ def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
     return EngineOutcome("z3-inductive", ok, time.perf_counter() - start, props, {"obligations": obligations})
 
 
-ENGINE_FUNCTIONS: dict[str, Engine] = {
-    "explorer": explorer_engine,
-    "z3-bounded": z3_bounded_engine,
-    "z3-inductive": z3_inductive_engine,
-    "conformance": conformance_engine,
+ENGINES: dict[str, Engine] = {
+    engine.name: engine
+    for engine in (
+        FunctionEngine("explorer", explorer_engine),
+        FunctionEngine("z3-bounded", z3_bounded_engine),
+        FunctionEngine("z3-inductive", z3_inductive_engine),
+        FunctionEngine("conformance", conformance_engine),
+    )
 }
-"""Engine name -> function; engines added by later modules register here."""
+"""Engine name -> engine; engines added by later modules register here (`register_engine`)."""
 
 
 def available_engines() -> tuple[str, ...]:
     """The engines this build can run, in run order (the default of `verify`)."""
-    from leaderfollower.checker.jobs.config import ENGINES
+    from leaderfollower.checker.jobs.config import ENGINES as ORDER
 
-    return tuple(e for e in ENGINES if e in ENGINE_FUNCTIONS)
+    return tuple(e for e in ORDER if e in ENGINES)
 
 
-def register_engine(name: str, fn: Engine) -> None:
-    """Make an engine available to `verify` under `name`."""
-    ENGINE_FUNCTIONS[name] = fn
+def register_engine(engine: Engine) -> None:
+    """Make an engine available to `verify` under its name."""
+    ENGINES[engine.name] = engine
 
 
 def tool_versions() -> dict[str, str]:
@@ -260,12 +286,12 @@ def run_verify(
     outcomes: dict[str, EngineOutcome] = {}
     started = time.perf_counter()
     for name in engines:
-        fn = ENGINE_FUNCTIONS.get(name)
-        if fn is None:
+        engine = ENGINES.get(name)
+        if engine is None:
             outcomes[name] = EngineOutcome(name, False, 0.0, error=f"engine {name!r} is not available in this build")
             continue
         try:
-            outcomes[name] = fn(ctx)
+            outcomes[name] = engine.run(ctx)
         except Exception as exc:  # an engine crash is a failed engine, reported with its cause
             outcomes[name] = EngineOutcome(name, False, 0.0, error=f"{type(exc).__name__}: {exc}")
     properties = []

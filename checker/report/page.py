@@ -27,11 +27,13 @@ from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 from leaderfollower.checker.report import svg
-from leaderfollower.checker.jobs.check import finding_trace, summarise
-from leaderfollower.checker.explore.search import ExploreResult, Finding, ProgressFn, explore
+from leaderfollower.checker.jobs.check import summarise
+from leaderfollower.checker.explore.result import ExploreResult, Finding, ProgressFn
+from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
-from leaderfollower.checker.explore.traces import Trace, TraceError, format_trace, replay
-from leaderfollower.checker.jobs.verify import GOOD_STATUSES, tool_versions
+from leaderfollower.checker.explore.traces import Trace, TraceError, finding_trace, format_finding, format_trace, replay
+from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
+from leaderfollower.checker.jobs.verify import tool_versions
 
 esc = svg.esc
 
@@ -174,7 +176,8 @@ class ReportData:
 
 
 def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
-    trace = finding_trace(result, finding)
+    ft = finding_trace(result, finding)
+    trace = ft.trace
     prop = next((p for p in result.properties if p.name == finding.property), None)
     description = prop.description if prop else (finding.error or "an action raised an exception")
     if finding.kind == "sometimes":
@@ -188,7 +191,7 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
             note += f" At the highlighted step a read served by each server: {reads}."
     else:
         kind, label = "violation", f"{finding.property} violated at step {len(trace) - 1}"
-        note = finding.error or ""
+        note = f"{ft.failed} raised {ft.error}" if ft.failed is not None else finding.error or ""
     diagram = svg.sequence_diagram(
         trace,
         title=f"{'witness of' if kind == 'witness' else 'counterexample to'} {finding.property} ({result.spec.name})",
@@ -196,7 +199,7 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
         highlight_label=label,
         highlight_kind=kind,
     )
-    return TraceFigure(finding.property, kind, description, note, trace, diagram, format_trace(trace))
+    return TraceFigure(finding.property, kind, description, note, trace, diagram, format_finding(ft))
 
 
 VARIANT_MAX_STATES = 3_000_000
@@ -576,6 +579,68 @@ def _params_rows(p: Params) -> list[tuple[str, str]]:
     return [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in p.to_dict().items()]
 
 
+def _bugs_section(data: ReportData) -> list[str]:
+    """The "bugs this checker catches" section: a table of the broken variants, then a card each."""
+    out: list[str] = []
+    out.append('<h2 id="bugs">Bugs this checker catches</h2>')
+    if data.variants:
+        out.append(
+            "<p>Each broken variant below changes one method of the spec the way a real implementation bug would. "
+            "The explorer must find a counterexample to the property it breaks; the table says whether it did.</p>"
+        )
+        rows = []
+        for v in data.variants:
+            steps = str(v.figure.steps) if v.figure else "\u2014"
+            rows.append(
+                f"<tr><td><a href='#variant-{esc(v.name)}'><code>{esc(v.name)}</code></a></td><td>{esc(v.description)}</td>"
+                f"<td>{esc(v.breaks)}</td><td>{_status(v.how)}{' <span class=lead>(scripted scenario shown)</span>' if v.scripted else ''}</td>"
+                f"<td class='num'>{steps}</td><td class='num'>{v.distinct_states:,}</td><td class='num'>{v.seconds:.1f} s</td></tr>"
+            )
+        out.append(
+            "<table><tr><th>variant</th><th>the bug</th><th>breaks</th><th>caught</th><th>counterexample steps</th>"
+            "<th>states explored</th><th>time</th></tr>" + "".join(rows) + "</table>"
+        )
+        for v in data.variants:
+            out.append(f'<div class="card" id="variant-{esc(v.name)}">')
+            out.append(f"<h3>Variant <code>{esc(v.name)}</code>: {esc(v.description)}</h3>")
+            out.append(
+                f"<p>Breaks <b>{esc(v.breaks)}</b>. Explored on <code>{esc(v.params.describe())}</code>: "
+                f"{v.distinct_states:,} states in {v.seconds:.1f} s{'' if v.complete else ' (stopped at the state budget)'}; "
+                f"violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
+            )
+            if v.figure:
+                if v.scripted:
+                    out.append(f'<p class="note">{esc(v.figure.note)} The highlighted step {v.figure.steps} breaks {esc(v.figure.name)}.</p>')
+                else:
+                    out.append(f"<p>Counterexample of {v.figure.steps} steps; the highlighted last step breaks {esc(v.figure.name)}.</p>")
+                out.append(f'<div class="figure">{v.figure.diagram}</div>')
+                out.append(f"<details><summary>the trace as text</summary><pre>{esc(v.figure.text)}</pre></details>")
+            else:
+                what = "the checker missed this bug on these parameters" if v.complete else "the search stopped at its state budget first"
+                out.append(f'<p class="bad">No counterexample found: {what}.</p>')
+            out.append("</div>")
+    else:
+        out.append('<p class="placeholder">No broken variants were run for this report (<code>--no-variants</code>).</p>')
+    return out
+
+
+def _findings_sections(violations: list[TraceFigure], witnesses: list[TraceFigure], s: dict[str, Any]) -> list[str]:
+    """The counterexamples and the witnesses, each as a diagram (or why there is none)."""
+    out: list[str] = []
+    out.append('<h2 id="counterexamples">Counterexamples</h2>')
+    if violations:
+        out.extend(_figure_html(f, f"violation-{f.name}") for f in violations)
+    else:
+        out.append("<p>None: no property is violated in any reachable state within the bounds.</p>")
+    out.append('<h2 id="witnesses">Witnesses of sometimes properties</h2>')
+    out.append("<p>The shortest trace to a state where each <i>sometimes</i> property holds.</p>")
+    missing = [r["name"] for r in s["properties"] if r["kind"] == "sometimes" and r["status"] != Status.WITNESSED]
+    for name in missing:
+        out.append(f'<p class="bad">{esc(name)}: never witnessed, so the model cannot do this within the bounds.</p>')
+    out.extend(_figure_html(f, f"witness-{f.name}") for f in witnesses)
+    return out
+
+
 def render_html(data: ReportData) -> str:
     """The report as one self-contained HTML page."""
     s = data.summary
@@ -639,60 +704,12 @@ def render_html(data: ReportData) -> str:
     out.append(f'<div class="figure">{svg.depth_chart(s["states_per_depth"])}</div>')
     out.append('<h2 id="conformance">Conformance coverage</h2>')
     out.append(_conformance_html(data))
-    out.append('<h2 id="counterexamples">Counterexamples</h2>')
-    if violations:
-        out.extend(_figure_html(f, f"violation-{f.name}") for f in violations)
-    else:
-        out.append("<p>None: no property is violated in any reachable state within the bounds.</p>")
-    out.append('<h2 id="witnesses">Witnesses of sometimes properties</h2>')
-    out.append("<p>The shortest trace to a state where each <i>sometimes</i> property holds.</p>")
-    missing = [r["name"] for r in s["properties"] if r["kind"] == "sometimes" and r["status"] != "witnessed"]
-    for name in missing:
-        out.append(f'<p class="bad">{esc(name)}: never witnessed, so the model cannot do this within the bounds.</p>')
-    out.extend(_figure_html(f, f"witness-{f.name}") for f in witnesses)
+    out.extend(_findings_sections(violations, witnesses, s))
     out.append('<h2 id="graph">The state graph of a tiny configuration</h2>')
     out.append(f"<p>Configuration: <code>{esc(data.graph_params.describe())}</code>. {esc(data.graph_note)}</p>")
     if data.graph_svg:
         out.append(f'<div class="figure">{data.graph_svg}</div>')
-    out.append('<h2 id="bugs">Bugs this checker catches</h2>')
-    if data.variants:
-        out.append(
-            "<p>Each broken variant below changes one method of the spec the way a real implementation bug would. "
-            "The explorer must find a counterexample to the property it breaks; the table says whether it did.</p>"
-        )
-        rows = []
-        for v in data.variants:
-            steps = str(v.figure.steps) if v.figure else "\u2014"
-            rows.append(
-                f"<tr><td><a href='#variant-{esc(v.name)}'><code>{esc(v.name)}</code></a></td><td>{esc(v.description)}</td>"
-                f"<td>{esc(v.breaks)}</td><td>{_status(v.how)}{' <span class=lead>(scripted scenario shown)</span>' if v.scripted else ''}</td>"
-                f"<td class='num'>{steps}</td><td class='num'>{v.distinct_states:,}</td><td class='num'>{v.seconds:.1f} s</td></tr>"
-            )
-        out.append(
-            "<table><tr><th>variant</th><th>the bug</th><th>breaks</th><th>caught</th><th>counterexample steps</th>"
-            "<th>states explored</th><th>time</th></tr>" + "".join(rows) + "</table>"
-        )
-        for v in data.variants:
-            out.append(f'<div class="card" id="variant-{esc(v.name)}">')
-            out.append(f"<h3>Variant <code>{esc(v.name)}</code>: {esc(v.description)}</h3>")
-            out.append(
-                f"<p>Breaks <b>{esc(v.breaks)}</b>. Explored on <code>{esc(v.params.describe())}</code>: "
-                f"{v.distinct_states:,} states in {v.seconds:.1f} s{'' if v.complete else ' (stopped at the state budget)'}; "
-                f"violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
-            )
-            if v.figure:
-                if v.scripted:
-                    out.append(f'<p class="note">{esc(v.figure.note)} The highlighted step {v.figure.steps} breaks {esc(v.figure.name)}.</p>')
-                else:
-                    out.append(f"<p>Counterexample of {v.figure.steps} steps; the highlighted last step breaks {esc(v.figure.name)}.</p>")
-                out.append(f'<div class="figure">{v.figure.diagram}</div>')
-                out.append(f"<details><summary>the trace as text</summary><pre>{esc(v.figure.text)}</pre></details>")
-            else:
-                what = "the checker missed this bug on these parameters" if v.complete else "the search stopped at its state budget first"
-                out.append(f'<p class="bad">No counterexample found: {what}.</p>')
-            out.append("</div>")
-    else:
-        out.append('<p class="placeholder">No broken variants were run for this report (<code>--no-variants</code>).</p>')
+    out.extend(_bugs_section(data))
     out.append('<h2 id="reading">How to read the diagrams</h2>')
     out.append(
         "<ul><li>One vertical lifeline per server; its colour is the server's role after each step: "

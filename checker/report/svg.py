@@ -23,9 +23,9 @@ from __future__ import annotations
 import html
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, NamedTuple, Optional, Sequence
 
-from leaderfollower.spec.raft import Action
+from leaderfollower.spec.actions import ACTION_BY_NAME, Action, ActionName, Actor, ArgKind
 from leaderfollower.spec.state import (
     CANDIDATE,
     FOLLOWER,
@@ -41,7 +41,7 @@ from leaderfollower.spec.state import (
 from leaderfollower.checker.explore.traces import Step, server_changes
 
 if TYPE_CHECKING:
-    from leaderfollower.checker.explore.search import ExploreResult
+    from leaderfollower.checker.explore.result import ExploreResult
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -53,7 +53,6 @@ MESSAGE_COLOURS: dict[str, str] = {
     "AppendEntriesRequest": "#1f6fc5",
     "AppendEntriesResponse": "#5aa0e6",
 }
-NETWORK_ACTIONS = ("DuplicateMessage", "DropMessage")
 FONT = "font-family:DejaVu Sans,Verdana,Arial,sans-serif"
 
 
@@ -102,7 +101,8 @@ def message_label(m: Message) -> str:
 
 def actor_of(action: Action) -> Optional[int]:
     """The server that takes an action (the recipient for a handler); None for network faults."""
-    if action.name in NETWORK_ACTIONS:
+    row = ACTION_BY_NAME.get(action.name)  # None: an action of a user's own successors
+    if row is not None and row.actor is Actor.NETWORK:
         return None
     first = action.args[0]
     if isinstance(first, int):
@@ -113,10 +113,12 @@ def actor_of(action: Action) -> Optional[int]:
 def box_label(action: Action) -> str:
     """The short text inside an action's box."""
     name, args = action
-    if name in ("RequestVote", "AppendEntries"):
+    row = ACTION_BY_NAME.get(name)
+    kinds = row.args if row is not None else ()
+    if kinds == (ArgKind.SERVER, ArgKind.SERVER):  # RequestVote, AppendEntries: to whom
         return f"{name} \u2192 s{args[1]}"
-    if name == "ClientRequest":
-        return f"ClientRequest v{args[1]}"
+    if kinds == (ArgKind.SERVER, ArgKind.VALUE):  # ClientRequest: which value
+        return f"{name} v{args[1]}"
     return str(name)
 
 
@@ -162,7 +164,7 @@ def _arrows(trace: Sequence[Step]) -> list[_Arrow]:
         for m in sorted(set(before) | set(after)):
             delta = after.get(m, 0) - before.get(m, 0)
             for _ in range(max(delta, 0)):
-                a = _Arrow(m, row, None, duplicate=action is not None and action.name == "DuplicateMessage")
+                a = _Arrow(m, row, None, duplicate=action is not None and action.name == ActionName.DuplicateMessage)
                 arrows.append(a)
                 open_sends[m].append(a)
             for _ in range(max(-delta, 0)):
@@ -172,7 +174,7 @@ def _arrows(trace: Sequence[Step]) -> list[_Arrow]:
                     a = _Arrow(m, 0, None)
                     arrows.append(a)
                 a.dst_row = row
-                a.dropped = action is not None and action.name == "DropMessage"
+                a.dropped = action is not None and action.name == ActionName.DropMessage
     return arrows
 
 
@@ -183,6 +185,124 @@ def _role_term(srv: ServerState) -> str:
 def _server_summary(srv: ServerState) -> str:
     log = ",".join(f"t{e.term}:v{e.value}" for e in srv.log)
     return f"log [{log}] commit={srv.commit_index}"
+
+
+class _Lanes(NamedTuple):
+    """Where the sequence diagram's rows and columns are."""
+
+    top: float
+    row_h: int
+    left: float
+    col_w: float
+    net_x: float
+    detail_x: float
+    detail_w: float
+    x_of: list[float]
+    y_of: list[float]
+
+
+def _step_row(lay: _Lanes, trace: Sequence[Step], row: int, details: list[str]) -> list[str]:
+    """One row: its step number, the action's box (at its server, or the network's), what changed."""
+    left, col_w, net_x, detail_x, detail_w, x_of, y_of = lay.left, lay.col_w, lay.net_x, lay.detail_x, lay.detail_w, lay.x_of, lay.y_of
+    out: list[str] = []
+    y = y_of[row]
+    out.append(_text(left - 8, y + 4, str(row), size=11, anchor="end", fill="#57606a"))
+    step = trace[row]
+    if step.action is None:
+        out.append(_text(x_of[0] - col_w / 2 + 8, y + 4, "Init", size=11, fill="#57606a"))
+        return out
+    actor = actor_of(step.action)
+    full = str(step.action)
+    if actor is None:
+        out.append(
+            f'<g class="action"><title>{esc(full)}</title>'
+            f'<rect x="{net_x - 34:.1f}" y="{y - 11:.1f}" width="68" height="22" rx="11" fill="#fff8c5" stroke="#bf8700"/>'
+            + _text(net_x, y + 4, "drop" if step.action.name == ActionName.DropMessage else "dup", size=10, anchor="middle")
+            + "</g>"
+        )
+    else:
+        text = box_label(step.action)
+        bw = max(_text_width(text, 10) + 14, 70)
+        out.append(
+            f'<g class="action"><title>{esc(full)}</title>'
+            f'<rect x="{x_of[actor] - bw / 2:.1f}" y="{y - 11:.1f}" width="{bw:.1f}" height="22" rx="4" fill="#ffffff" stroke="#24292f"/>'
+            + _text(x_of[actor], y + 4, text, size=10, anchor="middle")
+            + "</g>"
+        )
+        before, after = trace[row - 1].state.servers[actor], step.state.servers[actor]
+        if (before.role, before.current_term) != (after.role, after.current_term):
+            out.append(
+                _text(x_of[actor] + bw / 2 + 4, y + 4, f"{ROLE_SHORT.get(after.role, '?')} t{after.current_term}", size=10, fill=ROLE_COLOURS.get(after.role, "#333"), weight="bold")
+            )
+    d = details[row - 1]
+    lines = _wrap(d, int((detail_w - 10) / (10 * 0.62)), 2)
+    first_y = y + 4 - 6 * (len(lines) - 1)
+    spans = "".join(f'<tspan x="{detail_x:.1f}" y="{first_y + 12 * k:.1f}">{esc(line)}</tspan>' for k, line in enumerate(lines))
+    out.append(f'<text font-size="10" fill="#57606a"><title>{esc(d)}</title>{spans}</text>')
+    return out
+
+
+def _arrow(lay: _Lanes, a: _Arrow, bottom: float) -> list[str]:
+    """One message's arrow from its send to its receipt (or its loss, or the bottom: still in flight)."""
+    x_of, y_of = lay.x_of, lay.y_of
+    out: list[str] = []
+    x2: float
+    y2: float
+    m = a.message
+    colour = MESSAGE_COLOURS.get(m.mtype, "#333")
+    x1 = x_of[m.msource] if a.src_row > 0 else x_of[m.msource]
+    y1 = y_of[a.src_row] + (6 if a.src_row > 0 else 0)
+    if a.dst_row is None:
+        x2, y2 = x_of[m.mdest], bottom + 8
+        dash = ' stroke-dasharray="6,4"'
+    elif a.dropped:
+        x2, y2 = (x1 + x_of[m.mdest]) / 2 if m.msource != m.mdest else x1 + 40, y_of[a.dst_row]
+        dash = ' stroke-dasharray="3,3"'
+    else:
+        x2, y2 = x_of[m.mdest], y_of[a.dst_row] - 11
+        dash = ""
+    tip = f"{m.mtype} s{m.msource}\u2192s{m.mdest}: {message_label(m)}" + (" (duplicate)" if a.duplicate else "")
+    if a.dst_row is None:
+        tip += " (still in flight)"
+    elif a.dropped:
+        tip += " (lost)"
+    marker = "" if a.dropped else f' marker-end="url(#ah-{m.mtype})"'
+    if m.msource == m.mdest and not a.dropped:
+        cx = x1 + 70
+        path = f"M{x1 + 4:.1f},{y1:.1f} C{cx:.1f},{y1:.1f} {cx:.1f},{y2:.1f} {x2 + 4:.1f},{y2:.1f}"
+    else:
+        path = f"M{x1:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}"
+    out.append(
+        f'<g class="message"><title>{esc(tip)}</title>'
+        f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.6"{dash}{marker}/>'
+    )
+    if a.dropped:
+        out.append(
+            f'<path d="M{x2 - 5:.1f},{y2 - 5:.1f} L{x2 + 5:.1f},{y2 + 5:.1f} M{x2 - 5:.1f},{y2 + 5:.1f} L{x2 + 5:.1f},{y2 - 5:.1f}" stroke="#d1242f" stroke-width="2"/>'
+        )
+    # The label sits just after the send, on the side the arrow goes.
+    if m.msource == m.mdest and not a.dropped:
+        lx, anchor = x1 + 60, "start"
+    else:
+        lx, anchor = x1 + (8 if x2 >= x1 else -8), ("start" if x2 >= x1 else "end")
+    short = message_label(m).split(" prev=")[0].split(" last=")[0]
+    out.append(_text(lx, y1 + 14, short + (" (dup)" if a.duplicate else ""), size=9, anchor=anchor, fill=colour))
+    out.append("</g>")
+    return out
+
+
+def _zebra(top: float, row_h: int, steps: int, width: float, highlight_step: Optional[int], highlight_kind: str) -> list[str]:
+    """Alternate row shading, and the highlighted row (red for a violation, green for a witness)."""
+    out: list[str] = []
+    for row in range(steps):
+        row_top = top + row * row_h
+        if highlight_step is not None and row == highlight_step:
+            fill = "#fde2e1" if highlight_kind == "violation" else "#dff5e3"
+            stroke = "#d1242f" if highlight_kind == "violation" else "#2e9d4f"
+            out.append(f'<rect class="highlight" x="2" y="{row_top:.0f}" width="{width - 4:.0f}" height="{row_h}" fill="{fill}" stroke="{stroke}" stroke-width="2"/>')
+        elif row % 2:
+            out.append(f'<rect x="0" y="{row_top:.0f}" width="{width:.0f}" height="{row_h}" fill="#f6f8fa"/>')
+    return out
 
 
 def sequence_diagram(
@@ -236,15 +356,7 @@ def sequence_diagram(
     out.append(f'<rect x="0" y="0" width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>')
     if title:
         out.append(_text(10, 22, title, size=14, weight="bold"))
-    # Zebra rows and the highlighted row.
-    for row in range(steps):
-        row_top = top + row * row_h
-        if highlight_step is not None and row == highlight_step:
-            fill = "#fde2e1" if highlight_kind == "violation" else "#dff5e3"
-            stroke = "#d1242f" if highlight_kind == "violation" else "#2e9d4f"
-            out.append(f'<rect class="highlight" x="2" y="{row_top:.0f}" width="{width - 4:.0f}" height="{row_h}" fill="{fill}" stroke="{stroke}" stroke-width="2"/>')
-        elif row % 2:
-            out.append(f'<rect x="0" y="{row_top:.0f}" width="{width:.0f}" height="{row_h}" fill="#f6f8fa"/>')
+    out.extend(_zebra(top, row_h, steps, width, highlight_step, highlight_kind))
     # Headers.
     init = trace[0].state
     for k in range(n_servers):
@@ -264,87 +376,12 @@ def sequence_diagram(
                 f"<title>{esc(f's{k} after step {row}: {_role_term(srv)}, {_server_summary(srv)}')}</title></rect>"
             )
     out.append(f'<line x1="{net_x}" y1="{top}" x2="{net_x}" y2="{top + steps * row_h}" stroke="#afb8c1" stroke-dasharray="2,4"/>')
-    # Step numbers, action boxes, role/term annotations and details.
+    lay = _Lanes(top, row_h, left, col_w, net_x, detail_x, detail_w, x_of, y_of)
     for row in range(steps):
-        y = y_of[row]
-        out.append(_text(left - 8, y + 4, str(row), size=11, anchor="end", fill="#57606a"))
-        step = trace[row]
-        if step.action is None:
-            out.append(_text(x_of[0] - col_w / 2 + 8, y + 4, "Init", size=11, fill="#57606a"))
-            continue
-        actor = actor_of(step.action)
-        full = str(step.action)
-        if actor is None:
-            out.append(
-                f'<g class="action"><title>{esc(full)}</title>'
-                f'<rect x="{net_x - 34:.1f}" y="{y - 11:.1f}" width="68" height="22" rx="11" fill="#fff8c5" stroke="#bf8700"/>'
-                + _text(net_x, y + 4, "drop" if step.action.name == "DropMessage" else "dup", size=10, anchor="middle")
-                + "</g>"
-            )
-        else:
-            text = box_label(step.action)
-            bw = max(_text_width(text, 10) + 14, 70)
-            out.append(
-                f'<g class="action"><title>{esc(full)}</title>'
-                f'<rect x="{x_of[actor] - bw / 2:.1f}" y="{y - 11:.1f}" width="{bw:.1f}" height="22" rx="4" fill="#ffffff" stroke="#24292f"/>'
-                + _text(x_of[actor], y + 4, text, size=10, anchor="middle")
-                + "</g>"
-            )
-            before, after = trace[row - 1].state.servers[actor], step.state.servers[actor]
-            if (before.role, before.current_term) != (after.role, after.current_term):
-                out.append(
-                    _text(x_of[actor] + bw / 2 + 4, y + 4, f"{ROLE_SHORT.get(after.role, '?')} t{after.current_term}", size=10, fill=ROLE_COLOURS.get(after.role, "#333"), weight="bold")
-                )
-        d = details[row - 1]
-        lines = _wrap(d, int((detail_w - 10) / (10 * 0.62)), 2)
-        first_y = y + 4 - 6 * (len(lines) - 1)
-        spans = "".join(f'<tspan x="{detail_x:.1f}" y="{first_y + 12 * k:.1f}">{esc(line)}</tspan>' for k, line in enumerate(lines))
-        out.append(f'<text font-size="10" fill="#57606a"><title>{esc(d)}</title>{spans}</text>')
-    # Message arrows.
+        out.extend(_step_row(lay, trace, row, details))
     bottom = top + steps * row_h
-    x2: float
-    y2: float
     for a in _arrows(trace):
-        m = a.message
-        colour = MESSAGE_COLOURS.get(m.mtype, "#333")
-        x1 = x_of[m.msource] if a.src_row > 0 else x_of[m.msource]
-        y1 = y_of[a.src_row] + (6 if a.src_row > 0 else 0)
-        if a.dst_row is None:
-            x2, y2 = x_of[m.mdest], bottom + 8
-            dash = ' stroke-dasharray="6,4"'
-        elif a.dropped:
-            x2, y2 = (x1 + x_of[m.mdest]) / 2 if m.msource != m.mdest else x1 + 40, y_of[a.dst_row]
-            dash = ' stroke-dasharray="3,3"'
-        else:
-            x2, y2 = x_of[m.mdest], y_of[a.dst_row] - 11
-            dash = ""
-        tip = f"{m.mtype} s{m.msource}\u2192s{m.mdest}: {message_label(m)}" + (" (duplicate)" if a.duplicate else "")
-        if a.dst_row is None:
-            tip += " (still in flight)"
-        elif a.dropped:
-            tip += " (lost)"
-        marker = "" if a.dropped else f' marker-end="url(#ah-{m.mtype})"'
-        if m.msource == m.mdest and not a.dropped:
-            cx = x1 + 70
-            path = f"M{x1 + 4:.1f},{y1:.1f} C{cx:.1f},{y1:.1f} {cx:.1f},{y2:.1f} {x2 + 4:.1f},{y2:.1f}"
-        else:
-            path = f"M{x1:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}"
-        out.append(
-            f'<g class="message"><title>{esc(tip)}</title>'
-            f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.6"{dash}{marker}/>'
-        )
-        if a.dropped:
-            out.append(
-                f'<path d="M{x2 - 5:.1f},{y2 - 5:.1f} L{x2 + 5:.1f},{y2 + 5:.1f} M{x2 - 5:.1f},{y2 + 5:.1f} L{x2 + 5:.1f},{y2 - 5:.1f}" stroke="#d1242f" stroke-width="2"/>'
-            )
-        # The label sits just after the send, on the side the arrow goes.
-        if m.msource == m.mdest and not a.dropped:
-            lx, anchor = x1 + 60, "start"
-        else:
-            lx, anchor = x1 + (8 if x2 >= x1 else -8), ("start" if x2 >= x1 else "end")
-        short = message_label(m).split(" prev=")[0].split(" last=")[0]
-        out.append(_text(lx, y1 + 14, short + (" (dup)" if a.duplicate else ""), size=9, anchor=anchor, fill=colour))
-        out.append("</g>")
+        out.extend(_arrow(lay, a, bottom))
     # Footer: each server's final state.
     last = trace[-1].state
     fy = bottom + 22

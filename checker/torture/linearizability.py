@@ -107,157 +107,194 @@ def search_key(ops: Sequence[Op], initial: Optional[str] = None, max_configs: in
     `ops` may contain operations that do not take part (failed, unanswered reads):
     they are dropped here.  `deadline` is a `time.monotonic()` value.
     """
-    ops = sorted((op for op in ops if searchable(op)), key=lambda o: (o.invoke, o.id))
-    n = len(ops)
-    kinds = [_KIND_CODES[op.kind] for op in ops]
-    values = [op.value for op in ops]
-    existed = [op.existed if op.outcome == OK else None for op in ops]
-    definite = [op.outcome == OK for op in ops]
-    read_values = {op.value for op in ops if op.kind == GET and op.outcome == OK}
-    # Readers still to be linearized, for the values exactly one put writes: once
-    # such a value is overwritten it never comes back, so a write over it while a
-    # get of it is pending leads nowhere and is not tried (a dead branch cut early).
-    written = Counter(values[i] for i in range(n) if kinds[i] == _PUT)
-    waiting: dict[Optional[str], int] = Counter(op.value for op in ops if op.kind == GET and op.outcome == OK
-                                                and written[op.value] == 1)
-    # Which pool an operation is in: the definite ones and the unknown puts whose
-    # value some get returned take part in the walk; the other unknown writes are
-    # lazy (see the comment above `_take_lazy`).
-    pool = [_WALK if definite[i] or (kinds[i] == _PUT and values[i] in read_values)
-            else _LAZY_PUT if kinds[i] == _PUT else _LAZY_DELETE for i in range(n)]
-    slots: list[int] = []  # an operation's bit in its pool's bitset
-    counts = [0, 0, 0, 0]
-    for i in range(n):
-        which = _DEFINITE if definite[i] else pool[i]
-        slots.append(counts[which])
-        counts[which] += 1
-    remaining = counts[_DEFINITE]
-    unknown_writes = n - remaining
+    return _KeySearch(ops, initial, max_configs, deadline).run()
 
-    # Events in time order; at equal times calls come first, so that operations
-    # that touch at an instant count as concurrent (the lenient reading).
-    events: list[tuple[int, int, int]] = []
-    for i, op in enumerate(ops):
-        events.append((op.invoke, 0, i))
-        if definite[i]:
-            events.append((op.complete, 1, i))
-    events.sort()
-    m = len(events)
-    head = m  # the sentinel before the first event
-    ev_op = [e[2] for e in events]
-    ev_call = [e[1] == 0 for e in events]
-    ret_of = [-1] * n  # op -> index of its return event
-    lazy_calls: tuple[list[int], list[int]] = ([], [])  # the lazy puts' and deletes' call events, in order
-    for index, (_, is_return, i) in enumerate(events):
-        if is_return:
-            ret_of[i] = index
-        elif pool[i] != _WALK:
-            lazy_calls[pool[i] - _LAZY_PUT].append(index)
-    # The list of the walk: event i is followed by nxt[i] (-1: none); index m is
-    # the head sentinel.  Lazy writes are not in it.
-    walk = [index for index in range(m) if pool[ev_op[index]] == _WALK]
-    nxt = [-1] * (m + 1)
-    prv = [-1] * (m + 1)
-    before = head
-    for index in walk:
-        nxt[before], prv[index] = index, before
-        before = index
 
-    # A configuration is the set of linearized operations and the register's value.
-    # The definite operations' set is kept compact and exact: every slot below
-    # `base` is linearized, and bit j of `window` is slot base + j.  The search
-    # linearizes roughly in call order, so `window` stays a few bits wide however
-    # long the history (a plain bitset cost 13 GB at 100,000 operations on one key).
-    # `unknown`, `lazy_put`, `lazy_del`: bitsets of the unknown writes linearized.
-    state = initial
-    base = window = unknown = lazy_put = lazy_del = 0
-    cache: set[tuple[int, int, int, int, int, Optional[str]]] = set()
-    stack: list[tuple[int, Optional[str], int, int, int, int, int]] = []  # (call event, what it replaced)
-    e = nxt[head]
-    steps = 0
-    while remaining:
-        steps += 1
-        if not steps & 0xFFF and deadline is not None and time.monotonic() > deadline:
-            return SearchResult(INCONCLUSIVE, n, unknown_writes, len(cache), "ran out of time")
-        if ev_call[e]:
-            i = ev_op[e]
-            kind = kinds[i]
-            new_put, new_del = lazy_put, lazy_del
-            if kind != _GET and waiting.get(state):
-                allowed, new_state = False, state  # overwriting a value some pending get returned
-            elif kind == _PUT:
-                allowed, new_state = True, values[i]
-            elif kind == _GET:
-                allowed, new_state = state == values[i], state
-                if not allowed and values[i] is None and not waiting.get(state):
-                    # A lazy delete just before this get would make it right.
-                    new_del = _take_lazy(lazy_del, lazy_calls[1], e, nxt, ev_call)
-                    allowed, new_state = new_del != lazy_del, None
-            else:
-                was = existed[i]
-                allowed, new_state = was is None or was == (state is not None), None
-                if not allowed and was:
-                    new_put = _take_lazy(lazy_put, lazy_calls[0], e, nxt, ev_call)
-                    allowed = new_put != lazy_put
-                elif not allowed:
-                    new_del = _take_lazy(lazy_del, lazy_calls[1], e, nxt, ev_call)
-                    allowed = new_del != lazy_del
-            if allowed:
-                new_base, new_window, new_unknown = base, window, unknown
-                if definite[i]:
-                    new_window |= 1 << (slots[i] - base)
-                    ones = (~new_window & (new_window + 1)).bit_length() - 1  # trailing ones
-                    new_window >>= ones
-                    new_base += ones
+class _KeySearch:
+    """One key's Wing-Gong walk: the operations, the list of their events, the configuration and the undo stack."""
+
+    def __init__(self, ops: Sequence[Op], initial: Optional[str], max_configs: int, deadline: Optional[float]) -> None:
+        self.max_configs = max_configs
+        self.deadline = deadline
+        self._prepare_operations(sorted((op for op in ops if searchable(op)), key=lambda o: (o.invoke, o.id)))
+        self._prepare_events()
+        # A configuration is the set of linearized operations and the register's value.
+        # The definite operations' set is kept compact and exact: every slot below
+        # `base` is linearized, and bit j of `window` is slot base + j.  The search
+        # linearizes roughly in call order, so `window` stays a few bits wide however
+        # long the history (a plain bitset cost 13 GB at 100,000 operations on one key).
+        # `unknown`, `lazy_put`, `lazy_del`: bitsets of the unknown writes linearized.
+        self.state = initial
+        self.base = self.window = self.unknown = self.lazy_put = self.lazy_del = 0
+        self.cache: set[tuple[int, int, int, int, int, Optional[str]]] = set()
+        self.stack: list[tuple[int, Optional[str], int, int, int, int, int]] = []  # (call event, what it replaced)
+
+    def _prepare_operations(self, ops: list[Op]) -> None:
+        n = self.n = len(ops)
+        self.kinds = kinds = [_KIND_CODES[op.kind] for op in ops]
+        self.values = values = [op.value for op in ops]
+        self.existed = [op.existed if op.outcome == OK else None for op in ops]
+        self.definite = definite = [op.outcome == OK for op in ops]
+        self.invoke = [op.invoke for op in ops]
+        self.complete = [op.complete for op in ops]
+        read_values = {op.value for op in ops if op.kind == GET and op.outcome == OK}
+        # Readers still to be linearized, for the values exactly one put writes: once
+        # such a value is overwritten it never comes back, so a write over it while a
+        # get of it is pending leads nowhere and is not tried (a dead branch cut early).
+        written = Counter(values[i] for i in range(n) if kinds[i] == _PUT)
+        self.waiting: dict[Optional[str], int] = Counter(
+            op.value for op in ops if op.kind == GET and op.outcome == OK and written[op.value] == 1)
+        # Which pool an operation is in: the definite ones and the unknown puts whose
+        # value some get returned take part in the walk; the other unknown writes are
+        # lazy (see the comment above `_take_lazy`).
+        self.pool = [_WALK if definite[i] or (kinds[i] == _PUT and values[i] in read_values)
+                     else _LAZY_PUT if kinds[i] == _PUT else _LAZY_DELETE for i in range(n)]
+        self.slots: list[int] = []  # an operation's bit in its pool's bitset
+        counts = [0, 0, 0, 0]
+        for i in range(n):
+            which = _DEFINITE if definite[i] else self.pool[i]
+            self.slots.append(counts[which])
+            counts[which] += 1
+        self.remaining = counts[_DEFINITE]
+        self.unknown_writes = n - self.remaining
+
+    def _prepare_events(self) -> None:
+        # Events in time order; at equal times calls come first, so that operations
+        # that touch at an instant count as concurrent (the lenient reading).
+        events: list[tuple[int, int, int]] = []
+        for i in range(self.n):
+            events.append((self.invoke[i], 0, i))
+            if self.definite[i]:
+                events.append((self.complete[i], 1, i))
+        events.sort()
+        m = len(events)
+        self.head = m  # the sentinel before the first event
+        self.ev_op = [e[2] for e in events]
+        self.ev_call = [e[1] == 0 for e in events]
+        self.ret_of = [-1] * self.n  # op -> index of its return event
+        self.lazy_calls: tuple[list[int], list[int]] = ([], [])  # the lazy puts' and deletes' call events, in order
+        for index, (_, is_return, i) in enumerate(events):
+            if is_return:
+                self.ret_of[i] = index
+            elif self.pool[i] != _WALK:
+                self.lazy_calls[self.pool[i] - _LAZY_PUT].append(index)
+        # The list of the walk: event i is followed by nxt[i] (-1: none); index m is
+        # the head sentinel.  Lazy writes are not in it.
+        self.nxt = [-1] * (m + 1)
+        self.prv = [-1] * (m + 1)
+        before = self.head
+        for index in range(m):
+            if self.pool[self.ev_op[index]] == _WALK:
+                self.nxt[before], self.prv[index] = index, before
+                before = index
+
+    def run(self) -> SearchResult:
+        """Walk the list until every definite operation is linearized, or no order is left to try."""
+        nxt, ev_call = self.nxt, self.ev_call
+        e = nxt[self.head]
+        steps = 0
+        while self.remaining:
+            steps += 1
+            if not steps & 0xFFF and self.deadline is not None and time.monotonic() > self.deadline:
+                return self._result(INCONCLUSIVE, "ran out of time")
+            if ev_call[e]:
+                if self._linearize(e):
+                    e = nxt[self.head]
                 else:
-                    new_unknown |= 1 << slots[i]
-                config = (new_base, new_window, new_unknown, new_put, new_del, new_state)
-                if config not in cache:
-                    cache.add(config)
-                    if len(cache) > max_configs:
-                        return SearchResult(INCONCLUSIVE, n, unknown_writes, len(cache),
-                                            f"more than {max_configs:,} configurations")
-                    stack.append((e, state, base, window, unknown, lazy_put, lazy_del))
-                    if kind == _GET and values[i] in waiting:
-                        waiting[values[i]] -= 1
-                    state, base, window, unknown, lazy_put, lazy_del = (new_state, new_base, new_window, new_unknown,
-                                                                       new_put, new_del)
-                    # Lift the operation: its call and return leave the list.
-                    p, q = prv[e], nxt[e]
-                    nxt[p] = q
-                    if q != -1:
-                        prv[q] = p
-                    r = ret_of[i]
-                    if r != -1:
-                        p, q = prv[r], nxt[r]
-                        nxt[p] = q
-                        if q != -1:
-                            prv[q] = p
-                        remaining -= 1
-                    e = nxt[head]
-                    continue
-            e = nxt[e]
+                    e = nxt[e]
+                if len(self.cache) > self.max_configs:
+                    return self._result(INCONCLUSIVE, f"more than {self.max_configs:,} configurations")
+            elif not self.stack:
+                # The return of an operation not yet linearized, and no choice left to undo.
+                return self._result(NOT_LINEARIZABLE)
+            else:
+                e = nxt[self._undo()]
+        return self._result(LINEARIZABLE)
+
+    def _result(self, status: str, reason: str = "") -> SearchResult:
+        return SearchResult(status, self.n, self.unknown_writes, len(self.cache), reason)
+
+    def _register(self, e: int, i: int) -> Optional[tuple[Optional[str], int, int]]:
+        """The register after operation i at call event e: (value, lazy puts, lazy deletes), or None if it cannot go now."""
+        kind, state, value = self.kinds[i], self.state, self.values[i]
+        lazy_put, lazy_del = self.lazy_put, self.lazy_del
+        if kind != _GET and self.waiting.get(state):
+            return None  # overwriting a value some pending get returned
+        if kind == _PUT:
+            return value, lazy_put, lazy_del
+        if kind == _GET:
+            if state == value:
+                return state, lazy_put, lazy_del
+            if value is None and not self.waiting.get(state):
+                # A lazy delete just before this get would make it right.
+                new_del = _take_lazy(lazy_del, self.lazy_calls[1], e, self.nxt, self.ev_call)
+                return (None, lazy_put, new_del) if new_del != lazy_del else None
+            return None
+        was = self.existed[i]
+        if was is None or was == (state is not None):
+            return None, lazy_put, lazy_del
+        if was:  # it deleted something: a lazy put just before it
+            new_put = _take_lazy(lazy_put, self.lazy_calls[0], e, self.nxt, self.ev_call)
+            return (None, new_put, lazy_del) if new_put != lazy_put else None
+        new_del = _take_lazy(lazy_del, self.lazy_calls[1], e, self.nxt, self.ev_call)  # it found nothing: a lazy delete
+        return (None, lazy_put, new_del) if new_del != lazy_del else None
+
+    def _linearize(self, e: int) -> bool:
+        """Linearize the operation called at e now, if the register allows it and the configuration is new."""
+        i = self.ev_op[e]
+        after = self._register(e, i)
+        if after is None:
+            return False
+        new_state, new_put, new_del = after
+        base, window, unknown = self.base, self.window, self.unknown
+        if self.definite[i]:
+            window |= 1 << (self.slots[i] - base)
+            ones = (~window & (window + 1)).bit_length() - 1  # trailing ones
+            window >>= ones
+            base += ones
         else:
-            # The return of an operation not yet linearized: undo the last choice.
-            if not stack:
-                return SearchResult(NOT_LINEARIZABLE, n, unknown_writes, len(cache))
-            e, state, base, window, unknown, lazy_put, lazy_del = stack.pop()
-            i = ev_op[e]
-            if kinds[i] == _GET and values[i] in waiting:
-                waiting[values[i]] += 1
-            r = ret_of[i]
-            if r != -1:
-                p, q = prv[r], nxt[r]
-                nxt[p] = r
-                if q != -1:
-                    prv[q] = r
-                remaining += 1
-            p, q = prv[e], nxt[e]
-            nxt[p] = e
-            if q != -1:
-                prv[q] = e
-            e = nxt[e]
-    return SearchResult(LINEARIZABLE, n, unknown_writes, len(cache))
+            unknown |= 1 << self.slots[i]
+        config = (base, window, unknown, new_put, new_del, new_state)
+        if config in self.cache:
+            return False
+        self.cache.add(config)
+        self.stack.append((e, self.state, self.base, self.window, self.unknown, self.lazy_put, self.lazy_del))
+        if self.kinds[i] == _GET and self.values[i] in self.waiting:
+            self.waiting[self.values[i]] -= 1
+        self.state, self.base, self.window, self.unknown, self.lazy_put, self.lazy_del = (
+            new_state, base, window, unknown, new_put, new_del)
+        # Lift the operation: its call and return leave the list.
+        self._unlink(e)
+        r = self.ret_of[i]
+        if r != -1:
+            self._unlink(r)
+            self.remaining -= 1
+        return True
+
+    def _undo(self) -> int:
+        """Take back the last linearized operation (its events return to the list); its call event."""
+        e, self.state, self.base, self.window, self.unknown, self.lazy_put, self.lazy_del = self.stack.pop()
+        i = self.ev_op[e]
+        if self.kinds[i] == _GET and self.values[i] in self.waiting:
+            self.waiting[self.values[i]] += 1
+        r = self.ret_of[i]
+        if r != -1:
+            self._relink(r)
+            self.remaining += 1
+        self._relink(e)
+        return e
+
+    def _unlink(self, x: int) -> None:
+        p, q = self.prv[x], self.nxt[x]
+        self.nxt[p] = q
+        if q != -1:
+            self.prv[q] = p
+
+    def _relink(self, x: int) -> None:
+        p, q = self.prv[x], self.nxt[x]
+        self.nxt[p] = x
+        if q != -1:
+            self.prv[q] = x
 
 
 # Lazy writes, and why they may wait.  A write of unknown outcome either never

@@ -44,15 +44,14 @@ from typing import Any, Iterable, Optional, Sequence
 
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import PROPERTIES, Property
-from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec, format_message
+from leaderfollower.spec.actions import ACTION_BY_NAME, ACTION_NAMES, ACTIONS, Action, ActionName, Actor, ArgKind, format_message
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import ROLES, Entry, Message, ServerState, State, bag_count
 
 from leaderfollower.checker.formats.itf import TraceFormatError, _Reader
 from leaderfollower.impl.tracelog import APPLY, DISCARD, NODE_START
 
-SERVER_ACTIONS = {"Timeout": 1, "BecomeLeader": 1, "AdvanceCommitIndex": 1, "RequestVote": 2, "AppendEntries": 2}
-"""Spec actions whose arguments are server ids (the acting server first), with their arity."""
-MESSAGE_ACTIONS = frozenset(ACTION_NAMES) - set(SERVER_ACTIONS) - {"Restart", "ClientRequest"} | {DISCARD}
+MESSAGE_ACTIONS = frozenset(row.name for row in ACTIONS if row.actor is not Actor.SERVER) | {DISCARD}
 """Events whose one argument is a message (handlers, network actions, and `Discard`)."""
 AS_SPEC_ACTION = {NODE_START: "Restart", DISCARD: "DropMessage"}
 """Logged events that are not spec actions but are taken as one (`impl/tracelog.py`)."""
@@ -99,7 +98,7 @@ class Event:
         """`HandleAppendEntriesRequest(AppendEntriesRequest 0->1 term=2 ...)`."""
         if self.action == APPLY:
             return f"Apply(index={self.applied[0] if self.applied else '?'})"
-        return str(Action(self.action, self.args))
+        return str(Action(ActionName(AS_SPEC_ACTION.get(self.action, self.action)), self.args))
 
 
 # ------------------------------------------------------------------ reading
@@ -158,61 +157,68 @@ def _decode(doc: Any, values: _Values, file: str, line: int) -> Event:
     batch = doc.get("b", 0)
     if isinstance(batch, bool) or not isinstance(batch, int):
         raise LogFormatError(f"{where}: field 'b': expected an integer")
-    raw_args = doc.get("args")
-    if not isinstance(raw_args, list):
-        raise LogFormatError(f"{where}: field 'args': expected a list")
-    args: list[Any] = []
-    if action in MESSAGE_ACTIONS:
-        if len(raw_args) != 1:
-            raise LogFormatError(f"{where}: {action} takes one message argument, got {len(raw_args)} arguments")
-        args.append(_message(raw_args[0], values, where, "args[0]"))
-    else:
-        arity = SERVER_ACTIONS.get(action, 2 if action == "ClientRequest" else 1)
-        if len(raw_args) != arity:
-            raise LogFormatError(f"{where}: {action} takes {arity} argument(s), got {len(raw_args)}")
-        for k, a in enumerate(raw_args):
-            if action == "ClientRequest" and k == 1:
-                args.append(values.map(a, f"{where}: args[1]"))
-            elif isinstance(a, bool) or not isinstance(a, int) or a < 0:
-                raise LogFormatError(f"{where}: args[{k}]: expected a server id, got {json.dumps(a)[:40]}")
-            else:
-                args.append(a)
+    args = _decode_args(action, doc.get("args"), values, where)
     sent: Optional[tuple[Message, ...]] = None
     if "sent" in doc:
         if not isinstance(doc["sent"], list):
             raise LogFormatError(f"{where}: field 'sent': expected a list of messages")
         sent = tuple(_message(m, values, where, f"sent[{k}]") for k, m in enumerate(doc["sent"]))
-    post: Optional[dict[str, Any]] = None
-    if "state" in doc:
-        post = doc["state"]
-        if not isinstance(post, dict) or set(post) != {"term", "role", "vote", "log", "commit"}:
-            raise LogFormatError(f"{where}: field 'state': expected {{term, role, vote, log, commit}}")
-        if post["role"] not in ROLES:
-            raise LogFormatError(f"{where}: state.role: {post['role']!r} is not one of {', '.join(ROLES)}")
-    recovered = None
-    servers = max_entries = max_bytes = None
-    applied = None
+    post = _decode_post(doc, where) if "state" in doc else None
+    recovered = servers = max_entries = max_bytes = None
     if action == NODE_START:
-        rec = doc.get("recovered")
-        if not isinstance(rec, dict) or set(rec) != {"term", "vote", "log"}:
-            raise LogFormatError(f"{where}: a NodeStart needs 'recovered': {{term, vote, log}}")
-        vote = rec["vote"]
-        if vote is not None and (isinstance(vote, bool) or not isinstance(vote, int)):
-            raise LogFormatError(f"{where}: recovered.vote: expected a server id or null")
-        log = tuple(Entry(e["term"], e["value"]) for e in values.entries(rec["log"], f"{where}: recovered.log"))
-        if any(isinstance(e.term, bool) or not isinstance(e.term, int) for e in log):
-            raise LogFormatError(f"{where}: recovered.log: every term must be an integer")
-        recovered = (_int(rec, "term", where, 1), vote, log)
-        if "servers" in doc:
-            servers = _int(doc, "servers", where, 1)
-        if "max_entries_per_append" in doc:
-            max_entries = _int(doc, "max_entries_per_append", where, 1)
-        if doc.get("max_bytes_per_append") is not None:
-            max_bytes = _int(doc, "max_bytes_per_append", where, 1)
-    if action == APPLY:
-        applied = (_int(doc, "index", where, 1), _int(doc, "term", where, 1))
-    return Event(file, line, t, node, batch, action, tuple(args), sent, post, recovered, servers, max_entries,
-                 max_bytes, applied)
+        recovered, servers, max_entries, max_bytes = _decode_node_start(doc, values, where)
+    applied = (_int(doc, "index", where, 1), _int(doc, "term", where, 1)) if action == APPLY else None
+    return Event(file, line, t, node, batch, action, args, sent, post, recovered, servers, max_entries, max_bytes, applied)
+
+
+def _decode_args(action: str, raw_args: Any, values: _Values, where: str) -> tuple[Any, ...]:
+    """An event's arguments, checked against the argument kinds of its spec action in the table."""
+    if not isinstance(raw_args, list):
+        raise LogFormatError(f"{where}: field 'args': expected a list")
+    spec_action = AS_SPEC_ACTION.get(action, action)
+    kinds = ACTION_BY_NAME[spec_action].args if spec_action in ACTION_BY_NAME else (ArgKind.SERVER,)  # Apply: its node
+    if len(raw_args) != len(kinds):
+        what = "one message argument" if kinds == (ArgKind.MESSAGE,) else f"{len(kinds)} argument(s)"
+        raise LogFormatError(f"{where}: {action} takes {what}, got {len(raw_args)} arguments")
+    args: list[Any] = []
+    for k, (kind, a) in enumerate(zip(kinds, raw_args)):
+        if kind is ArgKind.MESSAGE:
+            args.append(_message(a, values, where, f"args[{k}]"))
+        elif kind is ArgKind.VALUE:
+            args.append(values.map(a, f"{where}: args[{k}]"))
+        elif isinstance(a, bool) or not isinstance(a, int) or a < 0:
+            raise LogFormatError(f"{where}: args[{k}]: expected a server id, got {json.dumps(a)[:40]}")
+        else:
+            args.append(a)
+    return tuple(args)
+
+
+def _decode_post(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    post = doc["state"]
+    if not isinstance(post, dict) or set(post) != {"term", "role", "vote", "log", "commit"}:
+        raise LogFormatError(f"{where}: field 'state': expected {{term, role, vote, log, commit}}")
+    if post["role"] not in ROLES:
+        raise LogFormatError(f"{where}: state.role: {post['role']!r} is not one of {', '.join(ROLES)}")
+    return post
+
+
+def _decode_node_start(
+    doc: dict[str, Any], values: _Values, where: str
+) -> tuple[tuple[int, Optional[int], tuple[Entry, ...]], Optional[int], Optional[int], Optional[int]]:
+    """A NodeStart's recovered state, and the servers, entries and bytes per append it says the node runs with."""
+    rec = doc.get("recovered")
+    if not isinstance(rec, dict) or set(rec) != {"term", "vote", "log"}:
+        raise LogFormatError(f"{where}: a NodeStart needs 'recovered': {{term, vote, log}}")
+    vote = rec["vote"]
+    if vote is not None and (isinstance(vote, bool) or not isinstance(vote, int)):
+        raise LogFormatError(f"{where}: recovered.vote: expected a server id or null")
+    log = tuple(Entry(e["term"], e["value"]) for e in values.entries(rec["log"], f"{where}: recovered.log"))
+    if any(isinstance(e.term, bool) or not isinstance(e.term, int) for e in log):
+        raise LogFormatError(f"{where}: recovered.log: every term must be an integer")
+    servers = _int(doc, "servers", where, 1) if "servers" in doc else None
+    max_entries = _int(doc, "max_entries_per_append", where, 1) if "max_entries_per_append" in doc else None
+    max_bytes = _int(doc, "max_bytes_per_append", where, 1) if doc.get("max_bytes_per_append") is not None else None
+    return (_int(rec, "term", where, 1), vote, log), servers, max_entries, max_bytes
 
 
 def log_files(paths: Iterable[Path]) -> list[Path]:
@@ -439,13 +445,14 @@ class Validator:
                     f" persistent state of node {i} is {_describe_persistent(_persistent(s.servers[i]))}"
                     " (something it had acknowledged did not survive the restart)"
                 )
-        if ev.action in SERVER_ACTIONS and any(not 0 <= a < self.spec.params.servers for a in ev.args):
+        row = ACTION_BY_NAME[AS_SPEC_ACTION.get(ev.action, ev.action)]
+        if any(kind is ArgKind.SERVER and not 0 <= a < self.spec.params.servers for kind, a in zip(row.args, ev.args)):
             return None, f"server argument outside 0..{self.spec.params.servers - 1}"
         if ev.action == DISCARD:
             got = self.spec.receive(s, ev.args[0])
-            if got is not None:
-                return None, f"the node discarded a message that the spec takes with {got[0]}"
-        action = Action(AS_SPEC_ACTION.get(ev.action, ev.action), ev.args)
+            if got:
+                return None, f"the node discarded a message that the spec takes with {got[0][0].name}"
+        action = Action(row.name, ev.args)
         nxt = self._spec_for(ev).apply(s, action)
         if nxt is None:
             return None, self._not_enabled(s, ev)
@@ -486,11 +493,13 @@ class Validator:
     def _not_enabled(self, s: State, ev: Event) -> str:
         i = ev.node
         srv = s.servers[i]
-        if ev.action in MESSAGE_ACTIONS and ev.action not in ("DuplicateMessage", DISCARD):
+        row = ACTION_BY_NAME.get(ev.action)
+        if row is not None and row.actor is Actor.RECIPIENT:
             got = self.spec.receive(s, ev.args[0])
-            if got is None:
+            if not got:
                 return f"not enabled: no handler takes this message in the spec (node {i} is {srv.role} in term {srv.current_term})"
-            return f"not enabled: the spec handles this message with {got[0]} (node {i} is {srv.role} in term {srv.current_term})"
+            names = ", ".join(sorted({str(a.name) for a, _ in got}))
+            return f"not enabled: the spec handles this message with {names} (node {i} is {srv.role} in term {srv.current_term})"
         return f"not enabled: node {i} is {srv.role} in term {srv.current_term}"
 
     def _compare(self, s: State, nxt: State, ev: Event) -> Optional[str]:

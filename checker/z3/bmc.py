@@ -69,7 +69,8 @@ from typing import Callable, Iterator, Optional, Sequence, TypeAlias
 import z3
 
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import HANDLERS, NETWORK_ACTIONS, SERVER_ACTIONS, Action, ActionName, argument_tuples
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import (
     CANDIDATE,
     FOLLOWER,
@@ -244,7 +245,7 @@ def _umin(a: Term, b: Term) -> Term:
 class Instance:
     """One disjunct of the relation: an action with concrete server arguments (and a slot for a message action)."""
 
-    name: str
+    name: ActionName
     args: tuple[int, ...] = ()
     slot: int = -1
     src: int = -1
@@ -519,34 +520,25 @@ class BmcModel:
     # ----------------------------------------------------------- actions
 
     def _instances(self) -> Iterator[Instance]:
-        S, V = self.servers, range(self.params.values)
-        for i in S:
-            yield Instance("Timeout", (i,))
-        for i in S:
-            yield Instance("Restart", (i,))
-        for i in S:
-            for j in S:
-                yield Instance("RequestVote", (i, j))
-        for i in S:
-            yield Instance("BecomeLeader", (i,))
-        for i in S:
-            for v in V:
-                yield Instance("ClientRequest", (i, v))
-        for i in S:
-            yield Instance("AdvanceCommitIndex", (i,))
-        for i in S:
-            for j in S:
-                if i != j:
-                    yield Instance("AppendEntries", (i, j))
+        # The spec's action table (spec/actions.py), in its order: server actions over
+        # their argument tuples, then per bag slot the handlers (UpdateTerm reads no
+        # sender: one instance per recipient) and the network's actions.
+        for row in SERVER_ACTIONS:
+            for args in argument_tuples(row, self.servers, range(self.params.values)):
+                if row.name is ActionName.AppendEntries and args[0] == args[1]:
+                    continue  # never enabled (the spec's guard)
+                yield Instance(row.name, args)
         for k in range(self.params.max_in_flight):
-            for i in S:
-                yield Instance("UpdateTerm", slot=k, dst=i)
-            for name in ("HandleRequestVoteRequest", "HandleRequestVoteResponse", "HandleAppendEntriesRequest", "HandleAppendEntriesResponse", "DropStaleResponse"):
-                for j in S:
-                    for i in S:
-                        yield Instance(name, slot=k, src=j, dst=i)
-            yield Instance("DuplicateMessage", slot=k)
-            yield Instance("DropMessage", slot=k)
+            for row in HANDLERS:
+                if row.name is ActionName.UpdateTerm:
+                    for i in self.servers:
+                        yield Instance(row.name, slot=k, dst=i)
+                    continue
+                for j in self.servers:
+                    for i in self.servers:
+                        yield Instance(row.name, slot=k, src=j, dst=i)
+            for row in NETWORK_ACTIONS:
+                yield Instance(row.name, slot=k)
 
     def effect(self, inst: Instance, pre: BState) -> Effect:
         """The guard and changes of one instance from pre."""

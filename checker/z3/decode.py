@@ -14,7 +14,7 @@ from typing import Optional
 
 import z3
 
-from leaderfollower.spec.raft import Action
+from leaderfollower.spec.actions import Action
 from leaderfollower.spec.state import (
     MESSAGE_TYPES,
     NIL,

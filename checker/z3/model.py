@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import z3
 
+from leaderfollower.spec.actions import NETWORK_ACTIONS, SERVER_ACTIONS, ActionName, argument_tuples, handlers_of
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import (
@@ -286,7 +287,7 @@ class Instance:
     message's other fields are the step's record constant for that triple.
     """
 
-    name: str
+    name: ActionName
     args: tuple[int, ...] = ()
     mtype: Optional[str] = None
     src: int = -1
@@ -353,15 +354,6 @@ def _const(value: object) -> z3.ExprRef:
     if isinstance(value, int):
         return z3.IntVal(value)
     raise TypeError(f"no Z3 constant for {value!r}")
-
-
-_SERVER_ACTIONS = ("Timeout", "Restart", "RequestVote", "BecomeLeader", "ClientRequest", "AdvanceCommitIndex", "AppendEntries")
-_HANDLERS: dict[str, tuple[str, ...]] = {
-    "RequestVoteRequest": ("UpdateTerm", "HandleRequestVoteRequest"),
-    "RequestVoteResponse": ("UpdateTerm", "DropStaleResponse", "HandleRequestVoteResponse"),
-    "AppendEntriesRequest": ("UpdateTerm", "HandleAppendEntriesRequest"),
-    "AppendEntriesResponse": ("UpdateTerm", "DropStaleResponse", "HandleAppendEntriesResponse"),
-}
 
 
 class Z3Model:
@@ -489,30 +481,19 @@ class Z3Model:
     # ----------------------------------------------------------- actions
 
     def _instances(self) -> Iterable[Instance]:
-        S, V = self.servers, range(self.params.values)
-        for i in S:
-            yield Instance("Timeout", (i,))
-        for i in S:
-            yield Instance("Restart", (i,))
-        for i in S:
-            for j in S:
-                yield Instance("RequestVote", (i, j))
-        for i in S:
-            yield Instance("BecomeLeader", (i,))
-        for i in S:
-            for v in V:
-                yield Instance("ClientRequest", (i, v))
-        for i in S:
-            yield Instance("AdvanceCommitIndex", (i,))
-        for i in S:
-            for j in S:
-                if i != j:
-                    yield Instance("AppendEntries", (i, j))
+        # The spec's action table (spec/actions.py), in its order: server actions over
+        # their argument tuples, then per message type and sender/recipient pair the
+        # handlers of that type and the network's actions.
+        for row in SERVER_ACTIONS:
+            for args in argument_tuples(row, self.servers, range(self.params.values)):
+                if row.name is ActionName.AppendEntries and args[0] == args[1]:
+                    continue  # never enabled (the spec's guard)
+                yield Instance(row.name, args)
         for mtype in MESSAGE_TYPE_NAMES:
-            for src in S:
-                for dst in S:
-                    for name in _HANDLERS[mtype] + ("DuplicateMessage", "DropMessage"):
-                        yield Instance(name, (), mtype, src, dst)
+            for src in self.servers:
+                for dst in self.servers:
+                    for row in (*handlers_of(mtype), *NETWORK_ACTIONS):
+                        yield Instance(row.name, (), mtype, src, dst)
 
     def effect(self, inst: Instance, pre: Sym, rec: Optional[z3.ExprRef] = None, tag: str = "") -> Effect:
         """The guard and changes of one instance from `pre` (rec: the message record, for message actions)."""

@@ -82,8 +82,9 @@ def is_derived(prop: str, lemmas: Optional[Sequence[str]]) -> bool:
 
 
 @dataclass(frozen=True)
-class ProofSetup:
-    """What a worker needs to rebuild a proof's terms: the encoding and the invariant's conjuncts."""
+class ProofTerms:
+    """What a worker needs to rebuild a proof's terms: the encoding and the invariant's conjuncts
+    (`solving.ProofSetup` adds how to solve them)."""
 
     params: Params
     switches: Switches
@@ -91,16 +92,6 @@ class ProofSetup:
     names: tuple[str, ...]
     """The conjuncts of the invariant, the property first (for a derived property: also first, not assumed)."""
     derived: bool = False
-
-    def solve(self, task: "Task") -> Obligation:
-        """`solving.solve`."""
-        from leaderfollower.checker.z3.solving import solve
-
-        return solve(task)
-
-    def term_hash(self, task: "Task") -> str:
-        """`term_hash` on this process's context."""
-        return term_hash(context_for(self), task)
 
 
 class Setup(Protocol):
@@ -126,16 +117,6 @@ class Task:
     def label(self) -> str:
         """`Lemma / Action` as printed."""
         return f"{self.lemma} / {self.action or 'Init'}"
-
-
-def plan(setup: ProofSetup, actions: Sequence[str], only: Optional[Sequence[str]], timeout_ms: int, support: bool) -> list[Task]:
-    """Every obligation of the proof, in the order they are reported: Implied, Init per conjunct, then by action."""
-    checked = setup.names[1:] if setup.derived else setup.names
-    wanted = [n for n in checked if only is None or n in only]
-    tasks = [Task(setup, setup.prop, IMPLIED, timeout_ms)] if setup.derived else []
-    tasks += [Task(setup, n, None, timeout_ms, support) for n in wanted]
-    tasks += [Task(setup, n, a, timeout_ms, support) for a in actions for n in wanted]
-    return tasks
 
 
 # ---------------------------------------------------------------- context
@@ -177,7 +158,7 @@ class ServerIndex:
 class ProofContext:
     """The terms of one proof in one process: pre-state, definitions, hypotheses, instances per action."""
 
-    def __init__(self, setup: ProofSetup) -> None:
+    def __init__(self, setup: ProofTerms) -> None:
         self.setup = setup
         self.model = Z3Model(setup.params, setup.switches)
         self.names = setup.names
@@ -241,10 +222,10 @@ def one_at_a_time(cache: dict[K, V], key: K, make: Callable[[K], V]) -> V:
     return value
 
 
-_CONTEXTS: dict[ProofSetup, ProofContext] = {}
+_CONTEXTS: dict[ProofTerms, ProofContext] = {}
 
 
-def context_for(setup: ProofSetup) -> ProofContext:
+def context_for(setup: ProofTerms) -> ProofContext:
     """This process's context for a proof (one at a time: a new proof's terms replace the last one's)."""
     return one_at_a_time(_CONTEXTS, setup, ProofContext)
 

@@ -43,7 +43,8 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import z3
 
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
 from leaderfollower.checker.z3.bmc import BmcModel, BState, Finding, Key, PropertyDef, _same_state, property_defs

@@ -27,15 +27,17 @@ import builtins
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from leaderfollower.checker.explore.traces import Trace, TraceError
 from leaderfollower.checker.z3.isolation import Limits, OnDone, run_proof
 from leaderfollower.checker.z3.model import switches_for
-from leaderfollower.checker.z3.obligations import ProofSetup, Task, invariant_names, is_derived, plan
+from leaderfollower.checker.z3.obligations import invariant_names, is_derived
+from leaderfollower.checker.z3.solving import ProofSetup, plan
 from leaderfollower.checker.z3.reach import ScriptedRun, explorer_reach, reachable_cti
 from leaderfollower.checker.z3.results import IMPLIED, Cti, InductionResult, Obligation, ProgressFn
-from leaderfollower.spec.raft import ACTION_NAMES, Action, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES, Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
 if TYPE_CHECKING:

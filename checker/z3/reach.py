@@ -21,7 +21,8 @@ from leaderfollower.checker.z3.decode import decode_state
 from leaderfollower.checker.z3.model import Instance, Z3Model
 from leaderfollower.checker.z3.obligations import definition
 from leaderfollower.checker.z3.results import Cti
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
-from leaderfollower.spec.raft import Action
+from leaderfollower.spec.actions import Action, ActionName
 from leaderfollower.spec.state import State
 
 ProgressFn = Callable[[str, int, int], None]
 """progress(what, done, total)."""
 
-IMPLIED = "Implied"
+IMPLIED = cast(ActionName, "Implied")  # a pseudo-action, not a member of the table
 """The action name of a derived property's one obligation: the lemmas imply it in every state."""
 
 STATUSES = ("proved", "failed", "unknown")

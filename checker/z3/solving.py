@@ -15,6 +15,7 @@ is the caller's question (`reach.py`), since answering it needs the explorer.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import z3
@@ -24,7 +25,7 @@ from leaderfollower.checker.z3.lemmas import WITNESS_HINTS
 from leaderfollower.checker.z3.model import RECORDS, Effect, Instance, Sym, Z3Model
 from leaderfollower.checker.z3.obligations import (
     ProofContext,
-    ProofSetup,
+    ProofTerms,
     ServerIndex,
     Task,
     Witness,
@@ -36,9 +37,11 @@ from leaderfollower.checker.z3.obligations import (
     instantiate,
     new_conjuncts,
     split,
+    term_hash,
 )
 from leaderfollower.checker.z3.results import IMPLIED, Cti, Obligation
-from leaderfollower.spec.raft import Action, RaftSpec
+from leaderfollower.spec.actions import Action
+from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
 RETRY_AFTER_MS = 10_000
@@ -52,6 +55,30 @@ WITNESS_MS = 20_000
 
 Answer = tuple[z3.CheckSatResult, z3.Solver]
 """A query's answer and the solver that gave it (holding its model when sat)."""
+
+
+@dataclass(frozen=True)
+class ProofSetup(ProofTerms):
+    """A fixed-size proof as a worker rebuilds it (`ProofTerms`), solved by `solve`."""
+
+    def solve(self, task: Task) -> Obligation:
+        """`solve` in this process."""
+        return solve(task)
+
+    def term_hash(self, task: Task) -> str:
+        """`term_hash` on this process's context."""
+        return term_hash(context_for(self), task)
+
+
+def plan(setup: ProofSetup, actions: Sequence[str], only: Optional[Sequence[str]], timeout_ms: int, support: bool) -> list[Task]:
+    """Every obligation of the proof, in the order they are reported: Implied, Init per conjunct, then by action."""
+    checked = setup.names[1:] if setup.derived else setup.names
+    wanted = [n for n in checked if only is None or n in only]
+    tasks = [Task(setup, setup.prop, IMPLIED, timeout_ms)] if setup.derived else []
+    tasks += [Task(setup, n, None, timeout_ms, support) for n in wanted]
+    tasks += [Task(setup, n, a, timeout_ms, support) for a in actions for n in wanted]
+    return tasks
+
 
 
 def solve(task: Task) -> Obligation:

@@ -97,7 +97,9 @@ class Z3View(_Logic):
         return z3.If(a < b, a, b)
 
     def is_quorum(self, members: Sequence[Z3Term]) -> Z3Term:
-        return self.z.is_quorum(members)
+        # The properties' own quorum (spec/expr.py: a strict majority), not the model's, which a
+        # variant's switch changes: the property meant to catch that variant must not change with it.
+        return 2 * z3.Sum([z3.If(b, 1, 0) for b in members]) > len(members)
 
     def forall_index(self, bounds: Sequence[Z3Term], body: Callable[[Z3Term], Z3Term]) -> Z3Term:
         return self.z.forall_index(1, reduce(self.min, bounds), body)
@@ -168,7 +170,8 @@ class BmcView(_Logic):
         return z3.If(z3.ULE(a, b), a, b)
 
     def is_quorum(self, members: Sequence[Z3Term]) -> Z3Term:
-        return self.z.is_quorum(members)
+        # The properties' own quorum (spec/expr.py: a strict majority), not the model's switched one.
+        return z3.AtLeast(*members, len(members) // 2 + 1) if members else z3.BoolVal(False)
 
     def forall_index(self, bounds: Sequence[Z3Term], body: Callable[[int], Z3Term]) -> Z3Term:
         return _all(z3.Implies(z3.And([self.le(k, b) for b in bounds]), body(k)) for k in range(1, self.z.params.max_log + 1))

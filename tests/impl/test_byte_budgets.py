@@ -13,7 +13,7 @@ from leaderfollower.impl.node import Envelope
 from leaderfollower.impl.server import ServerConfig, run_in_process
 from leaderfollower.impl.wire import MAX_FRAME, encode_envelope
 
-from test_integration import free_base_port, run, running
+from support.cluster import free_base_port, run, running
 
 MIB = 1024 * 1024
 

@@ -12,7 +12,7 @@ from leaderfollower.impl.client import Client, ClientError, OutcomeUnknown
 from leaderfollower.impl.kv import SESSION_EXPIRED, KVStore, SessionId, encode_write
 from leaderfollower.impl.server import local_addresses, run_in_process
 
-from test_integration import free_base_port, run, running
+from support.cluster import free_base_port, run, running
 
 
 def test_the_same_write_twice_in_the_log_is_applied_once_and_answers_alike() -> None:

@@ -26,7 +26,7 @@ from leaderfollower.impl.messages import FOLLOWER, LEADER
 from leaderfollower.impl.node import Envelope, Node, NodeConfig
 from leaderfollower.impl.server import NodeServer, ServerConfig, leader_of, local_addresses
 
-from test_integration import eventually, free_base_port, run
+from support.cluster import eventually, free_base_port, run
 
 N = 3
 CONFIG = NodeConfig()  # the shell's defaults: election 15-30 ticks, heartbeat every 5

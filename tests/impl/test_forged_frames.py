@@ -26,7 +26,7 @@ from leaderfollower.impl.messages import (
 )
 from leaderfollower.impl.node import Envelope, Node, NodeConfig
 
-from test_read_latency import idle_cluster, settle
+from support.sansio import idle_cluster, settle
 
 U64 = 2**64 - 1
 

@@ -8,7 +8,7 @@ from typing import Any
 from leaderfollower.impl.client import Client
 from leaderfollower.impl.server import FsyncPlacement, leader_of, run_in_process
 
-from test_integration import eventually, free_base_port, run
+from support.cluster import eventually, free_base_port, run
 
 FAST, SLOW = 0.0001, 0.004
 

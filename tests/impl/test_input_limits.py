@@ -14,7 +14,7 @@ from leaderfollower.impl.client import Client
 from leaderfollower.impl.server import run_in_process
 from leaderfollower.impl.wire import CLIENT_REQUEST, HELLO_CLIENT, FrameDecoder, encode_frame
 
-from test_integration import free_base_port, run, running
+from support.cluster import free_base_port, run, running
 
 
 def test_a_large_frame_fed_in_small_chunks_is_copied_a_bounded_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,7 @@ from leaderfollower.impl.messages import HardState, Log
 from leaderfollower.impl.server import NodeServer, ServerConfig, local_addresses
 from leaderfollower.impl.storage import Storage
 
-from test_integration import free_base_port, run
+from support.cluster import free_base_port, run
 
 
 class BrokenSave(Storage):

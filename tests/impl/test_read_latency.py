@@ -6,40 +6,7 @@ put's 2.1 ms on an idle cluster; benchmarks/cluster_bench.py --op get measures i
 """
 from __future__ import annotations
 
-import random
-
-from leaderfollower.impl.core import CoreConfig
-from leaderfollower.impl.messages import LEADER
-from leaderfollower.impl.node import Node, NodeConfig
-
-N = 3
-
-
-def idle_cluster() -> list[Node]:
-    nodes = [Node(i, CoreConfig(N, 8), random.Random(i), NodeConfig()) for i in range(N)]
-    nodes[0].campaign()
-    settle(nodes)
-    assert nodes[0].role == LEADER and nodes[0].core.commit_index == 1
-    for node in nodes:
-        assert not node.has_work()
-    return nodes
-
-
-def settle(nodes: list[Node]) -> list[dict[str, object]]:
-    """Deliver everything the nodes produce, with no tick, until they are quiet; the replies given."""
-    replies = []
-    for _ in range(50):
-        out = []
-        for node in nodes:
-            if node.has_work():
-                rd = node.ready()
-                out.extend(rd.messages)
-                replies.extend(r.body for r in rd.replies)
-        if not out:
-            return replies
-        for env in out:
-            nodes[env.message.mdest].step(env)
-    raise AssertionError("never quiet")
+from support.sansio import idle_cluster, settle
 
 
 def test_a_read_on_an_idle_leader_is_answered_without_any_tick() -> None:

@@ -16,8 +16,8 @@ from leaderfollower.impl.kv import encode_write
 from leaderfollower.impl.node import Node, NodeConfig
 from leaderfollower.impl.storage import Storage
 
-from test_integration import free_base_port
-from test_read_latency import idle_cluster, settle
+from support.cluster import free_base_port
+from support.sansio import idle_cluster, settle
 
 
 def test_a_restarted_node_without_a_leader_does_not_answer_absent() -> None:

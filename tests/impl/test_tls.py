@@ -26,7 +26,7 @@ from leaderfollower.impl.server import NodeServer, ServerConfig, leader_of, loca
 from leaderfollower.impl.tls import CLIENT_NAME, Identity, client_context_for, ensure_cluster_certs, node_name
 from leaderfollower.impl.wire import encode_envelope, encode_hello_peer
 
-from test_integration import free_base_port, run, running
+from support.cluster import free_base_port, run, running
 
 N = 3
 U64 = 2**64 - 1

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from test_integration import N, ProcessCluster, eventually, run
+from support.cluster import N, ProcessCluster, eventually, run
 
 from leaderfollower.checker.validate.validator import ValidationResult, validate
 from leaderfollower.impl.client import ClientError

@@ -43,7 +43,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
+@pytest.mark.early
 def test_short_torture_run_records_checks_and_draws(tmp_path: Path) -> None:
     config = TortureConfig(seconds=14, seed=7, workload=WorkloadConfig(clients=4, keys=4),
                            nemesis=NemesisConfig(quiet=(1.0, 2.0), duration=(1.0, 2.0)))
@@ -76,7 +76,7 @@ def test_default_torture_run_is_valid(tmp_path: Path) -> None:
     assert "verdict: VALID" in proc.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.early
 @pytest.mark.skipif(unavailable() is not None, reason=f"no partitions here: {unavailable()}")
 def test_partition_is_made_by_kernel_rules_in_a_namespace_of_its_own(tmp_path: Path) -> None:
     """Cut the leader off: the others elect a new leader; the old one cannot commit; healing joins them."""

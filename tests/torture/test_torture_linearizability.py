@@ -18,14 +18,10 @@ from leaderfollower.checker.torture.linearizability import (
     check_history,
     search_key,
 )
+from support.histories import op, small_histories
 from register_sim import brute_force, duplicate_delete, late_put, simulate, stale_read
 
 HISTORIES = Path(__file__).parent / "histories"
-
-
-def op(n: int, client: int, kind: str, value: Optional[str], invoke: int, complete: int, outcome: str = OK,
-       existed: Optional[bool] = None, key: str = "x") -> Op:
-    return Op(n, client, kind, key, value, invoke, complete, outcome, existed)
 
 
 def status(*ops: Op) -> str:
@@ -184,25 +180,6 @@ def test_histories_of_broken_stores_are_not_linearizable(mutate) -> None:  # typ
         made += 1
         assert check_history(broken).status == NOT_LINEARIZABLE, seed
     assert made >= 3, "the mutation found too few places to apply"
-
-
-_times = st.integers(min_value=0, max_value=30)
-
-
-@st.composite
-def small_histories(draw: st.DrawFn) -> list[Op]:
-    """Up to 7 operations on one key, values from a small set (repeats allowed), any outcome."""
-    ops = []
-    for n in range(draw(st.integers(min_value=1, max_value=7))):
-        kind = draw(st.sampled_from([PUT, GET, DELETE]))
-        invoke = draw(_times)
-        complete = invoke + draw(st.integers(min_value=0, max_value=15))
-        outcome = draw(st.sampled_from([OK, OK, OK, UNKNOWN, FAIL]))
-        value = draw(st.sampled_from(["a", "b", "c"])) if kind == PUT else (
-            draw(st.sampled_from([None, "a", "b"])) if kind == GET else None)
-        existed = draw(st.sampled_from([None, True, False])) if kind == DELETE and outcome == OK else None
-        ops.append(Op(n, n, kind, "x", value, invoke, complete, outcome, existed))
-    return ops
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])

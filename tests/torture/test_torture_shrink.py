@@ -12,7 +12,7 @@ from leaderfollower.checker.torture.history import DELETE, GET, OK, PUT, Op
 from leaderfollower.checker.torture.linearizability import LINEARIZABLE, NOT_LINEARIZABLE, search_key
 from leaderfollower.checker.torture.shrink import shrink
 from register_sim import brute_force, duplicate_delete, late_put, simulate
-from test_torture_linearizability import op, small_histories
+from support.histories import op, small_histories
 
 
 def _weaker_or_equal(small: Op, big: Op) -> bool:

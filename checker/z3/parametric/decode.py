@@ -17,7 +17,7 @@ from leaderfollower.checker.z3.decode import DecodeError, _bool, _int, decode_me
 from leaderfollower.checker.z3.model import MESSAGE_TYPE_NAMES
 from leaderfollower.checker.z3.parametric.model import PEffect, PInstance, PSym, Quorum, Server, Vote, member
 from leaderfollower.checker.z3.results import Cti
-from leaderfollower.spec.raft import Action
+from leaderfollower.spec.actions import Action
 from leaderfollower.spec.state import NIL, ROLES, Entry, Message, ServerState, State
 
 

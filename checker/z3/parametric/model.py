@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import z3
 
-from leaderfollower.checker.z3.model import _HANDLERS, MESSAGE_TYPE_NAMES, RECORDS, Role, Switches, Z_CANDIDATE, Z_FOLLOWER, Z_LEADER, make_record
+from leaderfollower.spec.actions import NETWORK_ACTIONS, SERVER_ACTIONS, ActionName, ArgKind, action_def, handlers_of
+
+from leaderfollower.checker.z3.model import MESSAGE_TYPE_NAMES, RECORDS, Role, Switches, Z_CANDIDATE, Z_FOLLOWER, Z_LEADER, make_record
 from leaderfollower.checker.z3.model import field as rfield
 
 if TYPE_CHECKING:
@@ -163,7 +165,7 @@ def fresh(prefix: str) -> PSym:
 class PInstance:
     """An action with symbolic arguments: server constants, and for a handler the message type."""
 
-    name: str
+    name: ActionName
     mtype: Optional[str] = None
 
     @property
@@ -226,16 +228,6 @@ class _Tx:
         return out
 
 
-_SERVER_ACTIONS: dict[str, int] = {
-    "Timeout": 1,
-    "Restart": 1,
-    "RequestVote": 2,
-    "BecomeLeader": 1,
-    "ClientRequest": 1,
-    "AdvanceCommitIndex": 1,
-    "AppendEntries": 2,
-}
-"""The actions on servers, with how many server arguments each takes."""
 
 
 class ParametricModel:
@@ -252,9 +244,10 @@ class ParametricModel:
 
     @staticmethod
     def _instances() -> list[PInstance]:
-        out = [PInstance(name) for name in _SERVER_ACTIONS]
+        # The spec's action table (spec/actions.py), in its order; a handler per message type it takes.
+        out = [PInstance(row.name) for row in SERVER_ACTIONS]
         for mtype in MESSAGE_TYPE_NAMES:
-            out += [PInstance(name, mtype) for name in _HANDLERS[mtype] + ("DuplicateMessage", "DropMessage")]
+            out += [PInstance(row.name, mtype) for row in (*handlers_of(mtype), *NETWORK_ACTIONS)]
         return out
 
     def post_state(self, pre: PSym, inst: PInstance, tag: str = "") -> tuple[PEffect, PSym]:
@@ -265,7 +258,8 @@ class ParametricModel:
             rec = z3.Const(f"msg{tag}", RECORDS[inst.mtype])
             guard, aux = getattr(self, "_" + inst.name)(tx, inst.mtype, j, i, rec)
             return PEffect((j, i, rec), guard, aux), tx.post()
-        servers = tuple(z3.Const(f"s{k}{tag}", Server) for k in range(_SERVER_ACTIONS[inst.name]))
+        arity = action_def(inst.name).args.count(ArgKind.SERVER)
+        servers = tuple(z3.Const(f"s{k}{tag}", Server) for k in range(arity))
         extra: tuple[z3.ExprRef, ...] = ()
         if inst.name == "ClientRequest":
             extra = (z3.Int(f"v{tag}"),)

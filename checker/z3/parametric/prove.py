@@ -45,7 +45,8 @@ from leaderfollower.checker.z3.parametric.model import ParametricModel, PEffect,
 from leaderfollower.checker.z3.reach import explorer_reach, reachable_cti
 from leaderfollower.checker.z3.results import Cti, InductionResult, Obligation, ProgressFn
 from leaderfollower.spec.params import Params
-from leaderfollower.spec.raft import ACTION_NAMES, RaftSpec
+from leaderfollower.spec.actions import ACTION_NAMES
+from leaderfollower.spec.raft import RaftSpec
 
 REACH_MAX_SERVERS = 3
 """The largest size searched for a counterexample, and asked about of the explorer (whose space grows fast)."""
