@@ -11,15 +11,16 @@ import z3
 
 from leaderfollower.checker.explore.search import ExploreResult, explore
 from leaderfollower.checker.z3.model import record_of
-from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS
+from leaderfollower.checker.z3.obligations import Task
+from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS, WonWitnesses
 from leaderfollower.checker.z3.parametric.model import ParametricModel, PInstance, fresh, pin, servers_of_size
-from leaderfollower.checker.z3.parametric.prove import finite_size, prove_parametric
+from leaderfollower.checker.z3.parametric.prove import ParametricSetup, finite_size, parametric_names, prove_parametric
 from leaderfollower.checker.z3.lemmas import lemma_by_name
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
 from leaderfollower.spec.actions import ACTION_NAMES, Action
 from leaderfollower.spec.raft import RaftSpec
-from leaderfollower.spec.state import State
+from leaderfollower.spec.state import Entry, State
 from leaderfollower.spec.variants import VARIANTS, NonMajorityQuorum, StaleResponseCounted, VoteNotPersisted
 
 
@@ -107,6 +108,38 @@ def test_each_parametric_lemma_has_its_python_predicates_truth_value(cls: type[R
             seen.setdefault(name, set()).add(expected)
     if cls is not RaftSpec:  # on the broken variants' graphs some lemma is false somewhere: not a vacuous check
         assert any(False in values for values in seen.values())
+
+
+@pytest.mark.parametrize("cls, params", [(RaftSpec, TINY), (VoteNotPersisted, VOTES_2), (StaleResponseCounted, StaleResponseCounted.catch_params)])
+def test_the_witnessed_hypotheses_hold_exactly_where_their_lemmas_do(cls: type[RaftSpec], params: Params) -> None:
+    """WonWitnesses' Skolemized EntriesFromWonElections and LeaderHasQuorum are satisfiable on a concrete state
+    (some choice of witnesses) exactly when both Python predicates hold there: the replacement is equisatisfiable."""
+    spec = cls(params)
+    witnesses = WonWitnesses()
+    names = frozenset({"EntriesFromWonElections", "LeaderHasQuorum"})
+    seen = set()
+    states = _sample(cls, params, 25)
+    # And each state with an entry from a term nobody reached, where EntriesFromWonElections is false.
+    unwon = [st.update_server(0, log=((Entry(params.max_term + 1, 0),) + st.servers[0].log[1:])) for st in states if st.servers[0].log]
+    for state in states + unwon[:5]:
+        s = fresh("c")
+        solver = z3.Solver()
+        solver.add(*finite_size(cls, len(state.servers), params.values), *pin(s, state), *witnesses.hypotheses(s, names))
+        res = solver.check()
+        assert res != z3.unknown, state
+        expected = all(lemma_by_name(n).holds(spec, state) for n in names)  # type: ignore[misc]
+        assert (res == z3.sat) == expected, state
+        seen.add(expected)
+    if unwon:  # the variants' parameters here have no log entries
+        assert seen == {True, False}
+
+
+def test_entries_from_won_elections_is_proved_for_every_n_with_its_witnesses() -> None:
+    """The obligations of the lemma with an existential (the term's winner) that Z3 leaves unknown without witnesses."""
+    setup = ParametricSetup(RaftSpec, TINY, "LogMatching", parametric_names("LogMatching", attempted=True))
+    for action in ("ClientRequest", "HandleAppendEntriesRequest", "Timeout"):
+        ob = setup.solve(Task(setup, "EntriesFromWonElections", action, 30_000))
+        assert ob.status == "proved", (action, ob.status, ob.reason)
 
 
 def _args_equal(eff_args: tuple[z3.ExprRef, ...], inst: PInstance, action: Action, n: int) -> z3.BoolRef:

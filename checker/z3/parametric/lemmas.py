@@ -138,10 +138,8 @@ def log_matching(s: PSym) -> list[z3.BoolRef]:
     return [z3.ForAll([a, b, x, y], z3.Implies(guard, same))]
 
 
-def won(s: PSym, t: z3.ArithRef, by: z3.ExprRef | None = None) -> z3.BoolRef:
-    """Some server l (or `by`) won term t with a quorum none of whose members can still help another candidate of t."""
-    lead = z3.Const("wl", Server) if by is None else by
-    q = z3.Const("wq", Quorum)
+def won_by(s: PSym, t: z3.ArithRef, lead: z3.ExprRef, q: z3.ExprRef) -> z3.BoolRef:
+    """Server `lead` won term t with quorum q: none of q's members can still help another candidate of t."""
     j, c = _servers("wj wc")
     r = _response("wr")
     usable = z3.And(
@@ -150,18 +148,66 @@ def won(s: PSym, t: z3.ArithRef, by: z3.ExprRef | None = None) -> z3.BoolRef:
         z3.ForAll([c], z3.Implies(c != lead, z3.Not(z3.And(s.campaigning(c), s.term(c) == t, s.vg(c, j))))),
         z3.ForAll([c, r], z3.Implies(z3.And(c != lead, _granted(s, j, c, r)), rfield(r, "mterm") != t)),
     )
-    body = z3.And(s.term(lead) >= t, z3.Implies(s.term(lead) == t, s.role(lead) != Z_CANDIDATE), z3.ForAll([j], z3.Implies(member(j, q), usable)))
-    return z3.Exists([lead, q], body) if by is None else z3.Exists([q], body)
+    return z3.And(s.term(lead) >= t, z3.Implies(s.term(lead) == t, s.role(lead) != Z_CANDIDATE), z3.ForAll([j], z3.Implies(member(j, q), usable)))
 
 
-def entries_from_won_elections(s: PSym) -> list[z3.BoolRef]:
+def won(s: PSym, t: z3.ArithRef) -> z3.BoolRef:
+    """Some server won term t (`won_by` some server and quorum)."""
+    lead, q = z3.Const("wl", Server), z3.Const("wq", Quorum)
+    return z3.Exists([lead, q], won_by(s, t, lead, q))
+
+
+Won = Callable[[PSym, z3.ArithRef], z3.BoolRef]
+"""How "term t was won" is said: `won`, or a disjunction over explicit witnesses (`WonWitnesses`)."""
+
+
+def entries_from_won_elections(s: PSym, won_term: Won = won) -> list[z3.BoolRef]:
     k, src, dst = _servers("k src dst")
     x = z3.Int("x")
     r = _request("r")
     return [
-        z3.ForAll([k, x], z3.Implies(z3.And(1 <= x, x <= s.len(k)), won(s, s.log_term(k, x)))),
-        z3.ForAll([src, dst, r], z3.Implies(_with_entry(s, src, dst, r), won(s, rfield(r, "mentry_term")))),
+        z3.ForAll([k, x], z3.Implies(z3.And(1 <= x, x <= s.len(k)), won_term(s, s.log_term(k, x)))),
+        z3.ForAll([src, dst, r], z3.Implies(_with_entry(s, src, dst, r), won_term(s, rfield(r, "mentry_term")))),
     ]
+
+
+class WonWitnesses:
+    """EntriesFromWonElections with its existential replaced by witnesses (Skolem functions), for Z3's sake.
+
+    Z3 does not find the server and quorum that won a term after a step by itself
+    (every such obligation is unknown).  The pre-state's lemma is equisatisfiable
+    with the same lemma for a function `winner(t)`, `winning_quorum(t)` (fresh
+    symbols: one witness per term), and `LeaderHasQuorum` with `leader_quorum(l)`; a
+    post-state goal that names its witness among `winner(t)` or a server of the
+    step with its `leader_quorum` implies the existential goal.  So a proof of the
+    witnessed query is a proof of the obligation; its failure proves nothing, and
+    the plain query is tried next.
+    """
+
+    def __init__(self) -> None:
+        self.winner = z3.Function("winner", z3.IntSort(), Server)
+        self.winning_quorum = z3.Function("winning_quorum", z3.IntSort(), Quorum)
+        self.leader_quorum = z3.Function("leader_quorum", Server, Quorum)
+
+    def hypotheses(self, s: PSym, assumed: frozenset[str]) -> list[z3.BoolRef]:
+        """The pre-state's EntriesFromWonElections and LeaderHasQuorum (those assumed), with their witnesses."""
+        out = []
+        if "EntriesFromWonElections" in assumed:
+            out += entries_from_won_elections(s, lambda st, t: won_by(st, t, self.winner(t), self.winning_quorum(t)))
+        if "LeaderHasQuorum" in assumed:
+            lead, j = _servers("lq_l lq_j")
+            out.append(z3.ForAll([lead, j], z3.Implies(z3.And(s.role(lead) == Z_LEADER, member(j, self.leader_quorum(lead))), s.vg(lead, j))))
+        return out
+
+    def goals(self, s: PSym, step_servers: tuple[z3.ExprRef, ...]) -> list[z3.BoolRef]:
+        """EntriesFromWonElections after a step, won by `winner(t)` or by a server of the step with its leader quorum."""
+
+        def witnessed(st: PSym, t: z3.ArithRef) -> z3.BoolRef:
+            by = [won_by(st, t, self.winner(t), self.winning_quorum(t))]
+            by += [won_by(st, t, x, self.leader_quorum(x)) for x in step_servers]
+            return z3.Or(by)
+
+        return entries_from_won_elections(s, witnessed)
 
 
 def leader_has_all_entries_of_its_term(s: PSym) -> list[z3.BoolRef]:

@@ -40,7 +40,7 @@ from leaderfollower.checker.z3.model import MESSAGE_TYPE_NAMES, RECORDS, switche
 from leaderfollower.checker.z3.model import field as rfield
 from leaderfollower.checker.z3.obligations import Task, assumed_conjuncts, one_at_a_time
 from leaderfollower.checker.z3.parametric.decode import decode_cti
-from leaderfollower.checker.z3.parametric.lemmas import ATTEMPTED, PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS
+from leaderfollower.checker.z3.parametric.lemmas import ATTEMPTED, PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS, WonWitnesses
 from leaderfollower.checker.z3.parametric.model import ParametricModel, PEffect, PInstance, PSym, Quorum, Server, fresh, member, servers_of_size
 from leaderfollower.checker.z3.reach import explorer_reach, reachable_cti
 from leaderfollower.checker.z3.results import Cti, InductionResult, Obligation, ProgressFn
@@ -137,6 +137,7 @@ class ParametricContext:
         self.pre = fresh("pre")
         self.hyps = {name: PARAMETRIC_LEMMAS[name].conjuncts(self.pre) for name in setup.names}
         self._steps: dict[str, list[tuple[PInstance, PEffect, PSym]]] = {}
+        self.witnesses = WonWitnesses()
 
     def steps(self, action: str) -> list[tuple[PInstance, PEffect, PSym]]:
         """The action's instances (one per message type for a handler) applied to the pre-state (the last action's kept)."""
@@ -169,13 +170,44 @@ class ParametricContext:
             h.update(str(inst).encode() + z3.And(eff.guard, *eff.aux).sexpr().encode())
             for g in self.goals(task, post):
                 h.update(g.sexpr().encode())
+            witnessed = self.witnessed(task, eff, post)
+            if witnessed is not None:
+                h.update(z3.And(*witnessed[0], *witnessed[1]).sexpr().encode())
         return h.hexdigest()
+
+    def witnessed(self, task: Task, eff: PEffect, post: PSym) -> Optional[tuple[list[z3.BoolRef], list[z3.BoolRef]]]:
+        """For EntriesFromWonElections: the query's hypotheses and goals with explicit witnesses (`WonWitnesses`)."""
+        if task.lemma != "EntriesFromWonElections" or task.action is None:
+            return None
+        hint = PARAMETRIC_ASSUMES.get(f"{task.lemma}/{task.action}")
+        names = assumed_conjuncts(task.lemma, task.action, self.setup.names) if hint is None else (task.lemma, *hint)
+        replaced = {"EntriesFromWonElections"}
+        hyps = [*self.model.axioms(), *[c for n in names if n not in replaced for c in self.hyps[n]]]
+        hyps += self.witnesses.hypotheses(self.pre, frozenset(names))
+        servers = tuple(a for a in eff.args if a.sort() == Server)
+        return hyps, self.witnesses.goals(post, servers)
+
+    def _witnessed_proof(self, task: Task, eff: PEffect, post: PSym) -> bool:
+        """Whether the witnessed query proves the obligation for this instance (each goal unsat)."""
+        query = self.witnessed(task, eff, post)
+        if query is None:
+            return False
+        hyps, goals = query
+        for goal in goals:
+            s = z3.Solver()
+            s.set("timeout", task.timeout_ms)
+            s.add(*hyps, eff.guard, *eff.aux, z3.Not(goal))
+            if s.check() != z3.unsat:
+                return False
+        return True
 
     def solve(self, task: Task) -> Obligation:
         if task.action is None:
             return self._solve_init(task)
         ob = Obligation(task.lemma, task.action, "proved")
         for inst, eff, post in self.steps(task.action):
+            if self._witnessed_proof(task, eff, post):
+                continue
             for goal in self.goals(task, post):
                 s = z3.Solver()
                 s.set("timeout", task.timeout_ms)
