@@ -11,10 +11,9 @@ import z3
 
 from leaderfollower.checker.explore.search import ExploreResult, explore
 from leaderfollower.checker.z3.model import record_of
-from leaderfollower.checker.z3.obligations import Task
 from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS, WonWitnesses
 from leaderfollower.checker.z3.parametric.model import ParametricModel, PInstance, fresh, pin, servers_of_size
-from leaderfollower.checker.z3.parametric.prove import ParametricSetup, finite_size, parametric_names, prove_parametric
+from leaderfollower.checker.z3.parametric.prove import finite_size, prove_parametric
 from leaderfollower.checker.z3.lemmas import lemma_by_name
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
@@ -24,11 +23,12 @@ from leaderfollower.spec.state import Entry, State
 from leaderfollower.spec.variants import VARIANTS, NonMajorityQuorum, StaleResponseCounted, VoteNotPersisted
 
 
-def test_election_safety_is_inductive_for_every_number_of_servers() -> None:
-    result = prove_parametric(RaftSpec(Params(servers=3)), "ElectionSafety", timeout_ms=60_000)
+@pytest.mark.parametrize("prop", ["ElectionSafety", "LogMatching"])
+def test_the_property_is_inductive_for_every_number_of_servers(prop: str) -> None:
+    result = prove_parametric(RaftSpec(Params(servers=3)), prop, timeout_ms=60_000)
     assert result.proved, [(o.lemma, o.action, o.status, o.reason) for o in result.obligations if o.status != "proved"]
     assert result.servers == "any"
-    conjuncts = 1 + len(PARAMETRIC_PROOFS["ElectionSafety"])
+    conjuncts = 1 + len(PARAMETRIC_PROOFS[prop])
     assert len(result.obligations) == conjuncts * (1 + len(ACTION_NAMES))
 
 
@@ -132,14 +132,6 @@ def test_the_witnessed_hypotheses_hold_exactly_where_their_lemmas_do(cls: type[R
         seen.add(expected)
     if unwon:  # the variants' parameters here have no log entries
         assert seen == {True, False}
-
-
-def test_entries_from_won_elections_is_proved_for_every_n_with_its_witnesses() -> None:
-    """The obligations of the lemma with an existential (the term's winner) that Z3 leaves unknown without witnesses."""
-    setup = ParametricSetup(RaftSpec, TINY, "LogMatching", parametric_names("LogMatching", attempted=True))
-    for action in ("ClientRequest", "HandleAppendEntriesRequest", "Timeout"):
-        ob = setup.solve(Task(setup, "EntriesFromWonElections", action, 30_000))
-        assert ob.status == "proved", (action, ob.status, ob.reason)
 
 
 def _args_equal(eff_args: tuple[z3.ExprRef, ...], inst: PInstance, action: Action, n: int) -> z3.BoolRef:

@@ -40,7 +40,7 @@ from leaderfollower.checker.z3.model import MESSAGE_TYPE_NAMES, RECORDS, switche
 from leaderfollower.checker.z3.model import field as rfield
 from leaderfollower.checker.z3.obligations import Task, assumed_conjuncts, one_at_a_time
 from leaderfollower.checker.z3.parametric.decode import decode_cti
-from leaderfollower.checker.z3.parametric.lemmas import ATTEMPTED, PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS, WonWitnesses
+from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS, WonWitnesses
 from leaderfollower.checker.z3.parametric.model import ParametricModel, PEffect, PInstance, PSym, Quorum, Server, fresh, member, servers_of_size
 from leaderfollower.checker.z3.reach import explorer_reach, reachable_cti
 from leaderfollower.checker.z3.results import Cti, InductionResult, Obligation, ProgressFn
@@ -269,12 +269,11 @@ def _context_for(setup: ParametricSetup) -> ParametricContext:
     return one_at_a_time(_CONTEXTS, setup, ParametricContext)
 
 
-def parametric_names(prop: str, attempted: bool = False) -> tuple[str, ...]:
+def parametric_names(prop: str) -> tuple[str, ...]:
     """The property and its lemmas (`PARAMETRIC_PROOFS`), property first; KeyError naming the provable ones."""
-    proofs = {**ATTEMPTED, **PARAMETRIC_PROOFS} if attempted else PARAMETRIC_PROOFS
-    if prop not in proofs:
+    if prop not in PARAMETRIC_PROOFS:
         raise KeyError(f"{prop!r} has no proof for every number of servers; proved: {', '.join(PARAMETRIC_PROOFS)}")
-    return (prop, *proofs[prop])
+    return (prop, *PARAMETRIC_PROOFS[prop])
 
 
 def prove_parametric(
@@ -288,7 +287,6 @@ def prove_parametric(
     limits: Limits = Limits(),
     results_file: Optional[Path] = None,
     on_obligation: Optional[OnDone] = None,
-    attempted: bool = False,
 ) -> InductionResult:
     """Prove `prop` inductive for every number of servers (the spec's class picks the encoding's switches).
 
@@ -297,7 +295,7 @@ def prove_parametric(
     """
     start = time.perf_counter()
     switches_for(type(spec))  # an EncodingError for a spec class without an encoding
-    setup = ParametricSetup(type(spec), spec.params, prop, parametric_names(prop, attempted))
+    setup = ParametricSetup(type(spec), spec.params, prop, parametric_names(prop))
     tasks = [Task(setup, n, None, timeout_ms) for n in setup.names]
     tasks += [Task(setup, n, a, timeout_ms) for a in actions for n in setup.names]
 
