@@ -131,6 +131,7 @@ def _with_entry(s: PSym, src: z3.ExprRef, dst: z3.ExprRef, r: z3.ExprRef) -> z3.
 
 
 def log_matching(s: PSym) -> list[z3.BoolRef]:
+    """LogMatching: two logs with an entry of one term at one index agree on every entry up to it."""
     a, b = _servers("a b")
     x, y = z3.Ints("x y")
     guard = z3.And(1 <= y, y <= x, x <= s.len(a), x <= s.len(b), s.log_term(a, x) == s.log_term(b, x))
@@ -162,6 +163,7 @@ Won = Callable[[PSym, z3.ArithRef], z3.BoolRef]
 
 
 def entries_from_won_elections(s: PSym, won_term: Won = won) -> list[z3.BoolRef]:
+    """EntriesFromWonElections: every entry's term, in a log or an AppendEntries request, was won (`won_term`)."""
     k, src, dst = _servers("k src dst")
     x = z3.Int("x")
     r = _request("r")
@@ -211,6 +213,7 @@ class WonWitnesses:
 
 
 def leader_has_all_entries_of_its_term(s: PSym) -> list[z3.BoolRef]:
+    """LeaderHasAllEntriesOfItsTerm: an entry of a leader's term, in any log or request, is in its log at that index."""
     lead, k, src, dst = _servers("lead k src dst")
     x = z3.Int("x")
     r = _request("r")
@@ -224,6 +227,7 @@ def leader_has_all_entries_of_its_term(s: PSym) -> list[z3.BoolRef]:
 
 
 def append_entries_match_logs(s: PSym) -> list[z3.BoolRef]:
+    """AppendEntriesMatchLogs: a request's entry matches, in value and previous term, any log with that entry's term there."""
     src, dst, k = _servers("src dst k")
     r = _request("r")
     p = rfield(r, "mprev_log_index")
@@ -233,6 +237,7 @@ def append_entries_match_logs(s: PSym) -> list[z3.BoolRef]:
 
 
 def append_entries_match_each_other(s: PSym) -> list[z3.BoolRef]:
+    """AppendEntriesMatchEachOther: two requests with an entry of one term at one index agree on it and its predecessor."""
     s1, d1, s2, d2 = _servers("s1 d1 s2 d2")
     r1, r2 = _request("r1"), _request("r2")
     p1, p2 = rfield(r1, "mprev_log_index"), rfield(r2, "mprev_log_index")
