@@ -124,6 +124,10 @@ def serve_node(config: ServerConfig, make_server: Callable[[ServerConfig], NodeS
         raise click.ClickException(f"node {node_id} stopped: {failed}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @click.command("cluster")
 @_common
 @click.option("--max-entries-per-append", type=click.IntRange(1), default=256, show_default=True,
@@ -143,6 +147,9 @@ def cluster_command(data_dir: Path, base_port: int, nodes: int, max_entries_per_
     addresses = local_addresses(nodes, base_port)
     (data_dir / CLUSTER_FILE).write_text(json.dumps({"addresses": addresses}) + "\n")
     click.echo(f"cluster of {nodes} nodes on 127.0.0.1 ports {base_port}..{base_port + nodes - 1}, data in {data_dir.resolve()}")
+    # SIGTERM (a service manager, a test's terminate()) must stop the nodes too, as Ctrl-C does:
+    # without this the default action ends this process at once and leaves the nodes running.
+    signal.signal(signal.SIGTERM, _interrupt)
     procs = []
     for i in range(nodes):
         cmd = [sys.executable, "-m", "leaderfollower.impl.cli", "node", "--id", str(i), "--nodes", str(nodes),

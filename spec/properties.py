@@ -39,6 +39,7 @@ from .state import (
 )
 
 if TYPE_CHECKING:
+    from .params import Params
     from .raft import RaftSpec
 
 Kind = Literal["always", "sometimes", "action"]
@@ -73,6 +74,11 @@ class Property:
     """Optionally, for a split property whose servers part is a check of each server on
     its own (given the right number of servers): that check, which the explorer then
     evaluates once per distinct server state."""
+    impossible_when: Optional[Callable[["Params"], Optional[str]]] = None
+    """Optionally, for a sometimes property: why the model's bounds rule it out (None: they
+    may not), so that a run that never witnesses it says why instead of a bare failure.
+    Only sound reasons belong here: a test checks that the explorer never witnesses the
+    property on bounds it gives a reason for."""
 
     def __post_init__(self) -> None:
         if self.reads is not None:
@@ -187,6 +193,29 @@ def stale_follower_read(spec: "RaftSpec", s: State) -> bool:
     return False
 
 
+def no_election_because(p: "Params") -> Optional[str]:
+    """Why no leader can be elected within these bounds (None: one can)."""
+    if p.max_term < 2:
+        return f"no election can start: terms start at 1 and a candidate needs term 2 (max_term={p.max_term})"
+    if p.max_in_flight == 0:
+        return "no vote can be cast: votes are messages and max_in_flight=0"
+    return None
+
+
+def no_commit_because(p: "Params") -> Optional[str]:
+    """Why no value can be committed within these bounds (None: one can)."""
+    if p.max_log == 0:
+        return "no log entry can exist within the bounds (max_log=0)"
+    return no_election_because(p)
+
+
+def no_stale_read_because(p: "Params") -> Optional[str]:
+    """Why no server can serve a stale read within these bounds (None: one can)."""
+    if p.servers < 2:
+        return "a stale read needs a second server (servers=1)"
+    return no_commit_because(p)
+
+
 # ------------------------------------------------------------------ action
 
 
@@ -224,10 +253,20 @@ PROPERTIES: tuple[Property, ...] = (
     ),
     Property("CommitWithinLog", "always", "commitIndex never points past the end of the log", holds=commit_within_log, servers_only=True, reads=PROTOCOL_FIELDS),
     Property("NoUncommittedRead", "always", "no read ever returns a value a quorum does not hold", holds=no_uncommitted_read, servers_only=True, reads=PROTOCOL_FIELDS),
-    Property("LeaderElected", "sometimes", "a leader is elected", holds=leader_elected, servers_only=True, reads=PROTOCOL_FIELDS),
-    Property("ValueCommitted", "sometimes", "a leader commits a value", holds=value_committed, servers_only=True, reads=PROTOCOL_FIELDS),
     Property(
-        "StaleFollowerRead", "sometimes", "a follower or a deposed leader serves a stale read", holds=stale_follower_read, servers_only=True, reads=PROTOCOL_FIELDS
+        "LeaderElected", "sometimes", "a leader is elected", holds=leader_elected, servers_only=True, reads=PROTOCOL_FIELDS, impossible_when=no_election_because
+    ),
+    Property(
+        "ValueCommitted", "sometimes", "a leader commits a value", holds=value_committed, servers_only=True, reads=PROTOCOL_FIELDS, impossible_when=no_commit_because
+    ),
+    Property(
+        "StaleFollowerRead",
+        "sometimes",
+        "a follower or a deposed leader serves a stale read",
+        holds=stale_follower_read,
+        servers_only=True,
+        reads=PROTOCOL_FIELDS,
+        impossible_when=no_stale_read_because,
     ),
     Property("LeaderAppendOnly", "action", "a leader's log only grows within its term", step_holds=leader_append_only),
     Property("TermNeverDecreases", "action", "a server's term never goes down", step_holds=term_never_decreases),

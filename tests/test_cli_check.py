@@ -1,8 +1,8 @@
 """`leaderfollower check` from the outside: exit codes, the JSON document, traces, exports, errors.
 
 Most runs go through click's CliRunner (in process, fast); one goes through the
-installed console script.  Every run works in a temporary folder, because a
-violation writes its traces to ./leaderfollower-traces unless told otherwise.
+installed console script.  Every run works in a temporary folder, so that a test
+can see that `check` writes nothing there unless told to (`--dump-traces`).
 """
 from __future__ import annotations
 
@@ -122,15 +122,18 @@ def test_a_variant_exits_one_with_a_numbered_trace_and_an_itf_file(tmp_path: Pat
     assert (traces / "witness-LeaderElected.itf.json").exists()
 
 
-def test_a_violation_without_dump_traces_writes_to_the_working_folder(in_tmp: Path) -> None:
-    result = check("--preset", "tiny", "--spec", "non-majority-quorum", "--json")
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_violation_without_dump_traces_writes_nothing_to_the_working_folder(in_tmp: Path, as_json: bool) -> None:
+    result = check("--preset", "tiny", "--spec", "non-majority-quorum", *(["--json"] if as_json else []))
     assert result.exit_code == 1
-    doc = json.loads(result.stdout)
-    row = next(p for p in doc["properties"] if p["name"] == "NoUncommittedRead")
-    assert row["status"] == "violated" and row["depth"] == 7
-    assert Path(row["trace_file"]) == Path("leaderfollower-traces") / "counterexample-NoUncommittedRead.itf.json"
-    assert (in_tmp / row["trace_file"]).exists()
-    assert doc["ok"] is False and doc["complete"] is False
+    if as_json:
+        doc = json.loads(result.stdout)
+        row = next(p for p in doc["properties"] if p["name"] == "NoUncommittedRead")
+        assert row["status"] == "violated" and row["depth"] == 7 and "trace_file" not in row
+        assert doc["ok"] is False and doc["complete"] is False and doc["verdict"] == "violated"
+    else:
+        assert "NoUncommittedRead violated after 7 steps" in result.stdout and "trace written" not in result.stdout
+    assert list(in_tmp.iterdir()) == []
 
 
 def test_a_user_variant_file_is_loaded_and_caught(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_under_symmetry_the_error_names_the_action_the_trace_ends_in() -> None:
 
 def test_under_symmetry_header_json_and_trace_name_one_action(tmp_path: Path) -> None:
     path = spec_file(tmp_path)
-    doc = json.loads(check(*sym_args(path, "RaisesInAppendEntries"), "--json").stdout)
+    doc = json.loads(check(*sym_args(path, "RaisesInAppendEntries"), "--json", "--dump-traces", str(tmp_path / "traces")).stdout)
     (row,) = [r for r in doc["properties"] if r["kind"] == "error"]
     lines = check(*sym_args(path, "RaisesInAppendEntries")).stdout.splitlines()
     at = next(k for k, line in enumerate(lines) if re.fullmatch(r"ActionRaised violated after \d+ steps:", line))

@@ -233,7 +233,7 @@ def test_a_variant_search_that_runs_out_of_budget_says_so_and_can_show_a_scripte
     from leaderfollower.checker.report.page import run_variant
     from leaderfollower.spec.variants import VARIANTS
 
-    out = run_variant("vote-not-persisted", max_states=1000)
+    out = run_variant("vote-not-persisted", max_states=1000, simulate_seconds=0)
     assert out.how == "out-of-budget" and out.figure is None and not out.complete
     # A variant may carry a scripted scenario; it stands in, cut at the first step that breaks the property.
     cls = VARIANTS["non-majority-quorum"]
@@ -243,8 +243,21 @@ def test_a_variant_search_that_runs_out_of_budget_says_so_and_can_show_a_scripte
     from leaderfollower.spec.actions import Action
 
     monkeypatch.setattr(cls, "scenario", [*actions, Action("Restart", (0,))], raising=False)  # a step past the violation is cut
-    scripted = run_variant("non-majority-quorum", max_states=50)
+    scripted = run_variant("non-majority-quorum", max_states=50, simulate_seconds=0)
     assert scripted.how == "out-of-budget" and scripted.scripted
     assert scripted.figure is not None and scripted.figure.steps == full.figure.steps
-    data = build_report(RaftSpec, PRESETS["tiny"], variants=["non-majority-quorum"], graph_params=None, variant_max_states=50)
+    data = build_report(RaftSpec, PRESETS["tiny"], variants=["non-majority-quorum"], graph_params=None, variant_max_states=50, variant_simulate_seconds=0)
     assert data.ok and data.warnings() and "scripted counterexample to ElectionSafety" in render_html(data)
+
+
+def test_a_simulation_takes_over_from_a_variant_search_stopped_at_its_budget() -> None:
+    from leaderfollower.checker.report.page import run_variant
+
+    out = run_variant("vote-not-persisted", max_states=1000, simulate_seconds=30)
+    assert out.how == "caught-by-simulation" and out.caught and not out.scripted
+    assert out.figure is not None and out.figure.name == "ElectionSafety" and out.figure.steps == 18
+    assert out.simulated is not None and "found by simulation" in out.simulated
+    data = build_report(RaftSpec, PRESETS["tiny"], variants=[], graph_params=None)
+    data.variants = [out]
+    page = render_html(data)
+    assert "caught-by-simulation" in page and "found by simulation" in page and data.ok

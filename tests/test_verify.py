@@ -75,7 +75,10 @@ def test_config_and_flags_set_the_z3_engine(tmp_path: Path) -> None:
 def tiny_doc(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("verify")
     doc_file, junit_file = out / "result.json", out / "junit.xml"
-    result = run("verify", "--preset", "tiny", "--json", str(doc_file), "--junit", str(junit_file))
+    # The full profile: IC3 at every depth, every proof, every transition (seconds on tiny).
+    result = run(
+        "verify", "--preset", "tiny", "--profile", "full", "--simulate-seconds", "3", "--json", str(doc_file), "--junit", str(junit_file)
+    )
     assert result.exit_code == 0, result.output
     assert "VERIFIED" in result.output
     return out, json.loads(doc_file.read_text())
@@ -112,7 +115,7 @@ def test_junit_has_a_case_per_property_and_engine(tiny_doc) -> None:
 def test_baseline_matches_itself_and_catches_regressions(tiny_doc, tmp_path: Path) -> None:
     out, doc = tiny_doc
     base = out / "result.json"
-    same = run("verify", "--preset", "tiny", "--baseline", str(base), "--quiet")
+    same = run("verify", "--preset", "tiny", "--profile", "full", "--baseline", str(base), "--quiet")
     assert same.exit_code == 0, same.output
     broken = run("verify", "--preset", "tiny", "--spec", "non-majority-quorum", "--engines", "explorer", "--baseline", str(base))
     assert broken.exit_code == 1
@@ -164,7 +167,7 @@ def test_z3_engine_catches_a_broken_quorum_by_a_reachable_counterexample_to_indu
 
 def test_z3_bounded_ic3_finds_the_explorers_shortest_counterexample(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    args = ("--preset", "tiny", "--max-log", "0", "--spec", "non-majority-quorum", "--json", str(out), "--quiet")
+    args = ("--preset", "tiny", "--max-log", "0", "--spec", "non-majority-quorum", "--json", str(out), "--quiet", "--profile", "full")
     result = run("verify", *args, "--engines", "explorer,z3-bounded")
     assert result.exit_code == 1
     engines = json.loads(out.read_text())["engines"]

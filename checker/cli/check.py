@@ -12,12 +12,23 @@ from rich.table import Table
 
 from leaderfollower.spec.params import PRESETS
 
-from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, build_params, fail_usage
+from leaderfollower.checker.cli.common import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_SIGNAL,
+    EXIT_VIOLATION,
+    UsageError,
+    build_params,
+    fail_usage,
+    progress_display,
+    stop_on_signals,
+)
 from leaderfollower.checker.cli.options import model_options, model_overrides
 from leaderfollower.checker.explore.exports import ExportError, dump_graph
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
 from leaderfollower.checker.jobs.status import Status
+from leaderfollower.checker.explore.budget import STOP_REQUESTED, Budget
 from leaderfollower.checker.jobs.check import PropertySelectionError, run_check, select_properties, summarise, write_traces
 from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
 
@@ -41,6 +52,9 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
         style = styles.get(status, "yellow")
         props.add_row(row["name"], row["kind"], f"[{style}]{status}[/]", str(row.get("depth", "")))
     console.print(props)
+    for row in doc["properties"]:
+        if "why" in row:
+            console.print(f"{row['name']} {row['status']}: the bounds rule it out: {row['why']}", markup=False, highlight=False)
     cov = Table(title="action coverage")
     for col in ("action", "enabled", "within bounds", "new states"):
         cov.add_column(col, justify="right" if col != "action" else "left")
@@ -70,6 +84,11 @@ def _incomplete(doc: dict[str, Any]) -> str:
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
 @click.option("--dump-graph", type=click.Path(dir_okay=False, path_type=Path), help="Write the state graph (.graphml or .dot).")
 @click.option("--dump-traces", type=click.Path(file_okay=False, path_type=Path), help="Write every counterexample and witness as ITF JSON here.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None, help="Stop after this many seconds: incomplete, exit 3.")
+@click.option("--max-states", type=click.IntRange(min=1), default=None, help="Stop once this many states are stored: incomplete, exit 3.")
+@click.option("--max-depth", type=click.IntRange(min=0), default=None, help="Check states within this many steps only: incomplete, exit 3, if any lie beyond.")
+@click.option("--progress-every", "progress_every", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="Seconds between progress lines when stderr is not a terminal.")
 @click.option("--list-specs", is_flag=True, help="List the built-in spec names and exit.")
 def check(
     preset: str,
@@ -82,10 +101,19 @@ def check(
     quiet: bool,
     dump_graph: Optional[Path],
     dump_traces: Optional[Path],
+    max_seconds: Optional[float],
+    max_states: Optional[int],
+    max_depth: Optional[int],
+    progress_every: float,
     list_specs: bool,
     **model: Any,
 ) -> None:
-    """Explore every reachable state within the bounds and check every property."""
+    """Explore every reachable state within the bounds and check every property.
+
+    Exit codes: 0 every property holds, 1 a violation (or a deadlock, or a sometimes
+    property never witnessed), 2 a usage error, 3 incomplete: a budget stopped the
+    search first, 130/143 interrupted by SIGINT/SIGTERM (what was found is printed).
+    """
     overrides = model_overrides(model)
     if list_specs:
         click.echo("\n".join(known_specs()))
@@ -104,21 +132,21 @@ def check(
     except PropertySelectionError as exc:
         fail_usage(f"--property/--skip-property: {exc}")
     console = Console()
-    bar = ProgressBar(enabled=not (quiet or as_json) and sys.stderr.isatty())
+    bar = progress_display(quiet, interval=progress_every)
+    budget = Budget(max_seconds=max_seconds, max_states=max_states, max_depth=max_depth)
     try:
-        result = run_check(spec, properties=properties, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar)
+        with stop_on_signals(budget.request_stop):
+            result = run_check(spec, properties=properties, keep_graph=not no_graph, stop_on_violation=not keep_going, progress=bar, budget=budget)
     finally:
         bar.close()
-    trace_dir = dump_traces
-    if trace_dir is None and result.violations:
-        trace_dir = Path("leaderfollower-traces")
-    trace_files = write_traces(result, trace_dir, include_witnesses=dump_traces is not None) if trace_dir else {}
+    # Nothing is written unless asked: the traces are printed below.
+    trace_files = write_traces(result, dump_traces) if dump_traces is not None else {}
     if dump_graph is not None:
         try:
             dump_graph_file(result, dump_graph)
         except ExportError as exc:
             fail_usage(str(exc))
-    doc = summarise(result, trace_files)
+    doc = summarise(result, trace_files, budget)
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     elif not quiet:
@@ -133,7 +161,18 @@ def check(
             console.print(format_finding(ft), markup=False, highlight=False)
             if f.property in trace_files:
                 click.echo(f"trace written to {trace_files[f.property]}")
-    sys.exit(EXIT_OK if result.ok else EXIT_VIOLATION)
+        style = {"holds": "bold green", "incomplete": "bold yellow"}.get(doc["verdict"], "bold red")
+        console.print(f"\n[{style}]{doc['verdict_line']}[/]")
+    sys.exit(exit_code(doc["verdict"], result, budget))
+
+
+def exit_code(verdict: str, result: ExploreResult, budget: Budget) -> int:
+    """The exit code of a check (see `check`'s help and checker/cli/common.py)."""
+    if verdict == "incomplete":
+        if result.stopped_by == STOP_REQUESTED and budget.requested in EXIT_SIGNAL:
+            return EXIT_SIGNAL[budget.requested]
+        return EXIT_INCOMPLETE
+    return EXIT_OK if verdict == "holds" else EXIT_VIOLATION
 
 
 def dump_graph_file(result: ExploreResult, path: Path) -> None:

@@ -2,13 +2,18 @@
 
 Exit codes everywhere: 0 all properties hold, 1 a property is violated (or a
 sometimes property never held, or a deadlock), 2 a usage or input error, reported
-on one line.
+on one line.  `check` adds: 3 the search stopped at a budget (`--max-seconds`,
+`--max-states`, `--max-depth`) with no violation found: incomplete, never "holds";
+130 (SIGINT, Ctrl-C) and 143 (SIGTERM) an interrupted run, after printing what it
+found so far.  A violation found before either is still exit 1.
 """
 from __future__ import annotations
 
+import signal
 import sys
 import time
-from typing import Any, NoReturn, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NoReturn, Optional
 
 import click
 from rich.console import Console
@@ -16,7 +21,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leaderfollower.spec.params import PRESETS, Params
 
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+"""An interrupted run's exit code by signal: 128 plus the signal's number, as shells report it."""
 
 
 class UsageError(Exception):
@@ -102,3 +109,60 @@ class ProgressBar:
         if self.progress is not None:
             self.progress.stop()
 
+
+
+class ProgressLines:
+    """Progress as a plain line on stderr every `interval` seconds: for CI logs, `nohup` and `--json` runs.
+
+    Takes the explorer's `Progress` or a line of text (another engine's), as `ProgressBar`.
+    """
+
+    def __init__(self, label: str = "exploring", interval: float = 5.0) -> None:
+        self.label = label
+        self.interval = interval
+        self.start = time.perf_counter()
+        self.last = self.start
+
+    def __call__(self, p: Any) -> None:
+        """Print the snapshot if `interval` seconds have passed since the last line."""
+        now = time.perf_counter()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        if isinstance(p, str):
+            info = p
+        else:
+            rate = p.states / p.seconds if p.seconds > 0 else 0
+            info = f"states {p.states:,}, depth {p.depth}, queue {p.queue:,}, {rate:,.0f} states/s"
+        click.echo(f"{self.label}: {info}, {now - self.start:.0f} s", err=True)
+
+    def close(self) -> None:
+        """Nothing to stop (the same interface as `ProgressBar`)."""
+
+
+def progress_display(quiet: bool, label: str = "exploring", interval: float = 5.0) -> "ProgressBar | ProgressLines":
+    """A rich bar when stderr is a terminal, plain lines when it is not, nothing when quiet."""
+    if not quiet and not sys.stderr.isatty():
+        return ProgressLines(label, interval)
+    return ProgressBar(enabled=not quiet, label=label)
+
+
+@contextmanager
+def stop_on_signals(request_stop: Callable[[str], None]) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM call `request_stop` with the signal's name instead of
+    ending the process, so a long job can stop where it is and print what it has.  A second
+    signal ends the process at once (the previous handlers are back after the first)."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: Any) -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        request_stop(signal.Signals(signum).name)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

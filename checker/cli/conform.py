@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 @click.option("--walks", type=int, default=20, show_default=True, help="Random mode: number of walks.")
 @click.option("--length", type=int, default=200, show_default=True, help="Random mode: steps per walk.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random mode: seed.")
-@click.option("--replay", "replay_file_path", type=click.Path(dir_okay=False, path_type=Path), help="Replay one ITF trace file (e.g. a saved divergence) and stop.")
+@click.option("--trace", "--replay", "replay_file_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay one ITF trace file (a counterexample or witness of check or simulate, or a saved divergence) and stop.")
 @click.option("--bug", "bugs", multiple=True, help="Replay through a broken implementation instead (checker/conform/mutants.py, docs/conformance.md), to see the checker catch it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def conform(
@@ -76,6 +77,14 @@ def conform(
             console.print(f"[bold red]divergence[/] at step {div.step}: {div.action}", highlight=False)
             for line in div.problems:
                 console.print(f"  {line}", markup=False, highlight=False)
+            source = meta.get("spec")
+            if isinstance(source, str) and source != "raft":
+                console.print(
+                    f"note: the trace is a behaviour of the spec {source!r}; the implementation follows raft.tla, "
+                    "so it parts from the trace where that spec differs",
+                    markup=False,
+                    highlight=False,
+                )
             sys.exit(EXIT_VIOLATION)
         console.print(f"[green]replayed {steps} steps[/]: the implementation matches the spec at every step")
         sys.exit(EXIT_OK)

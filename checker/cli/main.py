@@ -15,6 +15,7 @@ from leaderfollower.checker.cli.common import OneLineErrors
 from leaderfollower.checker.cli.conform import conform
 from leaderfollower.checker.cli.prove import prove
 from leaderfollower.checker.cli.report import report
+from leaderfollower.checker.cli.simulate import simulate
 from leaderfollower.checker.cli.torture import torture
 from leaderfollower.checker.cli.validate import validate
 from leaderfollower.checker.cli.verify import verify
@@ -26,5 +27,5 @@ def main() -> None:
     """leaderfollower: a model-checked leader/follower (Raft) replication pattern."""
 
 
-for _command in (check, verify, conform, prove, report, validate, torture, *impl_cli.commands):
+for _command in (check, simulate, verify, conform, prove, report, validate, torture, *impl_cli.commands):
     main.add_command(_command)

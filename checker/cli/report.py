@@ -22,10 +22,11 @@ from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 from leaderfollower.checker.jobs.config import ConfigError, load_config, params_from_table
-from leaderfollower.checker.explore.result import Progress
+from leaderfollower.checker.cli.common import ProgressLines
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.cli.options import model_options, model_overrides
-from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, build_report, engines_from_document, write_report
+from leaderfollower.checker.report.page import GRAPH_PARAMS, VARIANT_MAX_STATES, VARIANT_SIMULATE_SECONDS, build_report, engines_from_document, write_report
+from leaderfollower.checker.jobs.profiles import PROFILES, Profile, ProfileError, get_profile
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -87,18 +88,23 @@ def read_result_document(path: Path) -> dict[str, Any]:
     return doc
 
 
-class _PeriodicProgress:
-    """Explorer progress as a line on stderr every `interval` seconds: readable in a terminal and in CI logs."""
+def _variant_settings(profile_name: Optional[str], max_states: Optional[int], simulate_seconds: Optional[float]) -> tuple[Profile, int, float]:
+    """The profile, and the variants' state budget and simulation time box: the options' if given, else the profile's."""
+    profile = get_profile(profile_name)
+    if max_states is None:
+        max_states = profile.variant_max_states if profile.variant_max_states is not None else VARIANT_MAX_STATES
+    if simulate_seconds is None:
+        simulate_seconds = profile.variant_simulate_seconds if profile.variant_simulate_seconds is not None else VARIANT_SIMULATE_SECONDS
+    if simulate_seconds < 0:
+        raise ReportUsageError(f"--variant-simulate-seconds: expected 0 (none) or a positive number, got {simulate_seconds}")
+    if max_states < 0:
+        raise ReportUsageError(f"--variant-max-states: expected 0 (no limit) or a positive number, got {max_states}")
+    return profile, max_states, simulate_seconds
 
-    def __init__(self, what: str, interval: float = 15.0) -> None:
-        self.what = what
-        self.interval = interval
-        self.last = 0.0
 
-    def __call__(self, p: Progress) -> None:
-        if p.seconds - self.last >= self.interval:
-            self.last = p.seconds
-            click.echo(f"  {self.what}: {p.states:,} states, depth {p.depth}, queue {p.queue:,}, {p.seconds:.0f} s", err=True)
+def _progress_lines(what: str) -> ProgressLines:
+    """Explorer progress as a line on stderr every 15 s: readable in a terminal and in CI logs."""
+    return ProgressLines(f"  {what}", interval=15.0)
 
 
 def _the_model(
@@ -144,7 +150,10 @@ def _check_document(doc: dict[str, Any], from_json: Optional[Path], spec_cls: ty
 @model_options
 @click.option("--variants", "variants_text", default="all", show_default=True, help="Broken variants to explore for the 'bugs this checker catches' section: 'all' or NAME,NAME.")
 @click.option("--no-variants", is_flag=True, help="Leave out the broken variants (they take minutes on their catch parameters).")
-@click.option("--variant-max-states", type=int, default=VARIANT_MAX_STATES, show_default=True, help="State budget of each variant's search; 0: no limit.")
+@click.option("--profile", "profile_name", default=None, help=f"How deep the broken variants are searched: {', '.join(PROFILES)} (default: default: small parameters that still catch them).")
+@click.option("--variant-max-states", type=int, default=None, help=f"State budget of each variant's search; 0: no limit (default: the profile's, or {VARIANT_MAX_STATES:,}).")
+@click.option("--variant-simulate-seconds", type=float, default=None,
+              help=f"Simulation (guided, all cores) that takes over from a variant's search stopped at its state budget (or not run in the profile); 0: none (default: the profile's, or {VARIANT_SIMULATE_SECONDS:.0f}).")
 @click.option("--graph", "graph_text", default=None, help=f"The tiny configuration to draw as a state graph, KEY=VALUE,... over '{GRAPH_PARAMS.describe()}'; 'none' to leave it out.")
 @click.option("--from-json", "from_json", type=click.Path(dir_okay=False, path_type=Path), help="A 'verify --json' result document: add its Z3 and conformance results.")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
@@ -155,7 +164,9 @@ def report(
     spec_ref: Optional[str],
     variants_text: str,
     no_variants: bool,
-    variant_max_states: int,
+    profile_name: Optional[str],
+    variant_max_states: Optional[int],
+    variant_simulate_seconds: Optional[float],
     graph_text: Optional[str],
     from_json: Optional[Path],
     quiet: bool,
@@ -170,8 +181,7 @@ def report(
         if not out.resolve().parent.is_dir():
             raise ReportUsageError(f"{out}: cannot write the report: folder {out.parent} does not exist")
         doc = read_result_document(from_json) if from_json is not None else None
-        if variant_max_states < 0:
-            raise ReportUsageError(f"--variant-max-states: expected 0 (no limit) or a positive number, got {variant_max_states}")
+        profile, variant_max_states, variant_simulate_seconds = _variant_settings(profile_name, variant_max_states, variant_simulate_seconds)
         chosen = parse_variants(variants_text)
         variants = [] if no_variants else chosen
         graph_params = parse_graph(graph_text) if graph_text is not None else GRAPH_PARAMS
@@ -186,6 +196,8 @@ def report(
             extra, notes, conformance = engines_from_document(doc)
     except (UsageError, ReportUsageError, SpecLoadError, ConfigError, TypeError) as exc:
         _fail(str(exc))
+    except ProfileError as exc:
+        _fail(f"--profile: {exc}")
     say = None if quiet else (lambda line: click.echo(line, err=True))
     data = build_report(
         spec_cls,
@@ -197,8 +209,10 @@ def report(
         engine_notes=notes,
         conformance=conformance,
         note=say,
-        progress=None if quiet else _PeriodicProgress,
+        progress=None if quiet else _progress_lines,
         variant_max_states=variant_max_states or None,
+        variant_params=profile.variant_params,
+        variant_simulate_seconds=variant_simulate_seconds,
     )
     try:
         html_path, md_path = write_report(data, out)

@@ -12,9 +12,20 @@ from rich.table import Table
 
 from leaderfollower.spec.params import PRESETS, Params
 
-from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, UsageError, fail_usage
+from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, ProgressBar, ProgressLines, UsageError, fail_usage, progress_display
 from leaderfollower.checker.cli.options import model_options, model_overrides
-from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS, ConfigError, load_config, parse_engines, verify_options
+from leaderfollower.checker.jobs.config import (
+    SIMULATE_SECONDS,
+    Z3_BOUNDED_DEPTH,
+    Z3_ENGINES,
+    Z3_IC3_SECONDS,
+    ConfigError,
+    load_config,
+    parse_engines,
+    verify_options,
+)
+from leaderfollower.checker.simulate.strategies import DEFAULT_STRATEGY, STRATEGIES
+from leaderfollower.checker.jobs.profiles import PROFILES, ProfileError, get_profile
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
 from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
 from leaderfollower.checker.jobs.verify import available_engines, compare_with_baseline, run_verify, to_junit
@@ -24,10 +35,13 @@ from leaderfollower.checker.jobs.verify import available_engines, compare_with_b
 @click.option("--preset", default=None, help=f"Named configuration: {', '.join(PRESETS)} (default: default).")
 @click.option("--spec", "spec_ref", default=None, help="raft, a shipped variant, FILE.py:Class or module:Class.")
 @click.option("--engines", default=None, help="Comma-separated engines to run (default: all).")
+@click.option("--profile", "profile_name", default=None, help=f"How deep each engine goes: {', '.join(PROFILES)} (default: default; docs/ci.md).")
 @model_options
 @click.option("--z3-engine", type=click.Choice(Z3_ENGINES), default=None, help="z3-bounded's engine: ic3 (default; every depth) or bmc.")
 @click.option("--z3-depth", type=int, default=None, help=f"bmc's depth (default {Z3_BOUNDED_DEPTH}); ic3 stops once it is cleared.")
 @click.option("--z3-seconds", type=float, default=None, help=f"ic3's time budget (default {Z3_IC3_SECONDS:.0f}).")
+@click.option("--simulate-seconds", type=float, default=None, help=f"The simulation engine's time budget (default: the profile's; {SIMULATE_SECONDS:.0f} without one).")
+@click.option("--simulate-strategy", type=click.Choice(list(STRATEGIES)), default=None, help=f"The simulation engine's strategy (default {DEFAULT_STRATEGY}).")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the result document here.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path), help="Fail on any unexpected difference from this result document.")
@@ -38,6 +52,7 @@ def verify(
     preset: Optional[str],
     spec_ref: Optional[str],
     engines: Optional[str],
+    profile_name: Optional[str],
     json_file: Optional[Path],
     junit_file: Optional[Path],
     baseline_file: Optional[Path],
@@ -46,32 +61,43 @@ def verify(
     z3_engine: Optional[str],
     z3_depth: Optional[int],
     z3_seconds: Optional[float],
+    simulate_seconds: Optional[float],
+    simulate_strategy: Optional[str],
     **model: Any,
 ) -> None:
     """Run every engine on one model and print one verdict (the main job)."""
     overrides = model_overrides(model)
     try:
-        flags = verify_options({"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds}, "verify", flags=True)
+        flags = verify_options(
+            {"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds, "simulate_seconds": simulate_seconds, "simulate_strategy": simulate_strategy},
+            "verify",
+            flags=True,
+        )
+        profile = get_profile(profile_name)
         preset_name, base, spec_name, engine_names, options = _the_run(config_file, preset, spec_ref, engines)
         params = _with_overrides(base, overrides)
         spec_cls = load_spec_class(spec_name)
         baseline = _read_baseline(baseline_file, update_baseline)
     except (UsageError, SpecLoadError, ConfigError) as exc:
         fail_usage(str(exc))
+    except ProfileError as exc:
+        fail_usage(f"--profile: {exc}")
     spec = spec_cls(params)
     console = Console()
-    show = not quiet and sys.stderr.isatty()
-    bars: list[ProgressBar] = []
+    bars: list[ProgressBar | ProgressLines] = []
 
     def progress_for(engine: str) -> Any:
         for done in bars:  # rich allows one live display at a time
             done.close()
-        bar = ProgressBar(enabled=show, label={"explorer": "exploring"}.get(engine, engine))
+        # A bar on a terminal, a plain line every few seconds in a CI log.
+        bar = progress_display(quiet, label={"explorer": "exploring"}.get(engine, engine))
         bars.append(bar)
         return bar
 
     try:
-        doc = run_verify(spec, engine_names, preset=preset_name, progress=progress_for, options={**options, **flags})
+        doc = run_verify(
+            spec, engine_names, preset=preset_name, progress=progress_for, options={**profile.options, **options, **flags}, profile=profile.name
+        )
     finally:
         for bar in bars:
             bar.close()
@@ -168,7 +194,9 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
         facts = []
         if "engine" in section:
             facts.append(str(section["engine"]).upper())
-        for key in ("distinct_states", "transitions", "diameter", "depth", "frontier", "invariant_clauses", "obligations", "transitions_covered", "steps"):
+        if "covered" in section:
+            facts.append(str(section["covered"]))
+        for key in ("distinct_states", "transitions", "diameter", "depth", "frontier", "invariant_clauses", "obligations", "transitions_covered", "steps", "walks", "walk_steps", "states_seen"):
             if key in section:
                 value = section[key]
                 facts.append(f"{key.replace('_', ' ')} {value:,}" if isinstance(value, int) else f"{key.replace('_', ' ')} {value}")
@@ -184,4 +212,8 @@ def render_verify(console: Console, doc: dict[str, Any]) -> None:
                 console.print(f"\n[bold red]{row['name']} violated[/] ({e}):")
                 console.print(entry["detail"], markup=False, highlight=False)
     verdict = "[bold green]VERIFIED[/]" if doc["ok"] else "[bold red]NOT VERIFIED[/]"
-    console.print(f"{verdict} in {doc['timings']['total_seconds']:.1f} s (spec {doc['spec']['fingerprint'][:19]})")
+    profile = f"profile {doc['profile']}, " if doc.get("profile") else ""
+    console.print(f"{verdict} in {doc['timings']['total_seconds']:.1f} s ({profile}spec {doc['spec']['fingerprint'][:19]})")
+    if doc["ok"] and doc.get("bounded"):
+        # VERIFIED only for what was checked: say where an engine stopped short of everything.
+        console.print("  within these bounds: " + "; ".join(doc["bounded"]), markup=False, highlight=False)

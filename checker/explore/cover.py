@@ -159,6 +159,38 @@ def edge_cover(result: ExploreResult, graph: Optional[nx.MultiDiGraph] = None) -
     return Cover(walks=walks, transitions=total, covered=len(covered_set), steps=steps, resets=len(walks) - 1)
 
 
+def sample_walks(result: ExploreResult, sample: int, seed: int = 0) -> tuple[list[Walk], int]:
+    """Walks that take one transition of every action label name and `sample` more, drawn at random.
+
+    Each chosen transition is reached along the BFS tree (its shortest path from the
+    initial state) and taken last; the replayer shares those paths between walks.
+    Returns the walks and the number of distinct transitions they take (the chosen
+    ones and those on their paths).  The draw is seeded: the same graph, sample and
+    seed give the same walks.
+    """
+    import random
+
+    src, dst, lab = result.edge_src, result.edge_dst, result.edge_label
+    if src is None or dst is None or lab is None:
+        raise RuntimeError("a conformance sample needs the explored graph (keep_graph=True)")
+    total = len(src)
+    first_of_name: dict[str, int] = {}
+    for k in range(total):
+        first_of_name.setdefault(result.labels[lab[k]].name, k)
+    chosen = set(first_of_name.values())
+    rest = [k for k in range(total) if k not in chosen]
+    chosen.update(random.Random(seed).sample(rest, min(sample, len(rest))))
+    walks: list[Walk] = []
+    taken: set[Edge] = set()
+    for k in sorted(chosen):
+        edge = (src[k], dst[k], lab[k])
+        prefix = bfs_prefix(result, edge[0])
+        walks.append(Walk(prefix + [edge], prefix_len=len(prefix)))
+        taken.update(prefix)
+        taken.add(edge)
+    return walks, len(taken)
+
+
 def bfs_prefix(result: ExploreResult, node: int) -> list[Edge]:
     """The BFS-tree path from the initial state to `node`, as graph edges."""
     edges: list[Edge] = []

@@ -99,8 +99,9 @@ class ExploreResult:
     _graph: Optional["nx.MultiDiGraph"] = field(default=None, repr=False)
     graph_seconds: float = 0.0
     stopped_by: Optional[str] = None
-    """Why the search stopped before its queue was empty ("violation", "max-states", or a
-    reason a `stop_when` condition gave), if it did."""
+    """Why the search stopped before its queue was empty ("violation", a budget's reason from
+    checker/explore/budget.py such as "max-states" or "interrupted", or a reason a
+    `stop_when` condition gave), if it did."""
     frontier: int = 0
     """Stored states the search did not expand (it stopped first)."""
     unexpanded_states: int = 0
@@ -113,8 +114,9 @@ class ExploreResult:
             return None
         if self.stopped_by == "violation":
             return "stopped at a violation"
-        if self.stopped_by == "max-states":
-            return "state limit reached"
+        reasons = {"max-states": "state limit reached", "max-depth": "depth limit reached", "max-seconds": "time limit reached"}
+        if self.stopped_by in reasons:
+            return reasons[self.stopped_by]
         if self.stopped_by is not None:
             return self.stopped_by
         if self.unexpanded_states:

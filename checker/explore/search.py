@@ -39,6 +39,7 @@ from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import RaftSpec, each_outcome
 from leaderfollower.spec.state import State
 
+from leaderfollower.checker.explore.budget import STOP_MAX_DEPTH, STOP_MAX_STATES, Budget
 from leaderfollower.checker.explore.local_steps import LocalSteps, NonLocalAction, Step
 from leaderfollower.checker.explore.local_steps import usable as local_steps_usable
 from leaderfollower.checker.explore.result import ActionCoverage, ExploreResult, Finding, Progress, ProgressFn, collector_paused
@@ -156,18 +157,29 @@ class Search:
         max_states: Optional[int] = None,
         stop_when: Optional[StopCondition] = None,
         check_every: int = 1000,
+        budget: Optional[Budget] = None,
     ) -> ExploreResult:
         """Search until the queue is empty or a stop condition holds; the result says which.
 
-        `stop_when` is looked at every `check_every` states (and `progress` called every
-        `progress_every`) with a `Progress` snapshot.
+        `stop_when` and the `budget`'s time and stop request are looked at every
+        `check_every` states (and `progress` called every `progress_every`) with a
+        `Progress` snapshot; the budget's state and depth limits at every state.
         """
         start = time.perf_counter()
         steps_of = self._start()
         stopped_by = "violation" if self.visitor.violations and self.stop_on_violation else None
         store, keys = self.store, self.store.keys
+        if budget is not None:
+            max_states = budget.max_states if budget.max_states is not None else max_states
+            stop_when = _either(budget.stop_reason, stop_when)
+        max_depth = budget.max_depth if budget is not None else None
         while stopped_by is None and self.head < len(keys):
             sid = self.head
+            if max_depth is not None and store.depth[sid] > max_depth:
+                # Every state within max_depth steps is expanded; the states one step
+                # further are checked but not expanded.  None there: the search is complete.
+                stopped_by = STOP_MAX_DEPTH
+                break
             if progress is not None and sid % progress_every == 0:
                 progress(self.progress(start))
             if stop_when is not None and sid % check_every == 0:
@@ -179,7 +191,7 @@ class Search:
             if self.visitor.violations and self.stop_on_violation:
                 stopped_by = "violation"
             elif max_states is not None and len(keys) >= max_states and self.head < len(keys):
-                stopped_by = "max-states"
+                stopped_by = STOP_MAX_STATES
         seconds = time.perf_counter() - start
         if progress is not None:
             progress(self.progress(start))
@@ -277,19 +289,31 @@ def explore(
     max_states: Optional[int] = None,
     stop_when: Optional[StopCondition] = None,
     memoise: bool = True,
+    budget: Optional[Budget] = None,
 ) -> ExploreResult:
     """Explore every state reachable within the bounds, breadth first, and check the properties.
 
     Stops at the first violation unless `stop_on_violation` is false, in which case
     each property's first (shortest) violation is recorded and the search goes on.
-    `max_states` and `stop_when` stop it early (the result then says why and is not
-    complete).  `memoise=False` calls the spec's `successors` on every state instead
+    `max_states`, `budget` (checker/explore/budget.py) and `stop_when` stop it early
+    (the result then says why and is not complete).  `memoise=False` calls the spec's `successors` on every state instead
     of computing each action once per (server, bag) (checker/explore/local_steps.py);
     the results are the same, only slower.
     """
     with collector_paused():
         search = Search(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, memoise=memoise)
-        return search.run(progress=progress, progress_every=progress_every, max_states=max_states, stop_when=stop_when)
+        return search.run(progress=progress, progress_every=progress_every, max_states=max_states, stop_when=stop_when, budget=budget)
+
+
+def _either(first: StopCondition, second: Optional[StopCondition]) -> StopCondition:
+    """A stop condition that gives the first's reason, else the second's."""
+    if second is None:
+        return first
+
+    def stop(p: Progress) -> Optional[str]:
+        return first(p) or second(p)
+
+    return stop
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ from leaderfollower.spec.actions import ACTION_NAMES
 from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import RaftSpec
 
+from leaderfollower.checker.explore.budget import STOP_REQUESTED, Budget
 from leaderfollower.checker.explore.result import ExploreResult, Finding, ProgressFn
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import finding_trace
@@ -46,14 +47,47 @@ def run_check(
     keep_graph: bool = True,
     stop_on_violation: bool = True,
     progress: Optional[ProgressFn] = None,
+    budget: Optional[Budget] = None,
 ) -> ExploreResult:
-    """Explore the spec's model and check its properties (default: all of them)."""
-    return explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress)
+    """Explore the spec's model and check its properties (default: all of them), within the budget if any."""
+    return explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress, budget=budget)
+
+
+def verdict(result: ExploreResult, budget: Optional[Budget] = None) -> tuple[str, str]:
+    """The run's verdict word (`holds`, `violated`, `never-witnessed`, `incomplete`) and its line.
+
+    A violation found is a violation however the run ended; otherwise a search that
+    did not finish is `incomplete`, with what stopped it, and never `holds`.
+    """
+    if result.violations or result.deadlocks:
+        names = sorted({f.property for f in result.violations} | ({"Deadlock"} if result.deadlocks else set()))
+        return "violated", f"violated: {', '.join(names)}"
+    if not result.complete:
+        return "incomplete", f"incomplete ({stop_description(result, budget)}): no violation in {result.distinct_states:,} states"
+    if not result.ok:
+        missing = [p for p in result.properties if p.kind == "sometimes" and p.name not in result.witnesses]
+        reasons = [p.impossible_when(result.spec.params) if p.impossible_when is not None else None for p in missing]
+        named = [f"{p.name} ({why})" if why else p.name for p, why in zip(missing, reasons)]
+        hint = "; --skip-property NAME leaves out one the bounds rule out" if any(reasons) else ""
+        return "never-witnessed", f"failed: never witnessed: {', '.join(named)}{hint}"
+    return "holds", f"holds: every property, every reachable state within the bounds ({result.distinct_states:,})"
+
+
+def stop_description(result: ExploreResult, budget: Optional[Budget]) -> str:
+    """Why a search is incomplete, naming the limit that stopped it (`bounded by --max-states 1,000`)."""
+    reason = result.stopped_by
+    limit = budget.limit(reason) if budget is not None and reason is not None else None
+    if limit is not None:
+        return f"bounded by {limit}"
+    if reason == STOP_REQUESTED:
+        return f"interrupted by {budget.requested}" if budget is not None and budget.requested else "interrupted"
+    return str(result.incomplete_because)
 
 
 def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
     """One record per property (and one per action error): name, kind, status, depth."""
     violated = {f.property: f for f in result.violations}
+    spec = result.spec
     rows: list[dict[str, Any]] = []
     for prop in result.properties:
         row: dict[str, Any] = {"name": prop.name, "kind": prop.kind, "description": prop.description}
@@ -70,6 +104,9 @@ def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
                 row["depth"] = int(result.depth[w.state])
             else:
                 row["status"] = Status.NEVER_WITNESSED if result.complete else Status.NOT_WITNESSED_YET
+                why = prop.impossible_when(spec.params) if prop.impossible_when is not None else None
+                if why is not None:
+                    row["why"] = why
         else:
             row["status"] = Status.HOLDS if result.complete else Status.NO_VIOLATION_SO_FAR
         rows.append(row)
@@ -92,18 +129,23 @@ def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
     return rows
 
 
-def summarise(result: ExploreResult, trace_files: Optional[dict[str, str]] = None) -> dict[str, Any]:
+def summarise(result: ExploreResult, trace_files: Optional[dict[str, str]] = None, budget: Optional[Budget] = None) -> dict[str, Any]:
     """The run as a JSON-ready document (stable keys; see docs/result-format.md)."""
     spec = result.spec
     seconds = result.search_seconds
+    word, line = verdict(result, budget)
     return {
         "version": DOC_VERSION,
         "spec": spec.name,
         "spec_description": spec.description,
         "params": spec.params.to_dict(),
         "ok": result.ok,
+        "verdict": word,
+        "verdict_line": line,
         "complete": result.complete,
         "incomplete_because": result.incomplete_because,
+        "stopped_by": result.stopped_by,
+        "bounded_by": budget.limit(result.stopped_by) if budget is not None and result.stopped_by else None,
         "unexpanded_states": result.unexpanded_states,
         "distinct_states": result.distinct_states,
         "transitions": result.transitions,

@@ -16,7 +16,14 @@ and what was expected.
     engines = ["explorer", "z3-bounded", "z3-inductive", "conformance"]
     z3_engine = "ic3"        # or "bmc"
     z3_seconds = 1800        # IC3's budget
+    simulate_seconds = 60    # the simulation engine's budget
+    simulate_strategy = "guided"
     z3_depth = 17            # BMC's depth; IC3 stops at it if given
+    z3_proofs = ["ElectionSafety"]   # the inductive proofs to run (default: every one)
+    conform_sample = 2000    # conformance: one transition per action and this many more (default: all)
+
+A profile (`checker/jobs/profiles.py`, `verify --profile`) gives defaults for these
+options; the `[verify]` table and the flags override them.
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ from typing import Any, Optional
 
 from leaderfollower.spec.params import PRESETS, Params
 
-ENGINES: tuple[str, ...] = ("explorer", "z3-bounded", "z3-inductive", "conformance")
+ENGINES: tuple[str, ...] = ("explorer", "simulation", "z3-bounded", "z3-inductive", "conformance")
 """Every engine `verify` can run, in the order it runs them."""
 
 Z3_ENGINES: tuple[str, ...] = ("ic3", "bmc")
@@ -46,6 +53,10 @@ default model at every depth in 8 to 12 minutes here (docs/performance-z3.md); a
 cut short reports the depth it cleared."""
 
 
+SIMULATE_SECONDS = 60.0
+"""Default time budget of verify's simulation engine (all cores)."""
+
+
 class ConfigError(Exception):
     """A configuration is invalid; the message is one line naming the key and the expectation."""
 
@@ -60,7 +71,7 @@ class RunConfig:
     """None: every engine this build has."""
     preset: Optional[str] = "default"
     options: dict[str, Any] = field(default_factory=dict)
-    """Engine options from `[verify]`: z3_engine, z3_depth, z3_seconds, workers."""
+    """Engine options from `[verify]`: z3_engine, z3_depth, z3_seconds, workers, simulate_seconds, simulate_strategy, simulate_seed."""
 
 
 _PARAM_TYPES = {f.name: f.type for f in fields(Params)}
@@ -91,7 +102,9 @@ def params_from_table(table: dict[str, Any], where: str, base: Params) -> Params
         raise ConfigError(f"{where}: {exc}") from None
 
 
-VERIFY_OPTIONS: tuple[str, ...] = ("z3_engine", "z3_depth", "z3_seconds", "workers")
+VERIFY_OPTIONS: tuple[str, ...] = (
+    "z3_engine", "z3_depth", "z3_seconds", "workers", "z3_proofs", "conform_sample", "simulate_seconds", "simulate_strategy", "simulate_seed"
+)
 """Engine options a `[verify]` table (or verify's flags) may set."""
 
 
@@ -105,10 +118,21 @@ def verify_options(table: dict[str, Any], where: str, flags: bool = False) -> di
         if key == "z3_engine":
             if value not in Z3_ENGINES:
                 raise ConfigError(f"{where}: {shown}: expected one of {', '.join(Z3_ENGINES)}")
-        elif key in ("z3_depth", "workers"):
+        elif key == "z3_proofs":
+            from leaderfollower.checker.z3.lemmas import PROOFS
+
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v in PROOFS for v in value):
+                raise ConfigError(f"{where}: {shown}: expected a list of proof names from {', '.join(PROOFS)}")
+            value = tuple(value)
+        elif key == "simulate_strategy":
+            from leaderfollower.checker.simulate.strategies import STRATEGIES
+
+            if value not in STRATEGIES:
+                raise ConfigError(f"{where}: {shown}: expected one of {', '.join(STRATEGIES)}")
+        elif key in ("z3_depth", "workers", "conform_sample", "simulate_seed"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{where}: {shown}: expected a non-negative integer")
-        elif key == "z3_seconds":
+        elif key in ("z3_seconds", "simulate_seconds"):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{where}: {shown}: expected a positive number of seconds")
             value = float(value)

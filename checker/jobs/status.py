@@ -19,11 +19,14 @@ class Status(StrEnum):
     NEVER_WITNESSED = "never-witnessed"
     NO_VIOLATION_SO_FAR = "no-violation-so-far"
     NOT_WITNESSED_YET = "not-witnessed-yet"
+    NO_VIOLATION_FOUND = "no-violation-found"
+    """The simulation's: no walk within its budget broke the property (not a proof)."""
     PROVED = "proved"
     HOLDS_EVERY_DEPTH = "holds-every-depth"
     HOLDS_TO_DEPTH = "holds-to-depth"
     UNPROVED = "unproved"
     CONFORMS = "conforms"
+    CONFORMS_ON_SAMPLE = "conforms-on-sample"
     DIVERGED = "diverged"
 
     @property
@@ -33,6 +36,18 @@ class Status(StrEnum):
 
 
 GOOD_STATUSES: frozenset[Status] = frozenset(
-    {Status.HOLDS, Status.WITNESSED, Status.PROVED, Status.HOLDS_EVERY_DEPTH, Status.HOLDS_TO_DEPTH, Status.CONFORMS}
+    {
+        Status.HOLDS,
+        Status.WITNESSED,
+        Status.PROVED,
+        Status.HOLDS_EVERY_DEPTH,
+        Status.HOLDS_TO_DEPTH,
+        Status.CONFORMS,
+        Status.CONFORMS_ON_SAMPLE,
+        Status.NO_VIOLATION_FOUND,
+    }
 )
-"""Statuses that count as success; anything else (violated, never-witnessed, unproved, ...) fails."""
+"""Statuses that count as success; anything else (violated, never-witnessed, unproved, ...) fails.
+`no-violation-found` (the simulation's), `holds-to-depth` and `conforms-on-sample` are not proofs
+of everything: they say how far a bounded engine looked (its `covered` figure; the verdict line
+lists them); docs/result-format.md says what each means."""

@@ -116,6 +116,12 @@ def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
         "coverage": doc["coverage"],
         "actions_covered": covered,
         "actions_total": len(doc["coverage"]),
+        "covered": (
+            f"every reachable state within the bounds ({doc['distinct_states']:,})"
+            if result.complete
+            else f"incomplete ({result.incomplete_because}): {doc['distinct_states']:,} states"
+        ),
+        "bounded": not result.complete,
     }
     return EngineOutcome("explorer", result.ok, time.perf_counter() - start, props, figures)
 
@@ -125,20 +131,32 @@ def conformance_engine(ctx: VerifyContext) -> EngineOutcome:
 
     Each property is reported as `conforms` when every transition was replayed with
     the implementation's state equal to the spec's after every step: the explorer's
-    verdict on the spec then holds for the implementation's runs too.
+    verdict on the spec then holds for the implementation's runs too.  With the
+    option `conform_sample` (N), only one transition of every action and N more,
+    drawn at random (seeded), are replayed, each along its shortest path:
+    `conforms-on-sample`, and `covered` says how many of how many transitions.
     """
     from leaderfollower.checker.conform.run import run_trace_replay
+    from leaderfollower.checker.explore.cover import sample_walks
 
     start = time.perf_counter()
     if ctx.explored is None:
         progress = ctx.progress("explorer") if ctx.progress else None
         ctx.explored = explore(ctx.spec, keep_graph=True, stop_on_violation=False, progress=progress)
-    outcome = run_trace_replay(ctx.explored, workers=int(ctx.options.get("workers", 0)))
+    sample = ctx.options.get("conform_sample")
+    walks = sample_walks(ctx.explored, int(sample))[0] if sample is not None else None
+    outcome = run_trace_replay(ctx.explored, workers=int(ctx.options.get("workers", 0)), walks=walks)
     doc = outcome.to_dict()
-    status = Status.CONFORMS if outcome.ok else Status.DIVERGED
+    everything = outcome.transitions_covered == outcome.transitions
+    status = Status.DIVERGED if not outcome.ok else Status.CONFORMS if everything else Status.CONFORMS_ON_SAMPLE
     detail = "; ".join(f"step {d['step']} {d['action']}: {' | '.join(d['problems'])}" for d in doc["divergences"][:1])
     props = {p.name: {"kind": p.kind, "status": status, **({"detail": detail} if detail else {})} for p in ctx.explored.properties}
     figures = {k: v for k, v in doc.items() if k not in ("seconds",)}
+    figures["covered"] = (
+        f"{outcome.transitions_covered:,} of {outcome.transitions:,} transitions replayed"
+        f" ({'a sample: ' if walks is not None else ''}{outcome.actions_covered} of {outcome.actions_total} actions)"
+    )
+    figures["bounded"] = not everything
     return EngineOutcome("conformance", outcome.ok, time.perf_counter() - start, props, figures)
 
 
@@ -185,6 +203,14 @@ def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
         if any(o.proved for o in outcomes):
             figures["invariant_clauses"] = max(o.clauses for o in outcomes)
     props: dict[str, dict[str, Any]] = {}
+    every = all(Status(o.status) == Status.HOLDS_EVERY_DEPTH for o in outcomes)
+    shallowest = min((o.depth for o in outcomes), default=0)
+    violated = [o.depth for o in outcomes if Status(o.status) == Status.VIOLATED]
+    if violated:
+        figures["covered"] = f"a violation within {min(violated)} steps"
+    else:
+        figures["covered"] = "every depth (IC3 proof)" if every else f"holds to depth {shallowest} (no violation within {shallowest} steps)"
+    figures["bounded"] = not every
     for outcome in outcomes:
         entry: dict[str, Any] = {"kind": kinds.get(outcome.property, "always"), "depth": outcome.depth, "status": Status(outcome.status)}
         if outcome.violated and outcome.trace is not None:
@@ -210,7 +236,9 @@ def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
     oracle = explorer_reach(ctx.spec)
     props: dict[str, dict[str, Any]] = {}
     obligations = 0
-    for name in PROOFS:
+    chosen = ctx.options.get("z3_proofs")
+    names = [name for name in PROOFS if chosen is None or name in chosen]
+    for name in names:
         # A proof that leans on a property already shown violated cannot succeed: say so
         # instead of spending its queries' timeouts.
         broken = [dep for dep in PROOFS[name] if props.get(dep, {}).get("status") == Status.VIOLATED]
@@ -235,13 +263,76 @@ def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
                 entry["detail"] = f"{first.lemma} / {first.action}:\n" + format_cti(first.cti)
         props[name] = entry
     ok = all(entry["status"] in GOOD_STATUSES for entry in props.values())
-    return EngineOutcome("z3-inductive", ok, time.perf_counter() - start, props, {"obligations": obligations})
+    skipped = [name for name in PROOFS if name not in names]
+    figures: dict[str, Any] = {
+        "obligations": obligations,
+        "proofs": len(names),
+        "proofs_total": len(PROOFS),
+        "covered": f"{len(names)} of {len(PROOFS)} inductive proofs" + (f" (not run: {', '.join(skipped)})" if skipped else ""),
+        "bounded": bool(skipped),
+    }
+    return EngineOutcome("z3-inductive", ok, time.perf_counter() - start, props, figures)
+
+
+def simulation_engine(ctx: VerifyContext) -> EngineOutcome:
+    """Time-boxed walks (`checker.simulate`): violations, shrunk; never a proof.
+
+    Options (`[verify]` or flags): `simulate_seconds` (default
+    `config.SIMULATE_SECONDS`), `simulate_strategy` (default: simulate's), `simulate_seed`
+    and `workers`.  An always or action property with no violation is
+    `no-violation-found`; a sometimes property appears only once witnessed (a walk
+    that missed a witness proves nothing either way); the ones missed are listed in
+    the figures.  Its figures are named `walks`, `walk_steps`, `states_seen`, so that
+    a baseline does not compare them: they depend on the machine's speed.
+    """
+    from leaderfollower.checker.jobs.config import SIMULATE_SECONDS
+    from leaderfollower.checker.simulate.run import default_workers, property_rows, simulate
+    from leaderfollower.checker.simulate.strategies import DEFAULT_STRATEGY
+
+    start = time.perf_counter()
+    bar = ctx.progress("simulation") if ctx.progress else None
+    strategy = str(ctx.options.get("simulate_strategy", DEFAULT_STRATEGY))
+    seconds = float(ctx.options.get("simulate_seconds", SIMULATE_SECONDS))
+    workers = int(ctx.options.get("workers", 0)) or default_workers()
+
+    def progress(p: Any) -> None:
+        if bar is not None:
+            bar(f"walks {p.walks:,}  steps {p.steps:,}")
+
+    result = simulate(ctx.spec, strategy=strategy, seconds=seconds, seed=int(ctx.options.get("simulate_seed", 0)), workers=workers, progress=progress)
+    props: dict[str, dict[str, Any]] = {}
+    missed: list[str] = []
+    for row in property_rows(result):
+        if row["status"] == "not-witnessed":
+            missed.append(row["name"])
+            continue
+        entry: dict[str, Any] = {"kind": row["kind"], "status": Status(row["status"])}
+        if "depth" in row:
+            entry["depth"] = row["depth"]
+        if row["status"] == "violated" and result.violation is not None:
+            entry["trace_length"] = len(result.violation.trace) - 1
+            entry["detail"] = format_trace(result.violation.trace)
+        props[row["name"]] = entry
+    figures = {
+        "strategy": strategy,
+        "budget_seconds": seconds,
+        "walks": result.walks,
+        "walk_steps": result.steps,
+        "states_seen": result.distinct_states,
+        "deepest_walk": result.max_depth,
+        "not_witnessed": missed,
+        # A time box is never everything: always bounded, and it says how far it went.
+        "covered": f"{result.walks:,} walks in a {seconds:g} s time box ({result.distinct_states:,} distinct states seen; not a proof)",
+        "bounded": True,
+    }
+    return EngineOutcome("simulation", result.ok, time.perf_counter() - start, props, figures)
 
 
 ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
         FunctionEngine("explorer", explorer_engine),
+        FunctionEngine("simulation", simulation_engine),
         FunctionEngine("z3-bounded", z3_bounded_engine),
         FunctionEngine("z3-inductive", z3_inductive_engine),
         FunctionEngine("conformance", conformance_engine),
@@ -280,8 +371,14 @@ def run_verify(
     preset: Optional[str] = None,
     progress: Optional[Callable[[str], Callable[[Any], None]]] = None,
     options: Optional[dict[str, Any]] = None,
+    profile: Optional[str] = None,
 ) -> dict[str, Any]:
-    """Run the engines in order and return the result document."""
+    """Run the engines in order and return the result document.
+
+    `options` are the engine options (a profile's, `checker/jobs/profiles.py`, with
+    any overrides); `profile` names the profile in the document.  The document's
+    `bounded` lists, per engine that did not cover everything, what it covered.
+    """
     ctx = VerifyContext(spec=spec, progress=progress, options=dict(options or {}))
     outcomes: dict[str, EngineOutcome] = {}
     started = time.perf_counter()
@@ -313,11 +410,13 @@ def run_verify(
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "spec": {"name": spec.name, "description": spec.description, "fingerprint": spec_fingerprint(type(spec))},
         "preset": preset,
+        "profile": profile,
         "params": spec.params.to_dict(),
         "tool": tool_versions(),
         "ok": all(o.ok for o in outcomes.values()) and all(p["ok"] for p in properties),
         "engines": {name: o.to_dict() for name, o in outcomes.items()},
         "properties": properties,
+        "bounded": [f"{name}: {o.figures['covered']}" for name, o in outcomes.items() if o.figures.get("bounded")],
         "timings": {"total_seconds": round(time.perf_counter() - started, 3), **{n: round(o.seconds, 3) for n, o in outcomes.items()}},
     }
 

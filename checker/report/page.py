@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional, Sequence
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import PROPERTIES, read
 from leaderfollower.spec.raft import RaftSpec
-from leaderfollower.spec.variants import VARIANTS
+from leaderfollower.spec.variants import VARIANTS, BrokenVariant
 
 from leaderfollower.checker.report import svg
 from leaderfollower.checker.jobs.check import summarise
@@ -97,17 +97,25 @@ class VariantOutcome:
     """The search ran to the end (or to the violation), not into the state budget."""
     scripted: bool = False
     """The figure replays the variant's scripted `scenario`, not an explorer counterexample."""
+    not_run: Optional[str] = None
+    """Why the explorer did not search this variant in this profile (its catch needs a large search)."""
+    simulated: Optional[str] = None
+    """When the explorer stopped at its budget and a simulation broke the property: how (strategy, time, lengths)."""
 
     @property
     def caught(self) -> bool:
-        """The explorer broke the property the variant is meant to break."""
-        return self.breaks in self.violated
+        """The explorer, or the simulation after it, broke the property the variant is meant to break."""
+        return self.breaks in self.violated or self.simulated is not None
 
     @property
     def how(self) -> str:
-        """One word for the table: caught, missed, or out of budget."""
-        if self.caught:
+        """One word for the table: caught, caught by simulation, not run (in this profile), missed, or out of budget."""
+        if self.breaks in self.violated:
             return "caught"
+        if self.simulated is not None:
+            return "caught-by-simulation"
+        if self.not_run is not None:
+            return "not-run"
         return "missed" if self.complete else "out-of-budget"
 
 
@@ -161,6 +169,14 @@ class ReportData:
             + ("; a scripted scenario shows the bug instead" if v.scripted else "")
             for v in self.variants
             if v.how == "out-of-budget"
+        ] + [f"variant {v.name}: not searched: {v.not_run}" for v in self.variants if v.how == "not-run"] + [
+            (
+                f"variant {v.name}: the search stopped at its budget of {v.distinct_states:,} states; {v.simulated}"
+                if v.distinct_states
+                else f"variant {v.name}: not explored in this profile; {v.simulated}"
+            )
+            for v in self.variants
+            if v.how == "caught-by-simulation"
         ]
 
     @property
@@ -243,35 +259,113 @@ def _scenario_figure(cls: type[RaftSpec], params: Params, breaks: str) -> Option
     return None
 
 
-def run_variant(name: str, progress: Optional[ProgressFn] = None, max_states: Optional[int] = VARIANT_MAX_STATES) -> VariantOutcome:
-    """Explore one shipped broken variant on its catch parameters, stopping at the first violation.
+VARIANT_SIMULATE_SECONDS = 60.0
+"""Default time budget of the simulation that takes over from a variant's search stopped at its state budget."""
 
-    A search that reaches `max_states` stops there; the outcome says so, and the
-    variant's scripted scenario (if any) stands in for the counterexample.
+
+def _simulated_figure(
+    cls: type[RaftSpec], params: Params, seconds: float, lead: str = "The explorer stopped at its state budget"
+) -> tuple[Optional[TraceFigure], Optional[str]]:
+    """A violation of the variant's `breaks` found by simulation (guided, all cores), shrunk; and how it was found."""
+    from leaderfollower.checker.simulate.run import default_workers, simulate
+    from leaderfollower.checker.simulate.strategies import DEFAULT_STRATEGY
+
+    result = simulate(cls(params), strategy=DEFAULT_STRATEGY, seconds=seconds, seed=0, workers=default_workers())
+    v = result.violation
+    breaks = getattr(cls, "breaks", None)
+    if v is None or breaks not in (v.property, *v.also):
+        return None, None
+    prop = next(p for p in result.properties if p.name == breaks)
+    steps = len(v.trace) - 1
+    how = (
+        f"found by simulation ({DEFAULT_STRATEGY}, seed 0, {result.workers} workers) after {result.time_to_violation or 0.0:.1f} s "
+        f"and {result.walks:,} walks, shrunk from {v.walk_length} to {steps} steps"
+    )
+    diagram = svg.sequence_diagram(
+        v.trace,
+        title=f"counterexample to {breaks} found by simulation ({cls.name})",
+        highlight_step=steps,
+        highlight_label=f"{breaks} violated at step {steps}",
+        highlight_kind="violation",
+    )
+    note = f"{lead}; a simulation took over with no scenario: {how}."
+    return TraceFigure(breaks, "violation", prop.description, note, v.trace, diagram, format_trace(v.trace)), how
+
+
+def params_for_variant(name: str, which: str = "catch") -> Params:
+    """The parameters a variant is explored on: its `quick_params` ("quick", when it has
+    them) or its `catch_params` ("catch")."""
+    cls = VARIANTS[name]
+    quick: Optional[Params] = getattr(cls, "quick_params", None)
+    return quick if which == "quick" and quick is not None else cls.catch_params
+
+
+def _unexplored_variant(cls: type[BrokenVariant], params: Params, simulate_seconds: float) -> VariantOutcome:
+    """A variant the quick profile does not explore (its catch needs a search of minutes): a
+    simulation of its catch parameters (if any seconds), else its scripted scenario, and why."""
+    start = time.perf_counter()
+    figure, simulated = (None, None)
+    if simulate_seconds > 0:
+        figure, simulated = _simulated_figure(cls, params, simulate_seconds, lead="Not explored in this profile (its catch needs a search of minutes)")
+    scripted = False
+    if figure is None:
+        figure = _scenario_figure(cls, params, cls.breaks)
+        scripted = figure is not None
+    why = None if simulated else f"its bug needs a search of minutes ({params.describe()}); run the report with --profile full"
+    return VariantOutcome(
+        cls.name, cls.description, cls.breaks, params, [], 0, time.perf_counter() - start, figure,
+        complete=False, scripted=scripted, simulated=simulated, not_run=why,
+    )
+
+
+def run_variant(
+    name: str,
+    progress: Optional[ProgressFn] = None,
+    max_states: Optional[int] = VARIANT_MAX_STATES,
+    simulate_seconds: float = VARIANT_SIMULATE_SECONDS,
+    which: str = "catch",
+) -> VariantOutcome:
+    """Explore one shipped broken variant on its catch (or quick) parameters, stopping at the first violation.
+
+    With `which="quick"` (the default profile), a variant is explored on its
+    `quick_params`; one without them is not explored (`_unexplored_variant`).
+
+    A search that reaches `max_states` stops there; the outcome says so, and a
+    simulation of `simulate_seconds` (0: none) takes over; if it does not break the
+    property either, the variant's scripted scenario (if any) stands in for the
+    counterexample.
     """
     cls = VARIANTS[name]
+    params = params_for_variant(name, which)
+    if which == "quick" and getattr(cls, "quick_params", None) is None:
+        return _unexplored_variant(cls, params, simulate_seconds)
     start = time.perf_counter()
-    result = explore(cls(cls.catch_params), keep_graph=False, stop_on_violation=True, progress=progress, max_states=max_states)
+    result = explore(cls(params), keep_graph=False, stop_on_violation=True, progress=progress, max_states=max_states)
     seconds = time.perf_counter() - start
     figure = None
     wanted = [f for f in result.violations if f.property == cls.breaks] or list(result.violations)
     scripted = False
+    simulated = None
     if wanted:
         figure = _figure(result, wanted[0])
     else:
-        figure = _scenario_figure(cls, cls.catch_params, cls.breaks)
-        scripted = figure is not None
+        if simulate_seconds > 0 and not result.complete:
+            figure, simulated = _simulated_figure(cls, cls.catch_params, simulate_seconds)
+        if figure is None:
+            figure = _scenario_figure(cls, cls.catch_params, cls.breaks)
+            scripted = figure is not None
     return VariantOutcome(
         name=name,
         description=cls.description,
         breaks=cls.breaks,
-        params=cls.catch_params,
+        params=params,
         violated=[f.property for f in result.violations],
         distinct_states=result.distinct_states,
         seconds=seconds,
         figure=figure,
         complete=result.complete or bool(result.violations),
         scripted=scripted,
+        simulated=simulated,
     )
 
 
@@ -289,6 +383,8 @@ def build_report(
     note: Optional[ProgressNote] = None,
     progress: Optional[ProgressFactory] = None,
     variant_max_states: Optional[int] = VARIANT_MAX_STATES,
+    variant_simulate_seconds: float = VARIANT_SIMULATE_SECONDS,
+    variant_params: str = "catch",
 ) -> ReportData:
     """Explore (unless `result` is given) and collect everything the report shows.
 
@@ -298,6 +394,10 @@ def build_report(
     `note`: called with a line of progress before each long step.
     `progress`: called with the name of each exploration for a callback that gets the explorer's snapshots.
     `variant_max_states`: the state budget of each variant's search (None: no limit).
+    `variant_simulate_seconds`: the simulation that takes over from a variant's search
+    stopped at that budget (0: none).
+    `variant_params`: "catch" (each variant's `catch_params`) or "quick" (its `quick_params`,
+    small ones that still catch it; a profile's choice, `checker/jobs/profiles.py`).
     """
     started = time.perf_counter()
     say = note or (lambda line: None)
@@ -318,8 +418,8 @@ def build_report(
         raise KeyError(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
     outcomes = []
     for name in names:
-        say(f"exploring variant {name}: {VARIANTS[name].catch_params.describe()}")
-        outcomes.append(run_variant(name, progress(name) if progress else None, variant_max_states))
+        say(f"exploring variant {name}: {params_for_variant(name, variant_params).describe()}")
+        outcomes.append(run_variant(name, progress(name) if progress else None, variant_max_states, variant_simulate_seconds, variant_params))
     graph_svg, graph_states, graph_note = None, 0, "not drawn (no graph configuration given)"
     if graph_params is not None:
         say(f"exploring the graph configuration: {graph_params.describe()}")
@@ -416,7 +516,7 @@ nav ol { columns: 2; font-size: 14px; }
 def _status_class(status: Optional[str]) -> str:
     if status is None:
         return "none"
-    if status in GOOD_STATUSES or status == "caught":
+    if status in GOOD_STATUSES or status in ("caught", "caught-by-simulation"):
         return "good"
     if status in ("missed", "violated", "never-witnessed", "error", "diverges", "diverged", "counterexample", "failed"):
         return "bad"
@@ -603,20 +703,27 @@ def _bugs_section(data: ReportData) -> list[str]:
         for v in data.variants:
             out.append(f'<div class="card" id="variant-{esc(v.name)}">')
             out.append(f"<h3>Variant <code>{esc(v.name)}</code>: {esc(v.description)}</h3>")
-            out.append(
-                f"<p>Breaks <b>{esc(v.breaks)}</b>. Explored on <code>{esc(v.params.describe())}</code>: "
-                f"{v.distinct_states:,} states in {v.seconds:.1f} s{'' if v.complete else ' (stopped at the state budget)'}; "
-                f"violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
-            )
+            if v.not_run is not None:
+                out.append(f"<p>Breaks <b>{esc(v.breaks)}</b>. Not searched in this profile: {esc(v.not_run)}.</p>")
+            else:
+                out.append(
+                    f"<p>Breaks <b>{esc(v.breaks)}</b>. Explored on <code>{esc(v.params.describe())}</code>: "
+                    f"{v.distinct_states:,} states in {v.seconds:.1f} s{'' if v.complete else ' (stopped at the state budget)'}; "
+                    f"violated: {esc(', '.join(v.violated) or 'nothing')}.</p>"
+                )
             if v.figure:
-                if v.scripted:
+                if v.scripted or v.simulated:
                     out.append(f'<p class="note">{esc(v.figure.note)} The highlighted step {v.figure.steps} breaks {esc(v.figure.name)}.</p>')
                 else:
                     out.append(f"<p>Counterexample of {v.figure.steps} steps; the highlighted last step breaks {esc(v.figure.name)}.</p>")
                 out.append(f'<div class="figure">{v.figure.diagram}</div>')
                 out.append(f"<details><summary>the trace as text</summary><pre>{esc(v.figure.text)}</pre></details>")
             else:
-                what = "the checker missed this bug on these parameters" if v.complete else "the search stopped at its state budget first"
+                what = (
+                    "the checker missed this bug on these parameters"
+                    if v.complete
+                    else "it was not searched in this profile" if v.not_run is not None else "the search stopped at its state budget first"
+                )
                 out.append(f'<p class="bad">No counterexample found: {what}.</p>')
             out.append("</div>")
     else:

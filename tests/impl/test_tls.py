@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import subprocess
 import sys
@@ -166,4 +167,19 @@ def test_the_cli_cluster_makes_certificates_and_the_client_uses_them(tmp_path: P
     finally:
         cluster.terminate()
         cluster.wait(30)
+    # SIGTERM to the cluster stops its nodes too: none is left listening.
+    for _ in range(100):
+        listening = [port for port in range(base, base + 3) if _accepts(port)]
+        if not listening:
+            break
+        time.sleep(0.1)
+    assert not listening, f"nodes still listening on {listening} after the cluster was terminated"
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
