@@ -5,7 +5,10 @@ Usage:
     python benchmarks/prove_bench.py --servers 3 --property LogMatching
     python benchmarks/prove_bench.py --servers 3 --property LeaderCompleteness StateMachineSafety CommitWithinLog
     python benchmarks/prove_bench.py --servers 3 --property LeaderCompleteness --actions AdvanceCommitIndex
+    nice python benchmarks/prove_bench.py --servers 5 --property LeaderCompleteness StateMachineSafety CommitWithinLog \
+        --workers 2 --obligation-seconds 600 --results ls5.jsonl   # isolated workers, resumable; a line per obligation on stderr
     python benchmarks/prove_bench.py --servers --variants   # only the log-safety proof on three broken variants
+    python benchmarks/prove_bench.py --servers --targets --workers 2   # parametric ElectionSafety, LogMatching; six variants refuted
     python benchmarks/prove_bench.py --servers --bmc 17   # BMC per depth, default preset, every always property
     python benchmarks/prove_bench.py --servers --bmc 18 --bmc-spec vote-not-persisted   # a variant, on its catch_params
     python benchmarks/prove_bench.py --agreement  # also Python/Z3 agreement on the whole tiny graph
@@ -19,12 +22,18 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
+from pathlib import Path
+from typing import Optional
 
 import z3
 
 from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.z3.isolation import DEFAULT_MEMORY_MB, Limits
+from leaderfollower.checker.z3.parametric.prove import prove_parametric
 from leaderfollower.checker.z3.prove import bmc, explorer_reach, prove_inductive
+from leaderfollower.checker.z3.results import InductionResult, Obligation
 from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
 from leaderfollower.checker.z3.decode import SuccessorOracle
 from leaderfollower.checker.z3.model import Z3Model
@@ -36,20 +45,32 @@ from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
 
-def induction(servers: int, props: list[str], actions: list[str], timeout_ms: int) -> None:
+def induction(servers: int, props: list[str], actions: list[str], timeout_ms: int, limits: Limits, results: Optional[Path]) -> None:
+    """Each proof's wall time, its slowest obligations, and the peak RSS of the processes that solved them."""
     spec = RaftSpec(Params(servers=servers))
+    print(f"induction at {servers} servers, {limits.describe()}", flush=True)
     for prop in props:
-        result = prove_inductive(spec, prop, timeout_ms=timeout_ms, actions=actions)
+        wall0 = time.perf_counter()
+
+        def line(o: Obligation, k: int, total: int) -> None:
+            print(f"    [{k}/{total}] {time.perf_counter() - wall0:7.1f} s  {o.lemma} / {o.action or 'Init'}: {o.status} "
+                  f"({o.seconds:.1f} s, {o.peak_rss_mb:.0f} MB){' ' + o.reason if o.reason else ''}", file=sys.stderr, flush=True)
+
+        result = prove_inductive(spec, prop, timeout_ms=timeout_ms, actions=actions, limits=limits, results_file=results, on_obligation=line)
         slowest = sorted(result.obligations, key=lambda o: -o.seconds)[:5]
         status = "proved" if result.proved else "NOT proved"
         derived = " (derived: lemma obligations shared with the other derived properties of this run)" if prop in DERIVED else ""
         print(f"{prop} inductive, {servers} servers: {status} in {result.seconds:.2f} s "
-              f"({len(result.obligations)} obligations, {len(result.lemmas)} lemmas){derived}")
+              f"({len(result.obligations)} obligations, {len(result.lemmas)} lemmas), "
+              f"peak RSS of a solving process {result.peak_rss_mb:.0f} MB{derived}", flush=True)
+        if servers == 5 and prop in DERIVED:
+            met = result.proved and result.seconds < 1800 and result.peak_rss_mb < 8192
+            print(f"    target (issue 18): proved in under 30 min with every solving process under 8 GB: {'met' if met else 'NOT met'}")
         for o in slowest:
             print(f"    slowest: {o.lemma} / {o.action or 'Init'}: {o.seconds:.2f} s")
         for o in result.obligations:
             if o.status != "proved":
-                print(f"    {o.status}: {o.lemma} / {o.action or 'Init'} ({o.seconds:.2f} s)")
+                print(f"    {o.status}: {o.lemma} / {o.action or 'Init'} ({o.seconds:.2f} s) {o.reason}")
 
 
 VARIANT_ACTIONS = {
@@ -58,6 +79,48 @@ VARIANT_ACTIONS = {
     "commit-previous-term": "AdvanceCommitIndex",
     "accept-stale-term": "HandleAppendEntriesRequest",
 }
+
+
+REFUTED_BY = {
+    # variant: (property, the action whose obligation fails reachably, conjuncts to check or None for all)
+    "non-majority-quorum": ("ElectionSafety", "BecomeLeader", None),
+    "vote-not-persisted": ("ElectionSafety", "Restart", None),
+    "stale-vote-counted": ("ElectionSafety", "DropStaleResponse", None),
+    "vote-without-log-check": ("LeaderCompleteness", "HandleRequestVoteRequest", None),
+    "commit-previous-term": ("LeaderCompleteness", "AdvanceCommitIndex", ["CommitIsSafe"]),
+    "accept-stale-term": ("LeaderCompleteness", "HandleAppendEntriesRequest", None),
+}
+
+
+def targets(limits: Limits, timeout_ms: int) -> None:
+    """Issue 18's targets that fit in minutes: ElectionSafety (under 60 s) and LogMatching for every number of servers, and the six
+    broken variants refuted (a reachable counterexample to induction) by the isolated engine, the ElectionSafety
+    ones also parametrically.  The 5-server targets: `--servers 5 --property LeaderCompleteness ...`."""
+    for prop, target in (("ElectionSafety", "under 60 s"), ("LogMatching", "proved")):
+        t0 = time.perf_counter()
+        r = prove_parametric(RaftSpec(Params(servers=3)), prop, timeout_ms=timeout_ms, limits=limits)
+        seconds = time.perf_counter() - t0
+        met = r.proved and (seconds < 60 or prop != "ElectionSafety")
+        print(f"{prop} for every number of servers: {'proved' if r.proved else 'NOT proved'} in {seconds:.1f} s "
+              f"({len(r.obligations)} obligations, peak RSS {r.peak_rss_mb:.0f} MB); target {target}: "
+              f"{'met' if met else 'NOT met'}", flush=True)
+    for name, (prop, action, only) in REFUTED_BY.items():
+        cls = VARIANTS[name]
+        spec = cls(cls.catch_params)
+        t0 = time.perf_counter()
+        res = prove_inductive(spec, prop, actions=[action], only=only, reach=explorer_reach(spec), timeout_ms=timeout_ms, limits=limits)
+        print(f"{name}: {_refuted(res)} at {spec.params.servers} servers ({prop} / {action}, {time.perf_counter() - t0:.1f} s)", flush=True)
+        if prop == "ElectionSafety":
+            t0 = time.perf_counter()
+            res = prove_parametric(spec, prop, actions=[action], timeout_ms=timeout_ms, limits=limits)
+            print(f"{name}: {_refuted(res)} for every number of servers ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+
+def _refuted(result: InductionResult) -> str:
+    for o in result.failed:
+        if o.cti is not None and o.cti.reachable:
+            return f"refuted (reachable counterexample: {o.lemma} / {o.action}, {len(o.cti.before.servers)} servers)"
+    return "NOT refuted"
 
 
 def variants(timeout_ms: int) -> None:
@@ -147,10 +210,18 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="also run the log-safety proof on three broken variants")
     parser.add_argument("--ic3", type=float, default=0, help="IC3 on the BMC model with this budget in seconds (before BMC, same process)")
     parser.add_argument("--ic3-ablation", action="store_true", help="also IC3 without symmetry, and without lifting")
+    parser.add_argument("--workers", type=int, default=0, help="induction: isolated worker processes (default 0: in this process)")
+    parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB, help="induction: Z3's memory watermark per worker")
+    parser.add_argument("--obligation-seconds", type=float, help="induction: wall-clock budget of one obligation in a worker")
+    parser.add_argument("--results", type=Path, help="induction: results file to record to and resume from")
+    parser.add_argument("--targets", action="store_true", help="issue 18's short targets: parametric ElectionSafety, the six variants refuted")
     args = parser.parse_args()
+    limits = Limits(workers=args.workers, memory_mb=args.memory_mb, obligation_seconds=args.obligation_seconds)
     print(f"z3 {z3.get_version_string()}, Python {platform.python_version()}, {platform.machine()}")
     for n in args.servers:
-        induction(n, args.property, args.actions, int(args.timeout * 1000))
+        induction(n, args.property, args.actions, int(args.timeout * 1000), limits, args.results)
+    if args.targets:
+        targets(limits, int(args.timeout * 1000))
     if args.variants:
         variants(int(args.timeout * 1000))
     if args.ic3:

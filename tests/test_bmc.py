@@ -299,14 +299,14 @@ def test_prove_reports_the_bmc_violation_with_exit_code_1() -> None:
     args = ["prove", "--engine", "bmc", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--no-induction", "--json"]
     res = CliRunner().invoke(main, args + ["--depth", "11", "--property", "ElectionSafety", "--property", "NoUncommittedRead"])
     assert res.exit_code == 1, res.output
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     by_name = {b["property"]: b for b in doc["bmc"]}
     assert by_name["ElectionSafety"]["status"] == "violated" and by_name["ElectionSafety"]["depth"] == 10
     assert len(by_name["ElectionSafety"]["trace"]) == 11
     assert by_name["NoUncommittedRead"]["status"] == "holds-to-depth"
     ok = CliRunner().invoke(main, ["prove", "--engine", "bmc", "--preset", "tiny", "--no-induction", "--depth", "4", "--json"])
     assert ok.exit_code == 0, ok.output
-    assert {b["property"] for b in json.loads(ok.output)["bmc"]} == set(PROPERTIES)
+    assert {b["property"] for b in json.loads(ok.stdout)["bmc"]} == set(PROPERTIES)
 
 
 def test_verify_caps_the_bmc_depth_at_the_explored_diameter() -> None:

@@ -1,4 +1,4 @@
-"""No function in `spec/` or `checker/` (outside `checker/z3/`) is above cyclomatic complexity 25.
+"""No function in `spec/` or `checker/` is above cyclomatic complexity 25.
 
 The measure is radon's; `python tests/support/complexity.py` prints the largest few (CI does,
 so that drift is visible in its log).

@@ -209,7 +209,7 @@ def test_prove_engine_ic3_exit_codes() -> None:
     runner = CliRunner()
     ok = runner.invoke(main, ["prove", "--engine", "ic3", "--preset", "tiny", "--max-log", "0", "--no-induction", "--json"])
     assert ok.exit_code == 0, ok.output
-    doc = json.loads(ok.output)
+    doc = json.loads(ok.stdout)
     assert {b["status"] for b in doc["bmc"]} == {"holds-every-depth"} and all(b["engine"] == "ic3" for b in doc["bmc"])
     bad = runner.invoke(main, ["prove", "--engine", "ic3", "--spec", "non-majority-quorum", "--servers", "2", "--max-log", "0", "--no-induction"])
     assert bad.exit_code == 1, bad.output

@@ -262,7 +262,7 @@ def test_cli_json_and_exit_codes() -> None:
     runner = CliRunner()
     ok = runner.invoke(main, ["prove", "--preset", "tiny", "--depth", "2", "--property", "ElectionSafety", "--json", "--no-reach"])
     assert ok.exit_code == 0, ok.output
-    doc = json.loads(ok.output)
+    doc = json.loads(ok.stdout)
     assert doc["ok"] and doc["induction"][0]["status"] == "proved-inductive"
     assert doc["bmc"][0]["status"] == "holds-to-depth"
     bad = runner.invoke(
@@ -270,9 +270,22 @@ def test_cli_json_and_exit_codes() -> None:
         ["prove", "--spec", "non-majority-quorum", "--preset", "tiny", "--max-log", "0", "--depth", "0", "--property", "ElectionSafety", "--json"],
     )
     assert bad.exit_code == 1, bad.output
-    doc = json.loads(bad.output)
+    doc = json.loads(bad.stdout)
     cti = doc["induction"][0]["obligations"]
     assert any(o["status"] == "failed" and o.get("cti", {}).get("reachable") for o in cti)
+    # With --json the progress goes to stderr, one line per obligation that is not proved at least.
+    assert "prove:" in bad.stderr and "failed" in bad.stderr
+
+
+def test_cli_proves_election_safety_for_any_number_of_servers() -> None:
+    res = CliRunner().invoke(main, ["prove", "--servers", "any", "--property", "ElectionSafety", "--depth", "0", "--workers", "0", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["servers"] == "any"
+    [ind] = doc["induction"]
+    assert ind["servers"] == "any" and ind["status"] == "proved-inductive"
+    text = CliRunner().invoke(main, ["prove", "--servers", "any", "--property", "ElectionSafety", "--depth", "0", "--workers", "0"])
+    assert text.exit_code == 0 and "prove (any number of servers)" in text.stdout
 
 
 @pytest.mark.parametrize(
@@ -283,6 +296,9 @@ def test_cli_json_and_exit_codes() -> None:
         (["--depth", "-1"], "--depth"),
         (["--spec", "nope"], "unknown spec"),
         (["--max-entries-per-append", "2"], "No such option"),
+        (["--servers", "many"], "expected a number or 'any'"),
+        (["--servers", "any", "--property", "LeaderCompleteness"], "no proof for every number of servers"),
+        (["--workers", "-1"], "--workers"),
     ],
 )
 def test_cli_usage_errors_are_one_line(args: list[str], message: str) -> None:
@@ -297,8 +313,8 @@ def test_cli_usage_errors_are_one_line(args: list[str], message: str) -> None:
 def test_the_server_index_names_the_servers_a_term_reads() -> None:
     import z3
 
-    from leaderfollower.checker.z3.prove import ServerIndex
     from leaderfollower.checker.z3.model import Z3Model
+    from leaderfollower.checker.z3.obligations import ServerIndex
 
     model = Z3Model(Params(servers=5))
     pre = model.fresh("pre")
@@ -316,8 +332,9 @@ def test_a_sliced_query_keeps_the_facts_about_its_servers_and_drops_the_others()
     names a bystander is dropped, so what needs it is not proved by the sliced query."""
     import z3
 
-    from leaderfollower.checker.z3.prove import ServerIndex, _sliced_check, canonical_instances
     from leaderfollower.checker.z3.model import Z3Model
+    from leaderfollower.checker.z3.obligations import ServerIndex, canonical_instances
+    from leaderfollower.checker.z3.solving import sliced_check
 
     model = Z3Model(Params(servers=5))
     pre = model.fresh("pre")
@@ -326,12 +343,12 @@ def test_a_sliced_query_keeps_the_facts_about_its_servers_and_drops_the_others()
     goal = post.term(0) >= 2
     own = pre.term(0) >= 1
     via_bystander = z3.And(pre.term(0) >= pre.term(3), pre.term(3) >= 1)
-    res, _ = _sliced_check(ServerIndex(pre), [z3.And(own, pre.term(4) >= 7)], eff, goal, inst, 10_000)
+    res, _ = sliced_check(ServerIndex(pre), [z3.And(own, pre.term(4) >= 7)], eff, goal, inst, 10_000)
     assert res == z3.unsat
-    res, _ = _sliced_check(ServerIndex(pre), [via_bystander, pre.term(4) >= 7], eff, goal, inst, 10_000)
+    res, _ = sliced_check(ServerIndex(pre), [via_bystander, pre.term(4) >= 7], eff, goal, inst, 10_000)
     assert res != z3.unsat
     # Nothing to drop: no query, the caller's fresh check follows.
-    res, _ = _sliced_check(ServerIndex(pre), [own], eff, goal, inst, 10_000)
+    res, _ = sliced_check(ServerIndex(pre), [own], eff, goal, inst, 10_000)
     assert res == z3.unknown
 
 
@@ -339,7 +356,7 @@ def test_support_of_an_existential_lemma_is_minimised_by_deletion() -> None:
     """CommitIsSafe's proofs go through witnesses, which unsat cores cannot see: each proved
     obligation still reports its support, and the support is needed (without the lemma named
     besides CommitIsSafe itself, AdvanceCommitIndex's obligation is not proved)."""
-    from leaderfollower.checker.z3.prove import invariant_names
+    from leaderfollower.checker.z3.obligations import invariant_names
 
     spec = RaftSpec(Params(servers=2))
     actions = ["Restart", "AdvanceCommitIndex"]

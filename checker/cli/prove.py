@@ -7,8 +7,10 @@ times out), 2 a usage error, reported on one line.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 import click
@@ -18,11 +20,14 @@ from rich.table import Table
 
 from leaderfollower.checker.z3.lemmas import PROOFS, PROPERTY_ENCODINGS, LEMMAS
 from leaderfollower.spec.params import PRESETS
-from leaderfollower.spec.raft import RaftSpec
 
 from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, UsageError, build_params, fail_usage
 from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS
+from leaderfollower.checker.z3.isolation import DEFAULT_MEMORY_MB, Limits, ResultsFile
+from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_PROOFS
+from leaderfollower.checker.z3.parametric.prove import prove_parametric
 from leaderfollower.checker.z3.prove import BmcOutcome, InductionResult, bmc, explorer_reach, format_cti, ic3, prove_inductive
+from leaderfollower.checker.z3.results import Obligation
 from leaderfollower.checker.jobs.specs import SpecLoadError, load_spec_class
 from leaderfollower.checker.explore.traces import format_trace
 from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
@@ -67,6 +72,111 @@ class _Bar:
             self.progress.stop()
 
 
+class _Lines:
+    """Progress as plain lines on stderr (with --json, or when stderr is no terminal): at most one a second per task,
+    and each obligation that is not proved."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.last: dict[str, float] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self.last.get(what, -1.0) < 1.0 and done < total):
+            return
+        self.last[what] = now
+        click.echo(f"prove: {now - self.start:7.1f} s  {what} {done}/{total}", err=True)
+
+    def obligation(self, prop: str, o: Obligation, done: int, total: int) -> None:
+        """One line per obligation: every one that is not proved, and the proved ones at most once a second."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if o.status == "proved" and now - self.last.get("obligation", -1.0) < 1.0 and done < total:
+            return
+        self.last["obligation"] = now
+        why = f" ({o.reason})" if o.reason else ""
+        click.echo(f"prove: {now - self.start:7.1f} s  {prop} {done}/{total}: {o.lemma} / {o.action or 'Init'} {o.status} in {o.seconds:.1f} s{why}", err=True)
+
+    def close(self) -> None:
+        """Nothing to tear down."""
+
+
+def _servers(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--servers: expected a number or 'any', got {text!r}") from None
+
+
+def _limits(workers: Optional[int], memory_mb: int, obligation_s: Optional[float]) -> Limits:
+    if workers is not None and workers < 0:
+        raise UsageError(f"--workers: expected 0 or more, got {workers}")
+    if memory_mb < 64:
+        raise UsageError(f"--memory-mb: expected at least 64, got {memory_mb}")
+    if obligation_s is not None and obligation_s <= 0:
+        raise UsageError(f"--obligation-timeout: expected a positive number of seconds, got {obligation_s}")
+    return Limits(os.cpu_count() or 1 if workers is None else workers, memory_mb, obligation_s)
+
+
+def _results_file(path: Optional[Path]) -> Optional[Path]:
+    """The results file, read once here so that a corrupt one is a usage error (exit 2), not a traceback."""
+    if path is not None:
+        try:
+            ResultsFile(path)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"--results: {exc}") from None
+    return path
+
+
+def _check_parametric(props: list[str], lemmas: Optional[list[str]], support: bool) -> None:
+    if lemmas is not None or support:
+        raise UsageError("--servers any proves the shipped parametric lemmas; --lemmas and --support are for a fixed size")
+    for name in props:
+        if name not in PARAMETRIC_PROOFS:
+            raise UsageError(f"{name} has no proof for every number of servers; proved: {', '.join(PARAMETRIC_PROOFS)}")
+
+
+class _Induction:
+    """The inductive proofs of a `prove` run: at the spec's size (`fixed`) or for every size (`parametric`)."""
+
+    def __init__(
+        self, spec: Any, lemmas: Optional[list[str]], timeout_ms: int, support: bool, reach: bool, bar: Any, limits: Limits, results: Optional[Path]
+    ) -> None:
+        self.spec, self.lemmas, self.timeout_ms, self.support = spec, lemmas, timeout_ms, support
+        self.reach, self.bar, self.limits, self.results = reach, bar, limits, results
+
+    def _lines(self, prop: str) -> Any:
+        if not isinstance(self.bar, _Lines):
+            return None
+        return lambda o, done, total: self.bar.obligation(prop, o, done, total)
+
+    def fixed(self, chosen: list[str]) -> list[InductionResult]:
+        oracle = explorer_reach(self.spec) if self.reach else None
+        out = []
+        for name in chosen:
+            if name not in PROPERTY_ENCODINGS or (self.lemmas is None and name not in PROOFS):
+                continue  # no induction encoding or no shipped proof: BMC only
+            out.append(
+                prove_inductive(
+                    self.spec, name, self.lemmas, timeout_ms=self.timeout_ms, support=self.support, reach=oracle,
+                    progress=self.bar, limits=self.limits, results_file=self.results, on_obligation=self._lines(name),
+                )
+            )
+        return out
+
+    def parametric(self, chosen: list[str]) -> list[InductionResult]:
+        return [
+            prove_parametric(
+                self.spec, name, timeout_ms=self.timeout_ms, reach=self.reach, progress=self.bar,
+                limits=self.limits, results_file=self.results, on_obligation=self._lines(name),
+            )
+            for name in chosen
+            if name in PARAMETRIC_PROOFS
+        ]
+
+
 def _cti_doc(o: Any) -> Optional[dict[str, Any]]:
     if o.cti is None:
         return None
@@ -79,17 +189,21 @@ def _cti_doc(o: Any) -> Optional[dict[str, Any]]:
 
 
 def induction_doc(r: InductionResult) -> dict[str, Any]:
+    """One property's inductive proof as a JSON object (its obligations, and for how many servers)."""
     return {
         "property": r.property,
+        "servers": r.servers,
         "status": "proved-inductive" if r.proved else ("violated" if r.failed else "unknown"),
         "lemmas": list(r.lemmas),
         "seconds": round(r.seconds, 3),
+        "peak_rss_mb": round(r.peak_rss_mb, 1),
         "obligations": [
             {
                 "lemma": o.lemma,
                 "action": o.action or "Init",
                 "status": o.status,
                 "seconds": round(o.seconds, 3),
+                **({"reason": o.reason} if o.reason else {}),
                 **({"support": list(o.support)} if o.support is not None else {}),
                 **({"cti": _cti_doc(o)} if o.cti is not None else {}),
             }
@@ -116,7 +230,7 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
 @click.command()
 @click.option("--preset", default="default", show_default=True, help=f"Named configuration: {', '.join(PRESETS)}.")
 @click.option("--spec", "spec_ref", default="raft", show_default=True, help="raft or a shipped variant.")
-@click.option("--servers", type=int, help="Number of servers.")
+@click.option("--servers", "servers_opt", help="Number of servers, or 'any': the inductive proofs for every number of servers (docs/z3.md).")
 @click.option("--values", type=int, help="Number of client values.")
 @click.option("--max-term", type=int, help="BMC bound on every current_term.")
 @click.option("--max-log", type=int, help="BMC bound on every log's length.")
@@ -138,12 +252,16 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
 @click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True, help="Seconds per Z3 query.")
 @click.option("--reach/--no-reach", default=True, show_default=True, help="Ask the explorer whether a counterexample to induction's pre-state is reachable.")
 @click.option("--obligations", "show_obligations", is_flag=True, help="Print every obligation, not only failed ones.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option("--workers", type=int, default=None, help="Worker processes for the inductive proofs' obligations (default: one per core; 0: in this process).")
+@click.option("--memory-mb", type=int, default=DEFAULT_MEMORY_MB, show_default=True, help="Z3's memory per worker; a query past it is unknown, the run goes on.")
+@click.option("--obligation-timeout", "obligation_s", type=float, help="Wall-clock budget of one obligation in a worker (seconds).")
+@click.option("--results", "results_path", type=click.Path(dir_okay=False, path_type=Path), help="Record each obligation here, and skip those an earlier run recorded as proved (resume).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables (progress still goes to stderr).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors; the exit code tells.")
 def prove(
     preset: str,
     spec_ref: str,
-    servers: Optional[int],
+    servers_opt: Optional[str],
     values: Optional[int],
     max_term: Optional[int],
     max_log: Optional[int],
@@ -159,11 +277,17 @@ def prove(
     timeout_s: float,
     reach: bool,
     show_obligations: bool,
+    workers: Optional[int],
+    memory_mb: int,
+    obligation_s: Optional[float],
+    results_path: Optional[Path],
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Check the invariants with Z3: on the bounded model (IC3 or BMC), and inductive proofs with the spec's lemmas."""
     try:
+        parametric = servers_opt == "any"
+        servers = None if parametric or servers_opt is None else _servers(servers_opt)
         overrides = {"servers": servers, "values": values, "max_term": max_term, "max_log": max_log}
         params = build_params(preset, {**overrides, "max_copies": max_copies, "max_in_flight": max_in_flight})
         spec = load_spec_class(spec_ref)(params)
@@ -172,10 +296,14 @@ def prove(
         chosen = _chosen_properties(props)
         lemmas = _chosen_lemmas(lemma_list)
         _check_numbers(depth, ic3_seconds, timeout_s)
+        limits = _limits(workers, memory_mb, obligation_s)
+        results_file = _results_file(results_path)
+        if parametric:
+            _check_parametric(list(props), lemmas, support)
     except (UsageError, SpecLoadError, EncodingError) as exc:
         fail_usage(str(exc))
     bmc_depth = DEFAULT_DEPTH if depth is None else depth
-    bar = _Bar(enabled=not (quiet or as_json) and sys.stderr.isatty())
+    bar: Any = _Bar(enabled=True) if not (quiet or as_json) and sys.stderr.isatty() else _Lines(enabled=not quiet)
     start = time.perf_counter()
     try:
         bmc_names = [name for name in chosen if name in BMC_PROPERTIES]
@@ -185,13 +313,17 @@ def prove(
             bmc_results = ic3(spec, bmc_names, max_depth=depth, seconds=ic3_seconds, progress=bar)
         else:
             bmc_results = bmc(spec, bmc_names, bmc_depth, progress=bar)
-        inductions = [] if no_induction else _inductions(spec, chosen, lemmas, timeout_s, support, reach, bar)
+        inductions: list[InductionResult] = []
+        if not no_induction:
+            run = _Induction(spec, lemmas, int(timeout_s * 1000), support, reach, bar, limits, results_file)
+            inductions = run.parametric(chosen) if parametric else run.fixed(chosen)
     finally:
         bar.close()
     ok = all(not b.violated for b in bmc_results) and all(r.proved for r in inductions)
     doc = {
         "spec": spec.name,
         "params": params.to_dict(),
+        "servers": "any" if parametric else params.servers,
         "ok": ok,
         "seconds": round(time.perf_counter() - start, 3),
         "bmc": [bmc_doc(b) for b in bmc_results],
@@ -232,23 +364,25 @@ def _check_numbers(depth: Optional[int], ic3_seconds: float, timeout_s: float) -
         raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
 
 
-def _inductions(
-    spec: RaftSpec, chosen: list[str], lemmas: Optional[list[str]], timeout_s: float, support: bool, reach: bool, bar: Any
-) -> list[InductionResult]:
-    oracle = explorer_reach(spec) if reach else None
-    out = []
-    for name in chosen:
-        if name not in PROPERTY_ENCODINGS or (lemmas is None and name not in PROOFS):
-            continue  # no induction encoding or no shipped proof: BMC only
-        out.append(prove_inductive(spec, name, lemmas, timeout_ms=int(timeout_s * 1000), support=support, reach=oracle, progress=bar))
-    return out
+def _induction_status(r: InductionResult) -> str:
+    if r.proved and r.servers == "any":
+        # For every number of servers and every quorum system whose quorums intersect.
+        return f"[green]proved inductive for every number of servers[/] ({len(r.lemmas)} lemmas; every depth, any term)"
+    if r.proved:
+        # An inductive invariant holds in every reachable state at this number of
+        # servers, whatever the depth, the terms, the logs or the messages in flight.
+        return f"[green]proved inductive[/] ({len(r.lemmas)} lemmas; every depth, any term)"
+    if r.failed:
+        return f"[bold red]induction fails[/] ({len(r.failed)} obligations)"
+    return "[yellow]unknown (timeout)[/]"
 
 
 def render(
     console: Console, doc: dict[str, Any], bmcs: list[BmcOutcome], inds: list[InductionResult], depth: int, every: bool
 ) -> None:
     """A table per property, then each counterexample."""
-    table = Table(title=f"{doc['spec']}: prove ({doc['params']['servers']} servers)")
+    size = "any number of servers" if doc["servers"] == "any" else f"{doc['params']['servers']} servers"
+    table = Table(title=f"{doc['spec']}: prove ({size})")
     for col in ("property", "check", "status", "time"):
         table.add_column(col)
     for b in bmcs:
@@ -260,26 +394,18 @@ def render(
             status = f"[green]holds to depth {b.depth}[/]"
         table.add_row(b.property, b.engine.upper(), status, f"{b.seconds:.2f} s")
     for r in inds:
-        if r.proved:
-            # An inductive invariant holds in every reachable state at this number of
-            # servers, whatever the depth, the terms, the logs or the messages in flight.
-            status = f"[green]proved inductive[/] ({len(r.lemmas)} lemmas; every depth, any term)"
-        elif r.failed:
-            status = f"[bold red]induction fails[/] ({len(r.failed)} obligations)"
-        else:
-            status = "[yellow]unknown (timeout)[/]"
-        table.add_row(r.property, "induction", status, f"{r.seconds:.2f} s")
+        table.add_row(r.property, "induction", _induction_status(r), f"{r.seconds:.2f} s")
     console.print(table)
     for r in inds:
         obl = Table(title=f"{r.property}: obligations")
-        for col in ("lemma", "action", "status", "time", "support"):
+        for col in ("lemma", "action", "status", "time", "support / reason"):
             obl.add_column(col)
         shown = [o for o in r.obligations if every or o.status != "proved"]
         if not shown:
             continue
         for o in shown:
             style = {"proved": "green", "failed": "bold red"}.get(o.status, "yellow")
-            support = ", ".join(o.support) if o.support is not None else ""
+            support = ", ".join(o.support) if o.support is not None else o.reason
             obl.add_row(o.lemma, o.action or "Init", f"[{style}]{o.status}[/]", f"{o.seconds:.2f} s", support)
         console.print(obl)
         for o in r.failed:

@@ -60,6 +60,8 @@ faster.  No symmetry breaking.
 """
 from __future__ import annotations
 
+import builtins
+
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence, TypeAlias
@@ -350,13 +352,28 @@ class BmcModel:
         `slots`: the slot of each message of the bag, in bag order (default: 0, 1, ...);
         BMC paths leave messages in any slot, and the tests encode them so too.
         """
-        p, dom = self.params, self.dom
+        self._check_fits(s)
+        v = self._server_values(s)
+        v.update(self._slot_values(s, slots))
+        self._check_domain(v)
+        for key, value in v.items():
+            sort = self.dom.sort_of(key)
+            if sort != z3.BoolSort() and not (0 <= int(value) < 2 ** sort.size()):  # type: ignore[attr-defined]
+                raise EncodingError(f"{key} = {value} does not fit the model's {sort.size()}-bit domain")  # type: ignore[attr-defined]
+        return v
+
+    def _check_fits(self, s: State) -> None:
+        """The state has the model's servers and lies within its bounds."""
+        p = self.params
         if len(s.servers) != self.n:
             raise EncodingError(f"state has {len(s.servers)} servers, the model {self.n}")
         if not all(1 <= srv.current_term <= p.max_term and len(srv.log) <= p.max_log for srv in s.servers):
             raise EncodingError(f"state outside max_term={p.max_term} / max_log={p.max_log}: {s}")
         if len(s.messages) > p.max_in_flight or any(c > p.max_copies for _, c in s.messages):
             raise EncodingError(f"bag outside max_in_flight={p.max_in_flight} / max_copies={p.max_copies}: {s.messages}")
+
+    def _server_values(self, s: State) -> dict[Key, int | bool]:
+        """Every server's variables, logs padded to max_log with (0, 0)."""
         v: dict[Key, int | bool] = {}
         for i, srv in enumerate(s.servers):
             v[("term", i)] = srv.current_term
@@ -364,7 +381,7 @@ class BmcModel:
             v[("voted_for", i)] = 0 if srv.voted_for is None else srv.voted_for + 1
             v[("len", i)] = len(srv.log)
             v[("commit", i)] = srv.commit_index
-            for k in range(1, p.max_log + 1):
+            for k in range(1, self.params.max_log + 1):
                 e = srv.log[k - 1] if k <= len(srv.log) else Entry(0, 0)
                 v[("log_term", i, k)], v[("log_value", i, k)] = e.term, e.value
             for j in range(self.n):
@@ -372,21 +389,22 @@ class BmcModel:
                 v[("vg", i, j)] = j in srv.votes_granted
                 v[("next", i, j)] = srv.next_index[j]
                 v[("match", i, j)] = srv.match_index[j]
+        return v
+
+    def _slot_values(self, s: State, slots: Optional[Sequence[int]]) -> dict[Key, int | bool]:
+        """The bag's messages in their slots (default: in bag order), the other slots empty."""
+        p = self.params
         where = list(range(len(s.messages))) if slots is None else list(slots)
         if len(where) != len(s.messages) or len(set(where)) != len(where) or not all(0 <= k < p.max_in_flight for k in where):
             raise EncodingError(f"slots {where}: expected {len(s.messages)} distinct slots in 0..{p.max_in_flight - 1}")
         held = {k: item for k, item in zip(where, s.messages)}
+        v: dict[Key, int | bool] = {}
         for k in range(p.max_in_flight):
             v[("present", k)] = k in held
             v[("count", k)] = held[k][1] if k in held else 0
             fields_ = _message_fields(held[k][0]) if k in held else {}
             for name in SLOT_FIELDS:
                 v[(name, k)] = fields_.get(name, 0)
-        self._check_domain(v)
-        for key, value in v.items():
-            sort = dom.sort_of(key)
-            if sort != z3.BoolSort() and not (0 <= int(value) < 2 ** sort.size()):  # type: ignore[attr-defined]
-                raise EncodingError(f"{key} = {value} does not fit the model's {sort.size()}-bit domain")  # type: ignore[attr-defined]
         return v
 
     def _check_domain(self, v: dict[Key, int | bool]) -> None:
@@ -854,7 +872,13 @@ others built from their one definition in `spec.invariants`."""
 
 @dataclass
 class Finding:
-    """One property's bounded result: violated at `depth` with its path, or none up to `depth`."""
+    """One property's result on the finite-domain encoding, from BMC (`run_bmc`) or IC3 (`pdr.run_pdr`).
+
+    `violated`: with the shortest path (`states`, `actions`) of `depth` steps.
+    Otherwise no violation within `depth` steps, or (IC3 only) `proved`: the
+    property holds at every depth, and `invariant` is the inductive invariant found
+    (its clauses as the cubes they exclude, checked by `pdr.Certificate`).
+    """
 
     property: str
     violated: bool
@@ -862,6 +886,13 @@ class Finding:
     seconds: float
     states: list[State] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    proved: bool = False
+    invariant: list[frozenset[int]] = field(default_factory=list)
+
+    @builtins.property
+    def invariant_clauses(self) -> int:
+        """The size of the invariant found (0 unless proved)."""
+        return len(self.invariant)
 
 
 ProgressFn = Callable[[str, int, int], None]

@@ -47,7 +47,7 @@ from leaderfollower.spec.actions import Action
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
 
-from leaderfollower.checker.z3.bmc import BmcModel, BState, Key, PropertyDef, _same_state, property_defs
+from leaderfollower.checker.z3.bmc import BmcModel, BState, Finding, Key, PropertyDef, _same_state, property_defs
 from leaderfollower.checker.z3.model import EncodingError
 
 Cube = frozenset[int]
@@ -60,28 +60,6 @@ class PdrError(RuntimeError):
 
 class _OutOfTime(Exception):
     """The run's deadline passed in the middle of blocking or propagating (the frontier is not cleared)."""
-
-
-@dataclass
-class PdrFinding:
-    """One property's unbounded result.
-
-    `violated`: with the shortest path (`states`, `actions`) of `depth` steps.
-    Otherwise `proved` (holds at every depth; `invariant_clauses` is the size of the
-    inductive invariant found) or, when the budget ran out, no violation within
-    `depth` steps, like BMC's answer.
-    """
-
-    property: str
-    violated: bool
-    depth: int
-    seconds: float
-    proved: bool = False
-    invariant_clauses: int = 0
-    invariant: list[Cube] = field(default_factory=list)
-    """The invariant's clauses, as the cubes they exclude (checked by `Certificate`)."""
-    states: list[State] = field(default_factory=list)
-    actions: list[Action] = field(default_factory=list)
 
 
 @dataclass
@@ -571,7 +549,7 @@ class Pdr:
         max_depth: Optional[int] = None,
         deadline: Optional[float] = None,
         start: Optional[float] = None,
-    ) -> PdrFinding:
+    ) -> Finding:
         """The shortest violation of a property (`prop_of` builds it on a state), or a proof it holds at every depth.
 
         Stops with no violation within the frontier when `max_depth` or the `deadline`
@@ -591,13 +569,13 @@ class Pdr:
         self.solver.add(z3.Implies(self.prop_on, prop), z3.Implies(self.bad_on, z3.Not(prop)))
         if self._check([self.init_on, self.bad_on]):
             s0 = self.spec.init()
-            return PdrFinding(name, True, 0, time.perf_counter() - start, states=[s0])
+            return Finding(name, True, 0, time.perf_counter() - start, states=[s0])
         self.deadline = deadline
         try:
             return self._frontiers(name, prop, holds, max_depth, deadline, start)
         except _OutOfTime:
             # Cut off while clearing the frontier: the one before it is the depth cleared.
-            return PdrFinding(name, False, max(0, self.frontier - 1), time.perf_counter() - start)
+            return Finding(name, False, max(0, self.frontier - 1), time.perf_counter() - start)
         finally:
             self.deadline = None
 
@@ -609,7 +587,7 @@ class Pdr:
         max_depth: Optional[int],
         deadline: Optional[float],
         start: float,
-    ) -> PdrFinding:
+    ) -> Finding:
         """`run`'s loop over frontiers; `_check` raises `_OutOfTime` past the deadline."""
         k = max(1, self.frontier)
         while True:
@@ -631,12 +609,12 @@ class Pdr:
                     states, actions = self._path(chain)
                     if len(actions) != k or holds(states[-1]):
                         raise PdrError(f"{name}: counterexample of {len(actions)} steps at frontier {k}, last state ok={holds(states[-1])}")
-                    return PdrFinding(name, True, k, time.perf_counter() - start, states=states, actions=actions)
+                    return Finding(name, True, k, time.perf_counter() - start, states=states, actions=actions)
             # F_k has no bad state: no violation within k steps.
             if max_depth is not None and k >= max_depth:
-                return PdrFinding(name, False, k, time.perf_counter() - start)
+                return Finding(name, False, k, time.perf_counter() - start)
             if deadline is not None and time.perf_counter() > deadline:
-                return PdrFinding(name, False, k, time.perf_counter() - start)
+                return Finding(name, False, k, time.perf_counter() - start)
             k += 1
             self.frontier = k
             self.levels.append(set())
@@ -645,7 +623,7 @@ class Pdr:
             if fixed is not None:
                 inv = self.invariant(fixed + 1)
                 Certificate(self.z, prop).check(inv, self)
-                return PdrFinding(name, False, k, time.perf_counter() - start, proved=True, invariant_clauses=len(inv), invariant=inv)
+                return Finding(name, False, k, time.perf_counter() - start, proved=True, invariant=inv)
 
 
 class Certificate:
@@ -692,7 +670,7 @@ def run_pdr(
     progress: Optional[Callable[[int, int], None]] = None,
     symmetry: bool = True,
     lift: bool = True,
-) -> tuple[list[PdrFinding], PdrStats]:
+) -> tuple[list[Finding], PdrStats]:
     """Each property's shortest violation under the spec's bounds, or a proof that it holds at every depth.
 
     The pending properties are checked as one conjunction.  A counterexample of k
@@ -708,7 +686,7 @@ def run_pdr(
     deadline = None if seconds is None else start + seconds
     pdr = Pdr(z, spec, progress=progress, symmetry=symmetry, lift=lift)
     pending = list(properties)
-    found: dict[str, PdrFinding] = {}
+    found: dict[str, Finding] = {}
     while pending:
         names = tuple(pending)
 
@@ -718,13 +696,13 @@ def run_pdr(
         r = pdr.run("+".join(names), conj, max_depth=max_depth, deadline=deadline, start=start)
         if not r.violated:
             for n in names:
-                found[n] = PdrFinding(n, False, r.depth, r.seconds, proved=r.proved, invariant_clauses=r.invariant_clauses, invariant=r.invariant)
+                found[n] = Finding(n, False, r.depth, r.seconds, proved=r.proved, invariant=r.invariant)
             break
         last = r.states[-1]
         failing = [n for n in names if not holds_in(z, functools.partial(defs[n], z), last)]
         if not failing:
             raise PdrError(f"counterexample of {r.depth} steps violates none of {names}")
         for n in failing:
-            found[n] = PdrFinding(n, True, r.depth, r.seconds, states=r.states, actions=r.actions)
+            found[n] = Finding(n, True, r.depth, r.seconds, states=r.states, actions=r.actions)
             pending.remove(n)
     return [found[n] for n in properties], pdr.stats

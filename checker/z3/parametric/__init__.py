@@ -1,0 +1,1 @@
+"""Proofs for every number of servers: the parametric encoding (`Server` and `Quorum` uninterpreted sorts)."""
