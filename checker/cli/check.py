@@ -123,7 +123,8 @@ def check(
 
     Exit codes: 0 every property holds, 1 a violation (or a deadlock, or a sometimes
     property never witnessed), 2 a usage error, 3 incomplete: a budget stopped the
-    search first, 130/143 interrupted by SIGINT/SIGTERM (what was found is printed).
+    search first, 4 a worker of --workers/--ray lost, 130/143 interrupted by SIGINT/SIGTERM
+    (what was found is printed).
     """
     overrides = model_overrides(model)
     if list_specs:
