@@ -25,12 +25,9 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from leaderfollower.spec.actions import Action
-from leaderfollower.spec.raft import RaftSpec
-from leaderfollower.spec.state import State
-
 from leaderfollower.spec.properties import Property
-from leaderfollower.spec.raft import each_outcome
-from leaderfollower.spec.state import ServerState
+from leaderfollower.spec.raft import RaftSpec
+from leaderfollower.spec.state import ServerState, State
 
 from ..explore.local_steps import LocalSteps, NonLocalAction, Result
 from ..explore.local_steps import usable as local_steps_usable
@@ -91,14 +88,6 @@ class _CachedActions(LocalSteps):
             ok = server_ok
         # Only transitions a walk may take get a label (-1: outside the bounds), as in `LocalSteps`.
         return (self.name_index(action.name), self.label_id(action) if ok else -1, new_sid, new_bid, ok)
-
-    def _fill_server(self, s: State, i: int, cache_key: tuple[int, int, int]) -> tuple[tuple[Result, ...], ...]:
-        entry = tuple(
-            tuple(self._outcome(s, action, t, i) for action, method, args in kind for t in each_outcome(method(s, *args)))
-            for kind in self.calls[i]
-        )
-        self.server_cache[cache_key] = entry
-        return entry
 
 
 class WalkSteps:
