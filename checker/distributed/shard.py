@@ -35,7 +35,7 @@ import pickle
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, cast
 
 from leaderfollower.spec.actions import Action
 from leaderfollower.spec.properties import Property
@@ -146,8 +146,8 @@ class Shard:
         self.sent_keys: set[Key] = set()
         """Keys sent to other shards in earlier levels: their owners hold them now, so they need not go again."""
         self.sent_cap = SENT_CAP
-        self._own: dict[Key, tuple[int, int, int, int]] = {}
-        """This shard's own candidates of the level being expanded (rank, parent, label, name), kept for `absorb`."""
+        self._own: dict[Key, tuple[int, ...]] = {}
+        """This shard's own candidates of the level being expanded (rank, this shard, parent, label, name), kept for `absorb`."""
         self._reported_witnesses: set[str] = set()
         init = spec.init()
         self.steps_of: Callable[[Key, int], list[Step]] = self.search.successor_function(spec.within_bounds(init))
@@ -182,7 +182,7 @@ class Shard:
         ranks = self._compact_ranks(rank_lists)
         report = LevelReport(self.index)
         search, visitor, me = self.search, self.visitor, self.index
-        boxes: list[dict[Key, tuple[int, int, int, int]]] = [{} for _ in range(self.workers)]
+        boxes: list[dict[Key, tuple[int, ...]]] = [{} for _ in range(self.workers)]
         level, (first, last) = self.level, self.frontier
         deadlocks_before, unexpanded_before = len(search.deadlocks), search.unexpanded
         for sid in range(first, last):
@@ -205,7 +205,7 @@ class Shard:
                 sent.update(box)
         return [b"" if owner == me else self._pack(owner, box) for owner, box in enumerate(boxes)], report
 
-    def _route(self, sid: int, rank: int, outgoing: list[Step], boxes: list[dict[Key, tuple[int, int, int, int]]], report: LevelReport) -> int:
+    def _route(self, sid: int, rank: int, outgoing: list[Step], boxes: list[dict[Key, tuple[int, ...]]], report: LevelReport) -> int:
         """Count one state's transitions, check its steps, and put each new-looking successor in its owner's box; the transitions kept."""
         search, store, visitor = self.search, self.store, self.visitor
         labels = search.labels
@@ -245,7 +245,7 @@ class Shard:
                     self._tag(found, (self.level, rank, idx, 0), report, store.build(key))
             if owner == me:
                 if key not in seen and key not in own:
-                    own[key] = (base + idx, sid, lid, name)
+                    own[key] = (base + idx, me, sid, lid, name)
             elif key not in sent:
                 box = boxes[owner]
                 if key not in box:
@@ -257,15 +257,11 @@ class Shard:
         store = self.store
         seen, n = store.seen, self.n
         stride = n + 5
-        pending: dict[Key, tuple[int, int, int, int, int]] = {}
+        # This shard's own candidates are already in the shape of `pending` (and new to it).
+        pending = cast(dict[Key, tuple[int, int, int, int, int]], self._own)
+        self._own = {}
         for sender, payload in enumerate(batches):
             if sender == self.index:
-                me = self.index
-                for key, (rank, parent, label, name) in self._own.items():
-                    old = pending.get(key)
-                    if old is None or rank < old[0]:
-                        pending[key] = (rank, me, parent, label, name)
-                self._own = {}
                 continue
             new_servers, new_bags, flat_bytes = pickle.loads(payload)
             flat = array("q")
@@ -345,7 +341,7 @@ class Shard:
 
     # ------------------------------------------------------------ wire
 
-    def _pack(self, owner: int, box: dict[Key, tuple[int, int, int, int]]) -> bytes:
+    def _pack(self, owner: int, box: dict[Key, tuple[int, ...]]) -> bytes:
         n = self.n
         flat: list[int] = []
         new_servers: list[tuple[int, ServerState]] = []
