@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -23,6 +24,7 @@ from leaderfollower.checker.distributed.run import explore_partitioned  # noqa: 
 from leaderfollower.checker.distributed.search import PartitionedSearch, WorkerLost  # noqa: E402
 from leaderfollower.checker.explore.result import Progress  # noqa: E402
 from leaderfollower.checker.explore.search import explore  # noqa: E402
+from leaderfollower.checker.jobs.specs import load_spec_class  # noqa: E402
 from leaderfollower.spec.params import PRESETS, Params  # noqa: E402
 from leaderfollower.spec.properties import PROPERTIES  # noqa: E402
 from leaderfollower.spec.raft import RaftSpec  # noqa: E402
@@ -68,6 +70,32 @@ def test_ray_gives_the_same_shortest_counterexample(cluster: Cluster) -> None:
     one = explore(spec, keep_graph=False)
     many = explore_partitioned(spec, workers=2, ray=cluster.address)
     assert many.violations and many.violations[0].property == cls.breaks
+    assert_same(one, many)
+
+
+USER_SPEC = """
+from leaderfollower.spec.raft import RaftSpec
+
+
+class HalfQuorum(RaftSpec):
+    \"\"\"A user's broken spec in a file of its own: half of the servers is a quorum.\"\"\"
+
+    local_actions = True
+
+    def is_quorum(self, members):
+        return 2 * len(members) >= self.params.servers
+"""
+
+
+def test_a_spec_from_a_file_runs_on_the_actors(cluster: Cluster, tmp_path: Path) -> None:
+    # The file's made-up module is importable by no other process: its class must
+    # travel by value, or every actor dies unpickling it.
+    (tmp_path / "userspec.py").write_text(USER_SPEC)
+    cls = load_spec_class(f"{tmp_path / 'userspec.py'}:HalfQuorum")
+    spec = cls(VARIANTS["non-majority-quorum"].catch_params)
+    one = explore(spec, keep_graph=False)
+    many = explore_partitioned(spec, workers=2, ray=cluster.address)
+    assert many.violations and many.violations[0].property == "ElectionSafety"
     assert_same(one, many)
 
 

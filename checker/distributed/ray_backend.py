@@ -15,13 +15,18 @@ shard's actor that dies (its process killed, its node lost) makes the search fai
 with `WorkerLost`, naming the shard; Ray does not restart it (a restarted shard
 would have lost its states), so a count is never partial.  Ray is an optional
 extra: `pip install -e '.[distributed]'`.  The spec travels to the actors by
-pickling, so a spec class must be importable on every node (the built-in spec
-and the shipped variants are).
+pickling: a class importable by its module's name on every node (the built-in
+spec, the shipped variants, `--spec module:Class` of an installed module) by
+reference, and a class from a file no other process can import by name
+(`--spec FILE.py:Class`) by value, its module's code included
+(`_ship_by_value`).
 """
 from __future__ import annotations
 
 import gc
+import importlib.machinery
 import os
+import sys
 from typing import Any, Sequence
 
 from leaderfollower.spec.properties import Property
@@ -57,6 +62,26 @@ class RayShard(Shard):
         return os.getpid()
 
 
+def _ship_by_value(ray: Any, cls: type) -> None:
+    """Have Ray pickle `cls`'s module by value when other processes cannot import it by name.
+
+    A spec loaded from a file (checker/jobs/specs.py) lives in a module made up for
+    it; an actor unpickling a reference to that module would fail to import it and
+    die before it starts.
+    """
+    name = cls.__module__
+    module = sys.modules.get(name)
+    if module is None or name == "__main__":
+        return
+    # PathFinder looks on sys.path only (importlib.util.find_spec would answer from
+    # sys.modules, where the made-up module is); a package's top level stands for it.
+    top = name.partition(".")[0]
+    if top in sys.builtin_module_names:
+        return
+    if importlib.machinery.PathFinder.find_spec(top) is None:
+        ray.cloudpickle.register_pickle_by_value(module)
+
+
 def _ray() -> Any:
     try:
         import ray
@@ -84,6 +109,7 @@ class RayBackend:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise RayUnavailable(f"--ray {address or 'local'}: cannot start or reach Ray: {first}") from exc
             self.started_here = True
+        _ship_by_value(ray, type(spec))
         # No CPU reservation: a shard is one busy process wherever it runs; SPREAD puts
         # the shards on as many nodes as there are, and no restart (see the module comment).
         actor = ray.remote(num_cpus=0, max_restarts=0, scheduling_strategy="SPREAD")(RayShard)
