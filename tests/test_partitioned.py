@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 from array import array
 
@@ -209,3 +210,10 @@ def test_check_workers_honours_a_state_budget_and_says_incomplete(in_tmp: object
 def test_check_workers_refuses_a_depth_budget_it_cannot_honour(in_tmp: object) -> None:
     result = check("--preset", "tiny", "--workers", "2", "--max-depth", "3")
     assert result.exit_code == 2 and "--max-depth is not supported with --workers or --ray" in result.output
+
+
+def test_check_workers_progress_lines_say_each_shards_memory(in_tmp: object) -> None:
+    result = check("--preset", "tiny", "--workers", "2", "--progress-every", "0.001")
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("exploring: states")]
+    assert lines and all(re.search(r", shards [\d,]+ [\d,]+ MB, \d+ s$", line) for line in lines)

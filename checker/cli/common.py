@@ -99,13 +99,7 @@ class ProgressBar:
             )
             self.progress.start()
             self.task = self.progress.add_task("explore", total=None, info="")
-        if isinstance(p, str):
-            info = p
-        else:
-            rate = p.states / p.seconds if p.seconds > 0 else 0
-            info = f"states {p.states:,}  depth {p.depth}  queue {p.queue:,}  {rate:,.0f} states/s"
-            if isinstance(p, ShardProgress) and p.shard_memory:
-                info += "  shards " + " ".join(f"{m / 2**20:,.0f}" for m in p.shard_memory) + " MB"
+        info = p if isinstance(p, str) else progress_text(p, "  ")
         self.progress.update(self.task, info=info)
 
     def close(self) -> None:
@@ -114,6 +108,15 @@ class ProgressBar:
         if self.progress is not None:
             self.progress.stop()
 
+
+
+def progress_text(p: Any, sep: str) -> str:
+    """A search's `Progress` as text: states, depth, queue, rate, and each shard's memory for a partitioned search."""
+    rate = p.states / p.seconds if p.seconds > 0 else 0
+    info = sep.join((f"states {p.states:,}", f"depth {p.depth}", f"queue {p.queue:,}", f"{rate:,.0f} states/s"))
+    if isinstance(p, ShardProgress) and p.shard_memory:
+        info += f"{sep}shards " + " ".join(f"{m / 2**20:,.0f}" for m in p.shard_memory) + " MB"
+    return info
 
 
 class ProgressLines:
@@ -134,11 +137,7 @@ class ProgressLines:
         if now - self.last < self.interval:
             return
         self.last = now
-        if isinstance(p, str):
-            info = p
-        else:
-            rate = p.states / p.seconds if p.seconds > 0 else 0
-            info = f"states {p.states:,}, depth {p.depth}, queue {p.queue:,}, {rate:,.0f} states/s"
+        info = p if isinstance(p, str) else progress_text(p, ", ")
         click.echo(f"{self.label}: {info}, {now - self.start:.0f} s", err=True)
 
     def close(self) -> None:
