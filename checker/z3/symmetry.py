@@ -97,6 +97,10 @@ class Permutation:
         kids = e.children()
         if not kids:
             return e, False
+        if e.decl().kind() in (z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT) and all(z3.is_int_value(k) for k in kids):
+            # Two numbers, one of them maybe a server (a forgotten vote is Nil = -1): a permutation keeps
+            # their (in)equality, so the comparison is folded to its value, the same in c and in its image.
+            return z3.simplify(e), False
         walked = [self._walk(k) for k in kids]
         if not any(v for _, v in walked):
             images = [img for img, _ in walked]
