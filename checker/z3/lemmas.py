@@ -1378,13 +1378,6 @@ ASSUMES: dict[str, tuple[str, ...]] = {
     "AppendEntriesFromWonElections": _TYPES + ("LeaderHasQuorum", "VotesGrantedMeanVotedFor", "GrantedResponsesMeanVotedFor",
                                               "VotesGrantedDisjoint", "GrantedVoteAndResponseDisjoint", "GrantedResponsesDisjoint"),
     "LeaderMessagesMatchLog": _TYPES + ("NoAppendEntriesForCandidates", "TermsNotFromTheFuture", "AppendEntriesFromWonElections"),
-    # The LogMatching proof's conjuncts: in the log-safety proof the other ten are of no use to it, and
-    # at 5 servers they drowned EntriesFromWonElections / UpdateTerm (past 600 s; 201 s in LogMatching's proof).
-    "EntriesFromWonElections": ("LogMatching", "ElectionSafety") + _TYPES + (
-        "LeaderHasQuorum", "VotesGrantedMeanVotedFor", "GrantedResponsesMeanVotedFor", "VotesGrantedDisjoint",
-        "GrantedVoteAndResponseDisjoint", "GrantedResponsesDisjoint", "LeaderHasAllEntriesOfItsTerm",
-        "AppendEntriesMatchLogs", "AppendEntriesMatchEachOther",
-    ),
     "CommitIsSafe": _SAFE_BASE,
     "CommitIsSafe/BecomeLeader": _TYPES + ("LeaderHasQuorum", "EntriesFromWonElections"),
     "CommitIsSafe/AdvanceCommitIndex": _TYPES + ("LeaderEntriesAckedSafely", "LeaderMessagesMatchLog"),
