@@ -21,6 +21,7 @@ Results are recorded by hand in docs/performance-z3.md.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import platform
 import sys
 import time
@@ -53,8 +54,9 @@ def induction(servers: int, props: list[str], actions: list[str], timeout_ms: in
         wall0 = time.perf_counter()
 
         def line(o: Obligation, k: int, total: int) -> None:
+            orbits = f", {o.queries} queries for {o.instances} instances" if o.queries else ""
             print(f"    [{k}/{total}] {time.perf_counter() - wall0:7.1f} s  {o.lemma} / {o.action or 'Init'}: {o.status} "
-                  f"({o.seconds:.1f} s, {o.peak_rss_mb:.0f} MB){' ' + o.reason if o.reason else ''}", file=sys.stderr, flush=True)
+                  f"({o.seconds:.1f} s, {o.peak_rss_mb:.0f} MB{orbits}){' ' + o.reason if o.reason else ''}", file=sys.stderr, flush=True)
 
         result = prove_inductive(spec, prop, timeout_ms=timeout_ms, actions=actions, limits=limits, results_file=results, on_obligation=line)
         slowest = sorted(result.obligations, key=lambda o: -o.seconds)[:5]
@@ -66,6 +68,10 @@ def induction(servers: int, props: list[str], actions: list[str], timeout_ms: in
         if servers == 5 and prop in DERIVED:
             met = result.proved and result.seconds < 1800 and result.peak_rss_mb < 8192
             print(f"    target (issue 18): proved in under 30 min with every solving process under 8 GB: {'met' if met else 'NOT met'}")
+        queries, instances = sum(o.queries for o in result.obligations), sum(o.instances for o in result.obligations)
+        counts = Counter(o.status for o in result.obligations)
+        print(f"    {counts['proved']} proved, {counts['unknown']} unknown, {counts['failed']} failed of {len(result.obligations)}; "
+              f"{queries} queries solved this run for {instances} (instance, conjunct) pairs (one query per orbit of server permutations)")
         for o in slowest:
             print(f"    slowest: {o.lemma} / {o.action or 'Init'}: {o.seconds:.2f} s")
         for o in result.obligations:

@@ -97,7 +97,8 @@ class _Lines:
             return
         self.last["obligation"] = now
         why = f" ({o.reason})" if o.reason else ""
-        click.echo(f"prove: {now - self.start:7.1f} s  {prop} {done}/{total}: {o.lemma} / {o.action or 'Init'} {o.status} in {o.seconds:.1f} s{why}", err=True)
+        orbits = f", {o.queries} queries for {o.instances} instances" if o.queries else ""
+        click.echo(f"prove: {now - self.start:7.1f} s  {prop} {done}/{total}: {o.lemma} / {o.action or 'Init'} {o.status} in {o.seconds:.1f} s{orbits}{why}", err=True)
 
     def close(self) -> None:
         """Nothing to tear down."""
@@ -203,6 +204,8 @@ def induction_doc(r: InductionResult) -> dict[str, Any]:
                 "action": o.action or "Init",
                 "status": o.status,
                 "seconds": round(o.seconds, 3),
+                # One query per orbit of server permutations: how many (instance, conjunct) pairs it stands for.
+                **({"queries": o.queries, "instances": o.instances} if o.queries else {}),
                 **({"reason": o.reason} if o.reason else {}),
                 **({"support": list(o.support)} if o.support is not None else {}),
                 **({"cti": _cti_doc(o)} if o.cti is not None else {}),
@@ -398,7 +401,7 @@ def render(
     console.print(table)
     for r in inds:
         obl = Table(title=f"{r.property}: obligations")
-        for col in ("lemma", "action", "status", "time", "support / reason"):
+        for col in ("lemma", "action", "status", "time", "queries / instances", "support / reason"):
             obl.add_column(col)
         shown = [o for o in r.obligations if every or o.status != "proved"]
         if not shown:
@@ -406,7 +409,8 @@ def render(
         for o in shown:
             style = {"proved": "green", "failed": "bold red"}.get(o.status, "yellow")
             support = ", ".join(o.support) if o.support is not None else o.reason
-            obl.add_row(o.lemma, o.action or "Init", f"[{style}]{o.status}[/]", f"{o.seconds:.2f} s", support)
+            orbits = f"{o.queries} / {o.instances}" if o.queries else ""
+            obl.add_row(o.lemma, o.action or "Init", f"[{style}]{o.status}[/]", f"{o.seconds:.2f} s", orbits, support)
         console.print(obl)
         for o in r.failed:
             if o.cti is None:

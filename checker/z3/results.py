@@ -52,6 +52,10 @@ class Obligation:
     """The obligation's term hash (`obligations.term_hash`): the key of the resume file."""
     peak_rss_mb: float = 0.0
     """Peak resident memory of the process that solved it, in MB (0 when not measured)."""
+    queries: int = 0
+    """How many conjunct queries were solved: one per orbit under server permutations (0: not split, or resumed)."""
+    instances: int = 0
+    """How many (action instance, conjunct) pairs those queries stand for."""
 
 
 @dataclass

@@ -4,7 +4,9 @@ How this works: an obligation `Inv and A => C'` is checked for each canonical
 instance of A (`obligations.ProofContext.steps`).  Where the instance leaves C's
 term unchanged it holds by the hypothesis.  Otherwise each top-level conjunct of C
 after the step that is not literally one before it is one query (many small
-queries are far cheaper than one whose negation is a wide disjunction); an
+queries are far cheaper than one whose negation is a wide disjunction), one per
+orbit of those conjuncts under the permutations of the servers the instance does
+not name, where the hypotheses and the step are invariant too (`symmetry.py`); an
 existential conjunct is first tried with witnesses (hinted ones, then the
 pre-state's).  A query that runs out of its first slice of time is retried with
 only the hypotheses about the servers it involves (sound: a proof from fewer facts
@@ -40,6 +42,7 @@ from leaderfollower.checker.z3.obligations import (
     term_hash,
 )
 from leaderfollower.checker.z3.results import IMPLIED, Cti, Obligation
+from leaderfollower.checker.z3.symmetry import Symmetry, arrangements
 from leaderfollower.spec.actions import Action
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import State
@@ -136,6 +139,9 @@ def _solve_step(ctx: ProofContext, task: Task) -> Obligation:
         query = Query(ctx, post, inst, rec, eff, task.lemma, task.timeout_ms)
         assumed = ctx.assumed(task.lemma, task.action)
         res, witness, support = _check_instance(ctx, query, k, assumed, goal, task.support)
+        # One canonical instance stands for every instance naming as many distinct servers.
+        ob.queries += query.queries
+        ob.instances += query.covers * arrangements(ctx.model.n, len(query.fixed))
         if support is not None:
             ob.support = tuple(sorted(set(ob.support or ()) | set(support), key=ctx.names.index))
         if res == z3.unsat:
@@ -199,6 +205,12 @@ class Query:
     def __init__(self, ctx: ProofContext, post: Sym, inst: Instance, rec: Optional[z3.ExprRef], eff: Effect, name: str, timeout_ms: int) -> None:
         self.ctx, self.post, self.inst, self.rec, self.eff = ctx, post, inst, rec, eff
         self.name, self.timeout_ms = name, timeout_ms
+        self.fixed = sorted({k for k in (*inst.args, inst.src, inst.dst) if k >= 0})
+        """The servers the instance names (a permutation of the others leaves the instance as it is)."""
+        self.queries = 0
+        """How many conjunct queries the last `check` solved (one per orbit)."""
+        self.covers = 0
+        """How many conjuncts of the lemma after the step those queries stand for."""
 
     def check(self, s: z3.Solver, assumed: Sequence[str], goal: Optional[z3.BoolRef] = None) -> Answer:
         """unsat (proved) or the first answer that is not, with the solver holding its model.
@@ -214,13 +226,28 @@ class Query:
             s.add(*[ctx.hyps[n] for n in assumed], self.eff.guard, *self.eff.aux)
         if goal is None:
             goal = definition(self.name)(ctx.model, self.post)
-        for index, part in new_conjuncts(goal, ctx.plain[self.name]):
+        parts = new_conjuncts(goal, ctx.plain[self.name])
+        self.queries = self.covers = 0
+        for group in self._orbits(parts, assumed):
+            index, part = parts[group[0]]  # its query is each other member's up to a renaming of servers
+            self.queries += 1
+            self.covers += len(group)
             if index in ctx.skolems[self.name] and self._witness_holds(s, index, part):
                 continue
             res, witness = self._check_part(s, assumed, part)
             if res != z3.unsat:
                 return res, witness
         return z3.unsat, s
+
+    def _orbits(self, parts: list[tuple[int, z3.BoolRef]], assumed: Sequence[str]) -> list[list[int]]:
+        """The conjuncts grouped into orbits under the permutations that fix the instance, the hypotheses and the step."""
+        if len(parts) < 2 or len(self.fixed) >= self.ctx.model.n - 1:
+            return [[k] for k in range(len(parts))]
+        sym = symmetry_of(self.ctx)
+        gens = sym.generators(self.fixed, assumed, flat_conjuncts(z3.And(self.eff.guard, *self.eff.aux)))
+        if not gens:
+            return [[k] for k in range(len(parts))]
+        return sym.orbits([p for _, p in parts], gens)
 
     def _check_part(self, s: z3.Solver, assumed: Sequence[str], part: z3.BoolRef) -> Answer:
         """One conjunct: incrementally, then sliced, then fresh.  s's scope stays open when s answered."""
@@ -302,13 +329,27 @@ class Query:
     def minimal(self, assumed: Sequence[str]) -> tuple[str, ...]:
         """The assumed lemmas, each dropped in turn while the obligation stays proved (the lemma itself is kept)."""
         keep = list(assumed)
+        counts = self.queries, self.covers  # the obligation's, not the trials'
         for cand in list(assumed):
             if cand == self.name:
                 continue
             trial = [n for n in keep if n != cand]
             if self.check(z3.Solver(), trial)[0] == z3.unsat:
                 keep = trial
+        self.queries, self.covers = counts
         return tuple(keep)
+
+
+_SYMMETRY: dict[ProofTerms, Symmetry] = {}
+
+
+def symmetry_of(ctx: ProofContext) -> Symmetry:
+    """This process's server permutations of a proof (one proof at a time, as its context)."""
+    sym = _SYMMETRY.get(ctx.setup)
+    if sym is None or sym.pre is not ctx.pre:  # the context was rebuilt: so are its permutations
+        _SYMMETRY.clear()
+        sym = _SYMMETRY[ctx.setup] = Symmetry(ctx.pre, {name: flat_conjuncts(ctx.plain[name]) for name in ctx.names})
+    return sym
 
 
 def sliced_check(servers_of: ServerIndex, hyps: list[z3.BoolRef], eff: Any, part: z3.BoolRef, inst: Any, timeout_ms: int) -> Answer:
