@@ -95,15 +95,15 @@ def verdict(result: ExploreResult, budget: Optional[Budget] = None) -> tuple[str
         return "violated", f"violated: {', '.join(names)}"
     if not result.complete:
         return "incomplete", f"incomplete ({stop_description(result, budget)}): no violation in {result.distinct_states:,} states"
+    inconclusive = [o.property.name for o in live if o.status == "inconclusive"]
+    if inconclusive:
+        return "inconclusive", f"inconclusive at these bounds: {', '.join(inconclusive)} (a fair cycle exists only because the bounds cut fair actions)"
     if not result.ok:
         missing = [p for p in result.properties if p.kind == "sometimes" and p.name not in result.witnesses]
         reasons = [p.impossible_when(result.spec.params) if p.impossible_when is not None else None for p in missing]
         named = [f"{p.name} ({why})" if why else p.name for p, why in zip(missing, reasons)]
         hint = "; --skip-property NAME leaves out one the bounds rule out" if any(reasons) else ""
         return "never-witnessed", f"failed: never witnessed: {', '.join(named)}{hint}"
-    inconclusive = [o.property.name for o in live if o.status == "inconclusive"]
-    if inconclusive:
-        return "inconclusive", f"inconclusive at these bounds: {', '.join(inconclusive)} (a fair cycle exists only because the bounds cut fair actions)"
     skipped = [o for o in live if o.status == "skipped"]
     if skipped:
         return "holds", (
