@@ -124,7 +124,7 @@ def find_lasso(g: LivenessGraph, pending: dict[int, int], dg: object, enabled: E
         prefix = prefix_to(g, pending, stop)
         lasso = Lasso(prefix, [], ["no fair action is enabled in the last state: the behaviour may stop there"])
     else:
-        comp = fair_component(g, dg, enabled)
+        comp = fair_component(g, dg, enabled, g.enabled_in_graph if enabled != g.enabled_in_graph else None)
         if comp is None:
             return None
         entry = _first_reached(pending, comp)

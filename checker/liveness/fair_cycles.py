@@ -86,8 +86,13 @@ def unfair_conditions(g: LivenessGraph, nodes: "set[int] | frozenset[int]", enab
     return weak_bad, strong_bad
 
 
-def fair_component(g: LivenessGraph, dg: "nx.DiGraph", enabled: Enabled) -> Optional[frozenset[int]]:
-    """A fair strongly connected set of pending states with at least one transition inside, if any."""
+def fair_component(g: LivenessGraph, dg: "nx.DiGraph", enabled: Enabled, lower: Optional[Enabled] = None) -> Optional[frozenset[int]]:
+    """A fair strongly connected set of pending states with at least one transition inside, if any.
+
+    `lower`, if given, is a cheaper reading that never says more is enabled than `enabled`:
+    a weak condition it finds enabled everywhere and untaken rules a component out
+    without asking `enabled` about every state.
+    """
     work: list[set[int]] = [set(dg.nodes)]
     while work:
         nodes = work.pop()
@@ -98,12 +103,14 @@ def fair_component(g: LivenessGraph, dg: "nx.DiGraph", enabled: Enabled) -> Opti
                 if not sub.has_edge(u, u):
                     continue
             taken = taken_inside(g, comp)
+            if lower is not None and unfair_conditions(g, comp, lower, taken)[0]:
+                continue
             weak_bad, strong_bad = unfair_conditions(g, comp, enabled, taken)
             if weak_bad:
                 continue
             if strong_bad:
                 rest = {u for u in comp if not (enabled(u) & strong_bad)}
-                if rest:
+                if len(rest) > 1 or any(sub.has_edge(u, u) for u in rest):
                     work.append(rest)
                 continue
             return frozenset(comp)
