@@ -291,3 +291,24 @@ def test_every_lasso_on_a_real_graph_is_real() -> None:
         for o in check_liveness(explore(spec)):
             if o.lasso is not None:
                 assert_real_lasso(spec, o.property, o.lasso)
+
+
+def test_report_draws_the_lasso_with_its_loop() -> None:
+    from leaderfollower.checker.report.page import build_report, render_html
+
+    data = build_report(SilentFollower, TINY, variants=[], graph_params=None)
+    fig = next(f for f in data.figures if f.name == "EntryCommitsOrLeaderStepsDown")
+    assert 'class="loop"' in fig.diagram and "repeat forever" in fig.diagram
+    assert "lasso: EntryCommitsOrLeaderStepsDown violated" in render_html(data)
+    assert not data.ok
+
+
+def test_verify_reports_liveness_rows() -> None:
+    from leaderfollower.checker.jobs.verify import VerifyContext, explorer_engine
+
+    outcome = explorer_engine(VerifyContext(spec=CommitNotSent(TINY)))
+    entry = outcome.properties["CommitReachesFollower"]
+    assert entry["kind"] == "leads_to" and entry["status"] == "violated" and entry["loop"] >= 1
+    assert "↻  loop" in entry["detail"]
+    assert outcome.properties["EntryCommitsOrLeaderStepsDown"]["status"] == "holds"
+    assert not outcome.ok
