@@ -89,31 +89,34 @@ def unfair_conditions(g: LivenessGraph, nodes: "set[int] | frozenset[int]", enab
 def fair_component(g: LivenessGraph, dg: "nx.DiGraph", enabled: Enabled, lower: Optional[Enabled] = None) -> Optional[frozenset[int]]:
     """A fair strongly connected set of pending states with at least one transition inside, if any.
 
-    `lower`, if given, is a cheaper reading that never says more is enabled than `enabled`:
-    a weak condition it finds enabled everywhere and untaken rules a component out
-    without asking `enabled` about every state.
+    Level by level: every component of what is left is judged, and what survives a
+    strong condition's removal from every component is decomposed again at once (no edge
+    between two components closes a cycle, so one decomposition of their union is
+    theirs).  `lower`, if given, is a cheaper reading that never says more is enabled
+    than `enabled`: a component is judged with it first, which can only rule out or cut
+    away less than `enabled` would, and `enabled` is asked only about components it passes.
     """
-    work: list[set[int]] = [set(dg.nodes)]
-    while work:
-        nodes = work.pop()
+    nodes: set[int] = set(dg.nodes)
+    readings = [r for r in (lower, enabled) if r is not None]
+    while nodes:
         sub = dg.subgraph(nodes)
+        rest: set[int] = set()
         for comp in nx.strongly_connected_components(sub):
             if len(comp) == 1:
                 (u,) = comp
                 if not sub.has_edge(u, u):
                     continue
             taken = taken_inside(g, comp)
-            if lower is not None and unfair_conditions(g, comp, lower, taken)[0]:
-                continue
-            weak_bad, strong_bad = unfair_conditions(g, comp, enabled, taken)
-            if weak_bad:
-                continue
-            if strong_bad:
-                rest = {u for u in comp if not (enabled(u) & strong_bad)}
-                if len(rest) > 1 or any(sub.has_edge(u, u) for u in rest):
-                    work.append(rest)
-                continue
-            return frozenset(comp)
+            for reading in readings:
+                weak_bad, strong_bad = unfair_conditions(g, comp, reading, taken)
+                if weak_bad:
+                    break  # no cycle in it can be fair
+                if strong_bad:
+                    rest |= {u for u in comp if not (reading(u) & strong_bad)}
+                    break
+            else:
+                return frozenset(comp)
+        nodes = rest
     return None
 
 

@@ -23,6 +23,7 @@ from typing import Callable
 from leaderfollower.spec.actions import Action
 from leaderfollower.spec.fairness import Fairness
 from leaderfollower.spec.properties import StatePredicate
+from leaderfollower.spec.raft import each_outcome
 from leaderfollower.checker.explore.result import ExploreResult
 
 Condition = int
@@ -49,6 +50,7 @@ class LivenessGraph:
         for u in range(self.n):
             self.start[u + 1] += self.start[u]
         self.fairness = fairness
+        self.fair_names = frozenset(f.action for f in fairness)
         self.conditions: list[tuple[object, ...]] = []
         """Each condition's identity: (declaration,) or (declaration, arguments)."""
         self.condition_ids: dict[tuple[object, ...], Condition] = {}
@@ -126,12 +128,19 @@ class LivenessGraph:
             spec = self.spec
             cut: list[Action] = []
             conds = set(self.enabled_in_graph(u))
-            for action, t in spec.successors(self.result.state(u)):
-                if not spec.within_bounds(t):
-                    extra = self.action_conditions(action)
-                    if extra:
-                        cut.append(action)
-                        conds |= extra
+            s = self.result.state(u)
+            # Only the fair actions' instances: the others cannot add a condition.
+            for name, method, args in spec.instances(s):
+                if name not in self.fair_names:
+                    continue
+                for t in each_outcome(method(s, *args)):
+                    if not spec.within_bounds(t):
+                        action = Action(name, args)
+                        extra = self.action_conditions(action)
+                        if extra:
+                            cut.append(action)
+                            conds |= extra
+                        break
             if cut:
                 self.cut[u] = cut
             got = frozenset(conds)
