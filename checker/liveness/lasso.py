@@ -115,6 +115,7 @@ def _satisfied(g: LivenessGraph, states: set[int], enabled: Enabled, taken: set[
             lines.append(f"{name}: taken on the cycle")
         elif any(c in enabled(u) for u in states):
             lines.append(f"{name}: enabled only in some of the cycle's states, never continuously")
+    lines.append("(every other fair action is enabled in none of the cycle's states)")
     return lines
 
 
