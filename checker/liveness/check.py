@@ -27,6 +27,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+import networkx as nx
+
+from leaderfollower.spec.actions import ActionName
 from leaderfollower.spec.fairness import Fairness
 from leaderfollower.spec.properties import LIVENESS_KINDS, Property
 from leaderfollower.checker.explore.result import ExploreResult
@@ -113,11 +116,8 @@ def check_property(g: LivenessGraph, prop: Property) -> LivenessOutcome:
     return LivenessOutcome(prop, "holds", pending=len(pending))
 
 
-def find_lasso(g: LivenessGraph, pending: dict[int, int], dg: object, enabled: Enabled) -> Optional[Lasso]:
+def find_lasso(g: LivenessGraph, pending: dict[int, int], dg: "nx.DiGraph", enabled: Enabled) -> Optional[Lasso]:
     """A fair lasso through pending states under one reading of "enabled", if any."""
-    import networkx as nx
-
-    assert isinstance(dg, nx.DiGraph)
     # Stuttering: cheap to rule out where a kept transition already enables a fair condition.
     stop = stutter_state((u for u in pending if not g.enabled_in_graph(u)), enabled)
     if stop is not None:
@@ -143,8 +143,6 @@ def explain(g: LivenessGraph, lasso: Lasso) -> str:
     """What the violating lasso means, in a sentence, for the reader who meets it first."""
     if not lasso.cycle:
         return "the behaviour may stop in a state where no fair action is enabled (it stutters forever)"
-    from leaderfollower.spec.actions import ActionName
-
     names = {g.result.labels[lid].name for _, lid, _ in lasso.cycle}
     lossy = {ActionName.DropMessage, ActionName.DuplicateMessage, ActionName.Timeout, ActionName.Restart} & names
     text = "a fair cycle never reaches the goal"

@@ -14,9 +14,10 @@ taken on it.
 (networkx) and refines each: a component where some weak condition is enabled
 everywhere but taken nowhere holds no fair cycle (any cycle in it leaves it enabled
 everywhere and untaken); a strong condition enabled somewhere but taken nowhere
-rules out the states where it is enabled, and the rest is decomposed again.  A
-component that survives is fair (a cycle through all its states and edges is).
-Each state and edge is looked at once per level of refinement.
+rules out the states where it is enabled, and what is left of every component is
+decomposed again, together, at the next level.  A component that survives is fair (a
+cycle through all its states and edges is).  Each state and edge is looked at once
+per level of refinement.
 
 Stuttering counts, as in TLA+: a behaviour may stay in one state forever unless a
 fair condition is enabled there (`stutter_state`).
