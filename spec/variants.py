@@ -186,14 +186,19 @@ VARIANTS: dict[str, type[BrokenVariant]] = {
 # spec/properties.py under the spec's fairness (checker/liveness/ catches them with a lasso).
 
 
-class SilentFollower(BrokenVariant):
+class LivenessVariant(BrokenVariant):
+    """A variant whose bug only a liveness property catches: on the default model, and quickly on tiny."""
+
+    catch_params = Params(servers=3, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
+    quick_params = Params(servers=2, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1)
+
+
+class SilentFollower(LivenessVariant):
     """A follower that already holds a request's entries applies its commit index but never answers."""
 
     name = "silent-follower"
     description = "a follower never answers an AppendEntries request it has nothing to add from"
     breaks = "EntryCommitsOrLeaderStepsDown"
-    catch_params = Params(servers=3, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
-    quick_params = Params(servers=2, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1)
     local_actions = True  # the override reads and changes only the recipient and the bag
 
     def accept_append_entries(self, s: State, m: AppendEntriesRequest) -> Optional[State]:
@@ -204,14 +209,12 @@ class SilentFollower(BrokenVariant):
         return t
 
 
-class CommitNotSent(BrokenVariant):
+class CommitNotSent(LivenessVariant):
     """A leader's AppendEntries requests never carry its commit index (always 0)."""
 
     name = "commit-not-sent"
     description = "a leader never tells its followers how far it has committed"
     breaks = "CommitReachesFollower"
-    catch_params = Params(servers=3, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
-    quick_params = Params(servers=2, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1)
     local_actions = True  # the override reads and changes only the leader and the bag
 
     def append_entries(self, s: State, i: int, j: int) -> Optional[State]:
@@ -223,14 +226,12 @@ class CommitNotSent(BrokenVariant):
         return s.with_message(m._replace(mcommit_index=0))
 
 
-class LossyDelivery(BrokenVariant):
+class LossyDelivery(LivenessVariant):
     """raft.tla with delivery only weakly fair: the network may lose every copy of a message forever."""
 
     name = "lossy-delivery"
     description = "message delivery only weakly fair (a message lost each time it is sent is never handled)"
     breaks = "EntryCommitsOrLeaderStepsDown"
-    catch_params = Params(servers=3, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
-    quick_params = Params(servers=2, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1)
     fairness = tuple(weak(f.action) if f.action in {row.name for row in HANDLERS} else f for f in DEFAULT_FAIRNESS)
 
 
