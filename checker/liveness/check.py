@@ -61,10 +61,10 @@ def liveness_properties(result: ExploreResult) -> list[Property]:
 
 def skip_reason(result: ExploreResult, fairness: tuple[Fairness, ...]) -> Optional[str]:
     """Why the liveness properties cannot be judged on this search (None: they can)."""
-    if result.edge_src is None:
-        return "no graph was kept (--no-graph, --workers, --ray): liveness needs the state graph"
     if not result.complete:
         return f"the search is incomplete ({result.incomplete_because}): a cycle may run through states it did not expand"
+    if result.edge_src is None:
+        return "no graph was kept (--no-graph, --workers, --ray): liveness needs the state graph"
     if result.spec.params.symmetry and not all(f.symmetric for f in fairness):
         names = ", ".join(str(f) for f in fairness if not f.symmetric)
         return f"fairness per argument ({names}) cannot be judged on a symmetry-reduced graph; run with symmetry off"

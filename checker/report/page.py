@@ -220,6 +220,11 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
     return TraceFigure(finding.property, kind, description, note, trace, diagram, format_finding(ft))
 
 
+def _lasso_figures(result: ExploreResult) -> list[TraceFigure]:
+    """A figure for every liveness property with a lasso (violated or inconclusive)."""
+    return [_lasso_figure(result, o) for o in result.liveness if o.lasso is not None]
+
+
 def _lasso_figure(result: ExploreResult, outcome: LivenessOutcome) -> TraceFigure:
     """A liveness counterexample: the lasso's diagram with its loop drawn, and its text."""
     lasso = outcome.lasso
@@ -432,7 +437,7 @@ def build_report(
     for prop in result.properties:
         if prop.kind == "sometimes" and prop.name in result.witnesses:
             figures.append(_figure(result, result.witnesses[prop.name]))
-    figures += [_lasso_figure(result, o) for o in result.liveness if o.lasso is not None]
+    figures += _lasso_figures(result)
     names = list(VARIANTS) if variants is None else list(variants)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
