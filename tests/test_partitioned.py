@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
+from array import array
 
 import pytest
 from support.cli import check
@@ -21,6 +23,8 @@ from support.cli import check
 from leaderfollower.checker.distributed.local import LocalBackend
 from leaderfollower.checker.distributed.run import explore_partitioned
 from leaderfollower.checker.distributed.search import PartitionedSearch, WorkerLost
+from leaderfollower.checker.distributed.shard import LevelReport, PathStep, Shard, ShardTotals
+from leaderfollower.checker.explore.store import Key
 from leaderfollower.checker.explore.result import ExploreResult, Progress
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
@@ -112,6 +116,63 @@ def test_a_killed_worker_fails_the_search_with_a_clear_error() -> None:
 
         with pytest.raises(WorkerLost, match=r"worker 1 \(pid \d+\) stopped \(exit code -9\)"):
             search.run(progress=kill_at_depth_3)
+
+
+class InProcess:
+    """A `Backend` that runs its shards one after the other in this process, so a test can look inside them."""
+
+    def __init__(self, spec: RaftSpec, workers: int) -> None:
+        self.workers = workers
+        self.shards = [Shard(spec, PROPERTIES, k, workers) for k in range(workers)]
+        self.sent: list[list[set[Key]]] = [[set() for _ in range(workers)] for _ in range(workers)]
+        self.resent = 0
+
+    def start(self) -> list[tuple[bytes, LevelReport]]:
+        return [s.start() for s in self.shards]
+
+    def level(self, rank_lists: list[bytes]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
+        expanded = [s.expand(rank_lists) for s in self.shards]
+        n = self.shards[0].n
+        for sender, (batches, _) in enumerate(expanded):
+            for owner, payload in enumerate(batches):
+                if owner == sender:
+                    continue
+                servers, bags, flat_bytes = pickle.loads(payload)
+                flat = array("q")
+                flat.frombytes(flat_bytes)
+                keys = {tuple(flat[j : j + n + 1]) for j in range(0, len(flat), n + 5)}
+                self.resent += len(keys & self.sent[sender][owner])
+                self.sent[sender][owner] |= keys
+        absorbed = [s.absorb([batches[k] for batches, _ in expanded]) for k, s in enumerate(self.shards)]
+        return [report for _, report in expanded], absorbed
+
+    def path_step(self, shard: int, sid: int) -> PathStep:
+        return self.shards[shard].path_step(sid)
+
+    def totals(self) -> list[ShardTotals]:
+        return [s.totals() for s in self.shards]
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_state_sent_to_its_owner_is_not_sent_again_in_a_later_level() -> None:
+    spec = RaftSpec(PRESETS["tiny"])
+    backend = InProcess(spec, 2)
+    many = PartitionedSearch(spec, backend).run()
+    assert_same(explore(spec, keep_graph=False), many)
+    assert sum(len(sent) for row in backend.sent for sent in row) > 500
+    assert backend.resent == 0
+
+
+def test_the_memory_of_sent_states_may_be_cleared_without_changing_the_result() -> None:
+    spec = RaftSpec(PRESETS["tiny"])
+    backend = InProcess(spec, 2)
+    for shard in backend.shards:
+        shard.sent_cap = 20  # cleared after almost every level
+    many = PartitionedSearch(spec, backend).run()
+    assert_same(explore(spec, keep_graph=False), many)
+    assert backend.resent > 0  # forgotten states were sent again, and the owner dropped them
 
 
 # ----------------------------------------------------------------- the command line

@@ -7,8 +7,11 @@ and (b) which worker owns a state.  Both are decided on 128-bit fingerprints of
 the parts (a BLAKE2b digest of a canonical text of the part: sets sorted, so the
 text does not depend on hashing order or on PYTHONHASHSEED), never on ids: the
 representative is the permutation whose tuple of part fingerprints is smallest,
-and the owner is a hash of that tuple.  Each part is fingerprinted once, when the
-worker first interns it; a state costs a few list look-ups.
+and the owner is the sum of the parts' *owner numbers* (the low 48 bits of their
+fingerprints) modulo the number of workers: a sum, so that a successor's owner is
+its parent's sum with one server's and the bag's numbers swapped (`Shard.expand`
+does that without building the sum again).  Each part is fingerprinted once, when
+the worker first interns it; a state costs a few list look-ups.
 
 A collision of two distinct parts' 128-bit fingerprints would merge two orbits;
 with a million distinct parts its probability is about 1e-27.  Within one worker a
@@ -23,6 +26,10 @@ from typing import Any
 from leaderfollower.spec.raft import RaftSpec
 
 from leaderfollower.checker.explore.store import Key, StateStore, permute_bag, permute_server
+
+
+OWNER_MASK = (1 << 48) - 1
+"""The bits of a part's fingerprint that make its owner number."""
 
 
 class FingerprintCollision(Exception):
@@ -55,12 +62,19 @@ class FingerprintStore(StateStore):
         super().__init__(spec, symmetry)
         self.server_fps: list[int] = []
         self.bag_fps: list[int] = []
+        self.server_owner: list[int] = []
+        """Each interned server state's owner number (see the module comment)."""
+        self.bag_owner: list[int] = []
+        """Each interned bag's owner number."""
         self._fp_seen: dict[int, tuple[str, int]] = {}
         self._best_servers: dict[Key, tuple[tuple[int, ...], tuple[tuple[int, Key], ...]]] = {}
 
     def sync(self) -> None:
         """Fingerprint the parts interned since the last call."""
-        for kind, table, fps in (("server", self.server_table, self.server_fps), ("bag", self.bag_table, self.bag_fps)):
+        for kind, table, fps, owners in (
+            ("server", self.server_table, self.server_fps, self.server_owner),
+            ("bag", self.bag_table, self.bag_fps, self.bag_owner),
+        ):
             while len(fps) < len(table):
                 number = len(fps)
                 fp = fingerprint(table[number])
@@ -69,6 +83,7 @@ class FingerprintStore(StateStore):
                     raise FingerprintCollision(f"{kind} parts {other[1]} and {number} share fingerprint {fp:#x}")
                 self._fp_seen[fp] = (kind, number)
                 fps.append(fp)
+                owners.append(fp & OWNER_MASK)
 
     def canonicalise(self, key: Key) -> Key:
         """The key of the orbit member with the smallest tuple of part fingerprints."""
@@ -81,12 +96,12 @@ class FingerprintStore(StateStore):
         if len(sfp) != len(self.server_table) or len(bfp) != len(self.bag_table):
             self.sync()
         if not self.perms:
-            return key, hash((*[sfp[x] for x in key[:n]], bfp[key[n]])) % workers
+            return key, self.owner(key, workers)
         servers = key[:n]
         best = self._best_servers.get(servers)
         if best is None:
             best = self._servers_orbit(servers)
-        prefix, choices = best
+        choices = best[1]
         bid = key[n]
         if len(choices) == 1:
             p_index, ids = choices[0]
@@ -94,7 +109,15 @@ class FingerprintStore(StateStore):
         else:  # several permutations give the same servers: the bag decides
             options = [(bid if p < 0 else self._permuted_bag(p, bid), ids) for p, ids in choices]
             pbid, ids = min(options, key=lambda option: bfp[option[0]])
-        return (*ids, pbid), hash((*prefix, bfp[pbid])) % workers
+        rep = (*ids, pbid)
+        return rep, self.owner(rep, workers)
+
+    def owner(self, key: Key, workers: int) -> int:
+        """The shard (of `workers`) that owns a representative's key: its parts' owner numbers summed, modulo `workers`.
+
+        The key's parts must be fingerprinted (`sync`)."""
+        so = self.server_owner
+        return (sum([so[x] for x in key[: self.n]]) + self.bag_owner[key[self.n]]) % workers
 
     def _servers_orbit(self, servers: Key) -> tuple[tuple[int, ...], tuple[tuple[int, Key], ...]]:
         # The permutations (-1: none) whose servers have the smallest fingerprints, and

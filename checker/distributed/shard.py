@@ -25,6 +25,8 @@ On the wire a state is the sender's interned ids of the representative's parts;
 the first time a sender names a part to an owner it sends the part itself, and the
 owner keeps a per-sender table from the sender's ids to its own.  A batch is one
 pickled tuple (new parts, a flat `array('q')` of `n + 5` integers per candidate).
+A shard's candidates for itself never go on the wire: they stay in memory as
+they were found, for its own `absorb`.
 """
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ from leaderfollower.checker.explore.store import Key, StateStore
 
 INDEX_BITS = 16
 """Bits of a candidate's rank that hold the transition's index among its parent's."""
+
+SENT_CAP = 4_000_000
+"""Keys a shard remembers having sent (about 100 bytes each); past this the memory is cleared and refilled."""
 
 Order = tuple[int, int, int, int]
 """Where the one-worker search meets a finding: (depth expanded, parent rank, transition index, phase).
@@ -138,6 +143,11 @@ class Shard:
         self.from_servers: list[dict[int, int]] = [{} for _ in range(workers)]
         self.from_bags: list[dict[int, int]] = [{} for _ in range(workers)]
         self.new_by_sender: dict[tuple[int, int], int] = {}
+        self.sent_keys: set[Key] = set()
+        """Keys sent to other shards in earlier levels: their owners hold them now, so they need not go again."""
+        self.sent_cap = SENT_CAP
+        self._own: dict[Key, tuple[int, int, int, int]] = {}
+        """This shard's own candidates of the level being expanded (rank, parent, label, name), kept for `absorb`."""
         self._reported_witnesses: set[str] = set()
         init = spec.init()
         self.steps_of: Callable[[Key, int], list[Step]] = self.search.successor_function(spec.within_bounds(init))
@@ -164,16 +174,15 @@ class Shard:
         return self._finish_level(ranks, report)
 
     def expand(self, rank_lists: Sequence[bytes]) -> tuple[list[bytes], LevelReport]:
-        """Expand the frontier (given every shard's rank list of it); one batch per owner, and the report."""
+        """Expand the frontier (given every shard's rank list of it); one batch per owner, and the report.
+
+        The batch for this shard itself stays in memory (`_own`) for `absorb`; its slot
+        in the list is empty.
+        """
         ranks = self._compact_ranks(rank_lists)
         report = LevelReport(self.index)
-        search, store, visitor = self.search, self.store, self.visitor
-        labels = search.labels
-        enabled, within = labels.enabled, labels.within_bounds
-        keys, seen, n, workers, me = store.keys, store.seen, self.n, self.workers, self.index
-        route = store.canonical_and_owner
-        check_steps = bool(visitor.step_props)
-        boxes: list[dict[Key, tuple[int, int, int, int]]] = [{} for _ in range(workers)]
+        search, visitor, me = self.search, self.visitor, self.index
+        boxes: list[dict[Key, tuple[int, int, int, int]]] = [{} for _ in range(self.workers)]
         level, (first, last) = self.level, self.frontier
         deadlocks_before, unexpanded_before = len(search.deadlocks), search.unexpanded
         for sid in range(first, last):
@@ -184,50 +193,90 @@ class Shard:
                 self._tag(found, (level, rank, -1, 0), report)
             if len(outgoing) >= 1 << INDEX_BITS:
                 raise OverflowError(f"state {sid} has {len(outgoing)} transitions; the rank packs at most {1 << INDEX_BITS}")
-            base = rank << INDEX_BITS
-            s_key = keys[sid]
-            for idx, (name, lid, raw, ok, pos) in enumerate(outgoing):
-                enabled[name] += 1
-                if not ok:
-                    continue
-                within[name] += 1
-                report.transitions += 1
-                key, owner = route(raw, workers)
-                if check_steps and pos < n:
-                    found = len(visitor.violations)
-                    visitor.visit_step(sid, s_key, raw, pos, labels.labels[lid], key)
-                    if len(visitor.violations) != found:
-                        self._tag(found, (level, rank, idx, 0), report, store.build(key))
-                if owner == me and key in seen:
-                    continue
+            report.transitions += self._route(sid, rank, outgoing, boxes, report)
+        report.deadlocks = len(search.deadlocks) - deadlocks_before
+        report.unexpanded = search.unexpanded - unexpanded_before
+        self._own = boxes[me]
+        sent = self.sent_keys
+        if len(sent) > self.sent_cap:
+            sent.clear()
+        for owner, box in enumerate(boxes):
+            if owner != me:
+                sent.update(box)
+        return [b"" if owner == me else self._pack(owner, box) for owner, box in enumerate(boxes)], report
+
+    def _route(self, sid: int, rank: int, outgoing: list[Step], boxes: list[dict[Key, tuple[int, int, int, int]]], report: LevelReport) -> int:
+        """Count one state's transitions, check its steps, and put each new-looking successor in its owner's box; the transitions kept."""
+        search, store, visitor = self.search, self.store, self.visitor
+        labels = search.labels
+        enabled, within = labels.enabled, labels.within_bounds
+        seen, n, workers, me, sent = store.seen, self.n, self.workers, self.index, self.sent_keys
+        own = boxes[me]
+        check_steps = bool(visitor.step_props)
+        base = rank << INDEX_BITS
+        s_key = store.keys[sid]
+        # Without symmetry a successor is its own representative, and its owner is its
+        # parent's sum of owner numbers with the changed server's and the bag's swapped.
+        fast = not store.perms
+        if fast:
+            so, bo = store.server_owner, store.bag_owner
+            if len(so) != len(store.server_table) or len(bo) != len(store.bag_table):
+                store.sync()
+            servers_sum = sum([so[x] for x in s_key[:n]])
+        kept = 0
+        for idx, (name, lid, raw, ok, pos) in enumerate(outgoing):
+            enabled[name] += 1
+            if not ok:
+                continue
+            within[name] += 1
+            kept += 1
+            if not fast:
+                key, owner = store.canonical_and_owner(raw, workers)
+            elif pos == n:
+                key, owner = raw, (servers_sum + bo[raw[n]]) % workers
+            elif pos >= 0:
+                key, owner = raw, (servers_sum - so[s_key[pos]] + so[raw[pos]] + bo[raw[n]]) % workers
+            else:  # a transition from the spec's own successors: any servers may differ
+                key, owner = raw, store.owner(raw, workers)
+            if check_steps and pos < n:
+                found = len(visitor.violations)
+                visitor.visit_step(sid, s_key, raw, pos, labels.labels[lid], key)
+                if len(visitor.violations) != found:
+                    self._tag(found, (self.level, rank, idx, 0), report, store.build(key))
+            if owner == me:
+                if key not in seen and key not in own:
+                    own[key] = (base + idx, sid, lid, name)
+            elif key not in sent:
                 box = boxes[owner]
                 if key not in box:
                     box[key] = (base + idx, sid, lid, name)
-        report.deadlocks = len(search.deadlocks) - deadlocks_before
-        report.unexpanded = search.unexpanded - unexpanded_before
-        return [self._pack(owner, box) for owner, box in enumerate(boxes)], report
+        return kept
 
     def absorb(self, batches: Sequence[bytes]) -> tuple[bytes, LevelReport]:
-        """Take every shard's batch for this one (in shard order); store and judge the new states."""
+        """Take every shard's batch for this one (in shard order; this shard's own from memory); store and judge the new states."""
         store = self.store
         seen, n = store.seen, self.n
         stride = n + 5
         pending: dict[Key, tuple[int, int, int, int, int]] = {}
         for sender, payload in enumerate(batches):
+            if sender == self.index:
+                me = self.index
+                for key, (rank, parent, label, name) in self._own.items():
+                    old = pending.get(key)
+                    if old is None or rank < old[0]:
+                        pending[key] = (rank, me, parent, label, name)
+                self._own = {}
+                continue
             new_servers, new_bags, flat_bytes = pickle.loads(payload)
             flat = array("q")
             flat.frombytes(flat_bytes)
-            own = sender == self.index
             ts, tb = self.from_servers[sender], self.from_bags[sender]
             for x, srv in new_servers:
                 ts[x] = store.server_id(srv)
             for x, bag in new_bags:
                 tb[x] = store.bag_id(bag)
             for j in range(0, len(flat), stride):
-                if own:
-                    key = tuple(flat[j : j + n + 1])
-                else:
-                    key = (*[ts[x] for x in flat[j : j + n]], tb[flat[j + n]])
+                key = (*[ts[x] for x in flat[j : j + n]], tb[flat[j + n]])
                 if key in seen:
                     continue
                 rank = flat[j + n + 1]
@@ -301,23 +350,18 @@ class Shard:
         flat: list[int] = []
         new_servers: list[tuple[int, ServerState]] = []
         new_bags: list[tuple[int, Bag]] = []
-        if owner == self.index:
-            for key, tail in box.items():
-                flat += key
-                flat += tail
-        else:
-            sent_s, sent_b = self.sent_servers[owner], self.sent_bags[owner]
-            table, bag_table = self.store.server_table, self.store.bag_table
-            for key, tail in box.items():
-                for x in key[:n]:
-                    if x not in sent_s:
-                        sent_s.add(x)
-                        new_servers.append((x, table[x]))
-                if key[n] not in sent_b:
-                    sent_b.add(key[n])
-                    new_bags.append((key[n], bag_table[key[n]]))
-                flat += key
-                flat += tail
+        sent_s, sent_b = self.sent_servers[owner], self.sent_bags[owner]
+        table, bag_table = self.store.server_table, self.store.bag_table
+        for key, tail in box.items():
+            for x in key[:n]:
+                if x not in sent_s:
+                    sent_s.add(x)
+                    new_servers.append((x, table[x]))
+            if key[n] not in sent_b:
+                sent_b.add(key[n])
+                new_bags.append((key[n], bag_table[key[n]]))
+            flat += key
+            flat += tail
         return pickle.dumps((new_servers, new_bags, array("q", flat).tobytes()), protocol=pickle.HIGHEST_PROTOCOL)
 
     # ------------------------------------------------------------ the end
