@@ -9,6 +9,13 @@ How this works: a `Property` has a human name, a kind and a predicate.
   fails, so a spec in which nothing can happen cannot pass.
 - *action*: a predicate on one server's variables before and after a transition,
   checked for every server whose variables the transition changed.
+- *eventually* (liveness): every fair behaviour reaches a state where `holds` is true
+  (TLA+ `<>P`).
+- *leads_to* (liveness): in every fair behaviour, a state where `premise` holds is
+  followed (then or later) by one where `holds` does (TLA+ `P ~> Q`).
+  Fairness is the spec's (`spec/fairness.py`); checker/liveness/ checks both kinds on
+  the explored graph.  Their predicates should not tell servers apart (say "some
+  leader", not "server 0") when the model uses symmetry.
 
 The always properties other than TypeOK are defined once in `spec/invariants.py`
 (against the expression layer of `spec/expr.py`, so that the Z3 engines build the
@@ -42,7 +49,9 @@ if TYPE_CHECKING:
     from .params import Params
     from .raft import RaftSpec
 
-Kind = Literal["always", "sometimes", "action"]
+Kind = Literal["always", "sometimes", "action", "eventually", "leads_to"]
+LIVENESS_KINDS: frozenset[str] = frozenset({"eventually", "leads_to"})
+"""The kinds checked on the state graph under fairness (checker/liveness/)."""
 StatePredicate = Callable[["RaftSpec", State], bool]
 StepPredicate = Callable[["RaftSpec", ServerState, ServerState], bool]
 
@@ -55,7 +64,9 @@ class Property:
     kind: Kind
     description: str
     holds: Optional[StatePredicate] = None
-    """For always and sometimes properties: the predicate on a state."""
+    """For always and sometimes properties: the predicate on a state; for liveness ones, the goal (Q)."""
+    premise: Optional[StatePredicate] = None
+    """For a leads_to property: P of P ~> Q."""
     step_holds: Optional[StepPredicate] = None
     """For action properties: the predicate on one server before and after a step."""
     servers_only: bool = False
@@ -216,6 +227,37 @@ def no_stale_read_because(p: "Params") -> Optional[str]:
     return no_commit_because(p)
 
 
+# ---------------------------------------------------------------- liveness
+
+
+def _own_term_entry_uncommitted(srv: ServerState) -> bool:
+    return srv.role == LEADER and any(e.term == srv.current_term for e in srv.log[srv.commit_index :])
+
+
+def leader_entry_pending(spec: "RaftSpec", s: State) -> bool:
+    """Some leader holds an entry of its own term above its commitIndex."""
+    return any(_own_term_entry_uncommitted(srv) for srv in s.servers)
+
+
+def no_leader_entry_pending(spec: "RaftSpec", s: State) -> bool:
+    """No leader holds an uncommitted entry of its own term (committed, or the leader stepped down)."""
+    return not leader_entry_pending(spec, s)
+
+
+def commit_known_to_leader_only(spec: "RaftSpec", s: State) -> bool:
+    """Some leader has committed an index that no other server has committed yet."""
+    for k, srv in enumerate(s.servers):
+        if srv.role == LEADER and srv.commit_index >= 1:
+            if all(other.commit_index < srv.commit_index for j, other in enumerate(s.servers) if j != k):
+                return True
+    return False
+
+
+def commit_known_beyond_leader(spec: "RaftSpec", s: State) -> bool:
+    """No leader is alone in knowing how far it has committed."""
+    return not commit_known_to_leader_only(spec, s)
+
+
 # ------------------------------------------------------------------ action
 
 
@@ -267,6 +309,22 @@ PROPERTIES: tuple[Property, ...] = (
         servers_only=True,
         reads=PROTOCOL_FIELDS,
         impossible_when=no_stale_read_because,
+    ),
+    Property(
+        "EntryCommitsOrLeaderStepsDown",
+        "leads_to",
+        "a leader's entry of its own term is eventually committed, or the leader steps down",
+        premise=leader_entry_pending,
+        holds=no_leader_entry_pending,
+        servers_only=True,
+    ),
+    Property(
+        "CommitReachesFollower",
+        "leads_to",
+        "a leader's commit is eventually known to another server, or the leader steps down",
+        premise=commit_known_to_leader_only,
+        holds=commit_known_beyond_leader,
+        servers_only=True,
     ),
     Property("LeaderAppendOnly", "action", "a leader's log only grows within its term", step_holds=leader_append_only),
     Property("TermNeverDecreases", "action", "a server's term never goes down", step_holds=term_never_decreases),

@@ -34,6 +34,7 @@ from .actions import (
     Arg,
     argument_tuples,
 )
+from .fairness import DEFAULT_FAIRNESS, Fairness
 from .params import Params
 from .state import (
     CANDIDATE,
@@ -95,6 +96,8 @@ class RaftSpec:
     without restating this in its own body is treated as not local (always safe)."""
     actions: ClassVar[tuple[ActionDef, ...]] = ACTIONS
     """The actions of this spec (`spec/actions.py`); a variant may leave some out."""
+    fairness: ClassVar[tuple[Fairness, ...]] = DEFAULT_FAIRNESS
+    """Which actions a behaviour must eventually take (`spec/fairness.py`); a variant may change it."""
 
     def __init__(self, params: Params) -> None:
         self.params = params

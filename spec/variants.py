@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import ClassVar, Optional
 
 from .params import Params
-from .actions import Action, ActionName
+from .actions import HANDLERS, Action, ActionName
+from .fairness import DEFAULT_FAIRNESS, weak
 from .raft import RaftSpec
 from .scenarios import Script
 from .state import (
@@ -24,6 +25,7 @@ from .state import (
     RequestVoteResponse,
     ServerState,
     State,
+    bag_count,
 )
 
 
@@ -177,3 +179,61 @@ VARIANTS: dict[str, type[BrokenVariant]] = {
     )
 }
 """Every shipped broken variant, by name (`leaderfollower check --spec NAME`)."""
+
+
+# ------------------------------------------------------------------ liveness
+# Variants that keep every safety property but break a liveness property of
+# spec/properties.py under the spec's fairness (checker/liveness/ catches them with a lasso).
+
+
+class LivenessVariant(BrokenVariant):
+    """A variant whose bug only a liveness property catches: on the default model, and quickly on tiny."""
+
+    catch_params = Params(servers=3, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1, symmetry=True)
+    quick_params = Params(servers=2, values=1, max_term=2, max_log=1, max_copies=1, max_in_flight=1)
+
+
+class SilentFollower(LivenessVariant):
+    """A follower that already holds a request's entries applies its commit index but never answers."""
+
+    name = "silent-follower"
+    description = "a follower never answers an AppendEntries request it has nothing to add from"
+    breaks = "EntryCommitsOrLeaderStepsDown"
+    local_actions = True  # the override reads and changes only the recipient and the bag
+
+    def accept_append_entries(self, s: State, m: AppendEntriesRequest) -> Optional[State]:
+        t = super().accept_append_entries(s, m)
+        if t is not None and len(t.messages) == len(s.messages) and bag_count(t.messages, m) < bag_count(s.messages, m):
+            # The "already done" branch replied: keep its commit index, send nothing.
+            return s.update_server(m.mdest, commit_index=m.mcommit_index).without_message(m)
+        return t
+
+
+class CommitNotSent(LivenessVariant):
+    """A leader's AppendEntries requests never carry its commit index (always 0)."""
+
+    name = "commit-not-sent"
+    description = "a leader never tells its followers how far it has committed"
+    breaks = "CommitReachesFollower"
+    local_actions = True  # the override reads and changes only the leader and the bag
+
+    def append_entries(self, s: State, i: int, j: int) -> Optional[State]:
+        t = super().append_entries(s, i, j)
+        if t is None:
+            return None
+        (m,) = [m for m, count in t.messages if bag_count(s.messages, m) < count]
+        assert isinstance(m, AppendEntriesRequest)
+        return s.with_message(m._replace(mcommit_index=0))
+
+
+class LossyDelivery(LivenessVariant):
+    """raft.tla with delivery only weakly fair: the network may lose every copy of a message forever."""
+
+    name = "lossy-delivery"
+    description = "message delivery only weakly fair (a message lost each time it is sent is never handled)"
+    breaks = "EntryCommitsOrLeaderStepsDown"
+    fairness = tuple(weak(f.action) if f.action in {row.name for row in HANDLERS} else f for f in DEFAULT_FAIRNESS)
+
+
+LIVENESS_VARIANTS: dict[str, type[BrokenVariant]] = {cls.name: cls for cls in (SilentFollower, CommitNotSent, LossyDelivery)}
+"""Shipped variants that break a liveness property only (`leaderfollower check --spec NAME`)."""

@@ -60,7 +60,7 @@ def test_a_budget_ends_incomplete_with_exit_3_and_never_holds(args: list[str], b
     assert doc["verdict_line"].startswith(f"incomplete (bounded by {bounded_by})")
     statuses = {row["status"] for row in doc["properties"]}
     assert "holds" not in statuses and "never-witnessed" not in statuses
-    assert statuses <= {"no-violation-so-far", "not-witnessed-yet", "witnessed"}
+    assert statuses <= {"no-violation-so-far", "not-witnessed-yet", "witnessed", "skipped"}  # skipped: liveness needs the whole graph
 
 
 def test_the_table_output_ends_with_the_bounded_verdict() -> None:

@@ -22,7 +22,7 @@ from leaderfollower.checker.cli.main import main
 from leaderfollower.checker.formats.itf import read_itf
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.properties import no_uncommitted_read
-from leaderfollower.spec.variants import VARIANTS
+from leaderfollower.spec.variants import LIVENESS_VARIANTS, VARIANTS
 
 TINY_STATES, TINY_TRANSITIONS, TINY_DIAMETER = 1645, 6610, 27
 
@@ -63,7 +63,8 @@ def test_json_document() -> None:
     assert statuses["ElectionSafety"] == ("always", "holds")
     assert statuses["TermNeverDecreases"] == ("action", "holds")
     assert statuses["ValueCommitted"] == ("sometimes", "witnessed")
-    assert {kind for kind, _ in statuses.values()} == {"always", "sometimes", "action"}
+    assert statuses["EntryCommitsOrLeaderStepsDown"] == ("leads_to", "holds")
+    assert {kind for kind, _ in statuses.values()} == {"always", "sometimes", "action", "leads_to"}
     assert doc["coverage"]["Restart"]["enabled"] == 2 * TINY_STATES
 
 
@@ -83,7 +84,7 @@ def test_quiet_prints_nothing() -> None:
 def test_list_specs() -> None:
     result = check("--list-specs")
     assert result.exit_code == 0
-    assert result.stdout.split() == ["raft", *VARIANTS]
+    assert result.stdout.split() == ["raft", *VARIANTS, *LIVENESS_VARIANTS]
 
 
 def test_console_script(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from leaderfollower.checker.jobs.status import Status
 from leaderfollower.checker.explore.budget import STOP_REQUESTED, Budget
 from leaderfollower.checker.jobs.check import PropertySelectionError, UnsupportedBudget, run_check, select_properties, summarise, write_traces
 from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
+from leaderfollower.checker.liveness.lasso import format_lasso
 
 def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None:
     """Print the summary, the property table and the action coverage."""
@@ -121,9 +122,12 @@ def check(
 ) -> None:
     """Explore every reachable state within the bounds and check every property.
 
+    Liveness properties (eventually, leads_to) are checked on the graph under the
+    spec's fairness; --no-graph skips them.
+
     Exit codes: 0 every property holds, 1 a violation (or a deadlock, or a sometimes
     property never witnessed), 2 a usage error, 3 incomplete: a budget stopped the
-    search first, 4 a worker of --workers/--ray lost, 130/143 interrupted by SIGINT/SIGTERM
+    search first, or a liveness property is inconclusive at these bounds, 4 a worker of --workers/--ray lost, 130/143 interrupted by SIGINT/SIGTERM
     (what was found is printed).
     """
     overrides = model_overrides(model)
@@ -168,6 +172,14 @@ def check(
             console.print(format_finding(ft), markup=False, highlight=False)
             if f.property in trace_files:
                 click.echo(f"trace written to {trace_files[f.property]}")
+        for o in result.liveness:
+            if o.status == "skipped":
+                console.print(f"\n{o.property.name} skipped: {o.why}", markup=False, highlight=False)
+            elif o.lasso is not None:
+                console.print(f"\n[bold red]{o.property.name} {o.status}[/]: {o.why}")
+                console.print(format_lasso(o.lasso), markup=False, highlight=False)
+                if o.property.name in trace_files:
+                    click.echo(f"lasso written to {trace_files[o.property.name]}")
         style = {"holds": "bold green", "incomplete": "bold yellow"}.get(doc["verdict"], "bold red")
         console.print(f"\n[{style}]{doc['verdict_line']}[/]")
     sys.exit(exit_code(doc["verdict"], result, budget))
@@ -175,6 +187,8 @@ def check(
 
 def exit_code(verdict: str, result: ExploreResult, budget: Budget) -> int:
     """The exit code of a check (see `check`'s help and checker/cli/common.py)."""
+    if verdict == "inconclusive":
+        return EXIT_INCOMPLETE
     if verdict == "incomplete":
         if result.stopped_by == STOP_REQUESTED and budget.requested in EXIT_SIGNAL:
             return EXIT_SIGNAL[budget.requested]

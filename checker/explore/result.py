@@ -16,7 +16,7 @@ import time
 from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from leaderfollower.spec.actions import Action
 from leaderfollower.spec.properties import Property
@@ -106,6 +106,9 @@ class ExploreResult:
     """Stored states the search did not expand (it stopped first)."""
     unexpanded_states: int = 0
     """States some of whose actions raised: their other successors were explored, these were not."""
+    liveness: list[Any] = field(default_factory=list)
+    """The liveness properties' outcomes (checker/liveness/check.py: `LivenessOutcome`), once judged."""
+    liveness_seconds: float = 0.0
 
     @property
     def incomplete_because(self) -> Optional[str]:
@@ -125,9 +128,10 @@ class ExploreResult:
 
     @property
     def ok(self) -> bool:
-        """No violation, no deadlock, and every sometimes property witnessed."""
+        """No violation, no deadlock, every sometimes property witnessed, no liveness property violated or inconclusive."""
         sometimes = [p.name for p in self.properties if p.kind == "sometimes"]
-        return not self.violations and not self.deadlocks and all(name in self.witnesses for name in sometimes)
+        live_ok = all(o.status in ("holds", "skipped") for o in self.liveness)
+        return not self.violations and not self.deadlocks and all(name in self.witnesses for name in sometimes) and live_ok
 
     def state(self, state_id: int) -> State:
         """The stored state with this id (a representative of its orbit under symmetry)."""

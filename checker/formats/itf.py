@@ -95,11 +95,15 @@ def encode_state(s: State, action: Optional[Action], index: int) -> dict[str, An
     return out
 
 
-def to_itf(trace: Trace, params: Params, spec_name: str, description: str = "", raised: Optional[tuple[Action, str]] = None) -> dict[str, Any]:
+def to_itf(
+    trace: Trace, params: Params, spec_name: str, description: str = "", raised: Optional[tuple[Action, str]] = None, loop: Optional[int] = None
+) -> dict[str, Any]:
     """A whole trace as an ITF document.
 
     `raised`: an action that raised an exception in the last state, and the exception;
     it led to no state, so it is written in `#meta.raised`, not as a state.
+    `loop`: for a lasso (a liveness counterexample), the index of the state the last
+    state steps back to, forever; written as ITF's top-level `loop`.
     """
     meta: dict[str, Any] = {
         "format": "ITF",
@@ -112,16 +116,21 @@ def to_itf(trace: Trace, params: Params, spec_name: str, description: str = "", 
     }
     if raised is not None:
         meta["raised"] = {"action": str(raised[0]), "error": raised[1]}
-    return {
+    doc: dict[str, Any] = {
         "#meta": meta,
         "vars": VARS,
         "states": [encode_state(step.state, step.action, k) for k, step in enumerate(trace)],
     }
+    if loop is not None:
+        doc["loop"] = loop
+    return doc
 
 
-def write_itf(path: Path, trace: Trace, params: Params, spec_name: str, description: str = "", raised: Optional[tuple[Action, str]] = None) -> None:
-    """Write a trace as an ITF JSON file (`raised`: see `to_itf`)."""
-    path.write_text(json.dumps(to_itf(trace, params, spec_name, description, raised), indent=1) + "\n")
+def write_itf(
+    path: Path, trace: Trace, params: Params, spec_name: str, description: str = "", raised: Optional[tuple[Action, str]] = None, loop: Optional[int] = None
+) -> None:
+    """Write a trace as an ITF JSON file (`raised`, `loop`: see `to_itf`)."""
+    path.write_text(json.dumps(to_itf(trace, params, spec_name, description, raised, loop), indent=1) + "\n")
 
 
 # ------------------------------------------------------------------ reading

@@ -21,6 +21,7 @@ from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import finding_trace
 from leaderfollower.checker.formats.itf import write_itf
 from leaderfollower.checker.jobs.status import Status
+from leaderfollower.checker.liveness.check import LivenessOutcome, timed_check
 
 DOC_VERSION = 1
 
@@ -63,12 +64,18 @@ def run_check(
 
         if budget is not None and budget.max_depth is not None:
             raise UnsupportedBudget("--max-depth is not supported with --workers or --ray (the partitioned search has no depth limit yet)")
-        return explore_partitioned(
+        return with_liveness(explore_partitioned(
             spec, properties, workers=workers, ray=ray, stop_on_violation=stop_on_violation, progress=progress,
             max_states=budget.max_states if budget is not None else None,
             stop_when=budget.stop_reason if budget is not None else None,
-        )
-    return explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress, budget=budget)
+        ))
+    return with_liveness(explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress, budget=budget))
+
+
+def with_liveness(result: ExploreResult) -> ExploreResult:
+    """The result with its liveness properties judged on its graph (checker/liveness/), or skipped saying why."""
+    result.liveness, result.liveness_seconds = timed_check(result)
+    return result
 
 
 class UnsupportedBudget(ValueError):
@@ -81,17 +88,28 @@ def verdict(result: ExploreResult, budget: Optional[Budget] = None) -> tuple[str
     A violation found is a violation however the run ended; otherwise a search that
     did not finish is `incomplete`, with what stopped it, and never `holds`.
     """
-    if result.violations or result.deadlocks:
-        names = sorted({f.property for f in result.violations} | ({"Deadlock"} if result.deadlocks else set()))
+    live: list[LivenessOutcome] = result.liveness
+    live_violated = {o.property.name for o in live if o.status == "violated"}
+    if result.violations or result.deadlocks or live_violated:
+        names = sorted({f.property for f in result.violations} | ({"Deadlock"} if result.deadlocks else set()) | live_violated)
         return "violated", f"violated: {', '.join(names)}"
     if not result.complete:
         return "incomplete", f"incomplete ({stop_description(result, budget)}): no violation in {result.distinct_states:,} states"
+    inconclusive = [o.property.name for o in live if o.status == "inconclusive"]
+    if inconclusive:
+        return "inconclusive", f"inconclusive at these bounds: {', '.join(inconclusive)} (a fair cycle exists only because the bounds cut fair actions)"
     if not result.ok:
         missing = [p for p in result.properties if p.kind == "sometimes" and p.name not in result.witnesses]
         reasons = [p.impossible_when(result.spec.params) if p.impossible_when is not None else None for p in missing]
         named = [f"{p.name} ({why})" if why else p.name for p, why in zip(missing, reasons)]
         hint = "; --skip-property NAME leaves out one the bounds rule out" if any(reasons) else ""
         return "never-witnessed", f"failed: never witnessed: {', '.join(named)}{hint}"
+    skipped = [o for o in live if o.status == "skipped"]
+    if skipped:
+        return "holds", (
+            f"holds: every safety property, every reachable state within the bounds ({result.distinct_states:,});"
+            f" liveness skipped: {skipped[0].why}"
+        )
     return "holds", f"holds: every property, every reachable state within the bounds ({result.distinct_states:,})"
 
 
@@ -109,11 +127,14 @@ def stop_description(result: ExploreResult, budget: Optional[Budget]) -> str:
 def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
     """One record per property (and one per action error): name, kind, status, depth."""
     violated = {f.property: f for f in result.violations}
+    live: dict[str, LivenessOutcome] = {o.property.name: o for o in result.liveness}
     spec = result.spec
     rows: list[dict[str, Any]] = []
     for prop in result.properties:
         row: dict[str, Any] = {"name": prop.name, "kind": prop.kind, "description": prop.description}
-        if prop.name in violated:
+        if prop.name in live:
+            row.update(liveness_row(live[prop.name]))
+        elif prop.name in violated:
             f = violated[prop.name]
             row["status"] = Status.VIOLATED
             row["depth"] = int(result.depth[f.state]) + (1 if f.action is not None else 0)  # an action property's bad step
@@ -151,6 +172,20 @@ def property_statuses(result: ExploreResult) -> list[dict[str, Any]]:
     return rows
 
 
+def liveness_row(outcome: LivenessOutcome) -> dict[str, Any]:
+    """A liveness property's status, why, and its lasso's prefix and cycle lengths (in steps)."""
+    row: dict[str, Any] = {"status": Status(outcome.status)}
+    if outcome.why:
+        row["why"] = outcome.why
+    if outcome.lasso is not None:
+        row["prefix_length"] = outcome.lasso.loop
+        row["cycle_length"] = len(outcome.lasso.trace) - 1 - outcome.lasso.loop
+        row["depth"] = len(outcome.lasso.trace) - 1
+    if outcome.cut_actions:
+        row["cut_actions"] = outcome.cut_actions
+    return row
+
+
 def summarise(result: ExploreResult, trace_files: Optional[dict[str, str]] = None, budget: Optional[Budget] = None) -> dict[str, Any]:
     """The run as a JSON-ready document (stable keys; see docs/result-format.md)."""
     spec = result.spec
@@ -174,6 +209,7 @@ def summarise(result: ExploreResult, trace_files: Optional[dict[str, str]] = Non
         "diameter": result.diameter,
         "seconds": round(seconds, 3),
         "graph_seconds": round(result.graph_seconds, 3),
+        "liveness_seconds": round(result.liveness_seconds, 3),
         "states_per_second": round(result.distinct_states / seconds) if seconds > 0 else None,
         "states_per_depth": list(result.states_per_depth),
         "deadlocks": len(result.deadlocks),
@@ -204,4 +240,9 @@ def write_traces(result: ExploreResult, directory: Path, include_witnesses: bool
         raised = (ft.failed, ft.error or "") if ft.failed is not None else None
         write_itf(path, ft.trace, result.spec.params, result.spec.name, what, raised=raised)
         written[f.property] = str(path)
+    for o in result.liveness:
+        if o.lasso is not None:
+            path = directory / f"lasso-{o.property.name}.itf.json"
+            write_itf(path, o.lasso.trace, result.spec.params, result.spec.name, f"{o.status} {o.property.name}: {o.why}", loop=o.lasso.loop)
+            written[o.property.name] = str(path)
     return written

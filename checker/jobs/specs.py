@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from leaderfollower.spec.raft import RaftSpec
-from leaderfollower.spec.variants import VARIANTS
+from leaderfollower.spec.variants import LIVENESS_VARIANTS, VARIANTS
 
 
 class SpecLoadError(Exception):
@@ -26,7 +26,7 @@ class SpecLoadError(Exception):
 
 def known_specs() -> list[str]:
     """The names `--spec` accepts without a path."""
-    return ["raft", *VARIANTS]
+    return ["raft", *VARIANTS, *LIVENESS_VARIANTS]
 
 
 def load_spec_class(ref: str) -> type[RaftSpec]:
@@ -35,6 +35,8 @@ def load_spec_class(ref: str) -> type[RaftSpec]:
         return RaftSpec
     if ref in VARIANTS:
         return VARIANTS[ref]
+    if ref in LIVENESS_VARIANTS:
+        return LIVENESS_VARIANTS[ref]
     if ":" not in ref:
         raise SpecLoadError(
             f"unknown spec {ref!r}: expected one of {', '.join(known_specs())}, or FILE.py:Class, or module:Class"

@@ -28,6 +28,10 @@ class Status(StrEnum):
     CONFORMS = "conforms"
     CONFORMS_ON_SAMPLE = "conforms-on-sample"
     DIVERGED = "diverged"
+    INCONCLUSIVE = "inconclusive"
+    """A liveness property's: a fair violating cycle exists only because the bounds cut a fair action's successors."""
+    SKIPPED = "skipped"
+    """A liveness property's: not judged (no graph kept, an incomplete search); the row says why."""
 
     @property
     def good(self) -> bool:

@@ -18,14 +18,16 @@ from importlib import metadata
 from typing import Any, Callable, Optional, Protocol
 from xml.sax.saxutils import escape, quoteattr
 
+from leaderfollower.spec.properties import LIVENESS_KINDS
 from leaderfollower.spec.raft import RaftSpec
 
-from leaderfollower.checker.jobs.check import summarise
+from leaderfollower.checker.jobs.check import summarise, with_liveness
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
 from leaderfollower.checker.explore.traces import finding_trace, format_finding, format_trace
+from leaderfollower.checker.liveness.lasso import format_lasso
 
 RESULT_FORMAT = "leaderfollower-result"
 RESULT_VERSION = 1
@@ -91,15 +93,24 @@ def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
     """Exhaustive BFS of the model: every property on every reachable state within bounds."""
     start = time.perf_counter()
     progress = ctx.progress("explorer") if ctx.progress else None
-    result = explore(ctx.spec, keep_graph=True, stop_on_violation=False, progress=progress)
+    result = with_liveness(explore(ctx.spec, keep_graph=True, stop_on_violation=False, progress=progress))
     ctx.explored = result
     doc = summarise(result)
     props: dict[str, dict[str, Any]] = {}
+    lassos = {o.property.name: o for o in result.liveness if o.lasso is not None}
     for row in doc["properties"]:
         entry: dict[str, Any] = {"kind": row["kind"], "status": Status(row["status"])}
         if "depth" in row:
             entry["depth"] = row["depth"]
-        if row["status"] == Status.VIOLATED:
+        if "why" in row and row["kind"] in LIVENESS_KINDS:
+            entry["why"] = row["why"]
+        if row["name"] in lassos:
+            o = lassos[row["name"]]
+            assert o.lasso is not None
+            entry["trace_length"] = len(o.lasso.trace) - 1
+            entry["loop"] = o.lasso.loop
+            entry["detail"] = f"{o.why}\n{format_lasso(o.lasso)}"
+        elif row["status"] == Status.VIOLATED:
             finding = next(f for f in result.violations if f.property == row["name"])
             ft = finding_trace(result, finding)
             entry["trace_length"] = ft.steps
@@ -303,6 +314,8 @@ def simulation_engine(ctx: VerifyContext) -> EngineOutcome:
     props: dict[str, dict[str, Any]] = {}
     missed: list[str] = []
     for row in property_rows(result):
+        if row["kind"] in LIVENESS_KINDS:
+            continue  # walks are finite: they judge no liveness property
         if row["status"] == "not-witnessed":
             missed.append(row["name"])
             continue

@@ -27,7 +27,9 @@ from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS, BrokenVariant
 
 from leaderfollower.checker.report import svg
-from leaderfollower.checker.jobs.check import summarise
+from leaderfollower.checker.jobs.check import summarise, with_liveness
+from leaderfollower.checker.liveness.check import LivenessOutcome
+from leaderfollower.checker.liveness.lasso import format_lasso
 from leaderfollower.checker.explore.result import ExploreResult, Finding, ProgressFn
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
@@ -218,6 +220,28 @@ def _figure(result: ExploreResult, finding: Finding) -> TraceFigure:
     return TraceFigure(finding.property, kind, description, note, trace, diagram, format_finding(ft))
 
 
+def _lasso_figures(result: ExploreResult) -> list[TraceFigure]:
+    """A figure for every liveness property with a lasso (violated or inconclusive)."""
+    return [_lasso_figure(result, o) for o in result.liveness if o.lasso is not None]
+
+
+def _lasso_figure(result: ExploreResult, outcome: LivenessOutcome) -> TraceFigure:
+    """A liveness counterexample: the lasso's diagram with its loop drawn, and its text."""
+    lasso = outcome.lasso
+    assert lasso is not None
+    trace, loop = lasso.trace, lasso.loop
+    name = outcome.property.name
+    label = (
+        f"{name} {outcome.status}: steps {loop + 1}..{len(trace) - 1} repeat forever"
+        if loop < len(trace) - 1
+        else f"{name} {outcome.status}: the behaviour stutters forever after step {loop}"
+    )
+    diagram = svg.sequence_diagram(
+        trace, title=f"lasso: {name} {outcome.status} ({result.spec.name})", highlight_step=loop, highlight_label=label, loop=loop
+    )
+    return TraceFigure(name, "violation", outcome.property.description, outcome.why, trace, diagram, format_lasso(lasso))
+
+
 VARIANT_MAX_STATES = 3_000_000
 """Default state budget per broken variant: the slowest that the explorer catches needs about 1.7 million."""
 
@@ -405,13 +429,15 @@ def build_report(
         if params is None:
             raise ValueError("build_report needs params or an explored result")
         say(f"exploring {spec_cls.name}: {params.describe()}")
-        result = explore(spec_cls(params), keep_graph=False, stop_on_violation=False, progress=progress(spec_cls.name) if progress else None)
+        # The graph is kept for the liveness properties (checker/liveness/), judged on it.
+        result = with_liveness(explore(spec_cls(params), keep_graph=True, stop_on_violation=False, progress=progress(spec_cls.name) if progress else None))
     spec = result.spec
     summary = summarise(result)
     figures = [_figure(result, f) for f in result.violations]
     for prop in result.properties:
         if prop.kind == "sometimes" and prop.name in result.witnesses:
             figures.append(_figure(result, result.witnesses[prop.name]))
+    figures += _lasso_figures(result)
     names = list(VARIANTS) if variants is None else list(variants)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:

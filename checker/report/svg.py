@@ -313,11 +313,14 @@ def sequence_diagram(
     highlight_label: str = "",
     highlight_kind: str = "violation",
     standalone: bool = False,
+    loop: Optional[int] = None,
 ) -> str:
     """A message-sequence diagram of a trace (see the module docstring).
 
     `highlight_step` is the row to mark (the violating step, or the state a witness
-    reaches); `highlight_kind` is `violation` (red) or `witness` (green).
+    reaches); `highlight_kind` is `violation` (red) or `witness` (green).  `loop`, for a
+    lasso, is the row the last one steps back to: drawn as a bracket in the left margin
+    from the last row back up to it.
     """
     n_servers = len(trace[0].state.servers)
     steps = len(trace)
@@ -389,11 +392,25 @@ def sequence_diagram(
         srv = last.servers[k]
         out.append(_text(x_of[k], fy, _role_term(srv), size=10, anchor="middle", fill=ROLE_COLOURS.get(srv.role, "#333"), weight="bold"))
         out.append(_text(x_of[k], fy + 14, _server_summary(srv), size=10, anchor="middle", fill="#57606a"))
+    if loop is not None:
+        out.extend(_loop_bracket(y_of[loop], y_of[-1], steps - 1 - loop))
     if highlight_step is not None and highlight_label:
         colour = "#d1242f" if highlight_kind == "violation" else "#2e9d4f"
         out.append(_text(detail_x, fy + 14, highlight_label, size=11, fill=colour, weight="bold"))
     out.append("</svg>")
     return "".join(out)
+
+
+def _loop_bracket(y_back: float, y_last: float, cycle_steps: int) -> list[str]:
+    """The lasso's loop in the left margin: from the last row back up to the row it returns to."""
+    colour = "#8250df"
+    if cycle_steps == 0:
+        return [_text(4, y_last + 4, "↻", size=14, fill=colour, weight="bold", extra='class="loop"')]
+    return [
+        f'<path class="loop" d="M14,{y_last:.1f} H6 V{y_back:.1f} H14" fill="none" stroke="{colour}" stroke-width="2"/>',
+        f'<path d="M14,{y_back - 4:.1f} L20,{y_back:.1f} L14,{y_back + 4:.1f} z" fill="{colour}"/>',
+        _text(2, (y_back + y_last) / 2, "↻", size=12, fill=colour, weight="bold"),
+    ]
 
 
 # ------------------------------------------------------------------ bar chart

@@ -1,0 +1,1 @@
+"""Liveness under fairness: eventually and leads-to properties checked on the explored graph."""
