@@ -244,6 +244,8 @@ def test_cli_exit_codes_json_and_itf(tmp_path: Path) -> None:
     assert clean.exit_code == 0, clean.output
     doc = json.loads(clean.output)
     assert doc["engine"] == "simulate" and doc["ok"] and doc["walks"] == 200
+    liveness = [row for row in doc["properties"] if row["kind"] in ("eventually", "leads_to")]
+    assert liveness and all(row["status"] == "skipped" and "state graph" in row["why"] for row in liveness)  # walks cannot judge them
     out = tmp_path / "traces"
     bad = runner.invoke(
         main,

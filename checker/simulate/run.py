@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from leaderfollower.spec.properties import PROPERTIES, Property
+from leaderfollower.spec.properties import LIVENESS_KINDS, PROPERTIES, Property
 from leaderfollower.spec.actions import ACTION_NAMES
 from leaderfollower.spec.raft import RaftSpec
 
@@ -367,6 +367,9 @@ def property_rows(result: SimulationResult) -> list[dict[str, Any]]:
             row["walk_length"] = v.walk_length
             if v.detail and v.property == prop.name:
                 row["error"] = v.detail
+        elif prop.kind in LIVENESS_KINDS:
+            row["status"] = "skipped"
+            row["why"] = "a walk is finite: liveness under fairness is judged on the state graph (check)"
         elif prop.kind == "sometimes":
             w = result.witnesses.get(prop.name)
             if w is not None:
