@@ -94,6 +94,10 @@ def test_result_document_is_complete(tiny_doc) -> None:
     assert doc["params"]["servers"] == 2
     assert doc["engines"]["explorer"]["distinct_states"] == 1645
     assert doc["engines"]["conformance"]["transitions_covered"] == doc["engines"]["conformance"]["transitions"]
+    # Replay says nothing of the code's fairness: conformance lists no liveness property, the explorer does.
+    assert "LeaderKeepsCommitted" in doc["engines"]["conformance"]["properties"]
+    assert "CommitReachesFollower" not in doc["engines"]["conformance"]["properties"]
+    assert doc["engines"]["explorer"]["properties"]["CommitReachesFollower"]["status"] == "holds"
     assert doc["engines"]["z3-inductive"]["properties"]["ElectionSafety"]["status"] == "proved"
     # IC3 by default: every always property proved at every depth of the bounded model.
     z3_bounded = doc["engines"]["z3-bounded"]
