@@ -18,7 +18,9 @@ import z3
 from leaderfollower.checker.z3.lemmas import PROOFS, lemma_by_name
 from leaderfollower.checker.z3.model import RECORDS, Z_CANDIDATE, Z_LEADER
 from leaderfollower.checker.z3.model import field as rfield
+from leaderfollower.checker.z3.parametric import commitment
 from leaderfollower.checker.z3.parametric.model import PSym, Quorum, Server, Vote, is_quorum, member
+from leaderfollower.checker.z3.parametric.terms import granted_response, request_var, response_var, server_vars, with_entry, won_by
 
 PDef = Callable[[PSym], list[z3.BoolRef]]
 """A parametric definition: the conjuncts of a property or lemma on a state."""
@@ -33,29 +35,14 @@ class PLemma:
     conjuncts: PDef
 
 
-def _servers(names: str) -> list[z3.ExprRef]:
-    return list(z3.Consts(names, Server))
-
-
-def _response(name: str) -> z3.ExprRef:
-    """A vote response record variable (quantified over: Z3's model search handles a record variable read by the bag
-    far better than a term variable inside a record built under the quantifier)."""
-    return z3.Const(name, RECORDS["RequestVoteResponse"])
-
-
-def _granted(s: PSym, j: z3.ExprRef, i: z3.ExprRef, r: z3.ExprRef) -> z3.BoolRef:
-    """The vote response r from j to i is in flight and grants the vote."""
-    return z3.And(s.sent("RequestVoteResponse", j, i, r), rfield(r, "mvote_granted"))
-
-
 def election_safety(s: PSym) -> list[z3.BoolRef]:
-    a, b = _servers("a b")
+    a, b = server_vars("a b")
     both = z3.And(s.role(a) == Z_LEADER, s.role(b) == Z_LEADER, s.term(a) == s.term(b))
     return [z3.ForAll([a, b], z3.Implies(both, a == b))]
 
 
 def type_ok(s: PSym) -> list[z3.BoolRef]:
-    i, j = _servers("i j")
+    i, j = server_vars("i j")
     return [
         z3.ForAll([i], z3.And(s.term(i) >= 1, s.len(i) >= 0, s.commit(i) >= 0)),
         z3.ForAll([i, j], z3.And(s.next(i, j) >= 1, s.match(i, j) >= 0)),
@@ -63,7 +50,7 @@ def type_ok(s: PSym) -> list[z3.BoolRef]:
 
 
 def messages_type_ok(s: PSym) -> list[z3.BoolRef]:
-    src, dst = _servers("src dst")
+    src, dst = server_vars("src dst")
     r = z3.Const("r", RECORDS["AppendEntriesRequest"])
     q = z3.Const("q", RECORDS["AppendEntriesResponse"])
     req_ok = z3.And(rfield(r, "mcommit_index") >= 0, rfield(r, "mprev_log_index") >= 0, z3.Or(rfield(r, "mn") == 0, rfield(r, "mn") == 1))
@@ -84,72 +71,50 @@ def _voted_for(s: PSym, j: z3.ExprRef, i: z3.ExprRef, t: z3.ArithRef) -> z3.Bool
 
 
 def votes_granted_mean_voted_for(s: PSym) -> list[z3.BoolRef]:
-    i, j = _servers("i j")
+    i, j = server_vars("i j")
     return [z3.ForAll([i, j], z3.Implies(z3.And(s.campaigning(i), s.vg(i, j)), _voted_for(s, j, i, s.term(i))))]
 
 
 def granted_responses_mean_voted_for(s: PSym) -> list[z3.BoolRef]:
-    i, j = _servers("i j")
-    r = _response("r")
-    return [z3.ForAll([j, i, r], z3.Implies(_granted(s, j, i, r), _voted_for(s, j, i, rfield(r, "mterm"))))]
+    i, j = server_vars("i j")
+    r = response_var("r")
+    return [z3.ForAll([j, i, r], z3.Implies(granted_response(s, j, i, r), _voted_for(s, j, i, rfield(r, "mterm"))))]
 
 
 def votes_granted_disjoint(s: PSym) -> list[z3.BoolRef]:
-    i, k, j = _servers("i k j")
+    i, k, j = server_vars("i k j")
     both = z3.And(i != k, s.campaigning(i), s.campaigning(k), s.term(i) == s.term(k), s.vg(i, j), s.vg(k, j))
     return [z3.ForAll([i, k, j], z3.Not(both))]
 
 
 def granted_vote_and_response_disjoint(s: PSym) -> list[z3.BoolRef]:
-    i, k, j = _servers("i k j")
-    r = _response("r")
+    i, k, j = server_vars("i k j")
+    r = response_var("r")
     return [
         z3.ForAll(
             [i, k, j, r],
-            z3.Implies(z3.And(i != k, s.campaigning(i), s.vg(i, j), _granted(s, j, k, r)), rfield(r, "mterm") != s.term(i)),
+            z3.Implies(z3.And(i != k, s.campaigning(i), s.vg(i, j), granted_response(s, j, k, r)), rfield(r, "mterm") != s.term(i)),
         )
     ]
 
 
 def granted_responses_disjoint(s: PSym) -> list[z3.BoolRef]:
-    i, k, j = _servers("i k j")
-    r1, r2 = _response("r1"), _response("r2")
+    i, k, j = server_vars("i k j")
+    r1, r2 = response_var("r1"), response_var("r2")
     same_term = rfield(r1, "mterm") == rfield(r2, "mterm")
-    return [z3.ForAll([i, k, j, r1, r2], z3.Implies(z3.And(_granted(s, j, i, r1), _granted(s, j, k, r2), same_term), i == k))]
+    return [z3.ForAll([i, k, j, r1, r2], z3.Implies(z3.And(granted_response(s, j, i, r1), granted_response(s, j, k, r2), same_term), i == k))]
 
 
 # ------------------------------------------------------------ log lemmas
 
 
-def _request(name: str) -> z3.ExprRef:
-    return z3.Const(name, RECORDS["AppendEntriesRequest"])
-
-
-def _with_entry(s: PSym, src: z3.ExprRef, dst: z3.ExprRef, r: z3.ExprRef) -> z3.BoolRef:
-    """The AppendEntries request r from src to dst is in flight and carries an entry."""
-    return z3.And(s.sent("AppendEntriesRequest", src, dst, r), rfield(r, "mn") == 1)
-
-
 def log_matching(s: PSym) -> list[z3.BoolRef]:
     """LogMatching: two logs with an entry of one term at one index agree on every entry up to it."""
-    a, b = _servers("a b")
+    a, b = server_vars("a b")
     x, y = z3.Ints("x y")
     guard = z3.And(1 <= y, y <= x, x <= s.len(a), x <= s.len(b), s.log_term(a, x) == s.log_term(b, x))
     same = z3.And(s.log_term(a, y) == s.log_term(b, y), s.log_value(a, y) == s.log_value(b, y))
     return [z3.ForAll([a, b, x, y], z3.Implies(guard, same))]
-
-
-def won_by(s: PSym, t: z3.ArithRef, lead: z3.ExprRef, q: z3.ExprRef) -> z3.BoolRef:
-    """Server `lead` won term t with quorum q: none of q's members can still help another candidate of t."""
-    j, c = _servers("wj wc")
-    r = _response("wr")
-    usable = z3.And(
-        s.term(j) >= t,
-        z3.Implies(s.term(j) == t, s.voted(j) == Vote.vote(lead)),
-        z3.ForAll([c], z3.Implies(c != lead, z3.Not(z3.And(s.campaigning(c), s.term(c) == t, s.vg(c, j))))),
-        z3.ForAll([c, r], z3.Implies(z3.And(c != lead, _granted(s, j, c, r)), rfield(r, "mterm") != t)),
-    )
-    return z3.And(s.term(lead) >= t, z3.Implies(s.term(lead) == t, s.role(lead) != Z_CANDIDATE), z3.ForAll([j], z3.Implies(member(j, q), usable)))
 
 
 def won(s: PSym, t: z3.ArithRef) -> z3.BoolRef:
@@ -164,12 +129,12 @@ Won = Callable[[PSym, z3.ArithRef], z3.BoolRef]
 
 def entries_from_won_elections(s: PSym, won_term: Won = won) -> list[z3.BoolRef]:
     """EntriesFromWonElections: every entry's term, in a log or an AppendEntries request, was won (`won_term`)."""
-    k, src, dst = _servers("k src dst")
+    k, src, dst = server_vars("k src dst")
     x = z3.Int("x")
-    r = _request("r")
+    r = request_var("r")
     return [
         z3.ForAll([k, x], z3.Implies(z3.And(1 <= x, x <= s.len(k)), won_term(s, s.log_term(k, x)))),
-        z3.ForAll([src, dst, r], z3.Implies(_with_entry(s, src, dst, r), won_term(s, rfield(r, "mentry_term")))),
+        z3.ForAll([src, dst, r], z3.Implies(with_entry(s, src, dst, r), won_term(s, rfield(r, "mentry_term")))),
     ]
 
 
@@ -197,7 +162,7 @@ class WonWitnesses:
         if "EntriesFromWonElections" in assumed:
             out += entries_from_won_elections(s, lambda st, t: won_by(st, t, self.winner(t), self.winning_quorum(t)))
         if "LeaderHasQuorum" in assumed:
-            lead, j = _servers("lq_l lq_j")
+            lead, j = server_vars("lq_l lq_j")
             out.append(z3.ForAll([lead, j], z3.Implies(z3.And(s.role(lead) == Z_LEADER, member(j, self.leader_quorum(lead))), s.vg(lead, j))))
         return out
 
@@ -214,34 +179,34 @@ class WonWitnesses:
 
 def leader_has_all_entries_of_its_term(s: PSym) -> list[z3.BoolRef]:
     """LeaderHasAllEntriesOfItsTerm: an entry of a leader's term, in any log or request, is in its log at that index."""
-    lead, k, src, dst = _servers("lead k src dst")
+    lead, k, src, dst = server_vars("lead k src dst")
     x = z3.Int("x")
-    r = _request("r")
+    r = request_var("r")
     is_leader = s.role(lead) == Z_LEADER
     in_log = z3.And(is_leader, 1 <= x, x <= s.len(k), s.log_term(k, x) == s.term(lead))
     held = z3.And(x <= s.len(lead), s.log_term(lead, x) == s.log_term(k, x), s.log_value(lead, x) == s.log_value(k, x))
     p1 = rfield(r, "mprev_log_index") + 1
-    in_request = z3.And(is_leader, _with_entry(s, src, dst, r), rfield(r, "mentry_term") == s.term(lead))
+    in_request = z3.And(is_leader, with_entry(s, src, dst, r), rfield(r, "mentry_term") == s.term(lead))
     held_r = z3.And(p1 <= s.len(lead), s.log_term(lead, p1) == rfield(r, "mentry_term"), s.log_value(lead, p1) == rfield(r, "mentry_value"))
     return [z3.ForAll([lead, k, x], z3.Implies(in_log, held)), z3.ForAll([lead, src, dst, r], z3.Implies(in_request, held_r))]
 
 
 def append_entries_match_logs(s: PSym) -> list[z3.BoolRef]:
     """AppendEntriesMatchLogs: a request's entry matches, in value and previous term, any log with that entry's term there."""
-    src, dst, k = _servers("src dst k")
-    r = _request("r")
+    src, dst, k = server_vars("src dst k")
+    r = request_var("r")
     p = rfield(r, "mprev_log_index")
-    guard = z3.And(_with_entry(s, src, dst, r), s.len(k) >= p + 1, s.log_term(k, p + 1) == rfield(r, "mentry_term"))
+    guard = z3.And(with_entry(s, src, dst, r), s.len(k) >= p + 1, s.log_term(k, p + 1) == rfield(r, "mentry_term"))
     agree = z3.And(s.log_value(k, p + 1) == rfield(r, "mentry_value"), z3.Or(p == 0, s.log_term(k, p) == rfield(r, "mprev_log_term")))
     return [z3.ForAll([src, dst, r, k], z3.Implies(guard, agree))]
 
 
 def append_entries_match_each_other(s: PSym) -> list[z3.BoolRef]:
     """AppendEntriesMatchEachOther: two requests with an entry of one term at one index agree on it and its predecessor."""
-    s1, d1, s2, d2 = _servers("s1 d1 s2 d2")
-    r1, r2 = _request("r1"), _request("r2")
+    s1, d1, s2, d2 = server_vars("s1 d1 s2 d2")
+    r1, r2 = request_var("r1"), request_var("r2")
     p1, p2 = rfield(r1, "mprev_log_index"), rfield(r2, "mprev_log_index")
-    guard = z3.And(_with_entry(s, s1, d1, r1), _with_entry(s, s2, d2, r2), p1 == p2, rfield(r1, "mentry_term") == rfield(r2, "mentry_term"))
+    guard = z3.And(with_entry(s, s1, d1, r1), with_entry(s, s2, d2, r2), p1 == p2, rfield(r1, "mentry_term") == rfield(r2, "mentry_term"))
     agree = z3.And(rfield(r1, "mentry_value") == rfield(r2, "mentry_value"), z3.Or(p1 == 0, rfield(r1, "mprev_log_term") == rfield(r2, "mprev_log_term")))
     return [z3.ForAll([s1, d1, r1, s2, d2, r2], z3.Implies(guard, agree))]
 
@@ -267,11 +232,26 @@ PARAMETRIC_LEMMAS: dict[str, PLemma] = {
         _lemma("LeaderHasAllEntriesOfItsTerm", leader_has_all_entries_of_its_term),
         _lemma("AppendEntriesMatchLogs", append_entries_match_logs),
         _lemma("AppendEntriesMatchEachOther", append_entries_match_each_other),
+        PLemma("LeaderCompleteness", "a leader holds every entry committed in a term no newer than its own", commitment.leader_completeness),
+        PLemma("StateMachineSafety", "any two servers' reads agree up to the shorter", commitment.state_machine_safety),
+        PLemma("CommitWithinLog", "no commitIndex points past the end of its log", commitment.commit_within_log),
+        _lemma("LogTermsGrow", commitment.log_terms_grow),
+        _lemma("TermsNotFromTheFuture", commitment.terms_not_from_the_future),
+        _lemma("TermsReachedByQuorum", commitment.terms_reached_by_quorum),
+        _lemma("RequestVoteMatchesCandidate", commitment.request_vote_matches_candidate),
+        _lemma("AppendEntriesFromWonElections", commitment.append_entries_from_won_elections),
+        _lemma("NoAppendEntriesForCandidates", commitment.no_append_entries_for_candidates),
+        _lemma("LeaderMessagesMatchLog", commitment.leader_messages_match_log),
+        _lemma("LeaderEntriesAckedSafely", commitment.leader_entries_acked_safely),
+        _lemma("CommitIsSafe", commitment.commit_is_safe),
+        _lemma("AppendEntriesCommitIsSafe", commitment.append_entries_commit_is_safe),
     )
 }
 """Every parametric property and lemma, by name (the names of `spec.properties` and `checker/z3/lemmas.py`)."""
 
-PARAMETRIC_PROOFS: dict[str, tuple[str, ...]] = {"ElectionSafety": PROOFS["ElectionSafety"], "LogMatching": PROOFS["LogMatching"]}
+PARAMETRIC_PROOFS: dict[str, tuple[str, ...]] = {
+    name: PROOFS[name] for name in ("ElectionSafety", "LogMatching", "LeaderCompleteness", "StateMachineSafety", "CommitWithinLog")
+}
 """For each property proved for every number of servers: the lemmas that make it inductive (those of the
 fixed-size proof, each written for the parametric encoding)."""
 
