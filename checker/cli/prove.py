@@ -367,6 +367,14 @@ def _check_numbers(depth: Optional[int], ic3_seconds: float, timeout_s: float) -
         raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
 
 
+PARAMETRIC_SCOPE = (
+    "For every number of servers: a proof covers any set of servers with any quorum system in which two quorums "
+    "share a member (the majorities of every N), unbounded terms, logs and message bag; it assumes the parametric "
+    "encoding is the spec (tests/test_parametric.py) and Z3's answers (unknown is never proved). docs/z3.md"
+)
+"""What `--servers any` covers and assumes, printed under its table."""
+
+
 def _induction_status(r: InductionResult) -> str:
     if r.proved and r.servers == "any":
         # For every number of servers and every quorum system whose quorums intersect.
@@ -399,6 +407,8 @@ def render(
     for r in inds:
         table.add_row(r.property, "induction", _induction_status(r), f"{r.seconds:.2f} s")
     console.print(table)
+    if doc["servers"] == "any" and inds:
+        console.print(PARAMETRIC_SCOPE, markup=False, highlight=False)
     for r in inds:
         obl = Table(title=f"{r.property}: obligations")
         for col in ("lemma", "action", "status", "time", "queries / instances", "support / reason"):
