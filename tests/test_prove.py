@@ -297,7 +297,7 @@ def test_cli_proves_election_safety_for_any_number_of_servers() -> None:
         (["--spec", "nope"], "unknown spec"),
         (["--max-entries-per-append", "2"], "No such option"),
         (["--servers", "many"], "expected a number or 'any'"),
-        (["--servers", "any", "--property", "LeaderCompleteness"], "no proof for every number of servers"),
+        (["--servers", "any", "--property", "NoUncommittedRead"], "no proof for every number of servers"),
         (["--workers", "-1"], "--workers"),
     ],
 )
