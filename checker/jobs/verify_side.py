@@ -143,8 +143,8 @@ def _side(conn: Connection, ctx: VerifyContext, engines: tuple[str, ...]) -> Non
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's stop: end quietly, not as KeyboardInterrupt
     for name in engines:
-        conn.send((name, time.perf_counter()))
-        conn.send(run_engine(name, ctx))
+        conn.send(("started", name, None))
+        conn.send(("done", name, run_engine(name, ctx)))
     conn.close()
 
 
@@ -172,11 +172,12 @@ class SideRun:
             message = self.conn.recv()
         except (EOFError, OSError):
             return False
-        if isinstance(message, EngineOutcome):
-            self.outcomes[message.engine] = message
+        what, name, outcome = message
+        if what == "done":
+            self.outcomes[name] = outcome  # by the name asked for, as in order (an engine may call itself otherwise)
             self.current = None
         else:
-            self.current, self.started = message[0], time.perf_counter()
+            self.current, self.started = name, time.perf_counter()
         return True
 
     def wait(self, ctx: VerifyContext) -> dict[str, EngineOutcome]:
@@ -184,10 +185,16 @@ class SideRun:
         bar: Optional[Callable[[Any], None]] = None
         shown: Optional[str] = None
         while len(self.outcomes) < len(self.engines):
-            if self.current is not None and self.current != shown and ctx.progress is not None:
-                bar = bar or ctx.progress(self.current)
-                bar(f"{self.current}: running in a second process")
-                shown = self.current
+            if self.current is not None and ctx.progress is not None:
+                if self.current != shown:  # a display per engine, labelled with its name
+                    bar, shown = ctx.progress(self.current), self.current
+                assert bar is not None
+                bar("running in a second process")
+            # Woken every second to keep the display alive; a dead child ends the wait.
+            if not self.conn.poll(1.0):
+                if not self.proc.is_alive() and not self.conn.poll():
+                    break
+                continue
             if not self._receive(block=True):
                 break
         self.proc.join(timeout=10)
