@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,20 @@ def test_a_corrupt_results_file_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_text('{"hash": "ab", "status": "proved"}\nnot json\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:2: not a JSON line"):
         ResultsFile(bad)
+
+
+def test_workers_that_cannot_start_are_one_clear_error(tmp_path: Path) -> None:
+    """A script that starts a proof with workers outside `if __name__ == "__main__":` (the workers
+    are spawned, import the script and die bootstrapping) gets an error saying what to do."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from leaderfollower.checker.z3.isolation import Limits\n"
+        "from leaderfollower.checker.z3.prove import prove_inductive\n"
+        "from leaderfollower.spec.params import Params\n"
+        "from leaderfollower.spec.raft import RaftSpec\n"
+        "prove_inductive(RaftSpec(Params(servers=3)), 'ElectionSafety', actions=['Timeout'], limits=Limits(workers=1))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("leaderfollower.checker.z3.isolation.WorkersFailed:") and '__name__ == "__main__"' in last, done.stderr[-2000:]

@@ -1,16 +1,17 @@
 """Liveness under fairness (checker/liveness/): eventually and leads_to, weak and strong fairness,
 violated / inconclusive / holds / skipped, lasso counterexamples, and a brute-force reference.
 
-The reference enumerates every set of edges of a small random graph, keeps the strongly
-connected ones among pending states, and judges their fairness straight from the
-definitions; the checker's SCC refinement must agree on whether a fair cycle exists.
+The brute force here enumerates every set of edges of a small random graph (up to 6
+states), keeps the strongly connected ones among pending states, and judges their fairness
+straight from the definitions; the checker's SCC refinement must agree on whether a fair
+cycle exists.  Graphs of a few hundred states and real state graphs are compared with a
+walk-summary reference in tests/test_liveness_reference.py.
 Lassos the checker prints are replayed through the spec and judged on their own.
 """
 from __future__ import annotations
 
 import itertools
 import json
-from array import array
 from pathlib import Path
 from typing import Optional
 
@@ -20,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support.cli import check
+from support.fair_lassos import ToyGraph
 
 from leaderfollower.checker.cli.check import exit_code
 from leaderfollower.checker.explore.budget import Budget
@@ -215,26 +217,6 @@ def test_inconclusive_exits_3() -> None:
 
 
 # ----------------------------------------------------------------- brute-force reference
-
-
-class ToyGraph:
-    """The parts of `LivenessGraph` the SCC refinement reads, over a hand-made graph (a test fake)."""
-
-    def __init__(self, n: int, edges: list[tuple[int, int, int]], label_conds: dict[int, frozenset[int]], strong: set[int]) -> None:
-        edges = sorted(edges)
-        self.n = n
-        self.dst = array("I", [v for _, v, _ in edges])
-        self.lab = array("I", [lid for _, _, lid in edges])
-        self.start = array("I", [sum(1 for u, _, _ in edges if u < x) for x in range(n + 1)])
-        self._label_conds = label_conds
-        self.strong = strong
-        self.conditions = sorted({c for cs in label_conds.values() for c in cs} | strong)
-
-    def out(self, u: int) -> range:
-        return range(self.start[u], self.start[u + 1])
-
-    def label_conditions(self, lid: int) -> frozenset[int]:
-        return self._label_conds[lid]
 
 
 def reference_fair_cycle(n: int, edges: list[tuple[int, int, int]], pending: set[int], enabled: dict[int, frozenset[int]], conds: dict[int, frozenset[int]], strong: set[int]) -> bool:

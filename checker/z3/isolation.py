@@ -30,6 +30,7 @@ import resource
 import signal
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -43,6 +44,10 @@ from leaderfollower.checker.z3.solving import Solver
 
 DEFAULT_MEMORY_MB = 3500
 """Z3's memory limit per worker: two workers stay under 8 GB together."""
+
+class WorkersFailed(RuntimeError):
+    """Every worker process exited before taking an obligation (the pool could not run at all)."""
+
 
 OnDone = Callable[[Obligation, int, int], None]
 """on_done(obligation, done, total): called in this process as each obligation finishes."""
@@ -236,6 +241,13 @@ def _outcome(future: "Future[Obligation]", task: Task, limits: Limits) -> Option
     """The worker's obligation, an unknown one saying why the worker gave none, or None: run it again."""
     try:
         return future.result()
+    except BrokenProcessPool as exc:
+        # Spawned workers import the caller's __main__ module: a script that starts a proof
+        # at import time makes each worker start one too, and the workers die bootstrapping.
+        raise WorkersFailed(
+            "the proof's worker processes all exited before taking an obligation; if this runs from a script,"
+            ' put the call under `if __name__ == "__main__":` (workers are spawned and import the script)'
+        ) from exc
     except FutureTimeout:
         seconds = limits.obligation_seconds or 0.0
         reason = f"ran past its {seconds:g} s budget; the worker was stopped"
