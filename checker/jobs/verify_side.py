@@ -68,16 +68,19 @@ def run_engines(ctx: VerifyContext, engines: tuple[str, ...]) -> tuple[dict[str,
     if workers_of(ctx) < 2 or not side or not here:
         return run_in_order(ctx, engines)
     child = SideRun(ctx, side)
-    explored_after: dict[str, Optional[ExploreResult]] = {}
-    outcomes, interrupted = run_in_order(ctx, here, explored_after)
-    if interrupted is not None:
-        outcomes.update(child.stop(interrupted))
-        return outcomes, interrupted
     try:
-        outcomes.update(child.wait(ctx))
-    except KeyboardInterrupt as exc:
-        outcomes.update(child.stop(str(getattr(exc, "signal_name", "SIGINT"))))
-        return outcomes, str(getattr(exc, "signal_name", "SIGINT"))
+        explored_after: dict[str, Optional[ExploreResult]] = {}
+        outcomes, interrupted = run_in_order(ctx, here, explored_after)
+        if interrupted is not None:
+            outcomes.update(child.stop(interrupted))
+            return outcomes, interrupted
+        try:
+            outcomes.update(child.wait(ctx))
+        except KeyboardInterrupt as exc:
+            outcomes.update(child.stop(str(getattr(exc, "signal_name", "SIGINT"))))
+            return outcomes, str(getattr(exc, "signal_name", "SIGINT"))
+    finally:
+        child.end()
     interrupted = redo_stale(ctx, engines, outcomes, explored_after)
     if interrupted is None:
         # A time-boxed engine last, alone, with every core as in order: its walks do not shrink.
@@ -160,7 +163,8 @@ class SideRun:
         self.conn, child_end = mp.Pipe(duplex=False)
         # No progress callback: the terminal's one live display belongs to this process.
         alone = VerifyContext(ctx.spec, None, None, dict(ctx.options))
-        self.proc: Any = mp.Process(target=_side, args=(child_end, alone, engines), name="leaderfollower-verify-side", daemon=True)
+        self.proc: Any = mp.Process(target=_side, args=(child_end, alone, engines), name="leaderfollower-verify-side")
+        # Not a daemon: an engine may start processes of its own (a daemon may not); `end` stops it.
         self.proc.start()
         child_end.close()
 
@@ -214,3 +218,10 @@ class SideRun:
         self.proc.terminate()
         self.proc.join(timeout=10)
         return self.outcomes
+
+    def end(self) -> None:
+        """Make sure the child is gone, whatever happened here (it has normally ended already)."""
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(timeout=10)
+        self.conn.close()
