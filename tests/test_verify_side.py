@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from support.cli import interrupted_run
 
 from leaderfollower.checker.jobs.status import Status
 from leaderfollower.checker.jobs.verify import ENGINES, EngineOutcome, FunctionEngine, VerifyContext, register_engine, run_verify
@@ -138,22 +138,11 @@ def _children_of_run(marker: str) -> list[int]:
 def test_an_interrupt_stops_the_second_process_and_says_which_engines_it_hit(tmp_path: Path, sig: signal.Signals, code: int, name: str) -> None:
     doc_file = tmp_path / "result.json"
     # BMC to depth 60 runs for minutes in the child; the explorer and conformance are done in seconds.
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "leaderfollower"), "verify", "--preset", "tiny", "--engines", "explorer,z3-bounded,conformance,simulation",
-         "--z3-engine", "bmc", "--z3-depth", "60", "--workers", "2", "--json", str(doc_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-    )
-    assert proc.stderr is not None
-    try:
-        for line in proc.stderr:  # this process waits for the child's engine: it says so
-            if line.startswith("z3-bounded: running in a second process"):
-                break
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == code, err
+    command = [str(Path(sys.executable).parent / "leaderfollower"), "verify", "--preset", "tiny", "--engines", "explorer,z3-bounded,conformance,simulation",
+               "--z3-engine", "bmc", "--z3-depth", "60", "--workers", "2", "--json", str(doc_file)]
+    # This process waits for the child's engine, and says so.
+    returncode, out, err = interrupted_run(command, "z3-bounded: running in a second process", sig, cwd=tmp_path)
+    assert returncode == code, err
     assert "Traceback" not in err
     assert f"INCOMPLETE (interrupted by {name}; engines not run: simulation)" in " ".join(out.split())
     doc = json.loads(doc_file.read_text())
