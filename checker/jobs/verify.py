@@ -14,17 +14,16 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import time
-from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional
 from xml.sax.saxutils import escape, quoteattr
 
 from leaderfollower.spec.properties import LIVENESS_KINDS
 from leaderfollower.spec.raft import RaftSpec
 
 from leaderfollower.checker.jobs.check import summarise, with_liveness
-from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.jobs.engine import Engine, EngineOutcome, FunctionEngine, VerifyContext
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
 from leaderfollower.checker.explore.traces import finding_trace, format_finding, format_trace
@@ -33,69 +32,6 @@ from leaderfollower.checker.liveness.lasso import format_lasso
 RESULT_FORMAT = "leaderfollower-result"
 RESULT_VERSION = 1
 
-
-
-@dataclass
-class EngineOutcome:
-    """What one engine found: per-property statuses, its own figures, and how long it took."""
-
-    engine: str
-    ok: bool
-    seconds: float
-    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
-    figures: dict[str, Any] = field(default_factory=dict)
-    error: Optional[str] = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The engine's section of the result document."""
-        out: dict[str, Any] = {"ok": self.ok, "seconds": round(self.seconds, 3), "properties": self.properties, **self.figures}
-        if self.error:
-            out["error"] = self.error
-        return out
-
-
-@dataclass
-class VerifyContext:
-    """Shared inputs of the engines of one run; the explorer's result once it has run."""
-
-    spec: RaftSpec
-    progress: Optional[Callable[[str], Callable[[Any], None]]] = None
-    """Makes each engine's progress callback: it takes the explorer's `Progress`, or a line of text."""
-    explored: Optional[ExploreResult] = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-class Engine(Protocol):
-    """One engine of `verify`: its name in documents and on the command line, and how it runs."""
-
-    @property
-    def name(self) -> str:
-        """The engine's name (`explorer`, `z3-bounded`, ...)."""
-        ...
-
-    def run(self, ctx: VerifyContext) -> EngineOutcome:
-        """Check the context's spec; report every property it judges with a `Status`."""
-        ...
-
-
-@dataclass(frozen=True)
-class FunctionEngine:
-    """An engine made of a function (how the engines here are written)."""
-
-    name: str
-    fn: Callable[[VerifyContext], EngineOutcome]
-    independent: bool = False
-    """It needs nothing of the explorer's result (`ctx.explored`) but what `reads` says:
-    it may run in a second process (checker/jobs/verify_side.py)."""
-    reads: Optional[Callable[[VerifyContext], object]] = None
-    """For an independent engine: what it takes from the explorer's result, if anything
-    (a run without it is redone in order when this differs once the explorer has run)."""
-    time_boxed: bool = False
-    """It does as much as a time box allows on every core (the simulation): it runs alone."""
-
-    def run(self, ctx: VerifyContext) -> EngineOutcome:
-        """Call the function."""
-        return self.fn(ctx)
 
 
 def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
@@ -433,7 +369,7 @@ def run_verify(
     started = time.perf_counter()
     from leaderfollower.checker.jobs.verify_side import run_engines
 
-    outcomes, interrupted = run_engines(ctx, engines)
+    outcomes, interrupted = run_engines(ctx, engines, ENGINES)
     outcomes = {name: outcomes[name] for name in engines if name in outcomes}  # the document lists them in run order
     not_run = [name for name in engines if name not in outcomes]
     properties = []

@@ -26,15 +26,15 @@ import multiprocessing
 import signal
 import time
 from multiprocessing.connection import Connection
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from leaderfollower.checker.explore.result import ExploreResult
-from leaderfollower.checker.jobs.verify import ENGINES, EngineOutcome, VerifyContext
+from leaderfollower.checker.jobs.engine import Engine, EngineOutcome, VerifyContext
 
 
-def run_engine(name: str, ctx: VerifyContext) -> EngineOutcome:
+def run_engine(name: str, ctx: VerifyContext, table: Mapping[str, Engine]) -> EngineOutcome:
     """One engine's outcome; an unknown engine or an engine that raised is a failed outcome saying why."""
-    engine = ENGINES.get(name)
+    engine = table.get(name)
     if engine is None:
         return EngineOutcome(name, False, 0.0, error=f"engine {name!r} is not available in this build")
     try:
@@ -55,22 +55,22 @@ def workers_of(ctx: VerifyContext) -> int:
     return int(ctx.options.get("workers", 0)) or default_workers()
 
 
-def _flag(name: str, attribute: str) -> bool:
+def _flag(table: Mapping[str, Engine], name: str, attribute: str) -> bool:
     """An engine's `independent` or `time_boxed` (see `FunctionEngine`); False for an engine without it."""
-    return bool(getattr(ENGINES.get(name), attribute, False))
+    return bool(getattr(table.get(name), attribute, False))
 
 
-def run_engines(ctx: VerifyContext, engines: tuple[str, ...]) -> tuple[dict[str, EngineOutcome], Optional[str]]:
+def run_engines(ctx: VerifyContext, engines: tuple[str, ...], table: Mapping[str, Engine]) -> tuple[dict[str, EngineOutcome], Optional[str]]:
     """Run the engines (see the module comment): their outcomes, and the signal that interrupted the run, if one did."""
-    side = tuple(name for name in engines if _flag(name, "independent"))
-    boxed = tuple(name for name in engines if name not in side and _flag(name, "time_boxed"))
+    side = tuple(name for name in engines if _flag(table, name, "independent"))
+    boxed = tuple(name for name in engines if name not in side and _flag(table, name, "time_boxed"))
     here = tuple(name for name in engines if name not in side and name not in boxed)
     if workers_of(ctx) < 2 or not side or not here:
-        return run_in_order(ctx, engines)
-    child = SideRun(ctx, side)
+        return run_in_order(ctx, engines, table)
+    child = SideRun(ctx, side, table)
     try:
         explored_after: dict[str, Optional[ExploreResult]] = {}
-        outcomes, interrupted = run_in_order(ctx, here, explored_after)
+        outcomes, interrupted = run_in_order(ctx, here, table, explored_after)
         if interrupted is not None:
             outcomes.update(child.stop(interrupted))
             return outcomes, interrupted
@@ -81,16 +81,16 @@ def run_engines(ctx: VerifyContext, engines: tuple[str, ...]) -> tuple[dict[str,
             return outcomes, str(getattr(exc, "signal_name", "SIGINT"))
     finally:
         child.end()
-    interrupted = redo_stale(ctx, engines, outcomes, explored_after)
+    interrupted = redo_stale(ctx, engines, outcomes, explored_after, table)
     if interrupted is None:
         # A time-boxed engine last, alone, with every core as in order: its walks do not shrink.
-        last, interrupted = run_in_order(ctx, boxed)
+        last, interrupted = run_in_order(ctx, boxed, table)
         outcomes.update(last)
     return outcomes, interrupted
 
 
 def run_in_order(
-    ctx: VerifyContext, engines: tuple[str, ...], explored_after: Optional[dict[str, Optional[ExploreResult]]] = None
+    ctx: VerifyContext, engines: tuple[str, ...], table: Mapping[str, Engine], explored_after: Optional[dict[str, Optional[ExploreResult]]] = None
 ) -> tuple[dict[str, EngineOutcome], Optional[str]]:
     """Run the engines one after the other here; a `KeyboardInterrupt` stops the run (see the module comment).
 
@@ -100,7 +100,7 @@ def run_in_order(
     for name in engines:
         started = time.perf_counter()
         try:
-            outcomes[name] = run_engine(name, ctx)
+            outcomes[name] = run_engine(name, ctx, table)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into one: keep what the engines before found
             signal_name = str(getattr(exc, "signal_name", "SIGINT"))
             outcomes[name] = interrupted_outcome(name, signal_name, started)
@@ -111,7 +111,11 @@ def run_in_order(
 
 
 def redo_stale(
-    ctx: VerifyContext, engines: tuple[str, ...], outcomes: dict[str, EngineOutcome], explored_after: dict[str, Optional[ExploreResult]]
+    ctx: VerifyContext,
+    engines: tuple[str, ...],
+    outcomes: dict[str, EngineOutcome],
+    explored_after: dict[str, Optional[ExploreResult]],
+    table: Mapping[str, Engine],
 ) -> Optional[str]:
     """Run again here each side engine whose `reads` differs from what it took; the interrupting signal, if any.
 
@@ -126,8 +130,8 @@ def redo_stale(
                 continue  # run here already, or not at all
             before = [e for e in engines[:k] if e in explored_after]
             ctx.explored = explored_after[before[-1]] if before else None
-            if _reads(name, ctx) != _reads(name, alone):
-                again, interrupted = run_in_order(ctx, (name,))
+            if _reads(table, name, ctx) != _reads(table, name, alone):
+                again, interrupted = run_in_order(ctx, (name,), table)
                 outcomes.update(again)
                 if interrupted is not None:
                     break
@@ -136,25 +140,25 @@ def redo_stale(
     return interrupted
 
 
-def _reads(name: str, ctx: VerifyContext) -> object:
-    reads = getattr(ENGINES.get(name), "reads", None)
+def _reads(table: Mapping[str, Engine], name: str, ctx: VerifyContext) -> object:
+    reads = getattr(table.get(name), "reads", None)
     return reads(ctx) if reads is not None else None
 
 
-def _side(conn: Connection, ctx: VerifyContext, engines: tuple[str, ...]) -> None:
+def _side(conn: Connection, ctx: VerifyContext, engines: tuple[str, ...], table: Mapping[str, Engine]) -> None:
     """The child's work: each engine in order, each outcome sent as soon as it is done."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's stop: end quietly, not as KeyboardInterrupt
     for name in engines:
         conn.send(("started", name, None))
-        conn.send(("done", name, run_engine(name, ctx)))
+        conn.send(("done", name, run_engine(name, ctx, table)))
     conn.close()
 
 
 class SideRun:
     """The independent engines in a forked child process (see the module comment)."""
 
-    def __init__(self, ctx: VerifyContext, engines: tuple[str, ...]) -> None:
+    def __init__(self, ctx: VerifyContext, engines: tuple[str, ...], table: Mapping[str, Engine]) -> None:
         self.engines = engines
         self.outcomes: dict[str, EngineOutcome] = {}
         self.current: Optional[str] = None
@@ -163,7 +167,7 @@ class SideRun:
         self.conn, child_end = mp.Pipe(duplex=False)
         # No progress callback: the terminal's one live display belongs to this process.
         alone = VerifyContext(ctx.spec, None, None, dict(ctx.options))
-        self.proc: Any = mp.Process(target=_side, args=(child_end, alone, engines), name="leaderfollower-verify-side")
+        self.proc: Any = mp.Process(target=_side, args=(child_end, alone, engines, table), name="leaderfollower-verify-side")
         # Not a daemon: an engine may start processes of its own (a daemon may not); `end` stops it.
         self.proc.start()
         child_end.close()
