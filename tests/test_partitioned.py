@@ -17,6 +17,7 @@ import pickle
 import re
 import signal
 from array import array
+from typing import Callable, Optional
 
 import pytest
 from support.cli import check
@@ -24,13 +25,15 @@ from support.cli import check
 from leaderfollower.checker.distributed.local import LocalBackend
 from leaderfollower.checker.distributed.run import explore_partitioned
 from leaderfollower.checker.distributed.search import PartitionedSearch, WorkerLost
-from leaderfollower.checker.distributed.shard import LevelReport, PathStep, Shard, ShardTotals
+from leaderfollower.checker.distributed.fingerprints import FingerprintStore
+from leaderfollower.checker.distributed.shard import LevelReport, PathStep, Shard, ShardSearch, ShardTotals
 from leaderfollower.checker.explore.store import Key
 from leaderfollower.checker.explore.result import ExploreResult, Progress
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
 from leaderfollower.spec.params import PRESETS, Params
-from leaderfollower.spec.properties import PROPERTIES
+from leaderfollower.spec.properties import PROPERTIES, Property
+from leaderfollower.spec.state import CANDIDATE, LEADER, State
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
@@ -39,8 +42,15 @@ BATCHED = Params(servers=2, values=1, max_term=2, max_log=2, max_in_flight=1, ma
 
 
 def assert_same(one: ExploreResult, many: ExploreResult) -> None:
-    """What a user sees of the two searches is the same (see the module comment)."""
+    """What a user sees of the two searches is the same (see the module comment).
+
+    With symmetry, the counts of a search stopped by a violation depend on which member
+    of an orbit each side stores (it decides the order in which a level's states are
+    met): they are compared only when `one` stores the shards' members (`ShardSearch`),
+    and otherwise the partitioned result must say that they may differ.
+    """
     symmetric = one.spec.params.symmetry
+    same_members = not symmetric or isinstance(one._store, FingerprintStore)
     stopped = one.stopped_by == "violation"
     assert [(f.property, one.depth[f.state], f.error) for f in one.violations] == [(f.property, many.depth[f.state], f.error) for f in many.violations]
     for a, b in zip(one.violations, many.violations):
@@ -48,18 +58,26 @@ def assert_same(one: ExploreResult, many: ExploreResult) -> None:
         assert ta.steps == tb.steps
         if not symmetric:
             assert format_finding(ta) == format_finding(tb)
-    assert {k: one.depth[f.state] for k, f in one.witnesses.items()} == {k: many.depth[f.state] for k, f in many.witnesses.items()} or stopped
     assert one.complete == many.complete and one.stopped_by == many.stopped_by
-    if stopped:
-        return  # one worker stops inside a level, the partitioned search after it: counts differ
-    assert (one.distinct_states, one.transitions, one.diameter) == (many.distinct_states, many.transitions, many.diameter)
+    cut = stopped and len(one.states_per_depth) > 1
+    if cut and not same_members:
+        assert many.counts_note is not None and "symmetry" in many.counts_note
+        return
+    assert many.counts_note is None or same_members
+    assert {k: one.depth[f.state] for k, f in one.witnesses.items()} == {k: many.depth[f.state] for k, f in many.witnesses.items()}
+    assert (one.distinct_states, one.transitions, one.diameter, one.frontier) == (many.distinct_states, many.transitions, many.diameter, many.frontier)
     assert one.states_per_depth == many.states_per_depth
-    assert len(one.deadlocks) == len(many.deadlocks)
-    if symmetric:
+    assert (len(one.deadlocks), one.unexpanded_states) == (len(many.deadlocks), many.unexpanded_states)
+    if same_members:
+        assert one.coverage == many.coverage
+    else:
         assert {k: (c.enabled, c.within_bounds) for k, c in one.coverage.items()} == {k: (c.enabled, c.within_bounds) for k, c in many.coverage.items()}
         assert sum(c.new_states for c in many.coverage.values()) == many.distinct_states - 1
-    else:
-        assert one.coverage == many.coverage
+
+
+def same_members(spec: RaftSpec, stop_on_violation: bool = True, props: Optional[tuple[Property, ...]] = None) -> ExploreResult:
+    """The one-worker explorer storing each orbit's member with the smallest fingerprint, as the shards do."""
+    return ShardSearch(spec, props, keep_graph=False, stop_on_violation=stop_on_violation).run()
 
 
 @pytest.mark.parametrize("workers", [1, 2, 4])
@@ -72,14 +90,68 @@ def test_the_correct_spec_gives_the_same_counts_coverage_and_witnesses(params: P
     assert_same(one, many)
 
 
-@pytest.mark.parametrize("name", ["non-majority-quorum", "vote-not-persisted", "stale-vote-counted"])
-def test_a_broken_variant_gives_the_same_shortest_counterexample(name: str) -> None:
+CHEAP_VARIANTS = ["non-majority-quorum", "vote-not-persisted", "stale-vote-counted"]
+"""The shipped variants whose catching model takes seconds (the other three need 0.3-1.1 million states)."""
+
+
+@pytest.mark.parametrize("name", CHEAP_VARIANTS)
+def test_a_broken_variant_stops_where_one_worker_stops(name: str) -> None:
+    # The same shortest counterexample, and the same counts, coverage, states per depth
+    # and states left unexpanded as the one-worker search stopping in the middle of the
+    # level: the explorer's own without symmetry, the one storing the shards' orbit
+    # members with it (and then the result says the explorer's may differ).
     cls = VARIANTS[name]
     spec = cls(cls.catch_params)
     one = explore(spec, keep_graph=False)
-    many = explore_partitioned(spec, workers=2)
-    assert many.violations and many.violations[0].property == cls.breaks
-    assert_same(one, many)
+    members = same_members(spec) if spec.params.symmetry else one
+    for workers in (1, 2, 4):
+        many = explore_partitioned(spec, workers=workers)
+        assert many.violations and many.violations[0].property == cls.breaks and many.stopped_by == "violation"
+        assert many.frontier > 0 and len(many.states_per_depth) > 2  # stopped inside a level, past the first
+        assert_same(one, many)
+        assert_same(members, many)
+        assert (many.counts_note is not None) == spec.params.symmetry
+
+
+def no_candidate(spec: RaftSpec, s: State) -> bool:
+    """No server is a candidate: broken by the first step of every run."""
+    return all(srv.role != CANDIDATE for srv in s.servers)
+
+
+def no_leader(spec: RaftSpec, s: State) -> bool:
+    """No server is a leader: broken in the middle of a level well past the first."""
+    return all(srv.role != LEADER for srv in s.servers)
+
+
+def with_property(name: str, holds: Callable[[RaftSpec, State], bool]) -> tuple[Property, ...]:
+    """The spec's properties and one that the correct spec breaks."""
+    return (*PROPERTIES, Property(name, "always", holds.__doc__ or name, holds=holds, servers_only=True))
+
+
+def test_a_violation_in_the_first_level_is_cut_where_one_worker_stops() -> None:
+    # The initial state's successors break the property: the cut is in level 0.
+    spec, props = RaftSpec(PRESETS["tiny"]), with_property("NoCandidate", no_candidate)
+    one = explore(spec, props, keep_graph=False)
+    assert one.states_per_depth[0] == 1 and one.violations[0].property == "NoCandidate"
+    for workers in (1, 2, 4):
+        many = explore_partitioned(spec, props, workers=workers)
+        assert many.counts_note is None
+        assert_same(one, many)
+
+
+@pytest.mark.parametrize("params", [PRESETS["tiny"], SYMMETRIC], ids=["tiny", "symmetric"])
+def test_a_violation_met_inside_a_level_cuts_every_shards_figures(params: Params) -> None:
+    # The culprit is not the level's last state, so the one-worker search leaves part
+    # of the level and of the next one out: each shard must keep a prefix of its own.
+    spec, props = RaftSpec(params), with_property("NoLeader", no_leader)
+    one = same_members(spec, props=props)
+    culprit_depth = one.depth[one.violations[0].state] - 1
+    full = explore(spec, keep_graph=False).states_per_depth
+    assert one.frontier > one.states_per_depth[-1] and one.states_per_depth[-1] < full[culprit_depth + 1]
+    for workers in (2, 4):
+        assert_same(one, explore_partitioned(spec, props, workers=workers))
+    if not params.symmetry:
+        assert_same(explore(spec, props, keep_graph=False), explore_partitioned(spec, props, workers=2))
 
 
 @pytest.mark.parametrize("workers", [2, 4])
@@ -88,8 +160,10 @@ def test_without_stopping_every_propertys_first_violation_is_the_same(params: Pa
     spec = VARIANTS["non-majority-quorum"](params)
     one = explore(spec, keep_graph=False, stop_on_violation=False)
     many = explore_partitioned(spec, workers=workers, stop_on_violation=False)
-    assert many.violations and many.complete
+    assert many.violations and many.complete and many.counts_note is None
     assert_same(one, many)
+    if params.symmetry:
+        assert_same(same_members(spec, stop_on_violation=False), many)
 
 
 def test_a_state_limit_stops_the_search_and_says_so() -> None:
@@ -147,6 +221,9 @@ class InProcess:
         absorbed = [s.absorb([batches[k] for batches, _ in expanded]) for k, s in enumerate(self.shards)]
         return [report for _, report in expanded], absorbed
 
+    def cut(self, culprit: int) -> list[LevelReport]:
+        return [s.cut(culprit) for s in self.shards]
+
     def path_step(self, shard: int, sid: int) -> PathStep:
         return self.shards[shard].path_step(sid)
 
@@ -195,6 +272,19 @@ def test_check_workers_prints_the_same_counterexample(in_tmp: object) -> None:
     assert one.exit_code == two.exit_code == 1
     trace = lambda out: out[out.index("violated after"):]  # noqa: E731
     assert trace(two.output) == trace(one.output)
+    # Stopped in the middle of a level, the documents are the same too (counts, coverage,
+    # depths), without symmetry (with it, see the next test).
+    docs = [json.loads(check(*args, "--no-symmetry", *more, "--json").output) for more in ([], ["--workers", "2"])]
+    for doc in docs:
+        del doc["seconds"], doc["states_per_second"], doc["liveness_seconds"]
+    assert docs[0]["stopped_by"] == "violation" and docs[1] == docs[0]
+
+
+def test_check_workers_says_when_symmetry_makes_the_counts_at_a_violation_differ(in_tmp: object) -> None:
+    cls = VARIANTS["vote-not-persisted"]
+    result = check("--spec", cls.name, "--servers", "3", "--max-term", "2", "--max-log", "0", "--symmetry", "--workers", "2")
+    assert result.exit_code == 1
+    assert "counts: with symmetry, the counts at a violation are those of a one-worker search" in " ".join(result.output.split())
 
 
 def test_check_workers_refuses_to_dump_a_graph_it_does_not_keep(in_tmp: object) -> None:

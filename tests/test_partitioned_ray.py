@@ -29,7 +29,7 @@ from leaderfollower.spec.params import PRESETS, Params  # noqa: E402
 from leaderfollower.spec.properties import PROPERTIES  # noqa: E402
 from leaderfollower.spec.raft import RaftSpec  # noqa: E402
 from leaderfollower.spec.variants import VARIANTS  # noqa: E402
-from test_partitioned import SYMMETRIC, assert_same  # noqa: E402
+from test_partitioned import SYMMETRIC, assert_same, same_members  # noqa: E402
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 
@@ -64,13 +64,15 @@ def test_ray_gives_the_same_counts_coverage_and_witnesses(cluster: Cluster, para
     assert_same(one, many)
 
 
-def test_ray_gives_the_same_shortest_counterexample(cluster: Cluster) -> None:
-    cls = VARIANTS["non-majority-quorum"]
+@pytest.mark.parametrize("name", ["non-majority-quorum", "vote-not-persisted"])
+def test_ray_stops_at_the_same_shortest_counterexample_with_the_same_counts(cluster: Cluster, name: str) -> None:
+    cls = VARIANTS[name]
     spec = cls(cls.catch_params)
     one = explore(spec, keep_graph=False)
     many = explore_partitioned(spec, workers=2, ray=cluster.address)
-    assert many.violations and many.violations[0].property == cls.breaks
+    assert many.violations and many.violations[0].property == cls.breaks and many.stopped_by == "violation"
     assert_same(one, many)
+    assert_same(same_members(spec) if spec.params.symmetry else one, many)
 
 
 USER_SPEC = """

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.cli import interrupted_run
 
 from leaderfollower.checker.cli.main import main
 from leaderfollower.checker.jobs.config import ConfigError, load_config
@@ -210,23 +210,11 @@ def test_an_engine_is_anything_with_a_name_and_a_run() -> None:
 @pytest.mark.parametrize(("sig", "code", "name"), [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")])
 def test_an_interrupted_verify_keeps_the_engines_done_and_says_incomplete(tmp_path: Path, sig: signal.Signals, code: int, name: str) -> None:
     doc_file = tmp_path / "result.json"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "leaderfollower"), "verify", "--preset", "tiny", "--engines", "explorer,simulation,conformance",
-         "--simulate-seconds", "600", "--json", str(doc_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-    )
-    assert proc.stderr is not None
-    try:
-        # The simulation's first progress line: the explorer is done and the second engine under way.
-        for line in proc.stderr:
-            if line.startswith("simulation"):
-                break
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == code, err
+    command = [str(Path(sys.executable).parent / "leaderfollower"), "verify", "--preset", "tiny", "--engines", "explorer,simulation,conformance",
+               "--simulate-seconds", "600", "--json", str(doc_file)]
+    # The simulation's first progress line: the explorer is done and the second engine under way.
+    returncode, out, err = interrupted_run(command, "simulation", sig, cwd=tmp_path)
+    assert returncode == code, err
     assert f"INCOMPLETE (interrupted by {name}; engines not run: conformance)" in " ".join(out.split())
     assert "Traceback" not in err
     doc = json.loads(doc_file.read_text())

@@ -50,6 +50,8 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
         summary.add_row("states/s", f"{doc['states_per_second']:,}")
     summary.add_row("search", "complete" if doc["complete"] else _incomplete(doc))
     console.print(summary)
+    if doc["counts_note"]:
+        console.print(f"counts: {doc['counts_note']}", markup=False, highlight=False)
     props = Table(title="properties")
     for col in ("property", "kind", "status", "depth"):
         props.add_column(col)

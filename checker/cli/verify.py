@@ -52,6 +52,8 @@ from leaderfollower.checker.jobs.verify import available_engines, compare_with_b
 @click.option("--z3-seconds", type=float, default=None, help=f"ic3's time budget (default {Z3_IC3_SECONDS:.0f}).")
 @click.option("--simulate-seconds", type=float, default=None, help=f"The simulation engine's time budget (default: the profile's; {SIMULATE_SECONDS:.0f} without one).")
 @click.option("--simulate-strategy", type=click.Choice(list(STRATEGIES)), default=None, help=f"The simulation engine's strategy (default {DEFAULT_STRATEGY}).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes to use (default: the machine's cores): with 2 or more, the Z3 engines run beside the explorer's chain; 1 runs the engines one after the other.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the result document here.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path), help="Fail on any unexpected difference from this result document.")
@@ -73,13 +75,15 @@ def verify(
     z3_seconds: Optional[float],
     simulate_seconds: Optional[float],
     simulate_strategy: Optional[str],
+    workers: Optional[int],
     **model: Any,
 ) -> None:
     """Run every engine on one model and print one verdict (the main job)."""
     overrides = model_overrides(model)
     try:
         flags = verify_options(
-            {"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds, "simulate_seconds": simulate_seconds, "simulate_strategy": simulate_strategy},
+            {"z3_engine": z3_engine, "z3_depth": z3_depth, "z3_seconds": z3_seconds, "simulate_seconds": simulate_seconds, "simulate_strategy": simulate_strategy,
+             "workers": workers},
             "verify",
             flags=True,
         )

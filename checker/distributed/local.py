@@ -61,6 +61,8 @@ def _serve(conn: Connection, spec: RaftSpec, properties: Sequence[Property], ind
                     batches.append(Path(path).read_bytes())
                     os.unlink(path)
                 reply = shard.absorb(batches)
+            elif command == "cut":
+                reply = shard.cut(arg)
             elif command == "path_step":
                 reply = shard.path_step(arg)
             elif command == "totals":
@@ -141,6 +143,10 @@ class LocalBackend:
         inboxes = [[paths[owner] for paths, _ in expanded] for owner in range(self.workers)]
         absorbed = self._all("absorb", inboxes)
         return [report for _, report in expanded], absorbed
+
+    def cut(self, culprit: int) -> list[LevelReport]:
+        """Every shard's `Shard.cut`."""
+        return self._all("cut", [culprit] * self.workers)
 
     def path_step(self, shard: int, sid: int) -> PathStep:
         """`Shard.path_step` of one shard."""

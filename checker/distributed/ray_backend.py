@@ -152,6 +152,10 @@ class RayBackend:
         reports = self._get([outs[s][w] for s in range(w)], range(w))
         return reports, self._get(absorbed, range(w))
 
+    def cut(self, culprit: int) -> list[LevelReport]:
+        """Every shard's `Shard.cut`."""
+        return self._get([a.cut.remote(culprit) for a in self.actors], range(self.workers))
+
     def path_step(self, shard: int, sid: int) -> PathStep:
         """`Shard.path_step` of one shard."""
         step: PathStep = self._get([self.actors[shard].path_step.remote(sid)], [shard])[0]

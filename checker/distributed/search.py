@@ -17,9 +17,19 @@ of its findings and deadlocks, walking the parent pointers shard by shard.  The
 
 With `stop_on_violation`, the search stops after the level in which the first
 violation is met and reports the violations the one-worker search would: those
-met while expanding the first state (in its order) that led to one.  The counts
-are then those of whole levels, so they may be larger than one worker's, which
-stops in the middle of a level.
+met while expanding the first state (in its order) that led to one, the
+*culprit*.  The one-worker search stops right after the culprit, in the middle
+of its level, so every shard then cuts its figures of that level back to the
+culprit (`Shard.cut`): the transitions, coverage, deadlocks and errors of the
+states expanded up to it, the new states they found first.  State and transition
+counts, states per depth, coverage, deadlocks and the states left unexpanded are
+then the one-worker search's, with one exception under symmetry: a shard stores
+the orbit member with the smallest fingerprints (checker/distributed/fingerprints.py),
+the explorer the first one it meets, and the order in which a level's states are
+met follows the stored members' transitions.  So with symmetry the culprit, and
+the counts up to it, are those of the explorer storing the shards' members
+(`ShardSearch`, which the tests compare against), and may differ from
+`check`'s without workers; the result says so (`COUNTS_NOTE_SYMMETRY`).
 """
 from __future__ import annotations
 
@@ -35,6 +45,14 @@ from leaderfollower.checker.distributed.fingerprints import FingerprintStore
 from leaderfollower.checker.distributed.shard import LevelReport, PathStep, ShardTotals, Tagged
 from leaderfollower.checker.explore.result import ActionCoverage, ExploreResult, Finding, Progress, ProgressFn, collector_paused
 from leaderfollower.checker.explore.search import Labels, StopCondition
+
+
+COUNTS_NOTE_SYMMETRY = (
+    "with symmetry, the counts at a violation are those of a one-worker search storing each orbit's member with the"
+    " smallest fingerprint; check without --workers stores another member and meets a level's states in another order,"
+    " so its counts at the stop may differ (the shortest violation's length does not)"
+)
+"""`ExploreResult.counts_note` of a partitioned search stopped in the middle of a level under symmetry."""
 
 
 class WorkerLost(RuntimeError):
@@ -54,6 +72,9 @@ class Backend(Protocol):
 
     def path_step(self, shard: int, sid: int) -> PathStep:
         """`Shard.path_step` of one shard."""
+
+    def cut(self, culprit: int) -> list[LevelReport]:
+        """Every shard's `Shard.cut`: the last level's figures up to the state of rank `culprit`."""
 
     def totals(self) -> list[ShardTotals]:
         """Every shard's `Shard.totals`."""
@@ -88,6 +109,8 @@ class PartitionedSearch:
         self.frontier = 0
         self.shard_states: tuple[int, ...] = ()
         self.shard_memory: tuple[int, ...] = ()
+        self.cut = False
+        """A violation stopped the search in the middle of a level, and the shards cut their figures there."""
 
     def run(
         self,
@@ -129,23 +152,30 @@ class PartitionedSearch:
     # ------------------------------------------------------------ levels
 
     def _expanded(self, expanded: list[LevelReport], absorbed: list[LevelReport]) -> Optional[str]:
-        found = [t for r in expanded for t in r.findings]
-        self.transitions += sum(r.transitions for r in expanded)
-        self.deadlocks += sum(r.deadlocks for r in expanded)
-        self.unexpanded += sum(r.unexpanded for r in expanded)
-        found += [t for r in absorbed for t in r.findings]
+        found = [t for r in expanded for t in r.findings] + [t for r in absorbed for t in r.findings]
         witnessed = [t for r in absorbed for t in r.witnesses]
+        level_size = self.frontier
         if found and self.stop_on_violation:
             # The one-worker search stops after the first state whose expansion broke a
-            # property: it meets that state's findings and nothing after it.
+            # property: it meets that state's findings and nothing after it, and has
+            # counted only the states up to it (the shards cut their figures there).
             culprit = min(t.order[1] for t in found)
             found = [t for t in found if t.order[1] == culprit]
             witnessed = [t for t in witnessed if t.order[1] <= culprit]
+            expanded = absorbed = self.backend.cut(culprit)
+            self.cut = True
+        self.transitions += sum(r.transitions for r in expanded)
+        self.deadlocks += sum(r.deadlocks for r in expanded)
+        self.unexpanded += sum(r.unexpanded for r in expanded)
         self._keep_first(self.violations, found)
         self._keep_first(self.witnesses, witnessed)
         self._absorbed(absorbed, count_findings=False)
         self.depth += 1
-        return "violation" if self.violations and self.stop_on_violation else None
+        if found and self.stop_on_violation:
+            # Left unexpanded: the level's states after the culprit, and the new states.
+            self.frontier += level_size - 1 - culprit
+            return "violation"
+        return None
 
     def _absorbed(self, reports: list[LevelReport], count_findings: bool = True) -> None:
         if count_findings:  # the initial state's
@@ -202,6 +232,7 @@ class PartitionedSearch:
             stopped_by=stopped_by,
             frontier=self.frontier if stopped_by is not None else 0,
             unexpanded_states=self.unexpanded,
+            counts_note=COUNTS_NOTE_SYMMETRY if self.cut and self.spec.params.symmetry else None,
         )
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import pickle
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence, cast
 
@@ -149,6 +149,14 @@ class Shard:
         self._own: dict[Key, tuple[int, ...]] = {}
         """This shard's own candidates of the level being expanded (rank, this shard, parent, label, name), kept for `absorb`."""
         self._reported_witnesses: set[str] = set()
+        self._expanded = (0, 0)
+        """The ids of the states expanded in the last level (for `cut`)."""
+        self._expanded_ranks: list[int] = []
+        """Their global ranks, in id order (for `cut`)."""
+        self._counts_before: tuple[list[int], list[int], int, int] = ([], [], 0, 0)
+        """Coverage (enabled, within bounds), deadlocks and unexpanded states before the last level (for `cut`)."""
+        self._new_names = array("i")
+        """The action name index (in the sender's numbering) that found each state of the last level (for `cut`)."""
         init = spec.init()
         self.steps_of: Callable[[Key, int], list[Step]] = self.search.successor_function(spec.within_bounds(init))
 
@@ -182,6 +190,9 @@ class Shard:
         ranks = self._compact_ranks(rank_lists)
         report = LevelReport(self.index)
         search, visitor, me = self.search, self.visitor, self.index
+        labels = search.labels
+        self._expanded, self._expanded_ranks = self.frontier, ranks
+        self._counts_before = (list(labels.enabled), list(labels.within_bounds), len(search.deadlocks), search.unexpanded)
         boxes: list[dict[Key, tuple[int, ...]]] = [{} for _ in range(self.workers)]
         level, (first, last) = self.level, self.frontier
         deadlocks_before, unexpanded_before = len(search.deadlocks), search.unexpanded
@@ -288,11 +299,13 @@ class Shard:
             store.states_per_depth.append(0)
         first = len(store.keys)
         ranks = array("q")
+        names = self._new_names = array("i")
         mask = (1 << INDEX_BITS) - 1
         new_by_sender = self.new_by_sender
         for key, (rank, sender, parent, label, name) in sorted(pending.items(), key=lambda item: item[1][0]):
             sid = store.add(key, parent, label, depth)
             self.parent_shard.append(sender)
+            names.append(name)
             counter = (sender, name)
             new_by_sender[counter] = new_by_sender.get(counter, 0) + 1
             self._judge_state(sid, key, (self.level, rank >> INDEX_BITS, rank & mask, 1), report)
@@ -320,6 +333,52 @@ class Shard:
             theirs.frombytes(payload)
             ranks = [k + bisect_left(theirs, r) for k, r in zip(ranks, mine)]
         return ranks
+
+    # ------------------------------------------------------------ a violation's cut
+
+    def cut(self, culprit: int) -> LevelReport:
+        """Bring the last level's figures back to where the one-worker search stops: just after expanding rank `culprit`.
+
+        The one-worker search expands the level's states in rank order and stops after
+        the first one whose expansion broke a property (global rank `culprit`, found by
+        the driver after the level).  So of this level it has counted the transitions,
+        coverage, deadlocks and errors of the states up to `culprit`, and stored the
+        new states those found first.  States are expanded here in rank order, so both
+        are prefixes: the coverage, deadlocks and errors are restored to before the
+        level and the prefix expanded again (memoised, so cheap, and its findings are
+        already recorded); the new states found by later states stay in the store but
+        leave the counts (states per depth, coverage's new states).  The shard's
+        figures are then final: call nothing but `path_step` and `totals` after it.
+        The report holds the level's figures after the cut.
+        """
+        search, labels, store = self.search, self.search.labels, self.store
+        enabled_before, within_before, deadlocks_before, unexpanded_before = self._counts_before
+        for counts, before in ((labels.enabled, enabled_before), (labels.within_bounds, within_before)):
+            counts[:] = before + [0] * (len(counts) - len(before))  # in place: other parts hold these lists
+        del search.deadlocks[deadlocks_before:]
+        search.unexpanded = unexpanded_before
+        report = LevelReport(self.index)
+        kept = bisect_right(self._expanded_ranks, culprit)
+        enabled, within = labels.enabled, labels.within_bounds
+        for sid in range(self._expanded[0], self._expanded[0] + kept):
+            for name, _, _, ok, _ in search.expand(sid, self.steps_of):
+                enabled[name] += 1
+                if ok:
+                    within[name] += 1
+                    report.transitions += 1
+        report.deadlocks = len(search.deadlocks) - deadlocks_before
+        report.unexpanded = search.unexpanded - unexpanded_before
+        # The new states, sorted by rank, whose first finder is at most the culprit.
+        first, last = self.frontier
+        found = bisect_right(self.frontier_ranks, (culprit << INDEX_BITS) | ((1 << INDEX_BITS) - 1))
+        for k in range(found, last - first):
+            counter = (self.parent_shard[first + k], self._new_names[k])
+            self.new_by_sender[counter] -= 1
+        store.states_per_depth[self.level] -= last - first - found
+        report.new_states = found
+        report.stored = len(store.keys) - (last - first - found)
+        report.memory = resident_memory()
+        return report
 
     # ------------------------------------------------------------ findings
 

@@ -106,6 +106,9 @@ class ExploreResult:
     """Stored states the search did not expand (it stopped first)."""
     unexpanded_states: int = 0
     """States some of whose actions raised: their other successors were explored, these were not."""
+    counts_note: Optional[str] = None
+    """Set when the counts may differ from the default one-worker search's, saying whose they are
+    (the partitioned search stopped by a violation under symmetry: checker/distributed/search.py)."""
     liveness: list[Any] = field(default_factory=list)
     """The liveness properties' outcomes (checker/liveness/check.py: `LivenessOutcome`), once judged."""
     liveness_seconds: float = 0.0

@@ -212,6 +212,7 @@ def summarise(result: ExploreResult, trace_files: Optional[dict[str, str]] = Non
         "liveness_seconds": round(result.liveness_seconds, 3),
         "states_per_second": round(result.distinct_states / seconds) if seconds > 0 else None,
         "states_per_depth": list(result.states_per_depth),
+        "counts_note": result.counts_note,
         "deadlocks": len(result.deadlocks),
         "properties": [
             {**row, **({"trace_file": trace_files[row["name"]]} if trace_files and row["name"] in trace_files else {})}

@@ -2,9 +2,10 @@
 
 How this works: each engine is an `Engine`: a name and a `run` from a
 `VerifyContext` to an `EngineOutcome` (per-property `Status`es, figures, seconds).
-`run_verify` runs the selected engines in order (the explorer first: the Z3
-bounded depth and the conformance cover are taken from its graph) and assembles
-the result document,
+`run_verify` runs the selected engines (checker/jobs/verify_side.py: in order,
+the explorer first, as the Z3 bounded depth and the conformance cover are taken
+from its graph; with two cores or more, the engines that need nothing of it in a
+second process beside the others) and assembles the result document,
 whose format is versioned and described in `docs/result-format.md`.  The same
 document feeds `--junit`, `--baseline` and the HTML report.
 """
@@ -13,17 +14,16 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import time
-from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional
 from xml.sax.saxutils import escape, quoteattr
 
 from leaderfollower.spec.properties import LIVENESS_KINDS
 from leaderfollower.spec.raft import RaftSpec
 
 from leaderfollower.checker.jobs.check import summarise, with_liveness
-from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.jobs.engine import Engine, EngineOutcome, FunctionEngine, VerifyContext
 from leaderfollower.checker.jobs.fingerprint import spec_fingerprint
 from leaderfollower.checker.jobs.status import GOOD_STATUSES, Status
 from leaderfollower.checker.explore.traces import finding_trace, format_finding, format_trace
@@ -32,61 +32,6 @@ from leaderfollower.checker.liveness.lasso import format_lasso
 RESULT_FORMAT = "leaderfollower-result"
 RESULT_VERSION = 1
 
-
-
-@dataclass
-class EngineOutcome:
-    """What one engine found: per-property statuses, its own figures, and how long it took."""
-
-    engine: str
-    ok: bool
-    seconds: float
-    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
-    figures: dict[str, Any] = field(default_factory=dict)
-    error: Optional[str] = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The engine's section of the result document."""
-        out: dict[str, Any] = {"ok": self.ok, "seconds": round(self.seconds, 3), "properties": self.properties, **self.figures}
-        if self.error:
-            out["error"] = self.error
-        return out
-
-
-@dataclass
-class VerifyContext:
-    """Shared inputs of the engines of one run; the explorer's result once it has run."""
-
-    spec: RaftSpec
-    progress: Optional[Callable[[str], Callable[[Any], None]]] = None
-    """Makes each engine's progress callback: it takes the explorer's `Progress`, or a line of text."""
-    explored: Optional[ExploreResult] = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-class Engine(Protocol):
-    """One engine of `verify`: its name in documents and on the command line, and how it runs."""
-
-    @property
-    def name(self) -> str:
-        """The engine's name (`explorer`, `z3-bounded`, ...)."""
-        ...
-
-    def run(self, ctx: VerifyContext) -> EngineOutcome:
-        """Check the context's spec; report every property it judges with a `Status`."""
-        ...
-
-
-@dataclass(frozen=True)
-class FunctionEngine:
-    """An engine made of a function (how the engines here are written)."""
-
-    name: str
-    fn: Callable[[VerifyContext], EngineOutcome]
-
-    def run(self, ctx: VerifyContext) -> EngineOutcome:
-        """Call the function."""
-        return self.fn(ctx)
 
 
 def explorer_engine(ctx: VerifyContext) -> EngineOutcome:
@@ -190,19 +135,17 @@ def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
     `z3_seconds` is IC3's budget (default `config.Z3_IC3_SECONDS`); a run cut short
     reports `holds-to-depth` with the frontier it cleared.
     """
-    from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_IC3_SECONDS
+    from leaderfollower.checker.jobs.config import Z3_IC3_SECONDS
     from leaderfollower.checker.z3.prove import bmc, ic3
     from leaderfollower.checker.z3.bmc import PROPERTIES as BMC_PROPERTIES
 
     start = time.perf_counter()
     engine = str(ctx.options.get("z3_engine", "ic3"))
     asked = ctx.options.get("z3_depth")
-    diameter = ctx.explored.diameter if ctx.explored is not None and ctx.explored.complete else None
     kinds = {p.name: p.kind for p in getattr(ctx.spec, "properties", ())}
     figures: dict[str, Any] = {"engine": engine}
     if engine == "bmc":
-        depth = int(Z3_BOUNDED_DEPTH if asked is None else asked)
-        depth = depth if diameter is None else min(depth, diameter)
+        depth = bmc_depth(ctx)
         outcomes = bmc(ctx.spec, list(BMC_PROPERTIES), depth)
         figures["depth"] = depth
     else:
@@ -235,6 +178,20 @@ def z3_bounded_engine(ctx: VerifyContext) -> EngineOutcome:
         props[outcome.property] = entry
     ok = all(entry["status"] in GOOD_STATUSES for entry in props.values())
     return EngineOutcome("z3-bounded", ok, time.perf_counter() - start, props, figures)
+
+
+def bmc_depth(ctx: VerifyContext) -> int:
+    """z3-bounded's BMC depth: the option's (or the default), capped at a complete exploration's diameter."""
+    from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH
+
+    asked = ctx.options.get("z3_depth")
+    depth = int(Z3_BOUNDED_DEPTH if asked is None else asked)
+    return depth if ctx.explored is None or not ctx.explored.complete else min(depth, ctx.explored.diameter)
+
+
+def z3_bounded_reads(ctx: VerifyContext) -> object:
+    """What z3-bounded takes from the explorer's result: BMC's capped depth (None with IC3)."""
+    return bmc_depth(ctx) if str(ctx.options.get("z3_engine", "ic3")) == "bmc" else None
 
 
 def z3_inductive_engine(ctx: VerifyContext) -> EngineOutcome:
@@ -351,9 +308,9 @@ ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
         FunctionEngine("explorer", explorer_engine),
-        FunctionEngine("simulation", simulation_engine),
-        FunctionEngine("z3-bounded", z3_bounded_engine),
-        FunctionEngine("z3-inductive", z3_inductive_engine),
+        FunctionEngine("simulation", simulation_engine, time_boxed=True),
+        FunctionEngine("z3-bounded", z3_bounded_engine, independent=True, reads=z3_bounded_reads),
+        FunctionEngine("z3-inductive", z3_inductive_engine, independent=True),
         FunctionEngine("conformance", conformance_engine),
     )
 }
@@ -392,33 +349,28 @@ def run_verify(
     options: Optional[dict[str, Any]] = None,
     profile: Optional[str] = None,
 ) -> dict[str, Any]:
-    """Run the engines in order and return the result document.
+    """Run the engines and return the result document.
+
+    With two or more `workers` (the option; default: the machine's cores), the
+    engines that do not read the explorer's result (`independent`: the Z3 ones) run
+    in a second process beside the others (checker/jobs/verify_side.py); the
+    document is the same as in order, one after the other (`workers` 1), but for
+    the timings.
 
     `options` are the engine options (a profile's, `checker/jobs/profiles.py`, with
     any overrides); `profile` names the profile in the document.  The document's
     `bounded` lists, per engine that did not cover everything, what it covered.
-    A `KeyboardInterrupt` (its `signal_name`, or SIGINT) stops the run: the engine it
-    hit is failed as interrupted, the rest are listed in `not_run`, and the document
-    (never ok) names the signal in `interrupted`.
+    A `KeyboardInterrupt` (its `signal_name`, or SIGINT) stops the run: the engines it
+    hit (the one under way, and the second process's) are failed as interrupted, the
+    rest are listed in `not_run`, and the document (never ok) names the signal in
+    `interrupted`.
     """
     ctx = VerifyContext(spec=spec, progress=progress, options=dict(options or {}))
-    outcomes: dict[str, EngineOutcome] = {}
     started = time.perf_counter()
-    interrupted: Optional[str] = None
-    for name in engines:
-        engine = ENGINES.get(name)
-        if engine is None:
-            outcomes[name] = EngineOutcome(name, False, 0.0, error=f"engine {name!r} is not available in this build")
-            continue
-        engine_started = time.perf_counter()
-        try:
-            outcomes[name] = engine.run(ctx)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into one: keep what the engines before found
-            interrupted = str(getattr(exc, "signal_name", "SIGINT"))
-            outcomes[name] = EngineOutcome(name, False, time.perf_counter() - engine_started, error=f"interrupted by {interrupted}")
-            break
-        except Exception as exc:  # an engine crash is a failed engine, reported with its cause
-            outcomes[name] = EngineOutcome(name, False, 0.0, error=f"{type(exc).__name__}: {exc}")
+    from leaderfollower.checker.jobs.verify_side import run_engines
+
+    outcomes, interrupted = run_engines(ctx, engines, ENGINES)
+    outcomes = {name: outcomes[name] for name in engines if name in outcomes}  # the document lists them in run order
     not_run = [name for name in engines if name not in outcomes]
     properties = []
     names: list[str] = []
