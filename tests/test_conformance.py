@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,21 @@ def test_conform_cli_json_and_unknown_bug() -> None:
     bad = runner.invoke(main, ["conform", "--preset", "tiny", "--bug", "nope"])
     assert bad.exit_code == 2
     assert "unknown seeded bug 'nope'" in bad.output
+
+
+def _worker_handlers(_: int) -> tuple[object, object]:
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+
+def test_replay_pool_workers_do_not_inherit_verify_s_signal_handlers() -> None:
+    """Under `verify`'s handlers (SIGTERM raises), a replay worker forked with them printed a
+    traceback when the pool ended it; the pool's initializer puts the defaults back."""
+    import multiprocessing as mp
+
+    from leaderfollower.checker.cli.common import interrupt_on_signals
+    from leaderfollower.checker.conform.run import quiet_worker
+
+    with interrupt_on_signals():
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
+        with mp.get_context("fork").Pool(1, initializer=quiet_worker) as pool:
+            assert pool.map(_worker_handlers, [0]) == [(signal.SIG_IGN, signal.SIG_DFL)]

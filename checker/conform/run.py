@@ -24,6 +24,7 @@ import multiprocessing as mp
 import os
 import random
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,16 @@ from leaderfollower.checker.explore.cover import Edge, Walk, edge_cover
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.formats.itf import write_itf
 from leaderfollower.checker.explore.traces import Step, perm_between, permute_action
+
+
+def quiet_worker() -> None:
+    """A replay pool worker's signal handling: the parent's, not the handlers it was forked with.
+
+    `verify` turns SIGINT and SIGTERM into exceptions while it runs; a forked worker
+    inherits that, so the pool's own SIGTERM at its end printed a traceback per worker.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool ending its workers: exit quietly
 
 
 @dataclass
@@ -257,7 +268,7 @@ def run_trace_replay(
     try:
         if workers > 1 and len(jobs) > 1:
             ctx = mp.get_context("fork")
-            with ctx.Pool(workers) as pool:
+            with ctx.Pool(workers, initializer=quiet_worker) as pool:
                 for done, out in enumerate(pool.imap_unordered(_replay_batch, jobs, chunksize=1), start=1):
                     outcomes.extend(out)
                     if progress is not None:
@@ -346,7 +357,7 @@ def run_transition_conformance(
     workers = workers or (os.cpu_count() or 1)
     try:
         if workers > 1 and len(jobs) > 1:
-            with mp.get_context("fork").Pool(workers) as pool:
+            with mp.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
                 outcomes = list(pool.imap_unordered(_check_transitions, jobs, chunksize=1))
         else:
             outcomes = [_check_transitions(j) for j in jobs]
