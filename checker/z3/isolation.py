@@ -45,6 +45,7 @@ from leaderfollower.checker.z3.solving import Solver
 DEFAULT_MEMORY_MB = 3500
 """Z3's memory limit per worker: two workers stay under 8 GB together."""
 
+
 class WorkersFailed(RuntimeError):
     """Every worker process exited before taking an obligation (the pool could not run at all)."""
 
