@@ -16,7 +16,7 @@ def orbit(s: State, n: int) -> State:
 def same_search(a: ExploreResult, b: ExploreResult) -> None:
     """The two searches are the same, exactly; with symmetry, the same up to the orbits' representatives.
 
-    Under symmetry an orbit is stored under its smallest packed key, and packed keys
+    Under symmetry an orbit is stored under the smallest of some of its packed keys, and packed keys
     are interned ids whose numbering depends on the order parts were first seen, so
     the two may keep different members of an orbit (and discover orbits through
     different actions).  The orbits, depths and counts must still be the same.
