@@ -158,7 +158,7 @@ def orbit_cases(draw: st.DrawFn) -> tuple[int, list[State], list[tuple[int, ...]
     return n, base + renamed, draw(st.lists(perms, min_size=1, max_size=4))
 
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
