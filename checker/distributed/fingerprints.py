@@ -6,8 +6,9 @@ workers must agree on is (a) which member of an orbit stands for it under symmet
 and (b) which worker owns a state.  Both are decided on 128-bit fingerprints of
 the parts (a BLAKE2b digest of a canonical text of the part: sets sorted, so the
 text does not depend on hashing order or on PYTHONHASHSEED), never on ids: the
-representative is the permutation whose tuple of part fingerprints is smallest,
-and the owner is the sum of the parts' *owner numbers* (the low 48 bits of their
+representative is the image, among those that list servers in signature order
+(`checker/explore/symmetry.py`: a few, chosen by values, not ids), whose tuple of
+part fingerprints is smallest, and the owner is the sum of the parts' *owner numbers* (the low 48 bits of their
 fingerprints) modulo the number of workers: a sum, so that a successor's owner is
 its parent's sum with one server's and the bag's numbers swapped (`Shard.expand`
 does that without building the sum again).  Each part is fingerprinted once, when
@@ -20,12 +21,11 @@ fingerprint.
 """
 from __future__ import annotations
 
-import hashlib
-from typing import Any
-
 from leaderfollower.spec.raft import RaftSpec
 
-from leaderfollower.checker.explore.store import Key, StateStore, permute_bag, permute_server
+from leaderfollower.checker.explore.stable import fingerprint
+from leaderfollower.checker.explore.store import Key, StateStore
+
 
 
 OWNER_MASK = (1 << 48) - 1
@@ -34,21 +34,6 @@ OWNER_MASK = (1 << 48) - 1
 
 class FingerprintCollision(Exception):
     """Two distinct parts met in one worker share a fingerprint: the search cannot go on soundly."""
-
-
-def stable_text(value: Any) -> str:
-    """A text of a part that is the same in every process: sets sorted, tuples and scalars by repr."""
-    if isinstance(value, (frozenset, set)):
-        return "{" + ",".join(sorted(stable_text(v) for v in value)) + "}"
-    if isinstance(value, tuple):
-        # A namedtuple's class name keeps two record types with equal fields apart.
-        return type(value).__name__ + "(" + ",".join(stable_text(v) for v in value) + ")"
-    return repr(value)
-
-
-def fingerprint(value: Any) -> int:
-    """A 128-bit fingerprint of a part (see `stable_text`)."""
-    return int.from_bytes(hashlib.blake2b(stable_text(value).encode(), digest_size=16).digest(), "big")
 
 
 class FingerprintStore(StateStore):
@@ -67,7 +52,6 @@ class FingerprintStore(StateStore):
         self.bag_owner: list[int] = []
         """Each interned bag's owner number."""
         self._fp_seen: dict[int, tuple[str, int]] = {}
-        self._best_servers: dict[Key, tuple[tuple[int, ...], tuple[tuple[int, Key], ...]]] = {}
 
     def sync(self) -> None:
         """Fingerprint the parts interned since the last call."""
@@ -90,26 +74,25 @@ class FingerprintStore(StateStore):
         return self.canonical_and_owner(key, 1)[0]
 
     def canonical_and_owner(self, key: Key, workers: int) -> tuple[Key, int]:
-        """The representative's key and the number of the shard (of `workers`) that owns its orbit."""
-        n = self.n
-        sfp, bfp = self.server_fps, self.bag_fps
-        if len(sfp) != len(self.server_table) or len(bfp) != len(self.bag_table):
-            self.sync()
+        """The representative's key and the number of the shard (of `workers`) that owns its orbit.
+
+        The representative is, among the images that list servers in signature order
+        (`checker/explore/symmetry.py`: a function of the orbit, the same in every
+        worker), the one whose servers' fingerprints, then bag's, are smallest."""
         if not self.perms:
+            if len(self.server_fps) != len(self.server_table) or len(self.bag_fps) != len(self.bag_table):
+                self.sync()
             return key, self.owner(key, workers)
-        servers = key[:n]
-        best = self._best_servers.get(servers)
-        if best is None:
-            best = self._servers_orbit(servers)
-        choices = best[1]
-        bid = key[n]
-        if len(choices) == 1:
-            p_index, ids = choices[0]
-            pbid = bid if p_index < 0 else self._permuted_bag(p_index, bid)
-        else:  # several permutations give the same servers: the bag decides
-            options = [(bid if p < 0 else self._permuted_bag(p, bid), ids) for p, ids in choices]
-            pbid, ids = min(options, key=lambda option: bfp[option[0]])
-        rep = (*ids, pbid)
+        candidates = self.order.candidates(key)
+        if len(candidates) == 1:
+            rep = key if candidates[0] < 0 else self.image(key, candidates[0])
+        else:
+            images = [key if p_index < 0 else self.image(key, p_index) for p_index in candidates]
+            self.sync()
+            n, sfp, bfp = self.n, self.server_fps, self.bag_fps
+            rep = min(images, key=lambda ids: (*[sfp[x] for x in ids[:n]], bfp[ids[n]]))
+        if len(self.server_fps) != len(self.server_table) or len(self.bag_fps) != len(self.bag_table):
+            self.sync()
         return rep, self.owner(rep, workers)
 
     def owner(self, key: Key, workers: int) -> int:
@@ -118,34 +101,3 @@ class FingerprintStore(StateStore):
         The key's parts must be fingerprinted (`sync`)."""
         so = self.server_owner
         return (sum([so[x] for x in key[: self.n]]) + self.bag_owner[key[self.n]]) % workers
-
-    def _servers_orbit(self, servers: Key) -> tuple[tuple[int, ...], tuple[tuple[int, Key], ...]]:
-        # The permutations (-1: none) whose servers have the smallest fingerprints, and
-        # those fingerprints: the whole key's order is decided by them first, and only
-        # between these by the bag.  Memoised per servers tuple (far fewer than states).
-        n, sfp = self.n, self.server_fps
-        candidates: list[tuple[tuple[int, ...], int, Key]] = [(tuple([sfp[x] for x in servers]), -1, servers)]
-        for p_index, perm in enumerate(self.perms):
-            cache = self._perm_server[p_index]
-            new = [0] * n
-            for k in range(n):
-                psid = cache.get(servers[k])
-                if psid is None:
-                    psid = self.server_id(permute_server(self.server_table[servers[k]], perm))
-                    cache[servers[k]] = psid
-                new[perm[k]] = psid
-            self.sync()
-            candidates.append((tuple([sfp[x] for x in new]), p_index, tuple(new)))
-        prefix = min(c[0] for c in candidates)
-        result = (prefix, tuple((p, ids) for pre, p, ids in candidates if pre == prefix))
-        self._best_servers[servers] = result
-        return result
-
-    def _permuted_bag(self, p_index: int, bid: int) -> int:
-        bcache = self._perm_bag[p_index]
-        pbid = bcache.get(bid)
-        if pbid is None:
-            pbid = self.bag_id(permute_bag(self.bag_table[bid], self.perms[p_index]))
-            bcache[bid] = pbid
-            self.sync()
-        return pbid

@@ -5,10 +5,11 @@ interned once (`Interner`: a table and a dict), and a state is stored as the tup
 of its servers' ids plus its bag's id (its *key*), so hashing a state means hashing
 a few small integers, and states share their parts.  Successors reuse the unchanged
 `ServerState` objects of their parent, so an identity cache finds most ids without
-hashing anything.  With symmetry on, a state is stored under the smallest key over
-all permutations of server identities (one state per orbit, as TLC's
-`SYMMETRY Permutations(Server)` counts); permuting a packed key only needs cached
-per-part permutations.
+hashing anything.  With symmetry on, a state is stored under one key per orbit of
+server permutations (as TLC's `SYMMETRY Permutations(Server)` counts): the smallest
+of its images that list servers in signature order (`symmetry.py`: usually one or a
+few permutations, not all n!); permuting a packed key only needs cached per-part
+permutations.
 
 The store also keeps, per stored state, its BFS parent, the label of the transition
 from it and its depth: enough to rebuild a shortest trace (`path_to`), whatever
@@ -16,10 +17,10 @@ else the search keeps.
 """
 from __future__ import annotations
 
-import itertools
 from array import array
 from typing import Generic, Optional, Sequence, TypeVar
 
+from leaderfollower.checker.explore.symmetry import SignatureOrder, all_permutations
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.state import Bag, Message, ServerState, State
 
@@ -78,8 +79,10 @@ class StateStore:
         self.depth = array("i")
         """Each state's distance from the initial state."""
         self.states_per_depth: list[int] = []
-        perms = list(itertools.permutations(range(self.n))) if symmetry else [tuple(range(self.n))]
-        self.perms: list[tuple[int, ...]] = perms[1:] if symmetry else []
+        self.perms: list[tuple[int, ...]] = all_permutations(self.n) if symmetry else []
+        """The permutations of server ids other than the identity (none without symmetry)."""
+        self.order = SignatureOrder(self.n, self.perms, self.server_table, self.bag_table)
+        """Which of them can give an orbit's representative (the ones that sort servers by signature)."""
         self._perm_server: list[dict[int, int]] = [{} for _ in self.perms]
         self._perm_bag: list[dict[int, int]] = [{} for _ in self.perms]
 
@@ -121,30 +124,41 @@ class StateStore:
         return self.canonicalise(key) if self.perms else key
 
     def canonicalise(self, key: Key) -> Key:
-        """The smallest key over all permutations of server ids (the key itself without symmetry)."""
-        best = key
-        n = self.n
-        for p_index, perm in enumerate(self.perms):
-            cache = self._perm_server[p_index]
-            new = [0] * (n + 1)
-            for k in range(n):
-                sid = key[k]
-                psid = cache.get(sid)
-                if psid is None:
-                    psid = self.server_id(permute_server(self.server_table[sid], perm))
-                    cache[sid] = psid
-                new[perm[k]] = psid
-            bid = key[n]
-            bcache = self._perm_bag[p_index]
-            pbid = bcache.get(bid)
-            if pbid is None:
-                pbid = self.bag_id(permute_bag(self.bag_table[bid], perm))
-                bcache[bid] = pbid
-            new[n] = pbid
-            cand = tuple(new)
-            if cand < best:
+        """The smallest image of `key` among those listing servers in signature order (`symmetry.py`); `key` itself without symmetry."""
+        if not self.perms:
+            return key
+        candidates = self.order.candidates(key)
+        if len(candidates) == 1:
+            return key if candidates[0] < 0 else self.image(key, candidates[0])
+        best: Optional[Key] = None
+        for p_index in candidates:
+            cand = key if p_index < 0 else self.image(key, p_index)
+            if best is None or cand < best:
                 best = cand
+        assert best is not None  # the candidates are never empty: sorting servers by signature always works
         return best
+
+    def image(self, key: Key, p_index: int) -> Key:
+        """The key of the state `key` stands for with server x renamed perms[p_index][x] (new parts interned)."""
+        n = self.n
+        perm = self.perms[p_index]
+        cache = self._perm_server[p_index]
+        new = [0] * (n + 1)
+        for k in range(n):
+            sid = key[k]
+            psid = cache.get(sid)
+            if psid is None:
+                psid = self.server_id(permute_server(self.server_table[sid], perm))
+                cache[sid] = psid
+            new[perm[k]] = psid
+        bid = key[n]
+        bcache = self._perm_bag[p_index]
+        pbid = bcache.get(bid)
+        if pbid is None:
+            pbid = self.bag_id(permute_bag(self.bag_table[bid], perm))
+            bcache[bid] = pbid
+        new[n] = pbid
+        return tuple(new)
 
     def state(self, state_id: int) -> State:
         """The stored state with this id (a representative of its orbit under symmetry)."""
