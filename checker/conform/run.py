@@ -44,9 +44,9 @@ from leaderfollower.checker.explore.traces import Step, perm_between, permute_ac
 
 
 def quiet_worker() -> None:
-    """A replay pool worker's signal handling: the parent's, not the handlers it was forked with.
+    """Signal handling for a forked child whose parent owns interrupts (replay pool workers, verify's side process).
 
-    `verify` turns SIGINT and SIGTERM into exceptions while it runs; a forked worker
+    `verify` turns SIGINT and SIGTERM into exceptions while it runs; a forked child
     inherits that, so the pool's own SIGTERM at its end printed a traceback per worker.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the parent's to handle

@@ -23,11 +23,11 @@ engines run in order in this process, as before.
 from __future__ import annotations
 
 import multiprocessing
-import signal
 import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Mapping, Optional
 
+from leaderfollower.checker.conform.run import quiet_worker
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.jobs.engine import Engine, EngineOutcome, VerifyContext
 
@@ -147,8 +147,7 @@ def _reads(table: Mapping[str, Engine], name: str, ctx: VerifyContext) -> object
 
 def _side(conn: Connection, ctx: VerifyContext, engines: tuple[str, ...], table: Mapping[str, Engine]) -> None:
     """The child's work: each engine in order, each outcome sent as soon as it is done."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's stop: end quietly, not as KeyboardInterrupt
+    quiet_worker()  # the parent decides what an interrupt stops; its SIGTERM ends the child quietly
     for name in engines:
         conn.send(("started", name, None))
         conn.send(("done", name, run_engine(name, ctx, table)))
