@@ -273,7 +273,7 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
     "rlimit",
     type=int,
     default=None,
-    help=f"--servers any: Z3 resource units per query, so the verdicts do not depend on the machine's load (default {DEFAULT_RLIMIT:,}).",
+    help=f"--servers any: Z3 resource units per query, so the verdicts do not depend on the machine's load (default {DEFAULT_RLIMIT:,}; an Implied obligation's queries get 3x).",
 )
 @click.option("--reach/--no-reach", default=True, show_default=True, help="Ask the explorer whether a counterexample to induction's pre-state is reachable.")
 @click.option("--obligations", "show_obligations", is_flag=True, help="Print every obligation, not only failed ones.")
@@ -400,7 +400,9 @@ def _budget(parametric: bool, timeout_s: Optional[float], rlimit: Optional[int])
         raise UsageError(f"--rlimit: expected a positive number of resource units, got {rlimit}")
     if not parametric:
         return Budget(rlimit=0, timeout_ms=int((DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s) * 1000))
-    budget = Budget() if rlimit is None else Budget(rlimit=rlimit, quick_rlimit=min(rlimit, QUICK_RLIMIT), finite_rlimit=min(rlimit, FINITE_RLIMIT))
+    # An Implied obligation's queries get three times the budget, as by default (`budget.IMPLIED_RLIMIT`).
+    scaled = Budget(rlimit=rlimit, implied_rlimit=3 * rlimit, quick_rlimit=min(rlimit, QUICK_RLIMIT), finite_rlimit=min(rlimit, FINITE_RLIMIT)) if rlimit else None
+    budget = Budget() if scaled is None else scaled
     return budget if timeout_s is None else replace(budget, timeout_ms=int(timeout_s * 1000))
 
 

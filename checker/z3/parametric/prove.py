@@ -285,15 +285,17 @@ class ParametricContext:
         self.witnesses = LogSafetyWitnesses()
         self.meter = Meter()
         """The resource units of the current obligation's queries."""
+        self.full_rlimit = setup.budget.rlimit
+        """The units of a full query of the current obligation (an Implied one has its own budget)."""
 
     def _unsat(self, fs: Sequence[z3.BoolRef], quick: bool = False) -> bool:
         """Whether the formulas are unsatisfiable within a query's budget (the quick one's, if `quick`)."""
         b = self.setup.budget
-        return bool(check_with(fs, b.quick_rlimit if quick else b.rlimit, b.timeout_ms, self.meter) == z3.unsat)
+        return bool(check_with(fs, b.quick_rlimit if quick else self.full_rlimit, b.timeout_ms, self.meter) == z3.unsat)
 
     def _solver(self) -> z3.Solver:
         """A solver with a full query's limits."""
-        return new_solver(self.setup.budget.rlimit, self.setup.budget.timeout_ms)
+        return new_solver(self.full_rlimit, self.setup.budget.timeout_ms)
 
     def steps(self, action: str) -> list[tuple[PInstance, PEffect, PSym]]:
         """The action's instances (one per message type for a handler) applied to the pre-state (the last action's kept)."""
@@ -394,7 +396,11 @@ class ParametricContext:
         if task.action is None:
             return self._solve_init(task)
         if task.action == IMPLIED:
-            return self._solve_implied(task)
+            self.full_rlimit = self.setup.budget.implied_rlimit
+            try:
+                return self._solve_implied(task)
+            finally:
+                self.full_rlimit = self.setup.budget.rlimit
         ob = Obligation(task.lemma, task.action, "proved")
         for inst, eff, post in self.steps(task.action):
             plain = self.assumptions(task.lemma, task.action)
@@ -414,7 +420,7 @@ class ParametricContext:
                 if res == z3.unknown and self.opened_proof([*skolem, eff.guard, *eff.aux], goal):
                     continue
                 ob.status = "failed" if res == z3.sat else "unknown"
-                ob.reason = "" if res == z3.sat else unknown_reason(s, self.setup.budget)
+                ob.reason = "" if res == z3.sat else unknown_reason(s, self.full_rlimit)
                 found = self._finite_model(s)
                 if found is not None:
                     ob.status, ob.reason = "failed", ""
@@ -460,7 +466,7 @@ class ParametricContext:
             res = metered_check(s, self.meter)
             if res != z3.unsat:
                 status = "failed" if res == z3.sat else "unknown"
-                return Obligation(task.lemma, IMPLIED, status, reason="" if res != z3.unknown else unknown_reason(s, self.setup.budget))
+                return Obligation(task.lemma, IMPLIED, status, reason="" if res != z3.unknown else unknown_reason(s, self.full_rlimit))
         return Obligation(task.lemma, IMPLIED, "proved")
 
     def _solve_init(self, task: Task) -> Obligation:
@@ -470,7 +476,7 @@ class ParametricContext:
             res = metered_check(s, self.meter)
             if res != z3.unsat:
                 status = "failed" if res == z3.sat else "unknown"
-                return Obligation(task.lemma, None, status, reason="" if res != z3.unknown else unknown_reason(s, self.setup.budget))
+                return Obligation(task.lemma, None, status, reason="" if res != z3.unknown else unknown_reason(s, self.full_rlimit))
         return Obligation(task.lemma, None, "proved")
 
 
