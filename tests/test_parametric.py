@@ -29,7 +29,7 @@ from leaderfollower.spec.variants import VARIANTS, NonMajorityQuorum, StaleRespo
 
 @pytest.mark.parametrize("prop", ["ElectionSafety", "LogMatching"])
 def test_the_property_is_inductive_for_every_number_of_servers(prop: str) -> None:
-    result = prove_parametric(RaftSpec(Params(servers=3)), prop, timeout_ms=60_000)
+    result = prove_parametric(RaftSpec(Params(servers=3)), prop)
     assert result.proved, [(o.lemma, o.action, o.status, o.reason) for o in result.obligations if o.status != "proved"]
     assert result.servers == "any"
     conjuncts = 1 + len(PARAMETRIC_PROOFS[prop])
@@ -60,7 +60,7 @@ def test_a_broken_variant_is_refuted_parametrically_with_a_reachable_counterexam
     cls = VARIANTS[name]
     spec = cls(cls.catch_params)
     action = {"non-majority-quorum": "BecomeLeader", "vote-not-persisted": "Restart"}[name]
-    result = prove_parametric(spec, "ElectionSafety", actions=[action], timeout_ms=20_000)
+    result = prove_parametric(spec, "ElectionSafety", actions=[action])
     reachable = [o for o in result.failed if o.cti is not None and o.cti.reachable]
     assert reachable, [(o.lemma, o.status, o.cti and o.cti.note) for o in result.obligations if o.status != "proved"]
     for o in reachable:
