@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
+from typing import Optional
 
 import pytest
 import z3
@@ -84,22 +85,24 @@ def test_a_goal_split_and_opened_is_the_goal(name: str) -> None:
 
 
 # The three derived properties share one lemma set, so a variant is refuted through a lemma obligation of the
-# action its bug is in; each property is checked with a different variant.
-_REFUTED = {
-    "StateMachineSafety": ("commit-previous-term", "AdvanceCommitIndex"),
-    "CommitWithinLog": ("accept-stale-term", "HandleAppendEntriesRequest"),
-    "LeaderCompleteness": ("vote-without-log-check", "HandleRequestVoteRequest"),
+# action its bug is in; each property is checked with a different variant.  The last two check only the lemmas
+# the fixed-size engine found reachable counterexamples for (docs/z3.md, "Broken variants"): the other obligations
+# of that action on these variants run out of their budgets without a verdict, minutes each.
+_REFUTED: dict[str, tuple[str, str, Optional[list[str]]]] = {
+    "StateMachineSafety": ("commit-previous-term", "AdvanceCommitIndex", None),
+    "CommitWithinLog": ("accept-stale-term", "HandleAppendEntriesRequest", ["CommitIsSafe"]),
+    "LeaderCompleteness": ("vote-without-log-check", "HandleRequestVoteRequest", ["LeaderEntriesAckedSafely", "CommitIsSafe"]),
 }
 
 
 @pytest.mark.long(reason="a minute or more each: the failing obligation's Z3 queries, then the explorer's or scripted run's states")
 @pytest.mark.parametrize("prop", sorted(_REFUTED))
 def test_a_broken_variant_is_refuted_by_the_parametric_log_safety_proof(prop: str) -> None:
-    name, action = _REFUTED[prop]
+    name, action, only = _REFUTED[prop]
     cls = VARIANTS[name]
     spec = cls(cls.catch_params)
     assert prop in PARAMETRIC_PROOFS
-    result = prove_parametric(spec, prop, actions=[action], timeout_ms=10_000)
+    result = prove_parametric(spec, prop, actions=[action], only=only)
     assert not result.proved
     reachable = [o for o in result.failed if o.cti is not None and o.cti.reachable]
     assert reachable, [(o.lemma, o.status, o.cti and o.cti.note) for o in result.obligations if o.status != "proved"]
@@ -111,10 +114,10 @@ def test_a_broken_variant_is_refuted_by_the_parametric_log_safety_proof(prop: st
         assert holds is not None and holds(at_size, o.cti.before) and not holds(at_size, o.cti.after)
 
 
-@pytest.mark.long(reason="385 obligations: about 4.5 minutes in one process")
+@pytest.mark.long(reason="387 obligations: 13 to 18 minutes in one process at a load average of 5 to 8")
 def test_the_log_safety_properties_are_inductive_for_every_number_of_servers() -> None:
     """The three derived properties: their 384 lemma obligations (checked once, shared) and each one's Implied."""
     for prop in ("CommitWithinLog", "LeaderCompleteness", "StateMachineSafety"):
-        result = prove_parametric(RaftSpec(Params(servers=3)), prop, timeout_ms=60_000)
+        result = prove_parametric(RaftSpec(Params(servers=3)), prop)
         assert result.proved, [(o.lemma, o.action, o.status, o.reason) for o in result.obligations if o.status != "proved"]
         assert result.servers == "any" and len(result.obligations) == 1 + 24 * 16

@@ -299,6 +299,9 @@ def test_cli_proves_election_safety_for_any_number_of_servers() -> None:
         (["--servers", "many"], "expected a number or 'any'"),
         (["--servers", "any", "--property", "NoUncommittedRead"], "no proof for every number of servers"),
         (["--workers", "-1"], "--workers"),
+        (["--rlimit", "1000"], "use it with --servers any"),
+        (["--servers", "any", "--rlimit", "0"], "--rlimit: expected a positive"),
+        (["--timeout", "0"], "--timeout: expected a positive"),
     ],
 )
 def test_cli_usage_errors_are_one_line(args: list[str], message: str) -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -25,6 +26,7 @@ from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, UsageErro
 from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS
 from leaderfollower.checker.z3.isolation import DEFAULT_MEMORY_MB, Limits, ResultsFile
 from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_PROOFS
+from leaderfollower.checker.z3.parametric.budget import DEFAULT_RLIMIT, FINITE_RLIMIT, QUICK_RLIMIT, SAFETY_NET_MS, Budget
 from leaderfollower.checker.z3.parametric.prove import prove_parametric
 from leaderfollower.checker.z3.prove import BmcOutcome, InductionResult, bmc, explorer_reach, format_cti, ic3, prove_inductive
 from leaderfollower.checker.z3.results import Obligation
@@ -98,10 +100,15 @@ class _Lines:
         self.last["obligation"] = now
         why = f" ({o.reason})" if o.reason else ""
         orbits = f", {o.queries} queries for {o.instances} instances" if o.queries else ""
-        click.echo(f"prove: {now - self.start:7.1f} s  {prop} {done}/{total}: {o.lemma} / {o.action or 'Init'} {o.status} in {o.seconds:.1f} s{orbits}{why}", err=True)
+        units = f", largest query {o.rlimit:,} units" if o.rlimit else ""
+        click.echo(f"prove: {now - self.start:7.1f} s  {prop} {done}/{total}: {o.lemma} / {o.action or 'Init'} {o.status} in {o.seconds:.1f} s{orbits}{units}{why}", err=True)
 
     def close(self) -> None:
         """Nothing to tear down."""
+
+
+DEFAULT_TIMEOUT_S = 60.0
+"""Seconds per Z3 query of the fixed-size proofs (`--timeout`)."""
 
 
 def _servers(text: str) -> int:
@@ -143,9 +150,9 @@ class _Induction:
     """The inductive proofs of a `prove` run: at the spec's size (`fixed`) or for every size (`parametric`)."""
 
     def __init__(
-        self, spec: Any, lemmas: Optional[list[str]], timeout_ms: int, support: bool, reach: bool, bar: Any, limits: Limits, results: Optional[Path]
+        self, spec: Any, lemmas: Optional[list[str]], budget: Budget, support: bool, reach: bool, bar: Any, limits: Limits, results: Optional[Path]
     ) -> None:
-        self.spec, self.lemmas, self.timeout_ms, self.support = spec, lemmas, timeout_ms, support
+        self.spec, self.lemmas, self.budget, self.support = spec, lemmas, budget, support
         self.reach, self.bar, self.limits, self.results = reach, bar, limits, results
 
     def _lines(self, prop: str) -> Any:
@@ -161,7 +168,7 @@ class _Induction:
                 continue  # no induction encoding or no shipped proof: BMC only
             out.append(
                 prove_inductive(
-                    self.spec, name, self.lemmas, timeout_ms=self.timeout_ms, support=self.support, reach=oracle,
+                    self.spec, name, self.lemmas, timeout_ms=self.budget.timeout_ms, support=self.support, reach=oracle,
                     progress=self.bar, limits=self.limits, results_file=self.results, on_obligation=self._lines(name),
                 )
             )
@@ -170,7 +177,7 @@ class _Induction:
     def parametric(self, chosen: list[str]) -> list[InductionResult]:
         return [
             prove_parametric(
-                self.spec, name, timeout_ms=self.timeout_ms, reach=self.reach, progress=self.bar,
+                self.spec, name, budget=self.budget, reach=self.reach, progress=self.bar,
                 limits=self.limits, results_file=self.results, on_obligation=self._lines(name),
             )
             for name in chosen
@@ -206,6 +213,8 @@ def induction_doc(r: InductionResult) -> dict[str, Any]:
                 "seconds": round(o.seconds, 3),
                 # One query per orbit of server permutations: how many (instance, conjunct) pairs it stands for.
                 **({"queries": o.queries, "instances": o.instances} if o.queries else {}),
+                # Z3's resource units of the largest decided query (the parametric proofs: what --rlimit must cover).
+                **({"rlimit": o.rlimit} if o.rlimit else {}),
                 **({"reason": o.reason} if o.reason else {}),
                 **({"support": list(o.support)} if o.support is not None else {}),
                 **({"cti": _cti_doc(o)} if o.cti is not None else {}),
@@ -252,7 +261,20 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
 @click.option("--no-induction", is_flag=True, help="Bounded model checking only.")
 @click.option("--lemmas", "lemma_list", help="Comma-separated lemmas to use instead of the shipped proof's.")
 @click.option("--support", is_flag=True, help="Report the minimal set of lemmas each obligation needs (unsat cores).")
-@click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True, help="Seconds per Z3 query.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=None,
+    help=f"Seconds per Z3 query (default {DEFAULT_TIMEOUT_S:g}; with --servers any a wall-clock safety net beside --rlimit, default {SAFETY_NET_MS // 1000}).",
+)
+@click.option(
+    "--rlimit",
+    "rlimit",
+    type=int,
+    default=None,
+    help=f"--servers any: Z3 resource units per query, so the verdicts do not depend on the machine's load (default {DEFAULT_RLIMIT:,}; an Implied obligation's queries get 3x).",
+)
 @click.option("--reach/--no-reach", default=True, show_default=True, help="Ask the explorer whether a counterexample to induction's pre-state is reachable.")
 @click.option("--obligations", "show_obligations", is_flag=True, help="Print every obligation, not only failed ones.")
 @click.option("--workers", type=int, default=None, help="Worker processes for the inductive proofs' obligations (default: one per core; 0: in this process).")
@@ -277,7 +299,8 @@ def prove(
     no_induction: bool,
     lemma_list: Optional[str],
     support: bool,
-    timeout_s: float,
+    timeout_s: Optional[float],
+    rlimit: Optional[int],
     reach: bool,
     show_obligations: bool,
     workers: Optional[int],
@@ -298,7 +321,8 @@ def prove(
         BmcModel.for_spec(spec)
         chosen = _chosen_properties(props)
         lemmas = _chosen_lemmas(lemma_list)
-        _check_numbers(depth, ic3_seconds, timeout_s)
+        budget = _budget(parametric, timeout_s, rlimit)
+        _check_numbers(depth, ic3_seconds)
         limits = _limits(workers, memory_mb, obligation_s)
         results_file = _results_file(results_path)
         if parametric:
@@ -318,7 +342,7 @@ def prove(
             bmc_results = bmc(spec, bmc_names, bmc_depth, progress=bar)
         inductions: list[InductionResult] = []
         if not no_induction:
-            run = _Induction(spec, lemmas, int(timeout_s * 1000), support, reach, bar, limits, results_file)
+            run = _Induction(spec, lemmas, budget, support, reach, bar, limits, results_file)
             inductions = run.parametric(chosen) if parametric else run.fixed(chosen)
     finally:
         bar.close()
@@ -358,13 +382,28 @@ def _chosen_lemmas(lemma_list: Optional[str]) -> Optional[list[str]]:
     return lemmas
 
 
-def _check_numbers(depth: Optional[int], ic3_seconds: float, timeout_s: float) -> None:
+def _check_numbers(depth: Optional[int], ic3_seconds: float) -> None:
     if depth is not None and depth < 0:
         raise UsageError(f"--depth: expected at least 0, got {depth}")
     if ic3_seconds <= 0:
         raise UsageError(f"--ic3-seconds: expected a positive number of seconds, got {ic3_seconds}")
-    if timeout_s <= 0:
+
+
+def _budget(parametric: bool, timeout_s: Optional[float], rlimit: Optional[int]) -> Budget:
+    """The per-query limits: for a fixed size the wall clock (`--timeout`), for every size resource units
+    (`--rlimit`) with the wall clock as a safety net."""
+    if timeout_s is not None and timeout_s <= 0:
         raise UsageError(f"--timeout: expected a positive number of seconds, got {timeout_s}")
+    if rlimit is not None and not parametric:
+        raise UsageError("--rlimit bounds the proofs for every number of servers: use it with --servers any")
+    if rlimit is not None and rlimit <= 0:
+        raise UsageError(f"--rlimit: expected a positive number of resource units, got {rlimit}")
+    if not parametric:
+        return Budget(rlimit=0, timeout_ms=int((DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s) * 1000))
+    # An Implied obligation's queries get three times the budget, as by default (`budget.IMPLIED_RLIMIT`).
+    scaled = Budget(rlimit=rlimit, implied_rlimit=3 * rlimit, quick_rlimit=min(rlimit, QUICK_RLIMIT), finite_rlimit=min(rlimit, FINITE_RLIMIT)) if rlimit else None
+    budget = Budget() if scaled is None else scaled
+    return budget if timeout_s is None else replace(budget, timeout_ms=int(timeout_s * 1000))
 
 
 PARAMETRIC_SCOPE = (

@@ -56,6 +56,9 @@ class Obligation:
     """How many conjunct queries were solved: one per orbit under server permutations (0: not split, or resumed)."""
     instances: int = 0
     """How many (action instance, conjunct) pairs those queries stand for."""
+    rlimit: int = 0
+    """Z3's resource units of the obligation's largest decided query (parametric proofs; 0 when not measured):
+    what its budget (`parametric.budget`) must cover."""
 
 
 @dataclass

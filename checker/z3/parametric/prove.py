@@ -16,7 +16,8 @@ between servers and quorums both ways (a leader has a quorum; two quorums have a
 common server): outside EPR, so Z3 decides them with incomplete quantifier
 instantiation (E-matching and model-based).  `unsat` is a proof; `sat` comes with
 a model Z3 has checked, so a counterexample to induction is genuine for the
-quorum system of that model; `unknown` (a timeout) is possible and reported so.
+quorum system of that model; `unknown` (a query out of its budget: `budget.py`) is
+possible and reported so.
 
 A counterexample is decoded at the size of its model (`decode.py`): N servers,
 the model's quorums.  Its pre-state is then checked for reachability by the
@@ -31,7 +32,7 @@ import time
 from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import z3
 
@@ -39,6 +40,7 @@ from leaderfollower.checker.z3.isolation import Limits, OnDone, run_proof
 from leaderfollower.checker.z3.model import MESSAGE_TYPE_NAMES, RECORDS, switches_for
 from leaderfollower.checker.z3.model import field as rfield
 from leaderfollower.checker.z3.obligations import Task, assumed_conjuncts, one_at_a_time
+from leaderfollower.checker.z3.parametric.budget import Budget, Meter, check_with, metered_check, new_solver, unknown_reason
 from leaderfollower.checker.z3.parametric.decode import decode_cti
 from leaderfollower.checker.z3.lemmas import DERIVED
 from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS
@@ -49,12 +51,14 @@ from leaderfollower.checker.z3.results import IMPLIED, Cti, InductionResult, Obl
 from leaderfollower.spec.params import Params
 from leaderfollower.spec.actions import ACTION_NAMES
 from leaderfollower.spec.raft import RaftSpec
+from leaderfollower.spec.state import State
+
+JUDGE_MS = 60_000
+"""Wall clock of the fixed-size queries that look for a reachable counterexample: they only decide whether a
+failure is shown reachable, never whether anything is proved."""
 
 REACH_MAX_SERVERS = 3
 """The largest size searched for a counterexample, and asked about of the explorer (whose space grows fast)."""
-
-FINITE_MS = 10_000
-"""How long each size's search for a finite counterexample runs."""
 
 BAG_SLOTS = 2
 """How many distinct records of each message type a finite counterexample may have in flight."""
@@ -112,17 +116,6 @@ _SCOPES: tuple[tuple[str, ...], ...] = (
     ("LogMatching", *PARAMETRIC_PROOFS["LogMatching"]),
 )
 """The invariants of the smaller proofs, smallest first: what a lemma of one of them assumes in a larger proof."""
-
-QUICK_MS = 3_000
-"""How long the plain query of an obligation runs before the witnessed one is tried."""
-
-
-def _unsat(fs: Sequence[z3.BoolRef], timeout_ms: int) -> bool:
-    s = z3.Solver()
-    s.set("timeout", timeout_ms)
-    s.add(*fs)
-    return bool(s.check() == z3.unsat)
-
 
 def _parts(f: z3.BoolRef) -> list[z3.BoolRef]:
     """f as a conjunction of smaller formulas: through And, the consequent of Implies and the last of Or."""
@@ -252,6 +245,8 @@ class ParametricSetup:
     prop: str
     names: tuple[str, ...]
     """The property and its lemmas, property first."""
+    budget: Budget = Budget()
+    """Each query's limits: Z3 resource units, and the wall clock as a safety net."""
 
     @property
     def derived(self) -> bool:
@@ -267,8 +262,10 @@ class ParametricSetup:
         """One obligation of this proof, in this process."""
         ctx = _context_for(self)
         t0 = time.perf_counter()
+        ctx.meter = Meter()
         ob = ctx.solve(task)
         ob.seconds = time.perf_counter() - t0
+        ob.rlimit = ctx.meter.largest
         return ob
 
     def term_hash(self, task: Task) -> str:
@@ -286,6 +283,19 @@ class ParametricContext:
         self.hyps = {name: PARAMETRIC_LEMMAS[name].conjuncts(self.pre) for name in setup.checked}
         self._steps: dict[str, list[tuple[PInstance, PEffect, PSym]]] = {}
         self.witnesses = LogSafetyWitnesses()
+        self.meter = Meter()
+        """The resource units of the current obligation's queries."""
+        self.full_rlimit = setup.budget.rlimit
+        """The units of a full query of the current obligation (an Implied one has its own budget)."""
+
+    def _unsat(self, fs: Sequence[z3.BoolRef], quick: bool = False) -> bool:
+        """Whether the formulas are unsatisfiable within a query's budget (the quick one's, if `quick`)."""
+        b = self.setup.budget
+        return bool(check_with(fs, b.quick_rlimit if quick else self.full_rlimit, b.timeout_ms, self.meter) == z3.unsat)
+
+    def _solver(self) -> z3.Solver:
+        """A solver with a full query's limits."""
+        return new_solver(self.full_rlimit, self.setup.budget.timeout_ms)
 
     def steps(self, action: str) -> list[tuple[PInstance, PEffect, PSym]]:
         """The action's instances (one per message type for a handler) applied to the pre-state (the last action's kept)."""
@@ -354,7 +364,7 @@ class ParametricContext:
             return None
         return self.skolem_hypotheses(task.lemma, task.action, inst, eff), goals
 
-    def opened_proof(self, hyps: list[z3.BoolRef], goal: z3.BoolRef, timeout_ms: int) -> bool:
+    def opened_proof(self, hyps: list[z3.BoolRef], goal: z3.BoolRef) -> bool:
         """Whether the goal follows, checked one conjunct at a time (`split_goal`), each opened (`open_goal`) and
         with the quorum axiom instantiated for the Skolem quorums of the goal's servers and terms."""
         # The whole goal opened names the same constants as each part (one tag): its witnesses' quorums are
@@ -368,9 +378,9 @@ class ParametricContext:
             quorums = ground_terms(seen, Quorum) + self.witnesses.quorum_terms(servers, terms)
             quorums = list({q.get_id(): q for q in quorums}.values())
             # Without the instances first: they are many (a pair per two quorum terms) and most parts need none.
-            if _unsat([*hyps, *facts, z3.Not(body)], min(QUICK_MS, timeout_ms)):
+            if self._unsat([*hyps, *facts, z3.Not(body)], quick=True):
                 continue
-            if not _unsat([*hyps, *facts, *quorum_instances(quorums, "i"), *refuted_instances(facts, quorums), z3.Not(body)], timeout_ms):
+            if not self._unsat([*hyps, *facts, *quorum_instances(quorums, "i"), *refuted_instances(facts, quorums), z3.Not(body)]):
                 return False
         return True
 
@@ -380,35 +390,38 @@ class ParametricContext:
         if query is None:
             return False
         hyps, goals = query
-        return all(self.opened_proof([*hyps, eff.guard, *eff.aux], goal, task.timeout_ms) for goal in goals)
+        return all(self.opened_proof([*hyps, eff.guard, *eff.aux], goal) for goal in goals)
 
     def solve(self, task: Task) -> Obligation:
         if task.action is None:
             return self._solve_init(task)
         if task.action == IMPLIED:
-            return self._solve_implied(task)
+            self.full_rlimit = self.setup.budget.implied_rlimit
+            try:
+                return self._solve_implied(task)
+            finally:
+                self.full_rlimit = self.setup.budget.rlimit
         ob = Obligation(task.lemma, task.action, "proved")
         for inst, eff, post in self.steps(task.action):
             plain = self.assumptions(task.lemma, task.action)
             # The plain query briefly first (most obligations prove in well under a second), then the witnessed one.
             # EntriesFromWonElections' plain goal (a server and quorum that won) never proves: witnessed at once.
-            quick = 0 if task.lemma == "EntriesFromWonElections" else QUICK_MS
-            pending = [g for g in self.goals(task, post) if not (quick and _unsat([*plain, eff.guard, *eff.aux, z3.Not(g)], quick))]
+            quick = task.lemma != "EntriesFromWonElections"
+            pending = [g for g in self.goals(task, post) if not (quick and self._unsat([*plain, eff.guard, *eff.aux, z3.Not(g)], quick=True))]
             if not pending or self._witnessed_proof(task, inst, eff, post):
                 continue
             for goal in pending:
-                s = z3.Solver()
-                s.set("timeout", task.timeout_ms)
+                s = self._solver()
                 s.add(*self.assumptions(task.lemma, task.action), eff.guard, *eff.aux, z3.Not(goal))
-                res = s.check()
+                res = metered_check(s, self.meter)
                 if res == z3.unsat:
                     continue
                 skolem = self.skolem_hypotheses(task.lemma, task.action, inst, eff)
-                if res == z3.unknown and self.opened_proof([*skolem, eff.guard, *eff.aux], goal, task.timeout_ms):
+                if res == z3.unknown and self.opened_proof([*skolem, eff.guard, *eff.aux], goal):
                     continue
                 ob.status = "failed" if res == z3.sat else "unknown"
-                ob.reason = "" if res == z3.sat else s.reason_unknown()
-                found = self._finite_model(s, task.timeout_ms)
+                ob.reason = "" if res == z3.sat else unknown_reason(s, self.full_rlimit)
+                found = self._finite_model(s)
                 if found is not None:
                     ob.status, ob.reason = "failed", ""
                     ob.cti = decode_cti(found[0], self.pre, inst, eff, post, found[1])
@@ -417,7 +430,7 @@ class ParametricContext:
                 return ob
         return ob
 
-    def _finite_model(self, s: z3.Solver, timeout_ms: int) -> Optional[tuple[z3.ModelRef, dict[str, list[z3.ExprRef]]]]:
+    def _finite_model(self, s: z3.Solver) -> Optional[tuple[z3.ModelRef, dict[str, list[z3.ExprRef]]]]:
         """A model of the failed query with 1, 2, ... `REACH_MAX_SERVERS` servers and the spec's own quorums.
 
         Z3 finds models of the unbounded query only now and then (its quantifier
@@ -431,11 +444,10 @@ class ParametricContext:
         for bounded in (True, False):
             for n in range(1, REACH_MAX_SERVERS + 1):
                 s.push()
-                s.set("timeout", min(timeout_ms, FINITE_MS))
                 s.add(*finite_size(self.setup.spec_class, n, self.setup.params.values), *finite_bag(self.pre, slots))
                 if bounded:
                     s.add(*within_bounds(self.pre, self.setup.params))
-                model = s.model() if s.check() == z3.sat else None
+                model = s.model() if metered_check(s, self.meter, self.setup.budget.finite_rlimit) == z3.sat else None
                 s.pop()
                 if model is not None:
                     return model, slots
@@ -446,26 +458,25 @@ class ParametricContext:
         hyps = [*self.model.axioms(), *[c for n in self.setup.checked if n not in SKOLEMIZED for c in self.hyps[n]]]
         hyps += self.witnesses.hypotheses(self.pre, frozenset(self.setup.checked))
         for goal in self.goals(task, None):
-            s = z3.Solver()
-            s.set("timeout", task.timeout_ms)
-            s.add(*hyps, z3.Not(goal))
-            res = s.check()
-            if res == z3.unknown and self.opened_proof(hyps, goal, task.timeout_ms):
+            # The whole invariant at once rarely settles a conjunct: briefly, then the goal opened, then in full.
+            if self._unsat([*hyps, z3.Not(goal)], quick=True) or self.opened_proof(hyps, goal):
                 continue
+            s = self._solver()
+            s.add(*hyps, z3.Not(goal))
+            res = metered_check(s, self.meter)
             if res != z3.unsat:
                 status = "failed" if res == z3.sat else "unknown"
-                return Obligation(task.lemma, IMPLIED, status, reason="" if res != z3.unknown else s.reason_unknown())
+                return Obligation(task.lemma, IMPLIED, status, reason="" if res != z3.unknown else unknown_reason(s, self.full_rlimit))
         return Obligation(task.lemma, IMPLIED, "proved")
 
     def _solve_init(self, task: Task) -> Obligation:
         for goal in self.goals(task, None):
-            s = z3.Solver()
-            s.set("timeout", task.timeout_ms)
+            s = self._solver()
             s.add(*self.model.axioms(), self.model.init(self.pre), z3.Not(goal))
-            res = s.check()
+            res = metered_check(s, self.meter)
             if res != z3.unsat:
                 status = "failed" if res == z3.sat else "unknown"
-                return Obligation(task.lemma, None, status, reason="" if res != z3.unknown else s.reason_unknown())
+                return Obligation(task.lemma, None, status, reason="" if res != z3.unknown else unknown_reason(s, self.full_rlimit))
         return Obligation(task.lemma, None, "proved")
 
 
@@ -487,35 +498,51 @@ def prove_parametric(
     spec: RaftSpec,
     prop: str,
     *,
-    timeout_ms: int = 60_000,
+    budget: Budget = Budget(),
+    timeout_ms: Optional[int] = None,
     reach: bool = True,
     progress: Optional[ProgressFn] = None,
     actions: Sequence[str] = ACTION_NAMES,
+    only: Optional[Sequence[str]] = None,
     limits: Limits = Limits(),
     results_file: Optional[Path] = None,
     on_obligation: Optional[OnDone] = None,
 ) -> InductionResult:
     """Prove `prop` inductive for every number of servers (the spec's class picks the encoding's switches).
 
-    `reach`: decode each counterexample to induction and ask the explorer whether
-    its pre-state is reachable (at its own size, and at the spec's size by search).
+    `actions` and `only` (conjunct names) restrict the obligations checked, as for the
+    fixed-size proofs: a result over a subset proves that subset only (a broken variant
+    is refuted through the obligation its bug breaks).
+
+    `budget`: each query's limits (`budget.Budget`: Z3 resource units, so the verdicts
+    do not depend on the machine's load, and a wall-clock safety net); `timeout_ms`,
+    if given, replaces the safety net.  `reach`: decode each counterexample to
+    induction and ask the explorer whether its pre-state is reachable (at its own
+    size, and at the spec's size by search).
     """
+    if timeout_ms is not None:
+        budget = replace(budget, timeout_ms=timeout_ms)
+    timeout_ms = budget.timeout_ms
     start = time.perf_counter()
     switches_for(type(spec))  # an EncodingError for a spec class without an encoding
-    setup = ParametricSetup(type(spec), spec.params, prop, parametric_names(prop))
+    setup = ParametricSetup(type(spec), spec.params, prop, parametric_names(prop), budget)
     tasks = [Task(setup, prop, IMPLIED, timeout_ms)] if setup.derived else []
-    cache_key = (type(spec), spec.params, setup.checked, tuple(actions), timeout_ms)
+    checked = setup.checked if only is None else tuple(n for n in setup.checked if n in only)
+    if only is not None:
+        tasks = [t for t in tasks if t.lemma in only]
+    cache_key = (type(spec), spec.params, checked, tuple(actions), budget)
     cached = _LEMMA_RESULTS.get(cache_key) if setup.derived else None
     if cached is None:
-        tasks += [Task(setup, n, None, timeout_ms) for n in setup.checked]
-        tasks += [Task(setup, n, a, timeout_ms) for a in actions for n in setup.checked]
+        tasks += [Task(setup, n, None, timeout_ms) for n in checked]
+        tasks += [Task(setup, n, a, timeout_ms) for a in actions for n in checked]
 
     obligations = run_proof(tasks, limits, results_file, "induction (any number of servers)", progress, on_obligation)
     result = InductionResult(prop, setup.names[1:], obligations, servers="any")
     if reach:
+        judge = _Judge(spec, setup.checked, min(timeout_ms, JUDGE_MS))
         for ob in result.obligations:
             if ob.status != "proved" and ob.action not in (None, IMPLIED):
-                _judge(spec, setup.checked, ob, timeout_ms)
+                judge(ob)
     if cached is not None:
         # The three derived properties share one lemma set: its obligations are checked once per run.
         result.obligations += cached
@@ -525,30 +552,43 @@ def prove_parametric(
     return result
 
 
-def _judge(spec: RaftSpec, names: tuple[str, ...], ob: Obligation, timeout_ms: int) -> None:
-    """Whether a failed (or unknown) obligation fails from a reachable state: on the spec's scripted run (if it
-    has one: reachable by construction, and it reaches bugs the explorer cannot finish), at the counterexample's
-    size by the explorer, or among the explorer's states at the spec's size."""
-    assert ob.action is not None
-    cti = ob.cti
-    oracle = explorer_reach(spec)
-    scripted = oracle.scripted()  # type: ignore[attr-defined]
-    if scripted is not None:
-        if cti is not None and cti.before in scripted.states:
-            cti.reachable = True
+class _Judge:
+    """Whether failed (or unknown) obligations fail from a reachable state, with one explorer run per size."""
+
+    def __init__(self, spec: RaftSpec, names: tuple[str, ...], timeout_ms: int) -> None:
+        self.spec, self.names, self.timeout_ms = spec, names, timeout_ms
+        self._oracles: dict[int, Callable[[State], Optional[bool]]] = {}
+
+    def oracle(self, servers: int) -> Callable[[State], Optional[bool]]:
+        """The explorer's reachability oracle at that many servers (the spec's own bounds), built once."""
+        if servers not in self._oracles:
+            at_size = self.spec if servers == self.spec.params.servers else type(self.spec)(replace(self.spec.params, servers=servers))
+            self._oracles[servers] = explorer_reach(at_size)
+        return self._oracles[servers]
+
+    def __call__(self, ob: Obligation) -> None:
+        """On the spec's scripted run (if it has one: reachable by construction, and it reaches bugs the explorer
+        cannot finish), at the counterexample's size by the explorer, or among the explorer's states at the
+        spec's size."""
+        assert ob.action is not None
+        spec, cti = self.spec, ob.cti
+        oracle = self.oracle(spec.params.servers)
+        scripted = oracle.scripted()  # type: ignore[attr-defined]
+        if scripted is not None:
+            if cti is not None and cti.before in scripted.states:
+                cti.reachable = True
+                return
+            found = reachable_cti(spec, scripted, ob.action, ob.lemma, self.names, self.timeout_ms, source="scripted run's states")
+            if found is not None:
+                _replace(ob, found, cti, spec)
+                return
+        if cti is not None and cti.before.servers and len(cti.before.servers) <= REACH_MAX_SERVERS:
+            cti.reachable = self.oracle(len(cti.before.servers))(cti.before)
+        if cti is not None and cti.reachable:
             return
-        found = reachable_cti(spec, scripted, ob.action, ob.lemma, names, timeout_ms, source="scripted run's states")
+        found = reachable_cti(spec, oracle.result(), ob.action, ob.lemma, self.names, self.timeout_ms)  # type: ignore[attr-defined]
         if found is not None:
             _replace(ob, found, cti, spec)
-            return
-    if cti is not None and cti.before.servers and len(cti.before.servers) <= REACH_MAX_SERVERS:
-        at_size = type(spec)(replace(spec.params, servers=len(cti.before.servers)))
-        cti.reachable = explorer_reach(at_size)(cti.before)
-    if cti is not None and cti.reachable:
-        return
-    found = reachable_cti(spec, oracle.result(), ob.action, ob.lemma, names, timeout_ms)  # type: ignore[attr-defined]
-    if found is not None:
-        _replace(ob, found, cti, spec)
 
 
 def _replace(ob: Obligation, found: Cti, cti: Optional[Cti], spec: RaftSpec) -> None:
