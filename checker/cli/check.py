@@ -63,7 +63,9 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
     console.print(props)
     for row in doc["properties"]:
         if "why" in row:
-            console.print(f"{row['name']} {row['status']}: the bounds rule it out: {row['why']}", markup=False, highlight=False)
+            # A sometimes property's `why` is a bound that rules it out; a liveness property's, why it got its status.
+            because = "the bounds rule it out: " if row["kind"] == "sometimes" else ""
+            console.print(f"{row['name']} {row['status']}: {because}{row['why']}", markup=False, highlight=False)
     cov = Table(title="action coverage")
     for col in ("action", "enabled", "within bounds", "new states"):
         cov.add_column(col, justify="right" if col != "action" else "left")
