@@ -26,7 +26,7 @@ from leaderfollower.checker.cli.common import EXIT_OK, EXIT_VIOLATION, UsageErro
 from leaderfollower.checker.jobs.config import Z3_BOUNDED_DEPTH, Z3_ENGINES, Z3_IC3_SECONDS
 from leaderfollower.checker.z3.isolation import DEFAULT_MEMORY_MB, Limits, ResultsFile
 from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_PROOFS
-from leaderfollower.checker.z3.parametric.budget import DEFAULT_RLIMIT, FINITE_RLIMIT, QUICK_RLIMIT, SAFETY_NET_MS, Budget
+from leaderfollower.checker.z3.parametric.budget import DEFAULT_RLIMIT, IMPLIED_RLIMIT, SAFETY_NET_MS, Budget
 from leaderfollower.checker.z3.parametric.prove import prove_parametric
 from leaderfollower.checker.z3.prove import BmcOutcome, InductionResult, bmc, explorer_reach, format_cti, ic3, prove_inductive
 from leaderfollower.checker.z3.results import Obligation
@@ -273,7 +273,7 @@ def bmc_doc(o: BmcOutcome) -> dict[str, Any]:
     "rlimit",
     type=int,
     default=None,
-    help=f"--servers any: Z3 resource units per query, so the verdicts do not depend on the machine's load (default {DEFAULT_RLIMIT:,}; an Implied obligation's queries get 3x).",
+    help=f"--servers any: Z3 resource units per query, so the verdicts do not depend on the machine's load (default {DEFAULT_RLIMIT:,}; an Implied obligation's queries get {IMPLIED_RLIMIT // DEFAULT_RLIMIT}x).",
 )
 @click.option("--reach/--no-reach", default=True, show_default=True, help="Ask the explorer whether a counterexample to induction's pre-state is reachable.")
 @click.option("--obligations", "show_obligations", is_flag=True, help="Print every obligation, not only failed ones.")
@@ -400,9 +400,7 @@ def _budget(parametric: bool, timeout_s: Optional[float], rlimit: Optional[int])
         raise UsageError(f"--rlimit: expected a positive number of resource units, got {rlimit}")
     if not parametric:
         return Budget(rlimit=0, timeout_ms=int((DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s) * 1000))
-    # An Implied obligation's queries get three times the budget, as by default (`budget.IMPLIED_RLIMIT`).
-    scaled = Budget(rlimit=rlimit, implied_rlimit=3 * rlimit, quick_rlimit=min(rlimit, QUICK_RLIMIT), finite_rlimit=min(rlimit, FINITE_RLIMIT)) if rlimit else None
-    budget = Budget() if scaled is None else scaled
+    budget = Budget() if rlimit is None else Budget.scaled(rlimit)
     return budget if timeout_s is None else replace(budget, timeout_ms=int(timeout_s * 1000))
 
 

@@ -54,6 +54,17 @@ class Budget:
     finite_rlimit: int = FINITE_RLIMIT
     timeout_ms: int = SAFETY_NET_MS
 
+    @classmethod
+    def scaled(cls, rlimit: int) -> "Budget":
+        """The default budget with `rlimit` units per full query: an Implied query gets as many times more as by
+        default, the quick try and the finite search no more than the full query (nor than their defaults)."""
+        return cls(
+            rlimit=rlimit,
+            implied_rlimit=IMPLIED_RLIMIT // DEFAULT_RLIMIT * rlimit,
+            quick_rlimit=min(rlimit, QUICK_RLIMIT),
+            finite_rlimit=min(rlimit, FINITE_RLIMIT),
+        )
+
     def describe(self) -> str:
         """One line: the budgets as the output prints them."""
         if not self.rlimit:

@@ -117,6 +117,7 @@ _SCOPES: tuple[tuple[str, ...], ...] = (
 )
 """The invariants of the smaller proofs, smallest first: what a lemma of one of them assumes in a larger proof."""
 
+
 def _parts(f: z3.BoolRef) -> list[z3.BoolRef]:
     """f as a conjunction of smaller formulas: through And, the consequent of Implies and the last of Or."""
     if z3.is_and(f):
