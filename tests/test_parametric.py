@@ -259,7 +259,11 @@ def _scripted_states(servers: int) -> list[State]:
     return states + broken
 
 
-@pytest.mark.parametrize("servers", [3, 5])
+@pytest.mark.parametrize(
+    "servers",
+    # At 5 servers some of these unbounded Z3 queries ran for minutes (two runs of 2026-12-06 stalled past 5 and 15 minutes).
+    [3, pytest.param(5, marks=pytest.mark.long(reason="Z3 queries on 5-server states without a budget: seconds to many minutes"))],
+)
 def test_at_three_and_five_servers_the_parametric_encoding_agrees_with_the_spec(servers: int) -> None:
     """The fixed-size spec at N servers is an instance of the parametric model (what makes a proof for every
     number of servers one at 5, docs/z3.md): on scripted states at N servers with N's majorities as the quorums,
