@@ -34,7 +34,9 @@ import os
 import pickle
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Callable, Optional, Sequence, cast
 
 from leaderfollower.spec.actions import Action
@@ -142,7 +144,7 @@ class Shard:
         self.sent_bags: list[set[int]] = [set() for _ in range(workers)]
         self.from_servers: list[dict[int, int]] = [{} for _ in range(workers)]
         self.from_bags: list[dict[int, int]] = [{} for _ in range(workers)]
-        self.new_by_sender: dict[tuple[int, int], int] = {}
+        self.new_by_sender: Counter[tuple[int, int]] = Counter()
         self.sent_keys: set[Key] = set()
         """Keys sent to other shards in earlier levels: their owners hold them now, so they need not go again."""
         self.sent_cap = SENT_CAP
@@ -226,14 +228,15 @@ class Shard:
         check_steps = bool(visitor.step_props)
         base = rank << INDEX_BITS
         s_key = store.keys[sid]
-        # Without symmetry a successor is its own representative, and its owner is its
-        # parent's sum of owner numbers with the changed server's and the bag's swapped.
+        # Without symmetry a successor is its own representative; one that changed no
+        # server that decides the owner stays here, and one that changed such a server
+        # has its parent's sum of owner numbers with that server's swapped.
         fast = not store.perms
         if fast:
-            so, bo = store.server_owner, store.bag_owner
-            if len(so) != len(store.server_table) or len(bo) != len(store.bag_table):
+            so, deciding = store.server_owner, store.owner_servers
+            if len(so) != len(store.server_table):
                 store.sync()
-            servers_sum = sum([so[x] for x in s_key[:n]])
+            servers_sum = sum([so[x] for x in s_key[:deciding]])
         kept = 0
         for idx, (name, lid, raw, ok, pos) in enumerate(outgoing):
             enabled[name] += 1
@@ -243,10 +246,10 @@ class Shard:
             kept += 1
             if not fast:
                 key, owner = store.canonical_and_owner(raw, workers)
-            elif pos == n:
-                key, owner = raw, (servers_sum + bo[raw[n]]) % workers
+            elif pos >= deciding:  # another server, or only the bag (pos == n)
+                key, owner = raw, me
             elif pos >= 0:
-                key, owner = raw, (servers_sum - so[s_key[pos]] + so[raw[pos]] + bo[raw[n]]) % workers
+                key, owner = raw, (servers_sum - so[s_key[pos]] + so[raw[pos]]) % workers
             else:  # a transition from the spec's own successors: any servers may differ
                 key, owner = raw, store.owner(raw, workers)
             if check_steps and pos < n:
@@ -282,14 +285,15 @@ class Shard:
                 ts[x] = store.server_id(srv)
             for x, bag in new_bags:
                 tb[x] = store.bag_id(bag)
-            for j in range(0, len(flat), stride):
-                key = (*[ts[x] for x in flat[j : j + n]], tb[flat[j + n]])
+            # Column by column, so that the keys are built by `map` and `zip`, not one by one.
+            cols = [flat[k::stride] for k in range(stride)]
+            keys = zip(*[map(ts.__getitem__, cols[k]) for k in range(n)], map(tb.__getitem__, cols[n]))
+            for key, rank, parent, label, name in zip(keys, cols[n + 1], cols[n + 2], cols[n + 3], cols[n + 4]):
                 if key in seen:
                     continue
-                rank = flat[j + n + 1]
                 old = pending.get(key)
                 if old is None or rank < old[0]:
-                    pending[key] = (rank, sender, flat[j + n + 2], flat[j + n + 3], flat[j + n + 4])
+                    pending[key] = (rank, sender, parent, label, name)
         return self._store_new(pending)
 
     def _store_new(self, pending: dict[Key, tuple[int, int, int, int, int]]) -> tuple[bytes, LevelReport]:
@@ -301,15 +305,15 @@ class Shard:
         ranks = array("q")
         names = self._new_names = array("i")
         mask = (1 << INDEX_BITS) - 1
-        new_by_sender = self.new_by_sender
-        for key, (rank, sender, parent, label, name) in sorted(pending.items(), key=lambda item: item[1][0]):
+        senders = self.parent_shard
+        # Ranks are distinct (one per transition), so sorting by the whole value sorts by rank.
+        for key, (rank, sender, parent, label, name) in sorted(pending.items(), key=itemgetter(1)):
             sid = store.add(key, parent, label, depth)
-            self.parent_shard.append(sender)
+            senders.append(sender)
             names.append(name)
-            counter = (sender, name)
-            new_by_sender[counter] = new_by_sender.get(counter, 0) + 1
             self._judge_state(sid, key, (self.level, rank >> INDEX_BITS, rank & mask, 1), report)
             ranks.append(rank)
+        self.new_by_sender.update(zip(senders[first:], names))
         report.new_states = len(ranks)
         self.level = depth
         self.frontier = (first, len(store.keys))
