@@ -14,10 +14,11 @@ from leaderfollower.checker.cli.main import main
 from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.search import explore
 from leaderfollower.checker.z3.prove import IMPLIED, explorer_reach, prove_inductive
+from leaderfollower.checker.z3.results import Cti, Obligation
 from leaderfollower.checker.z3.lemmas import COMMITMENT_LEMMAS, DERIVED, LEMMAS, PROOFS, PROPERTY_ENCODINGS
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import property_by_name
-from leaderfollower.spec.actions import ACTION_NAMES
+from leaderfollower.spec.actions import ACTION_NAMES, Action
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
@@ -242,11 +243,27 @@ def test_commit_previous_term_is_caught_by_a_reachable_counterexample_on_its_scr
     (failed,) = result.failed
     assert failed.lemma == "CommitIsSafe" and failed.cti is not None and failed.cti.reachable
     assert "scripted run" in (failed.cti.note or "")
+    # Failed, and the reason says why (Z3 alone either gave up or found an unreached state).
+    assert failed.reason.startswith("a counterexample from a reachable state"), failed.reason
     assert failed.cti.before in oracle.scripted().states  # type: ignore[attr-defined]
     assert spec.apply(failed.cti.before, failed.cti.action) == failed.cti.after
     # The old-term entry it commits is not the newest term's: figure 8 exactly.
     leader = failed.cti.after.servers[failed.cti.action.args[0]]  # type: ignore[index]
     assert leader.log[leader.commit_index - 1].term < leader.current_term
+
+
+def test_an_obligation_refuted_after_z3_gave_up_does_not_keep_z3s_reason_as_its_own() -> None:
+    # Seen on a parametric run: "failed (resource limit of 20,000,000 units reached)".
+    spec = RaftSpec(PRESETS["tiny"])
+    s = spec.init()
+    found = Cti(s, Action("Timeout", (0,)), s)
+    gave_up = Obligation("CommitIsSafe", "AdvanceCommitIndex", status="unknown", reason="timeout")
+    gave_up.refute(found)
+    assert (gave_up.status, gave_up.cti) == ("failed", found)
+    assert gave_up.reason == "a counterexample from a reachable state; Z3 alone answered unknown (timeout)"
+    unreached = Obligation("CommitIsSafe", "AdvanceCommitIndex", status="failed", cti=Cti(s, Action("Restart", (1,)), s))
+    unreached.refute(found)
+    assert (unreached.status, unreached.cti, unreached.reason) == ("failed", found, "a counterexample from a reachable state")
 
 
 def test_the_correct_spec_has_no_failing_obligation_for_those_actions() -> None:

@@ -243,8 +243,7 @@ def _judge(spec: RaftSpec, setup: ProofSetup, ob: Obligation, reach: Optional[Re
     if found is None:
         found = reachable_cti(spec, reach.result(), ob.action, ob.lemma, names, timeout_ms)  # type: ignore[attr-defined]
     if found is not None:
-        ob.cti = found
-        ob.status = "failed"
+        ob.refute(found)
 
 
 _LEMMA_RESULTS: dict[tuple[object, ...], list[Obligation]] = {}

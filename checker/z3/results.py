@@ -60,6 +60,17 @@ class Obligation:
     """Z3's resource units of the obligation's largest decided query (parametric proofs; 0 when not measured):
     what its budget (`parametric.budget`) must cover."""
 
+    def refute(self, found: Cti) -> None:
+        """Fail the obligation with `found`, a counterexample from a reachable state, whatever Z3 answered.
+
+        The reason says so: left as it was, a Z3 `unknown`'s reason (a timeout, the
+        resource limit) would read as the cause of the failure."""
+        gave_up = self.status == "unknown"
+        self.reason = "a counterexample from a reachable state" + (
+            f"; Z3 alone answered unknown{f' ({self.reason})' if self.reason else ''}" if gave_up else ""
+        )
+        self.cti, self.status = found, "failed"
+
 
 @dataclass
 class InductionResult:

@@ -598,8 +598,7 @@ def _replace(ob: Obligation, found: Cti, cti: Optional[Cti], spec: RaftSpec) -> 
         f"{found.note}; the parametric counterexample ({_size(cti)}) was not reached, this one at "
         f"{spec.params.servers} servers is (confirmed by the fixed-size encoding)"
     )
-    ob.cti = found
-    ob.status = "failed"
+    ob.refute(found)
 
 
 _LEMMA_RESULTS: dict[tuple[object, ...], list[Obligation]] = {}
