@@ -87,7 +87,7 @@ PRESETS: dict[str, Params] = {
     "nightly": Params(servers=3, values=1, max_term=3, max_log=1, max_copies=1, max_in_flight=1, symmetry=True),
     "nightly-wide": Params(servers=3, values=1, max_term=2, max_log=2, max_copies=1, max_in_flight=2, symmetry=True),
     # The next size, for the partitioned search: nightly with two client values, 31.1 million
-    # states (orbits); `check --preset large --workers 2 --no-graph` took 14 min on 2 cores.
+    # states (orbits); `check --preset large --workers 2 --no-graph` took 10 min on 2 cores.
     "large": Params(servers=3, values=2, max_term=3, max_log=1, max_copies=1, max_in_flight=1, symmetry=True),
 }
 """Named configurations: `leaderfollower check --preset NAME`."""
