@@ -15,7 +15,7 @@ from leaderfollower.checker.explore.search import ExploreResult, explore
 from leaderfollower.checker.z3.model import record_of
 from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS, WonWitnesses
 from leaderfollower.checker.z3.parametric.model import ParametricModel, PInstance, PSym, fresh, pin, servers_of_size
-from leaderfollower.checker.z3.parametric.budget import Budget, Meter, metered_check, new_solver
+from leaderfollower.checker.z3.parametric.budget import Budget, Meter, metered_check
 from leaderfollower.checker.z3.parametric.prove import finite_size, prove_parametric
 from leaderfollower.checker.z3.lemmas import lemma_by_name
 from leaderfollower.spec.params import PRESETS, Params
@@ -106,7 +106,9 @@ def _decide(*fs: z3.BoolRef) -> z3.CheckSatResult:
     built before (their ids order its choices), and on the 5-server states a query that takes under a million
     units alone once took more than 50 million after the 3-server case's queries in the same context."""
     ctx = z3.Context()
-    solver = new_solver(QUERY_RLIMIT, QUERY_NET_MS, ctx)
+    solver = z3.Solver(ctx=ctx)
+    solver.set("rlimit", QUERY_RLIMIT)
+    solver.set("timeout", QUERY_NET_MS)
     solver.add(*[f.translate(ctx) for f in fs])
     res = metered_check(solver, UNITS)
     assert res != z3.unknown, f"Z3 answered unknown ({solver.reason_unknown()}) within {QUERY_RLIMIT:,} units"

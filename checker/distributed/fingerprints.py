@@ -20,9 +20,9 @@ the first two servers, about a third (measured on the full model: the shards'
 total work fell from 42.8 s to 36.5 s, the explorer's being about 30 s).  Why
 not one server: the states bunch on a few popular server states, so one server's
 number splits them unevenly (46 and 54 % of the full model's states with two
-workers, 20 to 34 % with four; with two servers 50 and 50 %, and 24 to 26 %).  Each part is
-fingerprinted once, when the worker first interns it; a state costs a few list
-look-ups.
+workers, 20 to 34 % with four; with two servers 50 and 50 %, and 24 to 26 %).
+Each part is fingerprinted once, when the worker first interns it; a state costs
+a few list look-ups.
 
 A collision of two distinct parts' 128-bit fingerprints would merge two orbits;
 with a million distinct parts its probability is about 1e-27.  Within one worker a

@@ -20,7 +20,7 @@ is exactly reproducible.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 import z3
 
@@ -87,9 +87,9 @@ class Meter:
             self.largest = max(self.largest, used)
 
 
-def new_solver(rlimit: int, timeout_ms: int, ctx: Optional[z3.Context] = None) -> z3.Solver:
-    """A solver with the given limits (an rlimit of 0: none), in `ctx` (default: Z3's main context)."""
-    s = z3.Solver(ctx=ctx)
+def new_solver(rlimit: int, timeout_ms: int) -> z3.Solver:
+    """A solver with the given limits (an rlimit of 0: none)."""
+    s = z3.Solver()
     if rlimit:
         s.set("rlimit", rlimit)
     s.set("timeout", timeout_ms)
