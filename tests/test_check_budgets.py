@@ -92,8 +92,9 @@ def test_a_bad_budget_is_a_one_line_usage_error(args: list[str]) -> None:
 
 def test_progress_is_a_plain_line_when_stderr_is_not_a_terminal(in_tmp: Path) -> None:
     run = subprocess.run(
-        # 6 s, so that two lines come even when a loaded machine gives the search a fraction of a core.
-        [*CHECK, "--preset", "full", "--max-seconds", "6", "--progress-every", "0.3", "--json"],
+        # A state budget, not a time one: progress is looked at every 20,000 states, so a starved
+        # search (2,569 states/s once, beside a two-core run) met a 6-second budget after one line.
+        [*CHECK, "--preset", "full", "--max-states", "200000", "--progress-every", "0.3", "--json"],
         capture_output=True,
         text=True,
         timeout=120,

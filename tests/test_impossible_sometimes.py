@@ -61,3 +61,5 @@ def test_a_liveness_reason_is_not_called_a_bound() -> None:
     text = " ".join(check("--preset", "tiny", "--max-states", "50").stdout.split())
     assert "EntryCommitsOrLeaderStepsDown skipped: the search is incomplete" in text
     assert "the bounds rule it out" not in text
+    # Once: it was printed under the property table and again after the coverage table.
+    assert text.count("EntryCommitsOrLeaderStepsDown skipped:") == 1

@@ -62,7 +62,7 @@ def render(console: Console, result: ExploreResult, doc: dict[str, Any]) -> None
         props.add_row(row["name"], row["kind"], f"[{style}]{status}[/]", str(row.get("depth", "")))
     console.print(props)
     for row in doc["properties"]:
-        if "why" in row:
+        if "why" in row and "prefix_length" not in row:  # a lasso's why heads the lasso, printed after the tables
             # A sometimes property's `why` is a bound that rules it out; a liveness property's, why it got its status.
             because = "the bounds rule it out: " if row["kind"] == "sometimes" else ""
             console.print(f"{row['name']} {row['status']}: {because}{row['why']}", markup=False, highlight=False)
@@ -177,9 +177,7 @@ def check(
             if f.property in trace_files:
                 click.echo(f"trace written to {trace_files[f.property]}")
         for o in result.liveness:
-            if o.status == "skipped":
-                console.print(f"\n{o.property.name} skipped: {o.why}", markup=False, highlight=False)
-            elif o.lasso is not None:
+            if o.lasso is not None:
                 console.print(f"\n[bold red]{o.property.name} {o.status}[/]: {o.why}")
                 console.print(format_lasso(o.lasso), markup=False, highlight=False)
                 if o.property.name in trace_files:
