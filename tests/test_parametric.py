@@ -15,7 +15,7 @@ from leaderfollower.checker.explore.search import ExploreResult, explore
 from leaderfollower.checker.z3.model import record_of
 from leaderfollower.checker.z3.parametric.lemmas import PARAMETRIC_ASSUMES, PARAMETRIC_LEMMAS, PARAMETRIC_PROOFS, WonWitnesses
 from leaderfollower.checker.z3.parametric.model import ParametricModel, PInstance, PSym, fresh, pin, servers_of_size
-from leaderfollower.checker.z3.parametric.budget import Budget, Meter, metered_check
+from leaderfollower.checker.z3.parametric.budget import Budget
 from leaderfollower.checker.z3.parametric.prove import finite_size, prove_parametric
 from leaderfollower.checker.z3.lemmas import lemma_by_name
 from leaderfollower.spec.params import PRESETS, Params
@@ -96,10 +96,6 @@ context (`_decide`), measured 2026-12-06: 90,271 units at 3 servers, 298,898 at 
 QUERY_NET_MS = 600_000
 """Wall clock of one such query: only a net far beyond the resource budget."""
 
-UNITS = Meter()
-"""The units of the decided queries here (to calibrate `QUERY_RLIMIT`)."""
-
-
 def _decide(*fs: z3.BoolRef) -> z3.CheckSatResult:
     """Whether the formulas are satisfiable, within `QUERY_RLIMIT`; unknown fails the calling test, naming the
     budget.  Each query is solved in a fresh Z3 context: Z3's work on a query depends on the terms its context
@@ -110,7 +106,7 @@ def _decide(*fs: z3.BoolRef) -> z3.CheckSatResult:
     solver.set("rlimit", QUERY_RLIMIT)
     solver.set("timeout", QUERY_NET_MS)
     solver.add(*[f.translate(ctx) for f in fs])
-    res = metered_check(solver, UNITS)
+    res = solver.check()
     assert res != z3.unknown, f"Z3 answered unknown ({solver.reason_unknown()}) within {QUERY_RLIMIT:,} units"
     return res
 
