@@ -18,7 +18,7 @@ import pickle
 import re
 import signal
 from array import array
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 from support.cli import check
@@ -257,12 +257,17 @@ def test_the_memory_of_sent_states_may_be_cleared_without_changing_the_result() 
 # ----------------------------------------------------------------- the command line
 
 
+def untimed_document(*args: str) -> dict[str, Any]:
+    """`check --json`'s document without the figures that depend on the clock."""
+    doc: dict[str, Any] = json.loads(check(*args, "--json").output)
+    del doc["seconds"], doc["states_per_second"], doc["liveness_seconds"]
+    return doc
+
+
 def test_check_workers_prints_the_same_document_as_one_worker(in_tmp: object) -> None:
     # --no-graph: the partitioned search keeps no graph either, so both skip the liveness properties.
-    one = json.loads(check("--preset", "tiny", "--no-graph", "--json").output)
-    two = json.loads(check("--preset", "tiny", "--workers", "2", "--json").output)
-    for doc in (one, two):
-        del doc["seconds"], doc["states_per_second"], doc["liveness_seconds"]
+    one = untimed_document("--preset", "tiny", "--no-graph")
+    two = untimed_document("--preset", "tiny", "--workers", "2")
     assert two == one
 
 
@@ -275,9 +280,7 @@ def test_check_workers_prints_the_same_counterexample(in_tmp: object) -> None:
     assert trace(two.output) == trace(one.output)
     # Stopped in the middle of a level, the documents are the same too (counts, coverage,
     # depths), without symmetry (with it, see the next test).
-    docs = [json.loads(check(*args, "--no-symmetry", *more, "--json").output) for more in ([], ["--workers", "2"])]
-    for doc in docs:
-        del doc["seconds"], doc["states_per_second"], doc["liveness_seconds"]
+    docs = [untimed_document(*args, "--no-symmetry", *more) for more in ([], ["--workers", "2"])]
     assert docs[0]["stopped_by"] == "violation" and docs[1] == docs[0]
 
 
@@ -287,10 +290,8 @@ def test_at_three_servers_where_most_successors_stay_in_their_shard_the_document
     # bag) stays in its parent's shard without computing its owner (the two-server
     # tests above never take that path); stopped by a violation in the middle of a
     # level, every count must still be the one-worker search's.
-    args = ["--spec", "vote-not-persisted", "--servers", "3", "--max-term", "2", "--max-log", "0", "--no-symmetry", "--no-graph", "--json"]
-    docs = [json.loads(check(*args, *more).output) for more in ([], ["--workers", workers])]
-    for doc in docs:
-        del doc["seconds"], doc["states_per_second"], doc["liveness_seconds"]
+    args = ["--spec", "vote-not-persisted", "--servers", "3", "--max-term", "2", "--max-log", "0", "--no-symmetry", "--no-graph"]
+    docs = [untimed_document(*args, *more) for more in ([], ["--workers", workers])]
     assert docs[0]["stopped_by"] == "violation" and docs[0]["distinct_states"] > 100_000
     assert docs[1] == docs[0]
 

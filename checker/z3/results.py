@@ -65,11 +65,10 @@ class Obligation:
 
         The reason says so: left as it was, a Z3 `unknown`'s reason (a timeout, the
         resource limit) would read as the cause of the failure."""
-        gave_up = self.status == "unknown"
-        self.reason = "a counterexample from a reachable state" + (
-            f"; Z3 alone answered unknown{f' ({self.reason})' if self.reason else ''}" if gave_up else ""
-        )
-        self.cti, self.status = found, "failed"
+        reason = "a counterexample from a reachable state"
+        if self.status == "unknown":
+            reason += f"; Z3 alone answered unknown ({self.reason})" if self.reason else "; Z3 alone answered unknown"
+        self.cti, self.status, self.reason = found, "failed", reason
 
 
 @dataclass
