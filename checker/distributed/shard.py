@@ -257,13 +257,13 @@ class Shard:
                 visitor.visit_step(sid, s_key, raw, pos, labels.labels[lid], key)
                 if len(visitor.violations) != found:
                     self._tag(found, (self.level, rank, idx, 0), report, store.build(key))
+            # The first candidate of a key in a level is the one the one-worker search meets
+            # first: `setdefault` keeps it, in one look-up.
             if owner == me:
-                if key not in seen and key not in own:
-                    own[key] = (base + idx, me, sid, lid, name)
+                if key not in seen:
+                    own.setdefault(key, (base + idx, me, sid, lid, name))
             elif key not in sent:
-                box = boxes[owner]
-                if key not in box:
-                    box[key] = (base + idx, sid, lid, name)
+                boxes[owner].setdefault(key, (base + idx, sid, lid, name))
         return kept
 
     def absorb(self, batches: Sequence[bytes]) -> tuple[bytes, LevelReport]:
@@ -306,13 +306,21 @@ class Shard:
         names = self._new_names = array("i")
         mask = (1 << INDEX_BITS) - 1
         senders = self.parent_shard
+        visitor, add = self.visitor, store.add
+        violations, witnesses = visitor.violations, visitor.witnesses
+        judged = len(self._reported_witnesses)
         # Ranks are distinct (one per transition), so sorting by the whole value sorts by rank.
         for key, (rank, sender, parent, label, name) in sorted(pending.items(), key=itemgetter(1)):
-            sid = store.add(key, parent, label, depth)
+            sid = add(key, parent, label, depth)
             senders.append(sender)
             names.append(name)
-            self._judge_state(sid, key, (self.level, rank >> INDEX_BITS, rank & mask, 1), report)
             ranks.append(rank)
+            # The judging of `_judge_state`, with its bookkeeping only when something was found.
+            found = len(violations)
+            visitor.visit_state(sid, key)
+            if len(violations) != found or len(witnesses) != judged:
+                self._report_findings(found, (self.level, rank >> INDEX_BITS, rank & mask, 1), report)
+                judged = len(self._reported_witnesses)
         self.new_by_sender.update(zip(senders[first:], names))
         report.new_states = len(ranks)
         self.level = depth
@@ -333,8 +341,9 @@ class Shard:
         for other, payload in enumerate(rank_lists):
             if other == self.index:
                 continue
-            theirs = array("q")
-            theirs.frombytes(payload)
+            got = array("q")
+            got.frombytes(payload)
+            theirs = got.tolist()  # bisect on a list reads no boxed copies of the array's items
             ranks = [k + bisect_left(theirs, r) for k, r in zip(ranks, mine)]
         return ranks
 
@@ -387,11 +396,15 @@ class Shard:
     # ------------------------------------------------------------ findings
 
     def _judge_state(self, sid: int, key: Key, order: Order, report: LevelReport) -> None:
+        found = len(self.visitor.violations)
+        self.visitor.visit_state(sid, key)
+        self._report_findings(found, order, report)
+
+    def _report_findings(self, since: int, order: Order, report: LevelReport) -> None:
+        # The violations found since `since` and the witnesses not reported yet, at `order`.
         visitor = self.visitor
-        found = len(visitor.violations)
-        visitor.visit_state(sid, key)
-        if len(visitor.violations) != found:
-            self._tag(found, order, report)
+        if len(visitor.violations) != since:
+            self._tag(since, order, report)
         if len(visitor.witnesses) != len(self._reported_witnesses):
             for name, finding in visitor.witnesses.items():
                 if name not in self._reported_witnesses:
