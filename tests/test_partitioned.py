@@ -17,12 +17,16 @@ import os
 import pickle
 import re
 import signal
+import sys
 from array import array
+from collections import Counter
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
-from support.cli import check
+from support.cli import check, interrupted_run
 
+from leaderfollower.checker.distributed import local, shard as shard_module
 from leaderfollower.checker.distributed.local import LocalBackend
 from leaderfollower.checker.distributed.run import explore_partitioned
 from leaderfollower.checker.distributed.search import PartitionedSearch, WorkerLost
@@ -30,7 +34,7 @@ from leaderfollower.checker.distributed.fingerprints import FingerprintStore
 from leaderfollower.checker.distributed.shard import LevelReport, PathStep, Shard, ShardSearch, ShardTotals
 from leaderfollower.checker.explore.store import Key
 from leaderfollower.checker.explore.result import ExploreResult, Progress
-from leaderfollower.checker.explore.search import explore
+from leaderfollower.checker.explore.search import Search, StopCondition, explore
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import PROPERTIES, Property
@@ -167,6 +171,41 @@ def test_without_stopping_every_propertys_first_violation_is_the_same(params: Pa
         assert_same(same_members(spec, stop_on_violation=False), many)
 
 
+def stop_in_level(depth: int) -> StopCondition:
+    """Stop at the second look within one level at `depth` or deeper: the first look while the shards expand it."""
+    looks: Counter[int] = Counter()
+
+    def stop_when(p: Progress) -> Optional[str]:
+        looks[p.depth] += 1
+        return "interrupted" if p.depth >= depth and looks[p.depth] >= 2 else None
+
+    return stop_when
+
+
+def stopped_after(expanded: int, symmetry: bool) -> Callable[[RaftSpec], ExploreResult]:
+    """The one-worker search (storing the shards' members under symmetry) stopped once it has expanded `expanded` states."""
+
+    def run(spec: RaftSpec) -> ExploreResult:
+        search = (ShardSearch if symmetry else Search)(spec, PROPERTIES, keep_graph=False)
+        return search.run(stop_when=lambda p: "interrupted" if p.states - p.queue >= expanded else None, check_every=1)
+
+    return run
+
+
+@pytest.mark.parametrize("symmetry", [False, True], ids=["plain", "symmetric"])
+def test_a_stop_asked_while_the_shards_expand_cuts_the_level_where_every_shard_got_to(monkeypatch: pytest.MonkeyPatch, symmetry: bool) -> None:
+    # The driver looks every 5 ms and the shards every 50 states, so the stop lands
+    # early in the level; the result must be the one-worker search's stopped after
+    # as many states, in the middle of the same level.
+    monkeypatch.setattr(local, "POLL_SECONDS", 0.005)
+    monkeypatch.setattr(shard_module, "STOP_CHECK_EVERY", 50)
+    spec = RaftSpec(Params(servers=3, values=1, max_term=2, max_log=0, symmetry=symmetry))
+    many = explore_partitioned(spec, workers=2, stop_when=stop_in_level(14))
+    assert many.stopped_by == "interrupted" and not many.complete and many.counts_note is None
+    assert len(many.states_per_depth) == 16 and many.frontier > many.states_per_depth[-1]  # level 14 was cut
+    assert_same(stopped_after(many.distinct_states - many.frontier, symmetry)(spec), many)
+
+
 def test_a_state_limit_stops_the_search_and_says_so() -> None:
     many = explore_partitioned(RaftSpec(PRESETS["tiny"]), workers=2, max_states=100)
     assert not many.complete and many.stopped_by == "max-states" and many.frontier > 0
@@ -206,7 +245,7 @@ class InProcess:
     def start(self) -> list[tuple[bytes, LevelReport]]:
         return [s.start() for s in self.shards]
 
-    def level(self, rank_lists: list[bytes]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
+    def level(self, rank_lists: list[bytes], stop_now: Callable[[], bool]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
         expanded = [s.expand(rank_lists) for s in self.shards]
         n = self.shards[0].n
         for sender, (batches, _) in enumerate(expanded):
@@ -259,7 +298,7 @@ def test_the_memory_of_sent_states_may_be_cleared_without_changing_the_result() 
 
 def untimed_document(*args: str) -> dict[str, Any]:
     """`check --json`'s document without the figures that depend on the clock."""
-    doc: dict[str, Any] = json.loads(check(*args, "--json").output)
+    doc: dict[str, Any] = json.loads(check(*args, "--json").stdout)  # stdout alone: a slow run also prints progress lines
     del doc["seconds"], doc["states_per_second"], doc["liveness_seconds"]
     return doc
 
@@ -314,9 +353,23 @@ def test_check_workers_honours_a_state_budget_and_says_incomplete(in_tmp: object
     assert "incomplete (bounded by --max-states 200)" in " ".join(result.output.split())
 
 
-def test_check_workers_refuses_a_depth_budget_it_cannot_honour(in_tmp: object) -> None:
-    result = check("--preset", "tiny", "--workers", "2", "--max-depth", "3")
-    assert result.exit_code == 2 and "--max-depth is not supported with --workers or --ray" in result.output
+@pytest.mark.parametrize("depth", ["5", "40"])
+def test_check_workers_honours_a_depth_budget_as_one_worker_does(in_tmp: object, depth: str) -> None:
+    # Within 5 steps of a model of diameter 25 (incomplete, exit 3); within 40, all of it.
+    one = untimed_document("--preset", "tiny", "--no-graph", "--max-depth", depth)
+    assert one["complete"] == (depth == "40") and one["distinct_states"] > 10
+    assert untimed_document("--preset", "tiny", "--workers", "2", "--max-depth", depth) == one
+
+
+def test_check_workers_interrupted_by_sigterm_prints_what_it_has_and_says_incomplete(in_tmp: object) -> None:
+    command = [str(Path(sys.executable).parent / "leaderfollower"), "check", "--preset", "full", "--workers", "2", "--json", "--progress-every", "0.2"]
+    code, out, err = interrupted_run(command, "exploring: states", signal.SIGTERM)
+    assert code == 143, err
+    doc = json.loads(out)
+    assert doc["verdict"] == "incomplete" and doc["stopped_by"] == "interrupted" and not doc["complete"]
+    assert 0 < doc["distinct_states"] < 1_931_973 and sum(doc["states_per_depth"]) == doc["distinct_states"]
+    assert all(row["status"] != "holds" for row in doc["properties"])
+    assert "Traceback" not in err
 
 
 def test_check_workers_progress_lines_say_each_shards_memory(in_tmp: object) -> None:

@@ -19,6 +19,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[distributed]'")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from leaderfollower.checker.distributed import ray_backend  # noqa: E402
 from leaderfollower.checker.distributed.ray_backend import RayBackend  # noqa: E402
 from leaderfollower.checker.distributed.run import explore_partitioned  # noqa: E402
 from leaderfollower.checker.distributed.search import PartitionedSearch, WorkerLost  # noqa: E402
@@ -29,7 +30,7 @@ from leaderfollower.spec.params import PRESETS, Params  # noqa: E402
 from leaderfollower.spec.properties import PROPERTIES  # noqa: E402
 from leaderfollower.spec.raft import RaftSpec  # noqa: E402
 from leaderfollower.spec.variants import VARIANTS  # noqa: E402
-from test_partitioned import SYMMETRIC, assert_same, same_members  # noqa: E402
+from test_partitioned import SYMMETRIC, assert_same, same_members, stop_in_level, stopped_after  # noqa: E402
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
 
@@ -62,6 +63,15 @@ def test_ray_gives_the_same_counts_coverage_and_witnesses(cluster: Cluster, para
     many = explore_partitioned(spec, workers=2, ray=cluster.address)
     assert many.complete and many.ok
     assert_same(one, many)
+
+
+def test_ray_shards_asked_to_stop_while_they_expand_cut_the_level_where_every_shard_got_to(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The actors look every 1,000 states (`STOP_CHECK_EVERY`); level 16 has 29,880 states.
+    monkeypatch.setattr(ray_backend, "POLL_SECONDS", 0.005)
+    spec = RaftSpec(Params(servers=3, values=1, max_term=2, max_log=0))
+    many = explore_partitioned(spec, workers=2, ray=cluster.address, stop_when=stop_in_level(16))
+    assert many.stopped_by == "interrupted" and len(many.states_per_depth) == 18 and many.frontier > many.states_per_depth[-1]
+    assert_same(stopped_after(many.distinct_states - many.frontier, False)(spec), many)
 
 
 @pytest.mark.parametrize("name", ["non-majority-quorum", "vote-not-persisted"])

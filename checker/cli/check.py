@@ -35,7 +35,7 @@ from leaderfollower.checker.explore.result import ExploreResult
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
 from leaderfollower.checker.jobs.status import Status
 from leaderfollower.checker.explore.budget import STOP_REQUESTED, Budget
-from leaderfollower.checker.jobs.check import PropertySelectionError, UnsupportedBudget, run_check, select_properties, summarise, write_traces
+from leaderfollower.checker.jobs.check import PropertySelectionError, run_check, select_properties, summarise, write_traces
 from leaderfollower.checker.jobs.specs import SpecLoadError, known_specs, load_spec_class
 from leaderfollower.checker.liveness.lasso import format_lasso
 
@@ -217,7 +217,7 @@ def _search(
             spec, properties=properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=bar, budget=budget,
             workers=max(workers, 2) if ray is not None and workers == 1 else workers, ray=ray,
         )
-    except (RayUnavailable, UnsupportedBudget) as exc:
+    except RayUnavailable as exc:
         fail_usage(str(exc))
     except (WorkerLost, ShardFailed) as exc:
         click.echo(f"leaderfollower: error: {str(exc).splitlines()[0]}", err=True)

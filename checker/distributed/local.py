@@ -4,7 +4,9 @@ How this works: one process per shard, each running a `Shard` behind a pipe that
 carries small commands and reports.  Batches between shards do not go through the
 driver: a shard writes each outgoing batch to a file in a shared folder (tmpfs,
 /dev/shm, where there is one) and the owner reads and deletes it, so the driver
-only moves rank lists (8 bytes a state) and reports.  Workers are forked where the
+only moves rank lists (8 bytes a state) and reports.  A stop asked in the middle of
+a level reaches the shards through one byte of shared memory, which they read every
+few thousand states (`Shard.stop_asked`).  Workers are forked where the
 platform allows it, so a spec class defined anywhere (a user's file) needs no
 pickling.  A worker that dies makes the search fail with `WorkerLost`, naming the
 worker and its exit code; an exception inside a shard fails it with the shard's
@@ -18,9 +20,9 @@ import os
 import shutil
 import tempfile
 import traceback
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
 from leaderfollower.spec.properties import Property
 from leaderfollower.spec.raft import RaftSpec
@@ -29,14 +31,20 @@ from leaderfollower.checker.distributed.search import WorkerLost
 from leaderfollower.checker.distributed.shard import LevelReport, PathStep, Shard, ShardTotals
 
 
+POLL_SECONDS = 0.25
+"""How often the driver asks whether to stop while the shards expand."""
+
+
 class ShardFailed(RuntimeError):
     """A shard raised: the message names the shard and the error."""
 
 
-def _serve(conn: Connection, spec: RaftSpec, properties: Sequence[Property], index: int, workers: int, memoise: bool, folder: str) -> None:
+def _serve(
+    conn: Connection, spec: RaftSpec, properties: Sequence[Property], index: int, workers: int, memoise: bool, folder: str, stop: Any
+) -> None:
     """A worker's loop: run the commands the driver sends on the shard, until told to stop."""
     gc.disable()  # millions of long-lived acyclic objects: see explore/result.py's collector_paused
-    shard = Shard(spec, properties, index, workers, memoise)
+    shard = Shard(spec, properties, index, workers, memoise, stop_asked=lambda: stop.value != 0)
     level = 0
     while True:
         command, arg = conn.recv()
@@ -86,12 +94,17 @@ class LocalBackend:
         self.folder = tempfile.mkdtemp(prefix="leaderfollower-shards-", dir=shm if os.access(shm, os.W_OK) else None)
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork") if "fork" in methods else multiprocessing.get_context("spawn")
+        self.stop = ctx.RawValue("b", 0)
+        """Set to 1 to ask every shard to stop expanding (never cleared: the search then ends)."""
         self.conns: list[Connection] = []
         self.procs: list[Any] = []
         for index in range(workers):
             parent, child = ctx.Pipe()
             proc = ctx.Process(
-                target=_serve, args=(child, spec, tuple(properties), index, workers, memoise, self.folder), name=f"leaderfollower-shard-{index}", daemon=True
+                target=_serve,
+                args=(child, spec, tuple(properties), index, workers, memoise, self.folder, self.stop),
+                name=f"leaderfollower-shard-{index}",
+                daemon=True,
             )
             proc.start()
             child.close()
@@ -126,10 +139,22 @@ class LocalBackend:
         proc.join(timeout=1)
         return WorkerLost(f"worker {index} (pid {proc.pid}) stopped (exit code {proc.exitcode}); the search has no result")
 
-    def _all(self, command: str, args: Optional[Sequence[Any]] = None) -> list[Any]:
+    def _all(self, command: str, args: Optional[Sequence[Any]] = None, stop_now: Optional[Callable[[], bool]] = None) -> list[Any]:
         for index in range(self.workers):
             self._send(index, command, None if args is None else args[index])
-        return [self._receive(index) for index in range(self.workers)]
+        if stop_now is None:
+            return [self._receive(index) for index in range(self.workers)]
+        replies: dict[int, Any] = {}
+        waiting = dict(enumerate(self.conns))
+        while waiting:
+            asking = not self.stop.value
+            for conn in wait(list(waiting.values()), timeout=POLL_SECONDS if asking else None):
+                index = self.conns.index(cast(Connection, conn))
+                del waiting[index]
+                replies[index] = self._receive(index)
+            if asking and waiting and stop_now():
+                self.stop.value = 1
+        return [replies[index] for index in range(self.workers)]
 
     # ------------------------------------------------------------ Backend
 
@@ -137,9 +162,9 @@ class LocalBackend:
         """Every shard's `Shard.start`."""
         return self._all("start")
 
-    def level(self, rank_lists: list[bytes]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
-        """One level: every shard expands, writes its batches, and every owner absorbs its own."""
-        expanded = self._all("expand", [rank_lists] * self.workers)
+    def level(self, rank_lists: list[bytes], stop_now: Callable[[], bool]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
+        """One level: every shard expands (asked to stop once `stop_now` says so), writes its batches, and every owner absorbs its own."""
+        expanded = self._all("expand", [rank_lists] * self.workers, stop_now)
         inboxes = [[paths[owner] for paths, _ in expanded] for owner in range(self.workers)]
         absorbed = self._all("absorb", inboxes)
         return [report for _, report in expanded], absorbed

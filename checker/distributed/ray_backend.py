@@ -6,7 +6,9 @@ of actor calls: every actor's `expand_split` returns one object per owner (its
 batch for that shard) plus its report, as separate objects in Ray's object store;
 every owner's `absorb_from` takes the batches addressed to it as arguments, so Ray
 moves each batch straight from the node that made it to the node that needs it.
-The driver only fetches the reports and the rank lists (8 bytes a state).
+The driver only fetches the reports and the rank lists (8 bytes a state).  An
+actor runs two calls at once (`max_concurrency=2`), so that `request_stop` reaches a
+shard while it expands (the driver makes no other overlapping calls).
 
 With no address (or "local") a Ray instance is started in this process and shut
 down at the end; an address ("auto", "host:port", "ray://host:port") joins a
@@ -27,12 +29,12 @@ import gc
 import importlib.machinery
 import os
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from leaderfollower.spec.properties import Property
 from leaderfollower.spec.raft import RaftSpec
 
-from leaderfollower.checker.distributed.local import ShardFailed
+from leaderfollower.checker.distributed.local import POLL_SECONDS, ShardFailed
 from leaderfollower.checker.distributed.search import WorkerLost
 from leaderfollower.checker.distributed.shard import LevelReport, PathStep, Shard, ShardTotals
 
@@ -46,7 +48,12 @@ class RayShard(Shard):
 
     def __init__(self, spec: RaftSpec, properties: Sequence[Property], index: int, workers: int, memoise: bool = True) -> None:
         gc.disable()  # millions of long-lived acyclic objects: see explore/result.py's collector_paused
-        super().__init__(spec, properties, index, workers, memoise)
+        self.stopping = False
+        super().__init__(spec, properties, index, workers, memoise, stop_asked=lambda: self.stopping)
+
+    def request_stop(self) -> None:
+        """Ask the shard to expand no further state (it looks every `STOP_CHECK_EVERY` states)."""
+        self.stopping = True
 
     def expand_split(self, *rank_lists: bytes) -> tuple[object, ...]:
         """`Shard.expand`, its batches and report as one tuple (one Ray object each)."""
@@ -112,8 +119,10 @@ class RayBackend:
         _ship_by_value(ray, type(spec))
         # No CPU reservation: a shard is one busy process wherever it runs; SPREAD puts
         # the shards on as many nodes as there are, and no restart (see the module comment).
-        actor = ray.remote(num_cpus=0, max_restarts=0, scheduling_strategy="SPREAD")(RayShard)
+        actor = ray.remote(num_cpus=0, max_restarts=0, scheduling_strategy="SPREAD", max_concurrency=2)(RayShard)
         self.actors = [actor.remote(spec, tuple(properties), index, workers, memoise) for index in range(workers)]
+        self.stop_sent = False
+        """Whether the shards were asked to stop expanding (never undone: the search then ends)."""
 
     def __enter__(self) -> "RayBackend":
         return self
@@ -143,12 +152,21 @@ class RayBackend:
         """Every shard's `Shard.start`."""
         return self._get([a.start.remote() for a in self.actors], range(self.workers))
 
-    def level(self, rank_lists: list[bytes]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
-        """One level: every actor expands, every owner absorbs the batches addressed to it."""
+    def level(self, rank_lists: list[bytes], stop_now: Callable[[], bool]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
+        """One level: every actor expands (asked to stop once `stop_now` says so), every owner absorbs the batches addressed to it."""
         w = self.workers
         ranks = [self.ray.put(r) for r in rank_lists]
         outs = [a.expand_split.options(num_returns=w + 1).remote(*ranks) for a in self.actors]
         absorbed = [self.actors[o].absorb_from.remote(*[outs[s][o] for s in range(w)]) for o in range(w)]
+        waiting = [outs[s][w] for s in range(w)]
+        while not self.stop_sent:
+            _, waiting = self.ray.wait(waiting, num_returns=len(waiting), timeout=POLL_SECONDS)
+            if not waiting:
+                break
+            if stop_now():
+                for a in self.actors:
+                    a.request_stop.remote()
+                self.stop_sent = True
         reports = self._get([outs[s][w] for s in range(w)], range(w))
         return reports, self._get(absorbed, range(w))
 

@@ -25,6 +25,7 @@ def explore_partitioned(
     stop_on_violation: bool = True,
     progress: Optional[ProgressFn] = None,
     max_states: Optional[int] = None,
+    max_depth: Optional[int] = None,
     stop_when: Optional[StopCondition] = None,
     memoise: bool = True,
 ) -> ExploreResult:
@@ -46,6 +47,6 @@ def explore_partitioned(
         backend = RayBackend(spec, props, workers, address=ray, memoise=memoise)
     try:
         search = PartitionedSearch(spec, backend, props, stop_on_violation=stop_on_violation)
-        return search.run(progress=progress, max_states=max_states, stop_when=stop_when)
+        return search.run(progress=progress, max_states=max_states, max_depth=max_depth, stop_when=stop_when)
     finally:
         backend.close()

@@ -6,8 +6,12 @@ and carries out a level: every shard expands, the batches go to their owners,
 every owner absorbs.  This driver only reads the level reports: it adds up the
 counts, keeps the first violation of each property and the first witness of each
 sometimes property by the order the one-worker search would meet them (`Tagged.order`),
-decides whether to stop (a violation, a state limit, a `stop_when` condition,
-looked at between levels), and reports progress with each shard's memory.
+decides whether to stop (a violation, a state or depth limit, a `stop_when`
+condition), and reports progress with each shard's memory.  `stop_when` (a time
+limit, a signal) is also looked at while the shards expand, a few times a second:
+when it says stop, the backend asks the shards to expand no further state, and the
+level is cut back, as at a violation (below), to the last state of the level every
+shard had expanded, so a stop comes within a second, not at the end of a level.
 
 At the end it asks the shards for their totals (coverage, labels, deadlocks) and
 rebuilds, in a small `FingerprintStore` of its own, only the states on the BFS paths
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Optional, Protocol, Sequence
+from typing import Callable, Optional, Protocol, Sequence
 
 from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.raft import RaftSpec
@@ -44,6 +48,7 @@ from leaderfollower.spec.state import State
 from leaderfollower.checker.distributed.fingerprints import FingerprintStore
 from leaderfollower.checker.distributed.shard import LevelReport, PathStep, ShardTotals, Tagged
 from leaderfollower.checker.explore.result import ActionCoverage, ExploreResult, Finding, Progress, ProgressFn, collector_paused
+from leaderfollower.checker.explore.budget import STOP_MAX_DEPTH, STOP_MAX_STATES
 from leaderfollower.checker.explore.search import Labels, StopCondition
 
 
@@ -67,8 +72,11 @@ class Backend(Protocol):
     def start(self) -> list[tuple[bytes, LevelReport]]:
         """Every shard's `Shard.start`."""
 
-    def level(self, rank_lists: list[bytes]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
-        """One level: every shard's `expand`, the batches to their owners, every shard's `absorb`."""
+    def level(self, rank_lists: list[bytes], stop_now: Callable[[], bool]) -> tuple[list[LevelReport], list[tuple[bytes, LevelReport]]]:
+        """One level: every shard's `expand`, the batches to their owners, every shard's `absorb`.
+
+        While the shards expand, `stop_now` is called a few times a second; once it
+        says True, every shard is asked to stop expanding (`Shard.stop_asked`)."""
 
     def path_step(self, shard: int, sid: int) -> PathStep:
         """`Shard.path_step` of one shard."""
@@ -117,10 +125,24 @@ class PartitionedSearch:
         *,
         progress: Optional[ProgressFn] = None,
         max_states: Optional[int] = None,
+        max_depth: Optional[int] = None,
         stop_when: Optional[StopCondition] = None,
     ) -> ExploreResult:
-        """Search level by level until no state is left or a stop condition holds; the result says which."""
+        """Search level by level until no state is left or a stop condition holds; the result says which.
+
+        As with one worker, `max_depth` expands the states within that many steps and
+        stores and checks the next level without expanding it."""
         start = time.perf_counter()
+        asked: list[str] = []
+        """Why `stop_when` said stop while the shards expanded, once it did."""
+
+        def stop_now() -> bool:
+            if not asked and stop_when is not None:
+                reason = stop_when(self.progress(start))
+                if reason is not None:
+                    asked.append(reason)
+            return bool(asked)
+
         with collector_paused():
             first = self.backend.start()
             self._absorbed([report for _, report in first])
@@ -135,10 +157,13 @@ class PartitionedSearch:
                     if stopped_by is not None:
                         break
                 if max_states is not None and self.states >= max_states:
-                    stopped_by = "max-states"
+                    stopped_by = STOP_MAX_STATES
                     break
-                expanded, absorbed = self.backend.level(rank_lists)
-                stopped_by = self._expanded(expanded, [report for _, report in absorbed])
+                if max_depth is not None and self.depth > max_depth:
+                    stopped_by = STOP_MAX_DEPTH
+                    break
+                expanded, absorbed = self.backend.level(rank_lists, stop_now)
+                stopped_by = self._expanded(expanded, [report for _, report in absorbed], asked[0] if asked else None)
                 rank_lists = [ranks for ranks, _ in absorbed]
             if progress is not None:
                 progress(self.progress(start))
@@ -151,10 +176,18 @@ class PartitionedSearch:
 
     # ------------------------------------------------------------ levels
 
-    def _expanded(self, expanded: list[LevelReport], absorbed: list[LevelReport]) -> Optional[str]:
+    def _expanded(self, expanded: list[LevelReport], absorbed: list[LevelReport], asked: Optional[str]) -> Optional[str]:
         found = [t for r in expanded for t in r.findings] + [t for r in absorbed for t in r.findings]
         witnessed = [t for r in absorbed for t in r.witnesses]
         level_size = self.frontier
+        stops = [r.next_rank for r in expanded if r.next_rank >= 0]
+        # Asked to stop, each shard expanded a prefix of its part of the level (in rank
+        # order); the states up to `last` were expanded by whichever shard owns them.
+        last = min(stops) - 1 if stops else None
+        if last is not None:
+            found = [t for t in found if t.order[1] <= last]
+            witnessed = [t for t in witnessed if t.order[1] <= last]
+        culprit: Optional[int] = None
         if found and self.stop_on_violation:
             # The one-worker search stops after the first state whose expansion broke a
             # property: it meets that state's findings and nothing after it, and has
@@ -162,8 +195,14 @@ class PartitionedSearch:
             culprit = min(t.order[1] for t in found)
             found = [t for t in found if t.order[1] == culprit]
             witnessed = [t for t in witnessed if t.order[1] <= culprit]
-            expanded = absorbed = self.backend.cut(culprit)
+            stopped_by: Optional[str] = "violation"
             self.cut = True
+        elif last is not None:
+            culprit, stopped_by = last, asked
+        else:
+            stopped_by = asked  # asked after every shard had expanded its part: stop after this whole level
+        if culprit is not None:
+            expanded = absorbed = self.backend.cut(culprit)
         self.transitions += sum(r.transitions for r in expanded)
         self.deadlocks += sum(r.deadlocks for r in expanded)
         self.unexpanded += sum(r.unexpanded for r in expanded)
@@ -171,11 +210,10 @@ class PartitionedSearch:
         self._keep_first(self.witnesses, witnessed)
         self._absorbed(absorbed, count_findings=False)
         self.depth += 1
-        if found and self.stop_on_violation:
+        if culprit is not None:
             # Left unexpanded: the level's states after the culprit, and the new states.
             self.frontier += level_size - 1 - culprit
-            return "violation"
-        return None
+        return stopped_by
 
     def _absorbed(self, reports: list[LevelReport], count_findings: bool = True) -> None:
         if count_findings:  # the initial state's

@@ -53,6 +53,9 @@ from leaderfollower.checker.explore.store import Key, StateStore
 INDEX_BITS = 16
 """Bits of a candidate's rank that hold the transition's index among its parent's."""
 
+STOP_CHECK_EVERY = 1000
+"""States a shard expands between two looks at whether the driver asked it to stop."""
+
 SENT_CAP = 4_000_000
 """Keys a shard remembers having sent (about 100 bytes each); past this the memory is cleared and refilled."""
 
@@ -88,6 +91,9 @@ class LevelReport:
     unexpanded: int = 0
     stored: int = 0
     memory: int = 0
+    next_rank: int = -1
+    """The global rank of the first state this shard left unexpanded because a stop was
+    asked in the middle of the level (`expand`); -1: it expanded its whole frontier."""
     findings: list[Tagged] = field(default_factory=list)
     witnesses: list[Tagged] = field(default_factory=list)
 
@@ -126,8 +132,18 @@ def resident_memory() -> int:
 class Shard:
     """One worker's shard of the search (see the module comment); driven by `PartitionedSearch`."""
 
-    def __init__(self, spec: RaftSpec, properties: Sequence[Property], index: int, workers: int, memoise: bool = True) -> None:
+    def __init__(
+        self,
+        spec: RaftSpec,
+        properties: Sequence[Property],
+        index: int,
+        workers: int,
+        memoise: bool = True,
+        stop_asked: Optional[Callable[[], bool]] = None,
+    ) -> None:
         self.spec = spec
+        self.stop_asked: Callable[[], bool] = stop_asked or (lambda: False)
+        """Whether the driver asked the search to stop; `expand` looks every `STOP_CHECK_EVERY` states."""
         self.index = index
         self.workers = workers
         self.search = ShardSearch(spec, properties, keep_graph=False, stop_on_violation=False, memoise=memoise)
@@ -152,7 +168,9 @@ class Shard:
         """This shard's own candidates of the level being expanded (rank, this shard, parent, label, name), kept for `absorb`."""
         self._reported_witnesses: set[str] = set()
         self._expanded = (0, 0)
-        """The ids of the states expanded in the last level (for `cut`)."""
+        """The ids of the states expanded in the last level (for `cut`): the frontier's first, and how many."""
+        self._expanded_transitions = 0
+        """The transitions the last level's expansion kept (for `cut`)."""
         self._expanded_ranks: list[int] = []
         """Their global ranks, in id order (for `cut`)."""
         self._counts_before: tuple[list[int], list[int], int, int] = ([], [], 0, 0)
@@ -187,19 +205,29 @@ class Shard:
         """Expand the frontier (given every shard's rank list of it); one batch per owner, and the report.
 
         The batch for this shard itself stays in memory (`_own`) for `absorb`; its slot
-        in the list is empty.
+        in the list is empty.  When a stop is asked (`stop_asked`) the shard expands no
+        further state: the report's `next_rank` says where it stopped, and the level
+        goes on as usual (`absorb`) up to the driver's `cut`.
         """
         ranks = self._compact_ranks(rank_lists)
         report = LevelReport(self.index)
         search, visitor, me = self.search, self.visitor, self.index
         labels = search.labels
-        self._expanded, self._expanded_ranks = self.frontier, ranks
+        self._expanded_ranks = ranks
         self._counts_before = (list(labels.enabled), list(labels.within_bounds), len(search.deadlocks), search.unexpanded)
         boxes: list[dict[Key, tuple[int, ...]]] = [{} for _ in range(self.workers)]
         level, (first, last) = self.level, self.frontier
         deadlocks_before, unexpanded_before = len(search.deadlocks), search.unexpanded
+        stop_asked = self.stop_asked
+        self._expanded = (first, last - first)
         for sid in range(first, last):
             rank = ranks[sid - first]
+            # Not before the first state: every shard then expands at least a few, so that
+            # a stop asked before a slow shard began still cuts the level after a prefix.
+            if sid > first and (sid - first) % STOP_CHECK_EVERY == 0 and stop_asked():
+                report.next_rank = rank
+                self._expanded = (first, sid - first)
+                break
             found = len(visitor.violations)
             outgoing = search.expand(sid, self.steps_of)
             if len(visitor.violations) != found:
@@ -209,6 +237,7 @@ class Shard:
             report.transitions += self._route(sid, rank, outgoing, boxes, report)
         report.deadlocks = len(search.deadlocks) - deadlocks_before
         report.unexpanded = search.unexpanded - unexpanded_before
+        self._expanded_transitions = report.transitions
         self._own = boxes[me]
         sent = self.sent_keys
         if len(sent) > self.sent_cap:
@@ -354,31 +383,51 @@ class Shard:
 
         The one-worker search expands the level's states in rank order and stops after
         the first one whose expansion broke a property (global rank `culprit`, found by
-        the driver after the level).  So of this level it has counted the transitions,
-        coverage, deadlocks and errors of the states up to `culprit`, and stored the
-        new states those found first.  States are expanded here in rank order, so both
-        are prefixes: the coverage, deadlocks and errors are restored to before the
-        level and the prefix expanded again (memoised, so cheap, and its findings are
-        already recorded); the new states found by later states stay in the store but
+        the driver after the level), or, asked to stop, after the last state every shard
+        expanded before it stopped (`LevelReport.next_rank`).  So of this level it has
+        counted the transitions, coverage, deadlocks and errors of the states up to
+        `culprit`, and stored the new states those found first.  States are expanded
+        here in rank order, so both are prefixes: either the coverage, deadlocks and
+        errors are restored to before the level and the prefix expanded again, or the
+        states expanded after the prefix are expanded again and taken out, whichever
+        are fewer (memoised, so cheap, and their findings are already recorded, so a
+        cut at the end of a big level costs little); the new states found by later states stay in the store but
         leave the counts (states per depth, coverage's new states).  The shard's
         figures are then final: call nothing but `path_step` and `totals` after it.
         The report holds the level's figures after the cut.
         """
         search, labels, store = self.search, self.search.labels, self.store
         enabled_before, within_before, deadlocks_before, unexpanded_before = self._counts_before
-        for counts, before in ((labels.enabled, enabled_before), (labels.within_bounds, within_before)):
-            counts[:] = before + [0] * (len(counts) - len(before))  # in place: other parts hold these lists
-        del search.deadlocks[deadlocks_before:]
-        search.unexpanded = unexpanded_before
-        report = LevelReport(self.index)
-        kept = bisect_right(self._expanded_ranks, culprit)
         enabled, within = labels.enabled, labels.within_bounds
-        for sid in range(self._expanded[0], self._expanded[0] + kept):
-            for name, _, _, ok, _ in search.expand(sid, self.steps_of):
-                enabled[name] += 1
-                if ok:
-                    within[name] += 1
-                    report.transitions += 1
+        report = LevelReport(self.index)
+        start, done = self._expanded
+        kept = bisect_right(self._expanded_ranks, culprit)
+        if kept <= done - kept:
+            # Fewer states up to the culprit than after it: count those again from before the level.
+            for counts, before in ((enabled, enabled_before), (within, within_before)):
+                counts[:] = before + [0] * (len(counts) - len(before))  # in place: other parts hold these lists
+            del search.deadlocks[deadlocks_before:]
+            search.unexpanded = unexpanded_before
+            for sid in range(start, start + kept):
+                for name, _, _, ok, _ in search.expand(sid, self.steps_of):
+                    enabled[name] += 1
+                    if ok:
+                        within[name] += 1
+                        report.transitions += 1
+        else:
+            # Fewer after it: take those out of the level's figures (a state that is
+            # expanded again appends its deadlock and counts its error again: undone).
+            deadlocks_now, unexpanded_now = len(search.deadlocks), search.unexpanded
+            report.transitions = self._expanded_transitions
+            for sid in range(start + kept, start + done):
+                for name, _, _, ok, _ in search.expand(sid, self.steps_of):
+                    enabled[name] -= 1
+                    if ok:
+                        within[name] -= 1
+                        report.transitions -= 1
+            search.unexpanded = 2 * unexpanded_now - search.unexpanded
+            del search.deadlocks[deadlocks_now:]
+            search.deadlocks[deadlocks_before:] = [sid for sid in search.deadlocks[deadlocks_before:] if sid < start + kept]
         report.deadlocks = len(search.deadlocks) - deadlocks_before
         report.unexpanded = search.unexpanded - unexpanded_before
         # The new states, sorted by rank, whose first finder is at most the culprit.

@@ -56,17 +56,16 @@ def run_check(
 
     With `workers` above 1, or a `ray` address, the search is partitioned over that
     many worker processes or Ray actors (checker/distributed/) and keeps no graph;
-    it honours the budget's state limit, and its time limit and stop requests
-    between levels (a depth limit is refused: `UnsupportedBudget`).
+    it honours the budget's depth limit, its state limit at the end of a level, and
+    its time limit and stop requests within a second.
     """
     if workers > 1 or ray is not None:
         from leaderfollower.checker.distributed.run import explore_partitioned
 
-        if budget is not None and budget.max_depth is not None:
-            raise UnsupportedBudget("--max-depth is not supported with --workers or --ray (the partitioned search has no depth limit yet)")
         return with_liveness(explore_partitioned(
             spec, properties, workers=workers, ray=ray, stop_on_violation=stop_on_violation, progress=progress,
             max_states=budget.max_states if budget is not None else None,
+            max_depth=budget.max_depth if budget is not None else None,
             stop_when=budget.stop_reason if budget is not None else None,
         ))
     return with_liveness(explore(spec, properties, keep_graph=keep_graph, stop_on_violation=stop_on_violation, progress=progress, budget=budget))
@@ -76,10 +75,6 @@ def with_liveness(result: ExploreResult) -> ExploreResult:
     """The result with its liveness properties judged on its graph (checker/liveness/), or skipped saying why."""
     result.liveness, result.liveness_seconds = timed_check(result)
     return result
-
-
-class UnsupportedBudget(ValueError):
-    """A budget the chosen search cannot honour."""
 
 
 def verdict(result: ExploreResult, budget: Optional[Budget] = None) -> tuple[str, str]:
