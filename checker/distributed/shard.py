@@ -391,8 +391,9 @@ class Shard:
         errors are restored to before the level and the prefix expanded again, or the
         states expanded after the prefix are expanded again and taken out, whichever
         are fewer (memoised, so cheap, and their findings are already recorded, so a
-        cut at the end of a big level costs little); the new states found by later states stay in the store but
-        leave the counts (states per depth, coverage's new states).  The shard's
+        cut at the end of a big level costs little); the new states found by later
+        states stay in the store but leave the counts (states per depth, coverage's
+        new states).  The shard's
         figures are then final: call nothing but `path_step` and `totals` after it.
         The report holds the level's figures after the cut.
         """
