@@ -372,6 +372,16 @@ def test_check_workers_interrupted_by_sigterm_prints_what_it_has_and_says_incomp
     assert "Traceback" not in err
 
 
+def test_the_four_server_preset_catches_a_quorum_rule_that_three_servers_hide(in_tmp: object) -> None:
+    # Half the servers as a quorum: at three servers 2 * 2 >= 3 is a majority anyway.
+    hidden = untimed_document("--preset", "small", "--spec", "non-majority-quorum", "--no-graph")
+    assert hidden["complete"] and all(row["status"] != "violated" for row in hidden["properties"])
+    found = [untimed_document("--preset", "four", "--spec", "non-majority-quorum", *more) for more in (["--no-graph"], ["--workers", "2"])]
+    for doc in found:
+        violated = {row["name"]: row["depth"] for row in doc["properties"] if row["status"] == "violated"}
+        assert violated == {"ElectionSafety": 18}, violated
+
+
 def test_check_workers_progress_lines_say_each_shards_memory(in_tmp: object) -> None:
     result = check("--preset", "tiny", "--workers", "2", "--progress-every", "0.001")
     assert result.exit_code == 0
