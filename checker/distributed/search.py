@@ -180,27 +180,7 @@ class PartitionedSearch:
         found = [t for r in expanded for t in r.findings] + [t for r in absorbed for t in r.findings]
         witnessed = [t for r in absorbed for t in r.witnesses]
         level_size = self.frontier
-        stops = [r.next_rank for r in expanded if r.next_rank >= 0]
-        # Asked to stop, each shard expanded a prefix of its part of the level (in rank
-        # order); the states up to `last` were expanded by whichever shard owns them.
-        last = min(stops) - 1 if stops else None
-        if last is not None:
-            found = [t for t in found if t.order[1] <= last]
-            witnessed = [t for t in witnessed if t.order[1] <= last]
-        culprit: Optional[int] = None
-        if found and self.stop_on_violation:
-            # The one-worker search stops after the first state whose expansion broke a
-            # property: it meets that state's findings and nothing after it, and has
-            # counted only the states up to it (the shards cut their figures there).
-            culprit = min(t.order[1] for t in found)
-            found = [t for t in found if t.order[1] == culprit]
-            witnessed = [t for t in witnessed if t.order[1] <= culprit]
-            stopped_by: Optional[str] = "violation"
-            self.cut = True
-        elif last is not None:
-            culprit, stopped_by = last, asked
-        else:
-            stopped_by = asked  # asked after every shard had expanded its part: stop after this whole level
+        culprit, stopped_by, found, witnessed = self._where_to_stop(expanded, found, witnessed, asked)
         if culprit is not None:
             expanded = absorbed = self.backend.cut(culprit)
         self.transitions += sum(r.transitions for r in expanded)
@@ -214,6 +194,28 @@ class PartitionedSearch:
             # Left unexpanded: the level's states after the culprit, and the new states.
             self.frontier += level_size - 1 - culprit
         return stopped_by
+
+    def _where_to_stop(
+        self, expanded: list[LevelReport], found: list[Tagged], witnessed: list[Tagged], asked: Optional[str]
+    ) -> tuple[Optional[int], Optional[str], list[Tagged], list[Tagged]]:
+        """Where in this level the one-worker search stops (the rank it stops after; None: not
+        in this level), why, and the findings and witnesses it meets up to there."""
+        stops = [r.next_rank for r in expanded if r.next_rank >= 0]
+        # Asked to stop, each shard expanded a prefix of its part of the level (in rank
+        # order); the states up to `last` were expanded by whichever shard owns them.
+        last = min(stops) - 1 if stops else None
+        if last is not None:
+            found = [t for t in found if t.order[1] <= last]
+            witnessed = [t for t in witnessed if t.order[1] <= last]
+        if found and self.stop_on_violation:
+            # The one-worker search stops after the first state whose expansion broke a
+            # property: it meets that state's findings and nothing after it, and has
+            # counted only the states up to it (the shards cut their figures there).
+            culprit = min(t.order[1] for t in found)
+            self.cut = True
+            return culprit, "violation", [t for t in found if t.order[1] == culprit], [t for t in witnessed if t.order[1] <= culprit]
+        # Asked after every shard had expanded its part (`last` None): stop after this whole level.
+        return last, asked, found, witnessed
 
     def _absorbed(self, reports: list[LevelReport], count_findings: bool = True) -> None:
         if count_findings:  # the initial state's
