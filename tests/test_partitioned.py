@@ -220,6 +220,18 @@ def test_progress_reports_each_shards_states_and_memory() -> None:
     assert all(m > 1_000_000 for m in last.shard_memory)  # type: ignore[attr-defined]
 
 
+def test_progress_is_also_reported_while_the_shards_expand_a_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A look every 2 ms: the levels of this model take tens of milliseconds to expand,
+    # so there are more reports than levels, each with the last finished level's figures.
+    monkeypatch.setattr(local, "POLL_SECONDS", 0.002)
+    seen: list[Progress] = []
+    result = explore_partitioned(RaftSpec(PRESETS["small"]), workers=2, progress=seen.append)
+    levels = len(result.states_per_depth)
+    assert len(seen) > levels + 5
+    assert [p.states for p in seen] == sorted(p.states for p in seen) and seen[-1].states == result.distinct_states
+    assert {p.states for p in seen} == {sum(result.states_per_depth[: d + 1]) for d in range(levels)}
+
+
 def test_a_killed_worker_fails_the_search_with_a_clear_error() -> None:
     spec = RaftSpec(PRESETS["tiny"])
     with LocalBackend(spec, PROPERTIES, 2) as backend:

@@ -7,8 +7,9 @@ every owner absorbs.  This driver only reads the level reports: it adds up the
 counts, keeps the first violation of each property and the first witness of each
 sometimes property by the order the one-worker search would meet them (`Tagged.order`),
 decides whether to stop (a violation, a state or depth limit, a `stop_when`
-condition), and reports progress with each shard's memory.  `stop_when` (a time
-limit, a signal) is also looked at while the shards expand, a few times a second:
+condition), and reports progress with each shard's memory, after each level and,
+with the last level's figures, a few times a second while the shards expand.
+`stop_when` (a time limit, a signal) is also looked at while the shards expand:
 when it says stop, the backend asks the shards to expand no further state, and the
 level is cut back, as at a violation (below), to the last state of the level every
 shard had expanded, so a stop comes within a second, not at the end of a level.
@@ -137,8 +138,13 @@ class PartitionedSearch:
         """Why `stop_when` said stop while the shards expanded, once it did."""
 
         def stop_now() -> bool:
+            # Also the progress display's chance to show, during a long level, that the
+            # search is alive (its figures are those of the last level's end).
+            snapshot = self.progress(start)
+            if progress is not None:
+                progress(snapshot)
             if not asked and stop_when is not None:
-                reason = stop_when(self.progress(start))
+                reason = stop_when(snapshot)
                 if reason is not None:
                     asked.append(reason)
             return bool(asked)
