@@ -182,14 +182,10 @@ def stop_in_level(depth: int) -> StopCondition:
     return stop_when
 
 
-def stopped_after(expanded: int, symmetry: bool) -> Callable[[RaftSpec], ExploreResult]:
+def stopped_after(spec: RaftSpec, expanded: int) -> ExploreResult:
     """The one-worker search (storing the shards' members under symmetry) stopped once it has expanded `expanded` states."""
-
-    def run(spec: RaftSpec) -> ExploreResult:
-        search = (ShardSearch if symmetry else Search)(spec, PROPERTIES, keep_graph=False)
-        return search.run(stop_when=lambda p: "interrupted" if p.states - p.queue >= expanded else None, check_every=1)
-
-    return run
+    search = (ShardSearch if spec.params.symmetry else Search)(spec, PROPERTIES, keep_graph=False)
+    return search.run(stop_when=lambda p: "interrupted" if p.states - p.queue >= expanded else None, check_every=1)
 
 
 @pytest.mark.parametrize("symmetry", [False, True], ids=["plain", "symmetric"])
@@ -203,7 +199,7 @@ def test_a_stop_asked_while_the_shards_expand_cuts_the_level_where_every_shard_g
     many = explore_partitioned(spec, workers=2, stop_when=stop_in_level(14))
     assert many.stopped_by == "interrupted" and not many.complete and many.counts_note is None
     assert len(many.states_per_depth) == 16 and many.frontier > many.states_per_depth[-1]  # level 14 was cut
-    assert_same(stopped_after(many.distinct_states - many.frontier, symmetry)(spec), many)
+    assert_same(stopped_after(spec, many.distinct_states - many.frontier), many)
 
 
 def test_a_state_limit_stops_the_search_and_says_so() -> None:

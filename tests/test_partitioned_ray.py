@@ -71,7 +71,7 @@ def test_ray_shards_asked_to_stop_while_they_expand_cut_the_level_where_every_sh
     spec = RaftSpec(Params(servers=3, values=1, max_term=2, max_log=0))
     many = explore_partitioned(spec, workers=2, ray=cluster.address, stop_when=stop_in_level(16))
     assert many.stopped_by == "interrupted" and len(many.states_per_depth) == 18 and many.frontier > many.states_per_depth[-1]
-    assert_same(stopped_after(many.distinct_states - many.frontier, False)(spec), many)
+    assert_same(stopped_after(spec, many.distinct_states - many.frontier), many)
 
 
 @pytest.mark.parametrize("name", ["non-majority-quorum", "vote-not-persisted"])

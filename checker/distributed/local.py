@@ -145,12 +145,11 @@ class LocalBackend:
         if stop_now is None:
             return [self._receive(index) for index in range(self.workers)]
         replies: dict[int, Any] = {}
-        waiting = dict(enumerate(self.conns))
+        waiting = {conn: index for index, conn in enumerate(self.conns)}
         while waiting:
             asking = not self.stop.value
-            for conn in wait(list(waiting.values()), timeout=POLL_SECONDS if asking else None):
-                index = self.conns.index(cast(Connection, conn))
-                del waiting[index]
+            for conn in wait(list(waiting), timeout=POLL_SECONDS if asking else None):
+                index = waiting.pop(cast(Connection, conn))
                 replies[index] = self._receive(index)
             if asking and waiting and stop_now():
                 self.stop.value = 1

@@ -187,6 +187,7 @@ class PartitionedSearch:
         witnessed = [t for r in absorbed for t in r.witnesses]
         level_size = self.frontier
         culprit, stopped_by, found, witnessed = self._where_to_stop(expanded, found, witnessed, asked)
+        self.cut = self.cut or stopped_by == "violation"
         if culprit is not None:
             expanded = absorbed = self.backend.cut(culprit)
         self.transitions += sum(r.transitions for r in expanded)
@@ -218,7 +219,6 @@ class PartitionedSearch:
             # property: it meets that state's findings and nothing after it, and has
             # counted only the states up to it (the shards cut their figures there).
             culprit = min(t.order[1] for t in found)
-            self.cut = True
             return culprit, "violation", [t for t in found if t.order[1] == culprit], [t for t in witnessed if t.order[1] <= culprit]
         # Asked after every shard had expanded its part (`last` None): stop after this whole level.
         return last, asked, found, witnessed

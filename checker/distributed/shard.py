@@ -399,33 +399,21 @@ class Shard:
         """
         search, labels, store = self.search, self.search.labels, self.store
         enabled_before, within_before, deadlocks_before, unexpanded_before = self._counts_before
-        enabled, within = labels.enabled, labels.within_bounds
         report = LevelReport(self.index)
         start, done = self._expanded
         kept = bisect_right(self._expanded_ranks, culprit)
         if kept <= done - kept:
             # Fewer states up to the culprit than after it: count those again from before the level.
-            for counts, before in ((enabled, enabled_before), (within, within_before)):
+            for counts, before in ((labels.enabled, enabled_before), (labels.within_bounds, within_before)):
                 counts[:] = before + [0] * (len(counts) - len(before))  # in place: other parts hold these lists
             del search.deadlocks[deadlocks_before:]
             search.unexpanded = unexpanded_before
-            for sid in range(start, start + kept):
-                for name, _, _, ok, _ in search.expand(sid, self.steps_of):
-                    enabled[name] += 1
-                    if ok:
-                        within[name] += 1
-                        report.transitions += 1
+            report.transitions = self._recount(range(start, start + kept), 1)
         else:
             # Fewer after it: take those out of the level's figures (a state that is
             # expanded again appends its deadlock and counts its error again: undone).
             deadlocks_now, unexpanded_now = len(search.deadlocks), search.unexpanded
-            report.transitions = self._expanded_transitions
-            for sid in range(start + kept, start + done):
-                for name, _, _, ok, _ in search.expand(sid, self.steps_of):
-                    enabled[name] -= 1
-                    if ok:
-                        within[name] -= 1
-                        report.transitions -= 1
+            report.transitions = self._expanded_transitions + self._recount(range(start + kept, start + done), -1)
             search.unexpanded = 2 * unexpanded_now - search.unexpanded
             del search.deadlocks[deadlocks_now:]
             search.deadlocks[deadlocks_before:] = [sid for sid in search.deadlocks[deadlocks_before:] if sid < start + kept]
@@ -442,6 +430,20 @@ class Shard:
         report.stored = len(store.keys) - (last - first - found)
         report.memory = resident_memory()
         return report
+
+    def _recount(self, sids: range, sign: int) -> int:
+        # Expand the states again (memoised) and add `sign` times their transitions to
+        # the coverage; `sign` times the transitions kept.
+        labels, search = self.search.labels, self.search
+        enabled, within = labels.enabled, labels.within_bounds
+        kept = 0
+        for sid in sids:
+            for name, _, _, ok, _ in search.expand(sid, self.steps_of):
+                enabled[name] += sign
+                if ok:
+                    within[name] += sign
+                    kept += sign
+        return kept
 
     # ------------------------------------------------------------ findings
 
