@@ -21,7 +21,7 @@ import sys
 from array import array
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 from support.cli import check, interrupted_run
@@ -36,6 +36,7 @@ from leaderfollower.checker.explore.store import Key
 from leaderfollower.checker.explore.result import ExploreResult, Progress
 from leaderfollower.checker.explore.search import Search, StopCondition, explore
 from leaderfollower.checker.explore.traces import finding_trace, format_finding
+from leaderfollower.spec.actions import Action
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import PROPERTIES, Property
 from leaderfollower.spec.state import CANDIDATE, LEADER, State
@@ -157,6 +158,35 @@ def test_a_violation_met_inside_a_level_cuts_every_shards_figures(params: Params
         assert_same(one, explore_partitioned(spec, props, workers=workers))
     if not params.symmetry:
         assert_same(explore(spec, props, keep_graph=False), explore_partitioned(spec, props, workers=2))
+
+
+class DeadEnds(RaftSpec):
+    """The spec, but two candidates with nothing in flight, the first having a vote, have nowhere to go.
+
+    A few of these dead ends are in every third level from depth 5, among them some
+    before and some after the first leader's parent in its level (depth 8 of `tiny`)."""
+
+    name = "dead-ends"
+
+    def successors(self, s: State) -> Iterator[tuple[Action, State]]:
+        if all(srv.role == CANDIDATE for srv in s.servers) and s.servers[0].votes_granted and not s.messages:
+            return iter(())
+        return super().successors(s)
+
+
+def test_a_cut_keeps_the_deadlocks_of_the_states_expanded_up_to_the_culprit() -> None:
+    # The one-worker search counts the dead ends of its last level up to the culprit
+    # only; each shard must drop its dead ends met after the culprit, whichever way it cuts.
+    spec, props = DeadEnds(PRESETS["tiny"]), with_property("NoLeader", no_leader)
+    one = explore(spec, props, keep_graph=False)
+    full = explore(spec, keep_graph=False, stop_on_violation=False)
+    culprit_depth = one.depth[one.violations[0].state] - 1
+    at_culprit_depth = [sid for sid in full.deadlocks if full.depth[sid] == culprit_depth]
+    assert 0 < len([sid for sid in one.deadlocks if one.depth[sid] == culprit_depth]) < len(at_culprit_depth)
+    for workers in (1, 2, 4):
+        many = explore_partitioned(spec, props, workers=workers)
+        assert_same(one, many)
+        assert sorted(many.depth[sid] for sid in many.deadlocks) == sorted(one.depth[sid] for sid in one.deadlocks)
 
 
 @pytest.mark.parametrize("workers", [2, 4])

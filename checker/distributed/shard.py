@@ -4,12 +4,15 @@ How this works: the search is level-synchronous.  At each level every shard
 expands the states of the current depth that it owns (`expand`), in the order the
 one-worker search would (by *rank*, below), and sorts each successor to the shard
 that owns its orbit (`FingerprintStore.canonical_and_owner`).  A successor the
-shard already holds is dropped at once; of several successors with one key in one
-level only the first is sent.  Then every shard takes the batches meant for it
-(`absorb`), keeps each new state's first discovery, stores the new states in rank
-order with their parent (shard, id) and label, and judges them with the explorer's
-own `PropertyVisitor`.  Successors come from the explorer's own `Search.expand`
-(memoised local steps, errors recorded as findings).
+shard already holds is dropped at once; a new one it owns itself is stored at
+once, with its parent (shard, id), label and rank, as the explorer stores it; of
+several successors with one key for another shard in one level only the first is
+sent.  Then every shard takes the batches meant for it (`absorb`), stores the new
+states, keeps each state's first discovery in the level (a received candidate of
+smaller rank replaces the parent of one found here), and judges the level's new
+states in rank order with the explorer's own `PropertyVisitor`.  Successors come
+from the explorer's own `Search.expand` (memoised local steps, errors recorded as
+findings).
 
 Ranks make the result the one-worker search's.  The one-worker search numbers the
 states of depth d+1 in order of (rank of the parent at depth d, index of the
@@ -19,14 +22,15 @@ after a level, every shard gets every shard's sorted list of these values for it
 new states and turns its own into compact global ranks (`bisect`), the parents'
 ranks of the next level.  So parents, coverage of new states, and which finding is
 first are the same as with one worker (without symmetry; with symmetry, up to which
-member of an orbit is stored, as between any two numberings).
+member of an orbit is stored, as between any two numberings).  A shard's ids follow
+discovery, not rank (received states come after its own), so each level's states
+are kept as a list of ids in rank order (`frontier`), the order they are expanded.
 
 On the wire a state is the sender's interned ids of the representative's parts;
 the first time a sender names a part to an owner it sends the part itself, and the
 owner keeps a per-sender table from the sender's ids to its own.  A batch is one
 pickled tuple (new parts, a flat `array('q')` of `n + 5` integers per candidate).
-A shard's candidates for itself never go on the wire: they stay in memory as
-they were found, for its own `absorb`.
+A shard's states for itself never go on the wire.
 """
 from __future__ import annotations
 
@@ -36,8 +40,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Callable, Optional, Sequence, cast
+from typing import Callable, Optional, Sequence
 
 from leaderfollower.spec.actions import Action
 from leaderfollower.spec.properties import Property
@@ -154,8 +157,10 @@ class Shard:
         self.n = spec.params.servers
         self.parent_shard = array("h")
         self.level = -1
-        self.frontier = (0, 0)
+        self.frontier: list[int] = []
+        """The ids of the states of the current depth, in the order the one-worker search expands them (by rank)."""
         self.frontier_ranks = array("q")
+        """Their ranks (sorted): `parent rank << INDEX_BITS | transition index` (see the module comment)."""
         self.sent_servers: list[set[int]] = [set() for _ in range(workers)]
         self.sent_bags: list[set[int]] = [set() for _ in range(workers)]
         self.from_servers: list[dict[int, int]] = [{} for _ in range(workers)]
@@ -164,19 +169,23 @@ class Shard:
         self.sent_keys: set[Key] = set()
         """Keys sent to other shards in earlier levels: their owners hold them now, so they need not go again."""
         self.sent_cap = SENT_CAP
-        self._own: dict[Key, tuple[int, ...]] = {}
-        """This shard's own candidates of the level being expanded (rank, this shard, parent, label, name), kept for `absorb`."""
         self._reported_witnesses: set[str] = set()
-        self._expanded = (0, 0)
-        """The ids of the states expanded in the last level (for `cut`): the frontier's first, and how many."""
+        self._level_first = 0
+        """The id of the first state stored in the level being built (the states one step past the frontier)."""
+        self._level_ranks = array("q")
+        """The rank of each state stored in that level so far, by id from `_level_first`."""
+        self._level_senders = array("h")
+        """The shard holding each one's BFS parent, by id from `_level_first`."""
+        self._level_names = array("i")
+        """The action name index (in that shard's numbering) that found each one first, by id from `_level_first`."""
+        self._expanded: list[int] = []
+        """The ids of the states expanded in the last level, in order (for `cut`)."""
         self._expanded_transitions = 0
         """The transitions the last level's expansion kept (for `cut`)."""
         self._expanded_ranks: list[int] = []
-        """Their global ranks, in id order (for `cut`)."""
+        """Their global ranks, in the same order (for `cut`)."""
         self._counts_before: tuple[list[int], list[int], int, int] = ([], [], 0, 0)
         """Coverage (enabled, within bounds), deadlocks and unexpanded states before the last level (for `cut`)."""
-        self._new_names = array("i")
-        """The action name index (in the sender's numbering) that found each state of the last level (for `cut`)."""
         init = spec.init()
         self.steps_of: Callable[[Key, int], list[Step]] = self.search.successor_function(spec.within_bounds(init))
 
@@ -197,36 +206,40 @@ class Shard:
             ranks.append(0)
             report.new_states = 1
         self.level = 0
-        self.frontier = (0, len(store.keys))
+        self.frontier = list(range(len(store.keys)))
         self.frontier_ranks = ranks
         return self._finish_level(ranks, report)
 
     def expand(self, rank_lists: Sequence[bytes]) -> tuple[list[bytes], LevelReport]:
         """Expand the frontier (given every shard's rank list of it); one batch per owner, and the report.
 
-        The batch for this shard itself stays in memory (`_own`) for `absorb`; its slot
-        in the list is empty.  When a stop is asked (`stop_asked`) the shard expands no
-        further state: the report's `next_rank` says where it stopped, and the level
+        Successors this shard owns are stored at once (`_route`); its slot in the
+        list of batches is empty.  When a stop is asked (`stop_asked`) the shard expands
+        no further state: the report's `next_rank` says where it stopped, and the level
         goes on as usual (`absorb`) up to the driver's `cut`.
         """
         ranks = self._compact_ranks(rank_lists)
         report = LevelReport(self.index)
-        search, visitor, me = self.search, self.visitor, self.index
+        search, visitor, store, me = self.search, self.visitor, self.store, self.index
         labels = search.labels
         self._expanded_ranks = ranks
         self._counts_before = (list(labels.enabled), list(labels.within_bounds), len(search.deadlocks), search.unexpanded)
+        while len(store.states_per_depth) <= self.level + 1:
+            store.states_per_depth.append(0)
+        self._level_first = len(store.keys)
+        self._level_ranks, self._level_senders, self._level_names = array("q"), array("h"), array("i")
         boxes: list[dict[Key, tuple[int, ...]]] = [{} for _ in range(self.workers)]
-        level, (first, last) = self.level, self.frontier
+        level, frontier = self.level, self.frontier
         deadlocks_before, unexpanded_before = len(search.deadlocks), search.unexpanded
         stop_asked = self.stop_asked
-        self._expanded = (first, last - first)
-        for sid in range(first, last):
-            rank = ranks[sid - first]
+        self._expanded = frontier
+        for k, sid in enumerate(frontier):
+            rank = ranks[k]
             # Not before the first state: every shard then expands at least a few, so that
             # a stop asked before a slow shard began still cuts the level after a prefix.
-            if sid > first and (sid - first) % STOP_CHECK_EVERY == 0 and stop_asked():
+            if k and k % STOP_CHECK_EVERY == 0 and stop_asked():
                 report.next_rank = rank
-                self._expanded = (first, sid - first)
+                self._expanded = frontier[:k]
                 break
             found = len(visitor.violations)
             outgoing = search.expand(sid, self.steps_of)
@@ -238,7 +251,6 @@ class Shard:
         report.deadlocks = len(search.deadlocks) - deadlocks_before
         report.unexpanded = search.unexpanded - unexpanded_before
         self._expanded_transitions = report.transitions
-        self._own = boxes[me]
         sent = self.sent_keys
         if len(sent) > self.sent_cap:
             sent.clear()
@@ -248,12 +260,14 @@ class Shard:
         return [b"" if owner == me else self._pack(owner, box) for owner, box in enumerate(boxes)], report
 
     def _route(self, sid: int, rank: int, outgoing: list[Step], boxes: list[dict[Key, tuple[int, ...]]], report: LevelReport) -> int:
-        """Count one state's transitions, check its steps, and put each new-looking successor in its owner's box; the transitions kept."""
+        """Count one state's transitions, check its steps, store each new successor this shard owns and
+        put each new-looking other one in its owner's box; the transitions kept."""
         search, store, visitor = self.search, self.store, self.visitor
         labels = search.labels
         enabled, within = labels.enabled, labels.within_bounds
         seen, n, workers, me, sent = store.seen, self.n, self.workers, self.index, self.sent_keys
-        own = boxes[me]
+        add, depth = store.add, self.level + 1
+        level_ranks, level_senders, level_names = self._level_ranks, self._level_senders, self._level_names
         check_steps = bool(visitor.step_props)
         base = rank << INDEX_BITS
         s_key = store.keys[sid]
@@ -286,23 +300,28 @@ class Shard:
                 visitor.visit_step(sid, s_key, raw, pos, labels.labels[lid], key)
                 if len(visitor.violations) != found:
                     self._tag(found, (self.level, rank, idx, 0), report, store.build(key))
-            # The first candidate of a key in a level is the one the one-worker search meets
-            # first: `setdefault` keeps it, in one look-up.
             if owner == me:
+                # This shard's own states are met in rank order: the first discovery of a
+                # key here is the one the one-worker search meets first among them.
                 if key not in seen:
-                    own.setdefault(key, (base + idx, me, sid, lid, name))
+                    add(key, sid, lid, depth)
+                    level_ranks.append(base + idx)
+                    level_senders.append(me)
+                    level_names.append(name)
             elif key not in sent:
+                # The first candidate of a key in a level is the one the one-worker search
+                # meets first: `setdefault` keeps it, in one look-up.
                 boxes[owner].setdefault(key, (base + idx, sid, lid, name))
         return kept
 
     def absorb(self, batches: Sequence[bytes]) -> tuple[bytes, LevelReport]:
-        """Take every shard's batch for this one (in shard order; this shard's own from memory); store and judge the new states."""
+        """Take every shard's batch for this one (in shard order; this shard's own are stored already); store and judge the new states."""
         store = self.store
         seen, n = store.seen, self.n
         stride = n + 5
-        # This shard's own candidates are already in the shape of `pending` (and new to it).
-        pending = cast(dict[Key, tuple[int, int, int, int, int]], self._own)
-        self._own = {}
+        add, depth, first = store.add, self.level + 1, self._level_first
+        parents, parent_labels = store.parent, store.parent_label
+        level_ranks, level_senders, level_names = self._level_ranks, self._level_senders, self._level_names
         for sender, payload in enumerate(batches):
             if sender == self.index:
                 continue
@@ -318,42 +337,43 @@ class Shard:
             cols = [flat[k::stride] for k in range(stride)]
             keys = zip(*[map(ts.__getitem__, cols[k]) for k in range(n)], map(tb.__getitem__, cols[n]))
             for key, rank, parent, label, name in zip(keys, cols[n + 1], cols[n + 2], cols[n + 3], cols[n + 4]):
-                if key in seen:
-                    continue
-                old = pending.get(key)
-                if old is None or rank < old[0]:
-                    pending[key] = (rank, sender, parent, label, name)
-        return self._store_new(pending)
+                sid = seen.get(key)
+                if sid is None:
+                    add(key, parent, label, depth)
+                    level_ranks.append(rank)
+                    level_senders.append(sender)
+                    level_names.append(name)
+                elif sid >= first and rank < level_ranks[sid - first]:
+                    # Found in this level, but first by the sender's state: that is its BFS parent.
+                    parents[sid], parent_labels[sid] = parent, label
+                    k = sid - first
+                    level_ranks[k], level_senders[k], level_names[k] = rank, sender, name
+        return self._judge_level()
 
-    def _store_new(self, pending: dict[Key, tuple[int, int, int, int, int]]) -> tuple[bytes, LevelReport]:
+    def _judge_level(self) -> tuple[bytes, LevelReport]:
+        # The level's new states become the frontier, in rank order, and are judged in it.
         store, report = self.store, LevelReport(self.index)
-        depth = self.level + 1
-        while len(store.states_per_depth) <= depth:
-            store.states_per_depth.append(0)
-        first = len(store.keys)
-        ranks = array("q")
-        names = self._new_names = array("i")
+        first, level_ranks = self._level_first, self._level_ranks
+        self.parent_shard.extend(self._level_senders)
+        self.new_by_sender.update(zip(self._level_senders, self._level_names))
+        # Ranks are distinct (one per transition); this shard's own are in order already.
+        order = sorted(range(len(level_ranks)), key=level_ranks.__getitem__)
+        frontier = [first + k for k in order]
+        ranks = array("q", [level_ranks[k] for k in order])
         mask = (1 << INDEX_BITS) - 1
-        senders = self.parent_shard
-        visitor, add = self.visitor, store.add
+        visitor, keys = self.visitor, store.keys
         violations, witnesses = visitor.violations, visitor.witnesses
         judged = len(self._reported_witnesses)
-        # Ranks are distinct (one per transition), so sorting by the whole value sorts by rank.
-        for key, (rank, sender, parent, label, name) in sorted(pending.items(), key=itemgetter(1)):
-            sid = add(key, parent, label, depth)
-            senders.append(sender)
-            names.append(name)
-            ranks.append(rank)
+        for sid, rank in zip(frontier, ranks):
             # The judging of `_judge_state`, with its bookkeeping only when something was found.
             found = len(violations)
-            visitor.visit_state(sid, key)
+            visitor.visit_state(sid, keys[sid])
             if len(violations) != found or len(witnesses) != judged:
                 self._report_findings(found, (self.level, rank >> INDEX_BITS, rank & mask, 1), report)
                 judged = len(self._reported_witnesses)
-        self.new_by_sender.update(zip(senders[first:], names))
         report.new_states = len(ranks)
-        self.level = depth
-        self.frontier = (first, len(store.keys))
+        self.level += 1
+        self.frontier = frontier
         self.frontier_ranks = ranks
         return self._finish_level(ranks, report)
 
@@ -400,38 +420,39 @@ class Shard:
         search, labels, store = self.search, self.search.labels, self.store
         enabled_before, within_before, deadlocks_before, unexpanded_before = self._counts_before
         report = LevelReport(self.index)
-        start, done = self._expanded
+        expanded = self._expanded
         kept = bisect_right(self._expanded_ranks, culprit)
-        if kept <= done - kept:
+        if kept <= len(expanded) - kept:
             # Fewer states up to the culprit than after it: count those again from before the level.
             for counts, before in ((labels.enabled, enabled_before), (labels.within_bounds, within_before)):
                 counts[:] = before + [0] * (len(counts) - len(before))  # in place: other parts hold these lists
             del search.deadlocks[deadlocks_before:]
             search.unexpanded = unexpanded_before
-            report.transitions = self._recount(range(start, start + kept), 1)
+            report.transitions = self._recount(expanded[:kept], 1)
         else:
             # Fewer after it: take those out of the level's figures (a state that is
             # expanded again appends its deadlock and counts its error again: undone).
             deadlocks_now, unexpanded_now = len(search.deadlocks), search.unexpanded
-            report.transitions = self._expanded_transitions + self._recount(range(start + kept, start + done), -1)
+            report.transitions = self._expanded_transitions + self._recount(expanded[kept:], -1)
             search.unexpanded = 2 * unexpanded_now - search.unexpanded
             del search.deadlocks[deadlocks_now:]
-            search.deadlocks[deadlocks_before:] = [sid for sid in search.deadlocks[deadlocks_before:] if sid < start + kept]
+            up_to = set(expanded[:kept])
+            search.deadlocks[deadlocks_before:] = [sid for sid in search.deadlocks[deadlocks_before:] if sid in up_to]
         report.deadlocks = len(search.deadlocks) - deadlocks_before
         report.unexpanded = search.unexpanded - unexpanded_before
-        # The new states, sorted by rank, whose first finder is at most the culprit.
-        first, last = self.frontier
+        # The new states, in rank order, whose first finder is at most the culprit.
+        first = self._level_first
         found = bisect_right(self.frontier_ranks, (culprit << INDEX_BITS) | ((1 << INDEX_BITS) - 1))
-        for k in range(found, last - first):
-            counter = (self.parent_shard[first + k], self._new_names[k])
-            self.new_by_sender[counter] -= 1
-        store.states_per_depth[self.level] -= last - first - found
+        for sid in self.frontier[found:]:
+            self.new_by_sender[(self.parent_shard[sid], self._level_names[sid - first])] -= 1
+        left_out = len(self.frontier) - found
+        store.states_per_depth[self.level] -= left_out
         report.new_states = found
-        report.stored = len(store.keys) - (last - first - found)
+        report.stored = len(store.keys) - left_out
         report.memory = resident_memory()
         return report
 
-    def _recount(self, sids: range, sign: int) -> int:
+    def _recount(self, sids: Sequence[int], sign: int) -> int:
         # Expand the states again (memoised) and add `sign` times their transitions to
         # the coverage; `sign` times the transitions kept.
         labels, search = self.search.labels, self.search
