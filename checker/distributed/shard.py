@@ -40,7 +40,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 from leaderfollower.spec.actions import Action
 from leaderfollower.spec.properties import Property
@@ -50,7 +50,8 @@ from leaderfollower.spec.state import Bag, ServerState, State
 from leaderfollower.checker.distributed.fingerprints import FingerprintStore
 from leaderfollower.checker.explore.local_steps import Step
 from leaderfollower.checker.explore.result import Finding
-from leaderfollower.checker.explore.search import Search
+from leaderfollower.checker.explore.search import Labels, Search
+from leaderfollower.checker.explore.visitor import PropertyVisitor
 from leaderfollower.checker.explore.store import Key, StateStore
 
 INDEX_BITS = 16
@@ -121,6 +122,29 @@ class ShardSearch(Search):
     def make_store(self) -> StateStore:
         """A `FingerprintStore`."""
         return FingerprintStore(self.spec, self.spec.params.symmetry)
+
+
+class _RouteContext(NamedTuple):
+    """What `Shard._route` reads, bound once per level."""
+
+    store: FingerprintStore
+    visitor: PropertyVisitor
+    labels: Labels
+    keys: list[Key]
+    seen: dict[Key, int]
+    enabled: list[int]
+    within: list[int]
+    n: int
+    workers: int
+    me: int
+    sent: set[Key]
+    boxes: list[dict[Key, tuple[int, ...]]]
+    add: Callable[[Key, int, int, int], int]
+    depth: int
+    level_ranks: array[int]
+    level_senders: array[int]
+    level_names: array[int]
+    check_steps: bool
 
 
 def resident_memory() -> int:
@@ -229,6 +253,7 @@ class Shard:
         self._level_first = len(store.keys)
         self._level_ranks, self._level_senders, self._level_names = array("q"), array("h"), array("i")
         boxes: list[dict[Key, tuple[int, ...]]] = [{} for _ in range(self.workers)]
+        context, route, transitions, limit = self._route_context(boxes), self._route, 0, 1 << INDEX_BITS
         level, frontier = self.level, self.frontier
         deadlocks_before, unexpanded_before = len(search.deadlocks), search.unexpanded
         stop_asked = self.stop_asked
@@ -245,9 +270,10 @@ class Shard:
             outgoing = search.expand(sid, self.steps_of)
             if len(visitor.violations) != found:
                 self._tag(found, (level, rank, -1, 0), report)
-            if len(outgoing) >= 1 << INDEX_BITS:
-                raise OverflowError(f"state {sid} has {len(outgoing)} transitions; the rank packs at most {1 << INDEX_BITS}")
-            report.transitions += self._route(sid, rank, outgoing, boxes, report)
+            if len(outgoing) >= limit:
+                raise OverflowError(f"state {sid} has {len(outgoing)} transitions; the rank packs at most {limit}")
+            transitions += route(context, sid, rank, outgoing, report)
+        report.transitions = transitions
         report.deadlocks = len(search.deadlocks) - deadlocks_before
         report.unexpanded = search.unexpanded - unexpanded_before
         self._expanded_transitions = report.transitions
@@ -259,18 +285,23 @@ class Shard:
                 sent.update(box)
         return [b"" if owner == me else self._pack(owner, box) for owner, box in enumerate(boxes)], report
 
-    def _route(self, sid: int, rank: int, outgoing: list[Step], boxes: list[dict[Key, tuple[int, ...]]], report: LevelReport) -> int:
+    def _route_context(self, boxes: list[dict[Key, tuple[int, ...]]]) -> "_RouteContext":
+        store, visitor, labels = self.store, self.visitor, self.search.labels
+        return _RouteContext(
+            store, visitor, labels, store.keys, store.seen, labels.enabled, labels.within_bounds, self.n, self.workers,
+            self.index, self.sent_keys, boxes, store.add, self.level + 1, self._level_ranks, self._level_senders,
+            self._level_names, bool(visitor.step_props),
+        )
+
+    def _route(self, context: "_RouteContext", sid: int, rank: int, outgoing: list[Step], report: LevelReport) -> int:
         """Count one state's transitions, check its steps, store each new successor this shard owns and
         put each new-looking other one in its owner's box; the transitions kept."""
-        search, store, visitor = self.search, self.store, self.visitor
-        labels = search.labels
-        enabled, within = labels.enabled, labels.within_bounds
-        seen, n, workers, me, sent = store.seen, self.n, self.workers, self.index, self.sent_keys
-        add, depth = store.add, self.level + 1
-        level_ranks, level_senders, level_names = self._level_ranks, self._level_senders, self._level_names
-        check_steps = bool(visitor.step_props)
+        # Everything the loop needs is bound to a local name, from a tuple made once per
+        # level (a dozen attribute look-ups per state add up).
+        (store, visitor, labels, keys, seen, enabled, within, n, workers, me, sent, boxes, add, depth,
+         level_ranks, level_senders, level_names, check_steps) = context
         base = rank << INDEX_BITS
-        s_key = store.keys[sid]
+        s_key = keys[sid]
         # Without symmetry a successor is its own representative; one that changed no
         # server that decides the owner stays here, and one that changed such a server
         # has its parent's sum of owner numbers with that server's swapped.
@@ -279,7 +310,7 @@ class Shard:
             so, deciding = store.server_owner, store.owner_servers
             if len(so) != len(store.server_table):
                 store.sync()
-            servers_sum = sum([so[x] for x in s_key[:deciding]])
+            servers_sum = sum(map(so.__getitem__, s_key[:deciding]))
         kept = 0
         for idx, (name, lid, raw, ok, pos) in enumerate(outgoing):
             enabled[name] += 1

@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 import traceback
 from array import array
-from typing import Callable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 from leaderfollower.spec.actions import ACTION_NAMES, Action
 from leaderfollower.spec.properties import PROPERTIES, Property
@@ -177,6 +177,7 @@ class Search:
             max_states = budget.max_states if budget.max_states is not None else max_states
             stop_when = _either(budget.stop_reason, stop_when)
         max_depth = budget.max_depth if budget is not None else None
+        context, visit, expand = self._visit_context(), self._visit, self.expand
         while stopped_by is None and self.head < len(keys):
             sid = self.head
             if max_depth is not None and store.depth[sid] > max_depth:
@@ -191,7 +192,7 @@ class Search:
                 if stopped_by is not None:
                     break
             self.head += 1
-            self._visit(sid, store.depth[sid], self.expand(sid, steps_of))
+            self.transitions += visit(context, sid, store.depth[sid], expand(sid, steps_of))
             if self.visitor.violations and self.stop_on_violation:
                 stopped_by = "violation"
             elif max_states is not None and len(keys) >= max_states and self.head < len(keys):
@@ -225,15 +226,18 @@ class Search:
             return LocalSteps(self.spec, self.store, self.labels.label_id, self.labels.name_index).successors
         return self.spec_successors
 
-    def _visit(self, sid: int, depth: int, outgoing: list[Step]) -> None:
-        # The innermost loop: everything it needs is bound to a local name.
+    def _visit_context(self) -> "_VisitContext":
         store, visitor, labels = self.store, self.visitor, self.labels
-        seen, canonicalise, symmetric = store.seen, store.canonicalise, bool(store.perms)
-        enabled, within, new_states = labels.enabled, labels.within_bounds, labels.new_states
-        s_key = store.keys[sid]
-        n = len(s_key) - 1
-        check_steps = bool(visitor.step_props)
-        edges = self.edges
+        return _VisitContext(
+            store, visitor, labels, store.keys, store.seen, store.canonicalise, bool(store.perms), labels.enabled,
+            labels.within_bounds, labels.new_states, store.n, bool(visitor.step_props), self.edges,
+        )
+
+    def _visit(self, context: "_VisitContext", sid: int, depth: int, outgoing: list[Step]) -> int:
+        # The innermost loop: everything it needs is bound to a local name, from a tuple
+        # made once per search (a dozen attribute look-ups per state add up).
+        store, visitor, labels, keys, seen, canonicalise, symmetric, enabled, within, new_states, n, check_steps, edges = context
+        s_key = keys[sid]
         kept = 0
         for name, lid, raw, ok, pos in outgoing:
             enabled[name] += 1
@@ -253,7 +257,7 @@ class Search:
                 edges[0].append(sid)
                 edges[1].append(tid)
                 edges[2].append(lid)
-        self.transitions += kept
+        return kept
 
     def _result(self, stopped_by: Optional[str], seconds: float) -> ExploreResult:
         store, visitor = self.store, self.visitor
@@ -284,6 +288,24 @@ class Search:
             frontier=len(store.keys) - self.head,
             unexpanded_states=self.unexpanded,
         )
+
+
+class _VisitContext(NamedTuple):
+    """What `Search._visit` reads, bound once per search."""
+
+    store: StateStore
+    visitor: PropertyVisitor
+    labels: Labels
+    keys: list[Key]
+    seen: dict[Key, int]
+    canonicalise: Callable[[Key], Key]
+    symmetric: bool
+    enabled: list[int]
+    within: list[int]
+    new_states: list[int]
+    n: int
+    check_steps: bool
+    edges: Optional[tuple[array[int], array[int], array[int]]]
 
 
 def explore(
