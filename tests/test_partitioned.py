@@ -39,7 +39,7 @@ from leaderfollower.checker.explore.traces import finding_trace, format_finding
 from leaderfollower.spec.actions import Action
 from leaderfollower.spec.params import PRESETS, Params
 from leaderfollower.spec.properties import PROPERTIES, Property
-from leaderfollower.spec.state import CANDIDATE, LEADER, State
+from leaderfollower.spec.state import CANDIDATE, FOLLOWER, LEADER, ServerState, State
 from leaderfollower.spec.raft import RaftSpec
 from leaderfollower.spec.variants import VARIANTS
 
@@ -187,6 +187,33 @@ def test_a_cut_keeps_the_deadlocks_of_the_states_expanded_up_to_the_culprit() ->
         many = explore_partitioned(spec, props, workers=workers)
         assert_same(one, many)
         assert sorted(many.depth[sid] for sid in many.deadlocks) == sorted(one.depth[sid] for sid in one.deadlocks)
+
+
+def candidate_steps_down(spec: RaftSpec, before: ServerState, after: ServerState) -> bool:
+    """No candidate steps down to follower (a restart does, from depth 1)."""
+    return not (before.role == CANDIDATE and after.role == FOLLOWER)
+
+
+def not_all_at_term_two(spec: RaftSpec, s: State) -> bool:
+    """Not every server is at term 2."""
+    return not all(srv.current_term == 2 for srv in s.servers)
+
+
+def test_a_step_and_a_state_broken_by_one_states_transitions_are_listed_in_the_one_worker_order() -> None:
+    # From the first state of depth 1, an earlier transition (the other server's
+    # timeout, index 1) reaches a state breaking the state property before a later one
+    # (the candidate's restart, index 2) breaks the step property: listed in that order,
+    # by the transitions' indices, whichever shard judged what.
+    spec = RaftSpec(PRESETS["tiny"])
+    props = (
+        *PROPERTIES,
+        Property("NotAllAtTermTwo", "always", "", holds=not_all_at_term_two, servers_only=True),
+        Property("NoStepDown", "action", "", step_holds=candidate_steps_down),
+    )
+    one = explore(spec, props, keep_graph=False)
+    assert [(f.property, one.depth[f.state]) for f in one.violations] == [("NotAllAtTermTwo", 2), ("NoStepDown", 1)]
+    for workers in (1, 2, 4):
+        assert_same(one, explore_partitioned(spec, props, workers=workers))
 
 
 @pytest.mark.parametrize("workers", [2, 4])

@@ -254,7 +254,7 @@ class Shard:
         self._level_ranks, self._level_senders, self._level_names = array("q"), array("h"), array("i")
         boxes: list[dict[Key, tuple[int, ...]]] = [{} for _ in range(self.workers)]
         context, route, transitions, limit = self._route_context(boxes), self._route, 0, 1 << INDEX_BITS
-        level, frontier = self.level, self.frontier
+        frontier, violations = self.frontier, visitor.violations
         deadlocks_before, unexpanded_before = len(search.deadlocks), search.unexpanded
         stop_asked = self.stop_asked
         self._expanded = frontier
@@ -266,13 +266,13 @@ class Shard:
                 report.next_rank = rank
                 self._expanded = frontier[:k]
                 break
-            found = len(visitor.violations)
+            found = len(violations)
             outgoing = search.expand(sid, self.steps_of)
-            if len(visitor.violations) != found:
-                self._tag(found, (level, rank, -1, 0), report)
             if len(outgoing) >= limit:
                 raise OverflowError(f"state {sid} has {len(outgoing)} transitions; the rank packs at most {limit}")
-            transitions += route(context, sid, rank, outgoing, report)
+            transitions += route(context, sid, outgoing, rank << INDEX_BITS)
+            if len(violations) != found:
+                self._tag_expansion(found, sid, rank, outgoing, report)
         report.transitions = transitions
         report.deadlocks = len(search.deadlocks) - deadlocks_before
         report.unexpanded = search.unexpanded - unexpanded_before
@@ -293,14 +293,15 @@ class Shard:
             self._level_names, bool(visitor.step_props),
         )
 
-    def _route(self, context: "_RouteContext", sid: int, rank: int, outgoing: list[Step], report: LevelReport) -> int:
+    def _route(self, context: "_RouteContext", sid: int, outgoing: list[Step], base: int) -> int:
         """Count one state's transitions, check its steps, store each new successor this shard owns and
-        put each new-looking other one in its owner's box; the transitions kept."""
+        put each new-looking other one in its owner's box; the transitions kept.
+
+        `base` is the state's rank shifted to make room for a transition's index."""
         # Everything the loop needs is bound to a local name, from a tuple made once per
         # level (a dozen attribute look-ups per state add up).
         (store, visitor, labels, keys, seen, enabled, within, n, workers, me, sent, boxes, add, depth,
          level_ranks, level_senders, level_names, check_steps) = context
-        base = rank << INDEX_BITS
         s_key = keys[sid]
         # Without symmetry a successor is its own representative; one that changed no
         # server that decides the owner stays here, and one that changed such a server
@@ -326,11 +327,8 @@ class Shard:
                 key, owner = raw, (servers_sum - so[s_key[pos]] + so[raw[pos]]) % workers
             else:  # a transition from the spec's own successors: any servers may differ
                 key, owner = raw, store.owner(raw, workers)
-            if check_steps and pos < n:
-                found = len(visitor.violations)
+            if check_steps and pos < n:  # a violation is tagged with its index afterwards (`_tag_expansion`)
                 visitor.visit_step(sid, s_key, raw, pos, labels.labels[lid], key)
-                if len(visitor.violations) != found:
-                    self._tag(found, (self.level, rank, idx, 0), report, store.build(key))
             if owner == me:
                 # This shard's own states are met in rank order: the first discovery of a
                 # key here is the one the one-worker search meets first among them.
@@ -515,9 +513,24 @@ class Shard:
                     self._reported_witnesses.add(name)
                     report.witnesses.append(Tagged(order, self.index, finding))
 
-    def _tag(self, since: int, order: Order, report: LevelReport, target: Optional[State] = None) -> None:
+    def _tag_expansion(self, since: int, sid: int, rank: int, outgoing: list[Step], report: LevelReport) -> None:
+        # The violations met while expanding state `sid`: an action that raised (index
+        # -1), or a step, whose index is that of the first transition with its label and
+        # successor (the visitor keeps only the first violation of each property).
+        store, labels = self.store, self.search.labels
         for finding in self.visitor.violations[since:]:
-            report.findings.append(Tagged(order, self.index, finding, target))
+            idx, target = -1, None
+            if finding.target is not None:
+                target = store.build(finding.target)
+                idx = next(
+                    k for k, (_, lid, raw, ok, _) in enumerate(outgoing)
+                    if ok and labels.labels[lid] == finding.action and store.canonical_and_owner(raw, 1)[0] == finding.target
+                )
+            report.findings.append(Tagged((self.level, rank, idx, 0), self.index, finding, target))
+
+    def _tag(self, since: int, order: Order, report: LevelReport) -> None:
+        for finding in self.visitor.violations[since:]:
+            report.findings.append(Tagged(order, self.index, finding))
 
     # ------------------------------------------------------------ wire
 
