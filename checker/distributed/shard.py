@@ -311,8 +311,8 @@ class Shard:
             so, deciding = store.server_owner, store.owner_servers
             if len(so) != len(store.server_table):
                 store.sync()
-            # Two deciding servers (`OWNER_SERVERS`) but in a one-server model: added
-            # without a slice and a `sum` (about 2% of the shards' work, measured).
+            # The deciding servers are two (`OWNER_SERVERS`) except in a one-server model:
+            # their numbers added without a slice and a `sum` save about 2% of the shards' work.
             servers_sum = so[s_key[0]] + so[s_key[1]] if deciding == 2 else sum(map(so.__getitem__, s_key[:deciding]))
         kept = 0
         for idx, (name, lid, raw, ok, pos) in enumerate(outgoing):
