@@ -92,7 +92,7 @@ PRESETS: dict[str, Params] = {
     "large": Params(servers=3, values=2, max_term=3, max_log=1, max_copies=1, max_in_flight=1, symmetry=True),
     # Four servers, elections only (no room for an entry): a quorum is 3 of 4, so a quorum
     # rule off by one, which three servers hide (2 of 3 is a majority either way), shows.
-    # 36.6 million states (orbits); `--workers 2 --no-graph` took 15 min and 4.1 GB a shard.
+    # 36.6 million states (orbits); `--workers 2 --no-graph` took 12-15 min and about 4 GB a shard.
     "four": Params(servers=4, values=1, max_term=2, max_log=0, max_copies=1, max_in_flight=1, symmetry=True),
 }
 """Named configurations: `leaderfollower check --preset NAME`."""

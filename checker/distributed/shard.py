@@ -272,7 +272,7 @@ class Shard:
                 raise OverflowError(f"state {sid} has {len(outgoing)} transitions; the rank packs at most {limit}")
             transitions += route(context, sid, outgoing, rank << INDEX_BITS)
             if len(violations) != found:
-                self._tag_expansion(found, sid, rank, outgoing, report)
+                self._tag_expansion(found, rank, outgoing, report)
         report.transitions = transitions
         report.deadlocks = len(search.deadlocks) - deadlocks_before
         report.unexpanded = search.unexpanded - unexpanded_before
@@ -515,8 +515,8 @@ class Shard:
                     self._reported_witnesses.add(name)
                     report.witnesses.append(Tagged(order, self.index, finding))
 
-    def _tag_expansion(self, since: int, sid: int, rank: int, outgoing: list[Step], report: LevelReport) -> None:
-        # The violations met while expanding state `sid`: an action that raised (index
+    def _tag_expansion(self, since: int, rank: int, outgoing: list[Step], report: LevelReport) -> None:
+        # The violations met while expanding the state of rank `rank`: an action that raised (index
         # -1), or a step, whose index is that of the first transition with its label and
         # successor (the visitor keeps only the first violation of each property).
         store, labels = self.store, self.search.labels
@@ -526,7 +526,7 @@ class Shard:
                 target = store.build(finding.target)
                 idx = next(
                     k for k, (_, lid, raw, ok, _) in enumerate(outgoing)
-                    if ok and labels.labels[lid] == finding.action and store.canonical_and_owner(raw, 1)[0] == finding.target
+                    if ok and labels.labels[lid] == finding.action and store.canonicalise(raw) == finding.target
                 )
             report.findings.append(Tagged((self.level, rank, idx, 0), self.index, finding, target))
 
