@@ -317,7 +317,7 @@ class InProcess:
             for owner, payload in enumerate(batches):
                 if owner == sender:
                     continue
-                servers, bags, flat_bytes = pickle.loads(payload)
+                *_, flat_bytes = pickle.loads(payload)
                 flat = array("q")
                 flat.frombytes(flat_bytes)
                 keys = {tuple(flat[j : j + n + 1]) for j in range(0, len(flat), n + 5)}
@@ -346,6 +346,22 @@ def test_a_state_sent_to_its_owner_is_not_sent_again_in_a_later_level() -> None:
     assert_same(explore(spec, keep_graph=False), many)
     assert sum(len(sent) for row in backend.sent for sent in row) > 500
     assert backend.resent == 0
+
+
+def test_a_batch_read_against_the_wrong_table_of_parts_is_refused() -> None:
+    # A batch names parts by its sender's ids and carries the parts interned since the
+    # sender's last batch: one absorbed twice (or one missed) would map ids to the wrong
+    # parts, so the owner refuses it, naming the sender.
+    spec = RaftSpec(PRESETS["tiny"])
+    shards = [Shard(spec, PROPERTIES, k, 2) for k in range(2)]
+    ranks = [s.start()[0] for s in shards]
+    batches = [s.expand(ranks)[0] for s in shards]
+    sender = next(k for k in range(2) if batches[k][1 - k])  # a shard that sent something
+    owner = 1 - sender
+    inbox = [batches[k][owner] for k in range(2)]
+    shards[owner].absorb(inbox)
+    with pytest.raises(ValueError, match=f"shard {sender}'s batch continues its tables from 0, 0, not [1-9]"):
+        shards[owner].absorb(inbox)
 
 
 def test_the_memory_of_sent_states_may_be_cleared_without_changing_the_result() -> None:
