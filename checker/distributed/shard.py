@@ -257,7 +257,7 @@ class Shard:
         while len(store.states_per_depth) <= self.level + 1:
             store.states_per_depth.append(0)
         self._level_first = len(store.keys)
-        # Lists, not arrays: an array's append parses its argument, three times the cost.
+        # Lists, not arrays: an array's append parses its argument, four times the cost of a list's.
         self._level_ranks, self._level_senders, self._level_names = [], [], []
         boxes: list[dict[Key, tuple[int, ...]]] = [{} for _ in range(self.workers)]
         context, route, transitions, limit = self._route_context(boxes), self._route, 0, 1 << INDEX_BITS
