@@ -88,7 +88,7 @@ PRESETS: dict[str, Params] = {
     # Logs of 2: 67.9 million states (orbits); `--workers 2 --no-graph` took 34 min and 7.8 GB a shard.
     "nightly-wide": Params(servers=3, values=1, max_term=2, max_log=2, max_copies=1, max_in_flight=2, symmetry=True),
     # The next size, for the partitioned search: nightly with two client values, 31.1 million
-    # states (orbits); `check --preset large --workers 2 --no-graph` took 10 min on 2 cores.
+    # states (orbits); `check --preset large --workers 2 --no-graph` took 9-10 min on 2 cores.
     "large": Params(servers=3, values=2, max_term=3, max_log=1, max_copies=1, max_in_flight=1, symmetry=True),
     # Four servers, elections only (no room for an entry): a quorum is 3 of 4, so a quorum
     # rule off by one, which three servers hide (2 of 3 is a majority either way), shows.

@@ -195,6 +195,7 @@ class Shard:
         self.from_servers: list[list[int]] = [[] for _ in range(workers)]
         """Per sending shard, its server ids' ids here (by the sender's id)."""
         self.from_bags: list[list[int]] = [[] for _ in range(workers)]
+        """Per sending shard, its bag ids' ids here (by the sender's id)."""
         self.new_by_sender: Counter[tuple[int, int]] = Counter()
         self.sent_keys: set[Key] = set()
         """Keys sent to other shards in earlier levels: their owners hold them now, so they need not go again."""
